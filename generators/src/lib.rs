@@ -1,0 +1,1 @@
+//! iplos-generators: see DESIGN.md. (Built in a later issue.)

@@ -1,0 +1,1 @@
+//! iplos-mocks: see DESIGN.md. (Built in a later issue.)

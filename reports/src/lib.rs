@@ -1,0 +1,1 @@
+//! iplos-reports: see DESIGN.md. (Built in a later issue.)
