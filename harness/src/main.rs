@@ -1,1 +1,58 @@
-fn main() {}
+//! `iplos-harness`: the dress rehearsal for Norway's yearly IPLOS reporting.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+
+/// The dress rehearsal for Norway's yearly IPLOS reporting: synthetic populations, mock
+/// national endpoints, conformance checks for EPJ vendors.
+///
+/// Exit codes: 0 success (every file conforms), 1 a check found errors, 2 the command could
+/// not run (usage error, unreadable file).
+#[derive(Parser)]
+#[command(name = "iplos-harness", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check IPLOS 56.0.0 messages: well-formedness, the official XSD, and content rules.
+    Check(cmd::check::Args),
+    /// List the rule catalogue: id, category, severity, consequence, source.
+    Rules(cmd::rules::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let result = match cli.command {
+        Command::Check(a) => cmd::check::run(a),
+        Command::Rules(a) => cmd::rules::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("iplos-harness: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -4,4 +4,8 @@
 
 pub mod calendar;
 pub mod ids;
+pub mod message;
 pub mod municipality;
+pub mod rules;
+pub mod schema;
+pub mod xml_input;

@@ -1,0 +1,13 @@
+//! One module per subcommand.
+
+pub mod check;
+pub mod rules;
+
+/// Output format of the reporting commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people: one line per finding, like a compiler.
+    Text,
+    /// For machines: one JSON object per file (JSON Lines).
+    Json,
+}

@@ -1,0 +1,240 @@
+//! Conformance checking of IPLOS messages at three levels: well-formedness, schema (what
+//! the official XSD says) and content rules (what it cannot say). Every check is a
+//! [`Rule`] of the [`catalogue`] with a stable id.
+//!
+//! Checking streams: memory depends on the number of notifications (their GUIDs are kept
+//! for references and uniqueness), never on holding the document.
+
+pub mod catalogue;
+mod content;
+mod validate;
+
+use std::io::Read;
+
+use serde::Serialize;
+
+pub use catalogue::{Category, Consequence, Rule, Severity};
+pub use content::ContentState;
+
+use crate::message::{Header, Kontaktperson, Melding, Notifikasjon};
+
+/// Where a finding is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// 1-based line of the element (or of the parser's position for syntax errors).
+    pub line: u64,
+    /// XPath-like path, e.g. `/Melding/Notifikasjon[3]/TjenesteStart/Bruker/@fid`.
+    pub path: String,
+}
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule id.
+    pub rule: &'static str,
+    /// The rule's category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// What the national side does about it.
+    pub consequence: Consequence,
+    /// Where.
+    pub location: Location,
+    /// What is wrong, in words that name the value and what was expected.
+    pub message: String,
+}
+
+/// Findings of one file, capped so hostile input cannot grow them without bound.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    list: Vec<Finding>,
+    omitted: u64,
+    cap: usize,
+}
+
+impl Findings {
+    /// A collector keeping at most `cap` findings (the rest are counted).
+    pub fn new(cap: usize) -> Findings {
+        Findings {
+            list: Vec::new(),
+            omitted: 0,
+            cap,
+        }
+    }
+
+    /// Records a finding of `rule`.
+    pub fn push(
+        &mut self,
+        rule: &Rule,
+        line: u64,
+        path: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        if self.list.len() >= self.cap {
+            self.omitted += 1;
+            return;
+        }
+        self.list.push(Finding {
+            rule: rule.id,
+            category: rule.category,
+            severity: rule.severity,
+            consequence: rule.consequence,
+            location: Location {
+                line,
+                path: path.into(),
+            },
+            message: message.into(),
+        });
+    }
+
+    /// Whether any error-severity finding was recorded (omitted ones count as errors
+    /// only if nothing was kept, which cannot happen with a cap above zero).
+    pub fn has_errors(&self) -> bool {
+        self.list.iter().any(|f| f.severity == Severity::Error)
+    }
+
+    /// The findings kept.
+    pub fn list(&self) -> &[Finding] {
+        &self.list
+    }
+}
+
+/// Parser limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Maximum element nesting depth (libxml2's default is 256).
+    pub max_depth: usize,
+    /// Maximum bytes in one run without markup (one text node or tag).
+    pub max_token: usize,
+    /// Maximum findings kept per file.
+    pub max_findings: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 256,
+            max_token: crate::xml_input::DEFAULT_TOKEN_LIMIT,
+            max_findings: 1000,
+        }
+    }
+}
+
+/// Options of a check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The data year; `None` = the year of the message's latest `hendelseDato`.
+    pub data_year: Option<i32>,
+    /// Test mode: a real-looking (non-synthetic) person id is an error.
+    pub test_mode: bool,
+    /// Parser limits.
+    pub limits: Limits,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            data_year: None,
+            test_mode: true,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What a reader of a message receives, in document order.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// The attributes of `Melding`.
+    Header(Header),
+    /// One notification (built even when parts of it break rules).
+    Notifikasjon(Notifikasjon),
+    /// One contact person.
+    Kontaktperson(Kontaktperson),
+    /// One `Kommune/@kommuneNr`.
+    Kommune(String),
+}
+
+/// The result of checking one message.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// True when no finding has error severity.
+    pub conformant: bool,
+    /// The data year the year-dependent rules used.
+    pub data_year: Option<i32>,
+    /// Notifications read.
+    pub notifications: u64,
+    /// Findings, in document order.
+    pub findings: Vec<Finding>,
+    /// Findings not kept because of the cap.
+    pub findings_omitted: u64,
+}
+
+impl CheckReport {
+    /// Whether any finding belongs to the well-formedness or schema level.
+    pub fn schema_valid(&self) -> bool {
+        !self
+            .findings
+            .iter()
+            .any(|f| matches!(f.category, Category::Wellformed | Category::Schema))
+    }
+}
+
+/// Checks a message, handing every item read to `sink`, continuing from `state`
+/// (the content state left by earlier messages of the same kommune, or a fresh one).
+pub fn check_stream<R: Read>(
+    input: R,
+    options: &CheckOptions,
+    state: &mut ContentState,
+    sink: &mut dyn FnMut(&Item),
+) -> CheckReport {
+    let mut findings = Findings::new(options.limits.max_findings);
+    let mut content_findings = Findings::new(options.limits.max_findings);
+    let mut notifications = 0u64;
+    let complete;
+    {
+        let mut on_item = |item: Item, line: u64, path: &str| {
+            if let Item::Notifikasjon(_) = item {
+                notifications += 1;
+            }
+            state.item(&item, line, path, options, &mut content_findings);
+            sink(&item);
+        };
+        complete = validate::validate(input, &options.limits, &mut findings, &mut on_item);
+    }
+    let data_year = state.finish(options, &mut content_findings, complete);
+    let mut all = findings.list;
+    all.extend(content_findings.list);
+    all.sort_by_key(|f| f.location.line);
+    let omitted = findings.omitted + content_findings.omitted;
+    let conformant = !all.iter().any(|f| f.severity == Severity::Error);
+    CheckReport {
+        conformant,
+        data_year,
+        notifications,
+        findings: all,
+        findings_omitted: omitted,
+    }
+}
+
+/// Checks a message from the start of a kommune's chain.
+pub fn check<R: Read>(input: R, options: &CheckOptions) -> CheckReport {
+    check_stream(input, options, &mut ContentState::new(), &mut |_| {})
+}
+
+/// Reads a whole message into memory, with the check report. The message is returned
+/// as far as it could be read even when it does not conform.
+pub fn read_message<R: Read>(input: R, options: &CheckOptions) -> (Melding, CheckReport) {
+    let mut m = Melding::default();
+    let report = check_stream(
+        input,
+        options,
+        &mut ContentState::new(),
+        &mut |item| match item {
+            Item::Header(h) => m.header = h.clone(),
+            Item::Notifikasjon(n) => m.notifikasjoner.push(n.clone()),
+            Item::Kontaktperson(k) => m.kontaktpersoner.push(k.clone()),
+            Item::Kommune(k) => m.kommuner.push(k.clone()),
+        },
+    );
+    (m, report)
+}

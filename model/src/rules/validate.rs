@@ -1,0 +1,986 @@
+//! The streaming pass: well-formedness (with quick-xml plus the checks it leaves to the
+//! caller) and validation against the schema tables of [`crate::schema`], building the
+//! message items on the way.
+
+use std::collections::HashSet;
+use std::io::{BufReader, Read};
+
+use quick_xml::XmlVersion;
+use quick_xml::errors::Error as XmlError;
+use quick_xml::escape::EscapeError;
+use quick_xml::events::{BytesStart, Event as XmlEvent};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+use super::catalogue as r;
+use super::{Findings, Item, Limits};
+use crate::message::{Bruker, Event, EventKind, Header, Kontaktperson, Notifikasjon, Status};
+use crate::schema::{self, ElementDecl, NS_IPL, NS_XSI, Use};
+use crate::xml_input::{DecodeError, Utf8Input};
+
+/// One open element.
+struct Frame {
+    /// Local name (for paths).
+    name: String,
+    /// Path of this element.
+    path: String,
+    /// Its declaration; `None` when the subtree is not validated (unexpected element).
+    decl: Option<&'static ElementDecl>,
+    /// Position in the content model.
+    particle: usize,
+    count: u32,
+    /// How many children of each name were seen (for path indices).
+    child_counts: Vec<(String, u32)>,
+    /// Values seen per uniqueness constraint.
+    unique: Vec<HashSet<String>>,
+    /// Non-whitespace text already reported.
+    text_reported: bool,
+    line: u64,
+}
+
+impl Frame {
+    fn new(name: String, path: String, decl: Option<&'static ElementDecl>, line: u64) -> Frame {
+        let unique = decl
+            .map(|d| vec![HashSet::new(); d.unique.len()])
+            .unwrap_or_default();
+        Frame {
+            name,
+            path,
+            decl,
+            particle: 0,
+            count: 0,
+            child_counts: Vec::new(),
+            unique,
+            text_reported: false,
+            line,
+        }
+    }
+
+    fn child_path(&mut self, name: &str) -> String {
+        let n = match self.child_counts.iter_mut().find(|(k, _)| k == name) {
+            Some((_, c)) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                self.child_counts.push((name.to_string(), 1));
+                1
+            }
+        };
+        if matches!(name, "Notifikasjon" | "Kontaktperson" | "Kommune") {
+            format!("{}/{name}[{n}]", self.path)
+        } else {
+            format!("{}/{name}", self.path)
+        }
+    }
+
+    /// Advances the content model over a child `name`.
+    fn accept(&mut self, name: &str) -> Result<(), Vec<&'static str>> {
+        let Some(decl) = self.decl else { return Ok(()) };
+        let seq = decl.sequence;
+        let (mut i, mut count) = (self.particle, self.count);
+        while i < seq.len() {
+            if seq[i].element == name && count < seq[i].max {
+                self.particle = i;
+                self.count = count + 1;
+                return Ok(());
+            }
+            if count >= seq[i].min {
+                i += 1;
+                count = 0;
+            } else {
+                break;
+            }
+        }
+        Err(self.expected())
+    }
+
+    /// The elements that could come next.
+    fn expected(&self) -> Vec<&'static str> {
+        let Some(decl) = self.decl else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let (mut i, mut count) = (self.particle, self.count);
+        while i < decl.sequence.len() {
+            let p = &decl.sequence[i];
+            if count < p.max {
+                out.push(p.element);
+            }
+            if count < p.min {
+                break;
+            }
+            i += 1;
+            count = 0;
+        }
+        out
+    }
+
+    /// The first required child still missing at the end of the element.
+    fn missing(&self) -> Option<&'static str> {
+        let decl = self.decl?;
+        let (mut i, mut count) = (self.particle, self.count);
+        while i < decl.sequence.len() {
+            if count < decl.sequence[i].min {
+                return Some(decl.sequence[i].element);
+            }
+            i += 1;
+            count = 0;
+        }
+        None
+    }
+}
+
+/// The item being built from the elements read.
+#[derive(Default)]
+struct Builder {
+    notifikasjon: Option<(Notifikasjon, u64, String)>,
+    kontakt: Option<(Kontaktperson, u64, String)>,
+    kommune: Option<(String, u64, String)>,
+}
+
+fn attr_value<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn owned(attrs: &[(String, String)], name: &str) -> String {
+    attr_value(attrs, name).unwrap_or_default().to_string()
+}
+
+struct Pass<'f, 'i> {
+    findings: &'f mut Findings,
+    on_item: &'i mut dyn FnMut(Item, u64, &str),
+    stack: Vec<Frame>,
+    builder: Builder,
+    root_seen: bool,
+    root_closed: bool,
+    line: u64,
+    events: u64,
+}
+
+/// Validates `input`, recording findings and handing items to `on_item`.
+/// Returns true when the whole document was read (it is well-formed), false when reading
+/// stopped at a well-formedness error.
+pub(crate) fn validate(
+    input: impl Read,
+    limits: &Limits,
+    findings: &mut Findings,
+    on_item: &mut dyn FnMut(Item, u64, &str),
+) -> bool {
+    let utf8 = match Utf8Input::new(input, limits.max_token) {
+        Ok(u) => u,
+        Err((e, io)) => {
+            let rule = match e {
+                DecodeError::Unsupported(ref l) if l.is_empty() => {
+                    findings.push(
+                        &r::WF_SYNTAX,
+                        1,
+                        "/",
+                        format!("the file could not be read: {io}"),
+                    );
+                    return false;
+                }
+                _ => &r::WF_ENCODING,
+            };
+            findings.push(rule, 1, "/", e.to_string());
+            return false;
+        }
+    };
+    let mut reader = NsReader::from_reader(BufReader::with_capacity(64 * 1024, utf8));
+    {
+        let cfg = reader.config_mut();
+        cfg.expand_empty_elements = false;
+        cfg.check_end_names = true;
+        cfg.check_comments = true;
+        cfg.trim_text_start = false;
+        cfg.trim_text_end = false;
+    }
+    let mut pass = Pass {
+        findings,
+        on_item,
+        stack: Vec::new(),
+        builder: Builder::default(),
+        root_seen: false,
+        root_closed: false,
+        line: 1,
+        events: 0,
+    };
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        let ev = reader.read_event_into(&mut buf);
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                pass.xml_error(e, reader.get_ref().get_ref().error().cloned());
+                return false;
+            }
+        };
+        pass.events += 1;
+        let start_line = pass.line;
+        match ev {
+            XmlEvent::Eof => {
+                if let Some(f) = pass.stack.last() {
+                    let (name, line) = (f.name.clone(), f.line);
+                    pass.findings.push(&r::WF_TRUNCATED, pass.line, f.path.clone(), format!("the document ends before </{name}> (opened on line {line}): the file is truncated"));
+                    return false;
+                } else if !pass.root_seen {
+                    pass.findings.push(
+                        &r::WF_TRUNCATED,
+                        pass.line,
+                        "/",
+                        "the document has no root element (empty file or no XML content)",
+                    );
+                    return false;
+                }
+                return true;
+            }
+            XmlEvent::Decl(d) => {
+                pass.count_lines(&d);
+                if pass.events != 1 {
+                    pass.findings.push(
+                        &r::WF_SYNTAX,
+                        start_line,
+                        "/",
+                        "the XML declaration is only allowed at the very start of the document",
+                    );
+                    return false;
+                }
+                if let Ok(v) = d.version()
+                    && v.as_ref() != "1.0"
+                    && v.as_ref() != "1.1"
+                {
+                    pass.findings.push(
+                        &r::WF_SYNTAX,
+                        start_line,
+                        "/",
+                        format!("unsupported XML version \"{}\"", v),
+                    );
+                    return false;
+                }
+            }
+            XmlEvent::PI(p) => {
+                pass.count_lines(&p);
+                if p.target().eq_ignore_ascii_case("xml") {
+                    pass.findings.push(&r::WF_SYNTAX, start_line, "/", "a processing instruction may not be named \"xml\" (a second XML declaration?)");
+                    return false;
+                }
+            }
+            XmlEvent::Comment(c) => {
+                pass.count_lines(&c);
+                if !pass.chars_ok(&c, start_line) {
+                    return false;
+                }
+            }
+            XmlEvent::DocType(d) => {
+                pass.count_lines(&d);
+                if pass.root_seen {
+                    pass.findings.push(
+                        &r::WF_SYNTAX,
+                        start_line,
+                        "/",
+                        "a DOCTYPE is only allowed before the root element",
+                    );
+                    return false;
+                }
+                if d.contains("<!ENTITY") {
+                    pass.findings.push(&r::WF_DTD, start_line, "/", "the DOCTYPE declares entities; entity declarations are refused (entity expansion is off, which also stops \"billion laughs\" bombs)");
+                    return false;
+                }
+            }
+            XmlEvent::Start(e) => {
+                pass.count_lines(&e);
+                if !pass.start(&reader, &e, start_line, false, limits) {
+                    return false;
+                }
+            }
+            XmlEvent::Empty(e) => {
+                pass.count_lines(&e);
+                if !pass.start(&reader, &e, start_line, true, limits) {
+                    return false;
+                }
+            }
+            XmlEvent::End(_) => {
+                pass.end(start_line);
+            }
+            XmlEvent::Text(t) => {
+                pass.count_lines(&t);
+                if !pass.chars_ok(&t, start_line) {
+                    return false;
+                }
+                let blank = t.bytes().all(|b| b.is_ascii_whitespace());
+                if (!blank || pass.in_empty_content()) && !pass.text(start_line) {
+                    return false;
+                }
+            }
+            XmlEvent::CData(t) => {
+                pass.count_lines(&t);
+                if !pass.chars_ok(&t, start_line) {
+                    return false;
+                }
+                if pass.stack.is_empty() {
+                    pass.findings.push(
+                        &r::WF_SYNTAX,
+                        start_line,
+                        "/",
+                        "a CDATA section outside the root element",
+                    );
+                    return false;
+                }
+                // libxml2 treats any CDATA section, even whitespace, as character data.
+                pass.text(start_line);
+            }
+            XmlEvent::GeneralRef(g) => {
+                if g.is_char_ref() {
+                    match g.resolve_char_ref() {
+                        Ok(Some(c)) if is_xml_char(c) => {
+                            if !c.is_ascii_whitespace() && !pass.text(start_line) {
+                                return false;
+                            }
+                        }
+                        _ => {
+                            pass.findings.push(
+                                &r::WF_SYNTAX,
+                                start_line,
+                                pass.path(),
+                                format!("&{}; is not a valid character reference", &*g),
+                            );
+                            return false;
+                        }
+                    }
+                } else {
+                    let name = g.to_string();
+                    if !matches!(name.as_str(), "amp" | "lt" | "gt" | "quot" | "apos") {
+                        pass.findings.push(&r::WF_DTD, start_line, pass.path(), format!("undefined entity &{name}; (only the five predefined entities are accepted)"));
+                        return false;
+                    }
+                    if !pass.text(start_line) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+fn is_name(s: &str) -> bool {
+    let s = s.as_bytes();
+    let Some(&first) = s.first() else {
+        return false;
+    };
+    let ok_first = first.is_ascii_alphabetic() || first == b'_' || first >= 0x80;
+    ok_first
+        && s.iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.') || b >= 0x80)
+}
+
+impl Pass<'_, '_> {
+    fn count_lines(&mut self, text: &str) {
+        self.line += text.as_bytes().iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+
+    fn path(&self) -> String {
+        self.stack
+            .last()
+            .map(|f| f.path.clone())
+            .unwrap_or_else(|| "/".into())
+    }
+
+    /// Rejects characters XML does not allow.
+    fn chars_ok(&mut self, text: &str, line: u64) -> bool {
+        let bytes = text.as_bytes();
+        if let Some(b) = bytes
+            .iter()
+            .find(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            self.findings.push(
+                &r::WF_SYNTAX,
+                line,
+                self.path(),
+                format!("character U+{:04X} is not allowed in XML", b),
+            );
+            return false;
+        }
+        if bytes
+            .windows(3)
+            .any(|w| w == [0xEF, 0xBF, 0xBE] || w == [0xEF, 0xBF, 0xBF])
+        {
+            self.findings.push(
+                &r::WF_SYNTAX,
+                line,
+                self.path(),
+                "character U+FFFE or U+FFFF is not allowed in XML",
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Whether the current element has empty content (where even whitespace is not allowed).
+    fn in_empty_content(&self) -> bool {
+        self.stack
+            .last()
+            .and_then(|f| f.decl)
+            .is_some_and(|d| d.sequence.is_empty())
+    }
+
+    /// Character data at the current position. Returns false when parsing must stop.
+    fn text(&mut self, line: u64) -> bool {
+        match self.stack.last_mut() {
+            None => {
+                let where_ = if self.root_closed { "after" } else { "before" };
+                self.findings.push(
+                    &r::WF_SYNTAX,
+                    line,
+                    "/",
+                    format!("text {where_} the root element"),
+                );
+                false
+            }
+            Some(f) => {
+                if f.decl.is_some() && !f.text_reported {
+                    f.text_reported = true;
+                    let (name, path) = (f.name.clone(), f.path.clone());
+                    self.findings.push(&r::XSD_TEXT, line, path, format!("element {name} may not contain text (its content is element-only or empty; an empty element may not even hold whitespace)"));
+                }
+                true
+            }
+        }
+    }
+
+    fn xml_error(&mut self, e: XmlError, decode: Option<DecodeError>) {
+        let path = self.path();
+        if let Some(d) = decode {
+            let rule = if matches!(d, DecodeError::TokenTooLong { .. }) {
+                &r::WF_LIMIT
+            } else {
+                &r::WF_ENCODING
+            };
+            self.findings.push(rule, self.line, path, d.to_string());
+            return;
+        }
+        match e {
+            XmlError::Syntax(s) => {
+                let truncated = matches!(
+                    s,
+                    quick_xml::errors::SyntaxError::UnclosedTag
+                        | quick_xml::errors::SyntaxError::UnclosedComment
+                        | quick_xml::errors::SyntaxError::UnclosedCData
+                        | quick_xml::errors::SyntaxError::UnclosedDoctype
+                        | quick_xml::errors::SyntaxError::UnclosedPI
+                        | quick_xml::errors::SyntaxError::UnclosedSingleQuotedAttributeValue
+                        | quick_xml::errors::SyntaxError::UnclosedDoubleQuotedAttributeValue
+                );
+                let rule = if truncated {
+                    &r::WF_TRUNCATED
+                } else {
+                    &r::WF_SYNTAX
+                };
+                self.findings
+                    .push(rule, self.line, path, format!("not well-formed: {s}"));
+            }
+            XmlError::IllFormed(i) => self.findings.push(
+                &r::WF_SYNTAX,
+                self.line,
+                path,
+                format!("not well-formed: {i}"),
+            ),
+            XmlError::Escape(EscapeError::UnrecognizedEntity(_, name)) => self.findings.push(
+                &r::WF_DTD,
+                self.line,
+                path,
+                format!(
+                    "undefined entity &{name}; (only the five predefined entities are accepted)"
+                ),
+            ),
+            other => self.findings.push(
+                &r::WF_SYNTAX,
+                self.line,
+                path,
+                format!("not well-formed: {other}"),
+            ),
+        }
+    }
+
+    /// Start of an element (`empty` for `<x/>`). Returns false when parsing must stop.
+    fn start<R>(
+        &mut self,
+        reader: &NsReader<R>,
+        e: &BytesStart,
+        line: u64,
+        empty: bool,
+        limits: &Limits,
+    ) -> bool {
+        let qname = e.name();
+        if !is_name(qname.local_name().as_ref())
+            || qname.prefix().is_some_and(|p| !is_name(p.as_ref()))
+        {
+            self.findings.push(
+                &r::WF_SYNTAX,
+                line,
+                self.path(),
+                format!("\"{}\" is not a valid element name", qname.as_ref()),
+            );
+            return false;
+        }
+        if self.root_closed && self.stack.is_empty() {
+            self.findings.push(
+                &r::WF_SYNTAX,
+                line,
+                "/",
+                format!(
+                    "a second root element <{}> after the end of the first",
+                    qname.as_ref()
+                ),
+            );
+            return false;
+        }
+        if self.stack.len() >= limits.max_depth {
+            self.findings.push(
+                &r::WF_LIMIT,
+                line,
+                self.path(),
+                format!(
+                    "elements are nested deeper than {} levels",
+                    limits.max_depth
+                ),
+            );
+            return false;
+        }
+        let (ns, local) = reader.resolver().resolve_element(qname);
+        let local = local.as_ref().to_string();
+        let ns: Option<String> = match ns {
+            ResolveResult::Bound(n) => Some(n.as_ref().to_string()),
+            ResolveResult::Unbound => None,
+            ResolveResult::Unknown(p) => {
+                self.findings.push(
+                    &r::WF_SYNTAX,
+                    line,
+                    self.path(),
+                    format!("namespace prefix \"{}\" is not declared", p),
+                );
+                return false;
+            }
+        };
+
+        // Attributes: well-formedness first.
+        let mut attrs: Vec<(String, String)> = Vec::new();
+        let mut foreign: Vec<(Option<String>, String)> = Vec::new();
+        let mut seen_expanded: Vec<(String, String)> = Vec::new();
+        for a in e.attributes() {
+            let a = match a {
+                Ok(a) => a,
+                Err(err) => {
+                    self.findings.push(
+                        &r::WF_SYNTAX,
+                        line,
+                        self.path(),
+                        format!("not well-formed attribute in <{}>: {err}", qname.as_ref()),
+                    );
+                    return false;
+                }
+            };
+            if a.value.contains('<') {
+                self.findings.push(
+                    &r::WF_SYNTAX,
+                    line,
+                    self.path(),
+                    format!(
+                        "'<' is not allowed in an attribute value (<{}>)",
+                        qname.as_ref()
+                    ),
+                );
+                return false;
+            }
+            if !self.chars_ok(&a.value, line) {
+                return false;
+            }
+            let value = match a.normalized_value(XmlVersion::Implicit1_0) {
+                Ok(v) => v.into_owned(),
+                Err(XmlError::Escape(EscapeError::UnrecognizedEntity(_, name))) => {
+                    self.findings.push(
+                        &r::WF_DTD,
+                        line,
+                        self.path(),
+                        format!("undefined entity &{name}; in an attribute value"),
+                    );
+                    return false;
+                }
+                Err(err) => {
+                    self.findings.push(
+                        &r::WF_SYNTAX,
+                        line,
+                        self.path(),
+                        format!("bad attribute value: {err}"),
+                    );
+                    return false;
+                }
+            };
+            if value.chars().any(|c| !is_xml_char(c)) {
+                self.findings.push(&r::WF_SYNTAX, line, self.path(), "an attribute value contains a character reference to a character XML does not allow");
+                return false;
+            }
+            let key = a.key;
+            let raw_key = key.as_ref();
+            if raw_key == "xmlns" || raw_key.starts_with("xmlns:") {
+                continue;
+            }
+            let (ans, alocal) = reader.resolver().resolve_attribute(key);
+            let alocal = alocal.as_ref().to_string();
+            if let ResolveResult::Bound(n) = &ans {
+                let expanded = (n.as_ref().to_string(), alocal.clone());
+                if seen_expanded.contains(&expanded) {
+                    self.findings.push(
+                        &r::WF_SYNTAX,
+                        line,
+                        self.path(),
+                        format!(
+                            "attribute {{{}}}{} appears twice on <{}> (under two prefixes)",
+                            expanded.0,
+                            expanded.1,
+                            qname.as_ref()
+                        ),
+                    );
+                    return false;
+                }
+                seen_expanded.push(expanded);
+            }
+            match ans {
+                ResolveResult::Unbound => attrs.push((alocal, value)),
+                ResolveResult::Bound(n) => foreign.push((Some(n.as_ref().to_string()), alocal)),
+                ResolveResult::Unknown(p) => {
+                    self.findings.push(
+                        &r::WF_SYNTAX,
+                        line,
+                        self.path(),
+                        format!(
+                            "namespace prefix \"{}\" of attribute \"{}\" is not declared",
+                            p, raw_key
+                        ),
+                    );
+                    return false;
+                }
+            }
+        }
+
+        // Where does it go?
+        let (path, decl) = match self.stack.last_mut() {
+            None => {
+                self.root_seen = true;
+                let path = format!("/{local}");
+                let decl = if ns.as_deref() == Some(NS_IPL)
+                    && let Some(d) = schema::element(&local)
+                {
+                    if d.name != schema::root().name {
+                        self.findings.push(&r::ROOT_NOT_MELDING, line, path.clone(), format!("the root element is {local}; the XSD accepts it, but a message must be a Melding"));
+                    }
+                    Some(d)
+                } else {
+                    let got = match &ns {
+                        Some(n) => format!("{{{n}}}{local}"),
+                        None => format!("{local} (in no namespace)"),
+                    };
+                    self.findings.push(
+                        &r::XSD_ROOT,
+                        line,
+                        path.clone(),
+                        format!(
+                            "the root element is {got}; expected Melding in namespace {NS_IPL}"
+                        ),
+                    );
+                    None
+                };
+                (path, decl)
+            }
+            Some(parent) => {
+                let path = parent.child_path(&local);
+                if parent.decl.is_none() {
+                    (path, None)
+                } else if ns.as_deref() != Some(NS_IPL) {
+                    let expected = parent.expected();
+                    let pname = parent.name.clone();
+                    let got = match &ns {
+                        Some(n) => format!("{{{n}}}{local}"),
+                        None => format!("{local} in no namespace"),
+                    };
+                    self.findings.push(
+                        &r::XSD_UNEXPECTED,
+                        line,
+                        path.clone(),
+                        format!(
+                            "element {got} is not allowed in {pname}; expected {}",
+                            describe(&expected)
+                        ),
+                    );
+                    (path, None)
+                } else {
+                    match parent.accept(&local) {
+                        Ok(()) => (path, schema::element(&local)),
+                        Err(expected) => {
+                            let pname = parent.name.clone();
+                            self.findings.push(
+                                &r::XSD_UNEXPECTED,
+                                line,
+                                path.clone(),
+                                format!(
+                                    "element {local} is not allowed here in {pname}; expected {}",
+                                    describe(&expected)
+                                ),
+                            );
+                            (path, None)
+                        }
+                    }
+                }
+            }
+        };
+
+        if let Some(decl) = decl {
+            self.check_attributes(decl, &attrs, &foreign, line, &path);
+            self.check_unique(&local, &attrs, line, &path);
+            self.build_start(decl.name, &attrs, line, &path);
+        }
+        self.stack.push(Frame::new(local, path, decl, line));
+        if empty {
+            self.end(line);
+        }
+        true
+    }
+
+    fn check_attributes(
+        &mut self,
+        decl: &'static ElementDecl,
+        attrs: &[(String, String)],
+        foreign: &[(Option<String>, String)],
+        line: u64,
+        path: &str,
+    ) {
+        for (ns, local) in foreign {
+            let ns = ns.as_deref().unwrap_or("");
+            if ns == NS_XSI
+                && matches!(
+                    local.as_str(),
+                    "schemaLocation" | "noNamespaceSchemaLocation"
+                )
+            {
+                continue;
+            }
+            self.findings.push(
+                &r::XSD_ATTR_NOT_ALLOWED,
+                line,
+                format!("{path}/@{local}"),
+                format!("attribute {{{ns}}}{local} is not allowed on {}", decl.name),
+            );
+        }
+        for (name, value) in attrs {
+            let apath = format!("{path}/@{name}");
+            match decl.attribute(name) {
+                None => self.findings.push(
+                    &r::XSD_ATTR_NOT_ALLOWED,
+                    line,
+                    apath,
+                    format!("attribute {name} is not declared for {}", decl.name),
+                ),
+                Some(a) if a.use_ == Use::Prohibited => self.findings.push(
+                    &r::XSD_ATTR_NOT_ALLOWED,
+                    line,
+                    apath,
+                    format!(
+                        "attribute {name} is prohibited on {} in IPLOS 56.0.0",
+                        decl.name
+                    ),
+                ),
+                Some(a) => {
+                    if let Err(why) = schema::check_value(a.ty, value) {
+                        self.findings.push(
+                            &r::XSD_TYPE,
+                            line,
+                            apath,
+                            format!("{}/@{name} = \"{value}\" {why}", decl.name),
+                        );
+                    } else if let Some(f) = a.fixed
+                        && value != f
+                    {
+                        self.findings.push(
+                            &r::XSD_FIXED,
+                            line,
+                            apath,
+                            format!(
+                                "{}/@{name} is \"{value}\"; the schema fixes it to \"{f}\"",
+                                decl.name
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        for a in decl.attributes.iter().filter(|a| a.use_ == Use::Required) {
+            if attr_value(attrs, a.name).is_none() {
+                self.findings.push(
+                    &r::XSD_ATTR_MISSING,
+                    line,
+                    format!("{path}/@{}", a.name),
+                    format!("{} is missing the required attribute {}", decl.name, a.name),
+                );
+            }
+        }
+    }
+
+    fn check_unique(&mut self, local: &str, attrs: &[(String, String)], line: u64, path: &str) {
+        let Some(parent) = self.stack.last_mut() else {
+            return;
+        };
+        let Some(pdecl) = parent.decl else { return };
+        for (i, u) in pdecl.unique.iter().enumerate() {
+            if u.selector != local {
+                continue;
+            }
+            if let Some(v) = attr_value(attrs, u.field)
+                && !parent.unique[i].insert(v.to_string())
+            {
+                let msg = format!(
+                    "{local}/@{} = \"{v}\" occurs more than once (constraint {})",
+                    u.field, u.name
+                );
+                self.findings
+                    .push(&r::XSD_UNIQUE, line, format!("{path}/@{}", u.field), msg);
+            }
+        }
+    }
+
+    fn build_start(&mut self, name: &str, attrs: &[(String, String)], line: u64, path: &str) {
+        match name {
+            "Melding" => {
+                let h = Header {
+                    versjon: owned(attrs, "versjon"),
+                    meldingstype: owned(attrs, "meldingstype"),
+                    leverandor: owned(attrs, "leverandor"),
+                    navn_epj: owned(attrs, "navnEPJ"),
+                    versjon_epj: owned(attrs, "versjonEPJ"),
+                    versjon_ut: owned(attrs, "versjonUt"),
+                    lokalident: attr_value(attrs, "lokalident").map(str::to_string),
+                };
+                (self.on_item)(Item::Header(h), line, path);
+            }
+            "Notifikasjon" => {
+                let n = Notifikasjon {
+                    status: Status::from_code(
+                        attr_value(attrs, "statusNotifikasjon").unwrap_or_default(),
+                    ),
+                    tid: owned(attrs, "notifikasjonTid"),
+                    guid: owned(attrs, "notifikasjonGUID"),
+                    forrige_guid: owned(attrs, "notifikasjonForrigeGUID"),
+                    lopenr: owned(attrs, "notifikasjonLopeNr"),
+                    referanse: attr_value(attrs, "notifikasjonRef").map(str::to_string),
+                    events: Vec::new(),
+                };
+                self.builder.notifikasjon = Some((n, line, path.to_string()));
+            }
+            "Kontaktperson" => {
+                let k = Kontaktperson {
+                    navn: owned(attrs, "kontPerson"),
+                    telefon: attr_value(attrs, "meldTelefon").map(str::to_string),
+                    epost1: owned(attrs, "meldEpost1"),
+                    epost2: attr_value(attrs, "meldEpost2").map(str::to_string),
+                    type_kontaktperson: owned(attrs, "typeKontaktperson"),
+                };
+                self.builder.kontakt = Some((k, line, path.to_string()));
+            }
+            "Kommune" => {
+                self.builder.kommune = Some((owned(attrs, "kommuneNr"), line, path.to_string()))
+            }
+            "Bruker" => {
+                if let Some((n, _, _)) = self.builder.notifikasjon.as_mut()
+                    && let Some(ev) = n.events.last_mut()
+                {
+                    ev.bruker = Bruker {
+                        pasient_guid: owned(attrs, "pasientGUID"),
+                        bruker_nr: owned(attrs, "brukerNr"),
+                        fid: owned(attrs, "fid"),
+                        type_id: owned(attrs, "typeID"),
+                        bydel: attr_value(attrs, "bydel").map(str::to_string),
+                    };
+                }
+            }
+            other => {
+                if let (Some(kind), Some((n, _, _))) = (
+                    EventKind::from_element(other),
+                    self.builder.notifikasjon.as_mut(),
+                ) {
+                    n.events.push(Event {
+                        kind,
+                        tjeneste_type: owned(attrs, "tjenesteType"),
+                        tjeneste_id: owned(attrs, "tjenesteID"),
+                        hendelse_guid: owned(attrs, "hendelseGUID"),
+                        hendelse_dato: owned(attrs, "hendelseDato"),
+                        hendelse_reg_tid: owned(attrs, "hendelseRegTid"),
+                        tjeneste_org_nr: attr_value(attrs, "tjenesteOrgNr").map(str::to_string),
+                        midlertidig_stopp_id: attr_value(attrs, "midlertidigStoppID")
+                            .map(str::to_string),
+                        bruker: Bruker::default(),
+                    });
+                }
+            }
+        }
+    }
+
+    fn end(&mut self, line: u64) {
+        let Some(frame) = self.stack.pop() else {
+            return;
+        };
+        if let Some(missing) = frame.missing() {
+            let ends_on = if line != frame.line {
+                format!(" (element ends on line {line})")
+            } else {
+                String::new()
+            };
+            self.findings.push(
+                &r::XSD_MISSING,
+                frame.line,
+                frame.path.clone(),
+                format!(
+                    "{} is missing the required child element {missing}{ends_on}",
+                    frame.name
+                ),
+            );
+        }
+        if self.stack.is_empty() {
+            self.root_closed = true;
+        }
+        if frame.decl.is_none() {
+            return;
+        }
+        match frame.name.as_str() {
+            "Notifikasjon" => {
+                if let Some((n, l, p)) = self.builder.notifikasjon.take() {
+                    (self.on_item)(Item::Notifikasjon(n), l, &p);
+                }
+            }
+            "Kontaktperson" => {
+                if let Some((k, l, p)) = self.builder.kontakt.take() {
+                    (self.on_item)(Item::Kontaktperson(k), l, &p);
+                }
+            }
+            "Kommune" => {
+                if let Some((k, l, p)) = self.builder.kommune.take() {
+                    (self.on_item)(Item::Kommune(k), l, &p);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn describe(expected: &[&str]) -> String {
+    match expected {
+        [] => "no further element".to_string(),
+        [one] => one.to_string(),
+        many => format!("one of {}", many.join(", ")),
+    }
+}
