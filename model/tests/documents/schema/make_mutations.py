@@ -240,7 +240,7 @@ def norwegian(kommune, bydel, vendor, contact16, contact17, label, encoding):
       <Bruker pasientGUID="{g["p6"]}" brukerNr="ÆØÅ-0001" fid="{P6}" typeID="1"{bydel}/>
     </TjenesteStart>
   </Notifikasjon>
-  <Kontaktperson kontPerson="{contact16}" meldEpost1="kontakt@{kommune[1]}.kommune.example" typeKontaktperson="16"/>
+  <Kontaktperson kontPerson="{contact16}" meldTelefon="40000030" meldEpost1="kontakt@{kommune[1]}.kommune.example" typeKontaktperson="16"/>
   <Kontaktperson kontPerson="{contact17}" meldTelefon="40000031" meldEpost1="innsending@{kommune[1]}.kommune.example"
                  typeKontaktperson="17"/>
   <Kommune kommuneNr="{kommune[0]}"/>
