@@ -162,6 +162,8 @@ rules! {
         "A string is longer than 100 characters", "kravspesifikasjon §9 'Streng max 100 tegn'";
     ROOT_NOT_MELDING = "IPL28", Content, Error, RejectMessage,
         "The root element must be Melding (the XSD also accepts its other global elements as root)", "kravspesifikasjon §3 (Om melding)";
+    NOTIF_GUID_UNIQUE = "IPL29", Content, Error, RejectRow,
+        "notifikasjonGUID must be unique, also across messages and regardless of case or braces", "kravspesifikasjon §9.2.1 (primærnøkkel Notifikasjon GUID)";
 }
 
 /// Look a rule up by its id.

@@ -24,7 +24,9 @@ pub struct ContentState {
     // carried from message to message
     prev_guid: Option<String>,
     last_lopenr: Option<String>,
-    originals: HashMap<String, bool>,
+    /// notifikasjonGUID (normalised) -> (is an original N, message number, GUID as written)
+    originals: HashMap<String, (bool, u32, String)>,
+    message_no: u32,
     event_guids: HashSet<String>,
     stops: HashMap<(String, String), Option<NaiveDate>>,
     starts: HashMap<String, NaiveDate>,
@@ -71,6 +73,7 @@ impl ContentState {
     ) {
         match item {
             Item::Header(h) => {
+                self.message_no += 1;
                 self.message = MessageState {
                     header_line: Some((line, path.to_string())),
                     ..MessageState::default()
@@ -145,7 +148,7 @@ impl ContentState {
             (Status::N, Some(r)) => f.push(&r::REF_ON_ORIGINAL, line, ref_path, format!("a notification with status N (Original) refers to {r}; an original never replaces or corrects another")),
             (Status::N, None) | (Status::Other(_), None) => {}
             (s, None) => f.push(&r::REF_MISSING, line, ref_path, format!("status {} needs notifikasjonRef pointing to the original (N) notification it corrects", s.code())),
-            (s, Some(r)) => match self.originals.get(&norm_guid(r)) {
+            (s, Some(r)) => match self.originals.get(&norm_guid(r)).map(|o| o.0) {
                 Some(true) => {}
                 Some(false) => f.push(&r::REF_NOT_ORIGINAL, line, ref_path, format!("status {} refers to {r}, which is not an original (N); a reference must always point to an N", s.code())),
                 None => f.push(&r::REF_UNKNOWN, line, ref_path, format!("notifikasjonRef {r} is not a notification of this message or of the earlier messages given (check with --previous)")),
@@ -180,8 +183,18 @@ impl ContentState {
         }
         if !n.guid.is_empty() {
             self.prev_guid = Some(n.guid.clone());
-            self.originals
-                .insert(norm_guid(&n.guid), n.status == Status::N);
+            let entry = (n.status == Status::N, self.message_no, n.guid.clone());
+            if let Some((_, no, exact)) = self.originals.insert(norm_guid(&n.guid), entry) {
+                // An exact repeat within one message is the schema's XSD09.
+                if no != self.message_no || exact != n.guid {
+                    let when = if no == self.message_no {
+                        "in this message"
+                    } else {
+                        "in an earlier message"
+                    };
+                    f.push(&r::NOTIF_GUID_UNIQUE, line, format!("{path}/@notifikasjonGUID"), format!("notifikasjonGUID {} was already used {when} (as {exact}); GUIDs are compared without regard to case or braces", n.guid));
+                }
+            }
         }
 
         // Sequence number.
