@@ -9,7 +9,9 @@ fn bin() -> Command {
 }
 
 fn corpus(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../model/tests/documents/schema").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../model/tests/documents/schema")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -21,7 +23,10 @@ fn stdout(o: &Output) -> String {
 }
 
 fn json_lines(o: &Output) -> Vec<serde_json::Value> {
-    stdout(o).lines().map(|l| serde_json::from_str(l).expect("each line is one JSON object")).collect()
+    stdout(o)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect()
 }
 
 #[test]
@@ -48,7 +53,13 @@ fn text_findings_look_like_compiler_errors_and_exit_1() {
 fn json_has_one_object_per_file_with_the_documented_fields() {
     let good = corpus("valid-minimal.xml");
     let bad = corpus("invalid-fixed-versjon.xml");
-    let o = run(&["check", "--format", "json", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    let o = run(&[
+        "check",
+        "--format",
+        "json",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1), "one file has an error");
     let objs = json_lines(&o);
     assert_eq!(objs.len(), 2);
@@ -73,7 +84,13 @@ fn warnings_alone_keep_exit_0() {
     assert_eq!(o.status.code(), Some(0));
     let objs = json_lines(&o);
     assert_eq!(objs[0]["conformant"], true);
-    assert!(objs[0]["findings"].as_array().unwrap().iter().all(|f| f["severity"] == "warning" && f["rule"] == "IPL20"));
+    assert!(
+        objs[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["severity"] == "warning" && f["rule"] == "IPL20")
+    );
 }
 
 #[test]
@@ -86,11 +103,20 @@ fn unreadable_files_and_usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is a directory"));
     assert_eq!(run(&["check"]).status.code(), Some(2), "no FILE");
-    assert_eq!(run(&["check", "--format", "yaml", "x.xml"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["check", "--format", "yaml", "x.xml"]).status.code(),
+        Some(2)
+    );
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
     // A missing file among good ones still reports the good ones, and exits 2.
     let good = corpus("valid-minimal.xml");
-    let o = run(&["check", "--format", "json", good.to_str().unwrap(), "/nonexistent.xml"]);
+    let o = run(&[
+        "check",
+        "--format",
+        "json",
+        good.to_str().unwrap(),
+        "/nonexistent.xml",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(json_lines(&o).len(), 1);
 }
@@ -99,7 +125,12 @@ fn unreadable_files_and_usage_errors_exit_2() {
 fn year_decides_which_kommunenummer_are_valid() {
     // valid-typical.xml reports for Oslo, 0301, valid in every year.
     let f = corpus("valid-typical.xml");
-    assert_eq!(run(&["check", "--year", "2017", f.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        run(&["check", "--year", "2017", f.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     // Bergen has been 4601 since 2020; in 2019 it was 1201.
     let f = corpus("valid-mutation-base.xml");
     let o = run(&["check", "--year", "2019", f.to_str().unwrap()]);
@@ -138,7 +169,12 @@ fn previous_continues_the_chain_of_an_earlier_message() {
     let second = dir.path().join("korreksjoner.xml");
     std::fs::write(&second, second_text).unwrap();
 
-    let o = run(&["check", "--previous", first.to_str().unwrap(), second.to_str().unwrap()]);
+    let o = run(&[
+        "check",
+        "--previous",
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_eq!(stdout(&o), "");
     // Alone, the chain and the reference cannot be verified.
@@ -165,9 +201,16 @@ fn rules_lists_the_whole_catalogue() {
     assert_eq!(dedup.len(), ids.len(), "rule ids are unique");
     for r in rules {
         for k in ["title", "category", "severity", "consequence", "source"] {
-            assert!(r[k].as_str().is_some_and(|s| !s.is_empty()), "{} lacks {k}", r["id"]);
+            assert!(
+                r[k].as_str().is_some_and(|s| !s.is_empty()),
+                "{} lacks {k}",
+                r["id"]
+            );
         }
     }
     let text = stdout(&run(&["rules"]));
-    assert!(text.lines().count() > ids.len(), "one line per rule plus a header");
+    assert!(
+        text.lines().count() > ids.len(),
+        "one line per rule plus a header"
+    );
 }

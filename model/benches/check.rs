@@ -14,7 +14,8 @@ use chrono::{Duration, NaiveDate};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use iplos_model::ids::{OrgNr, PersonId, PersonIdKind, Sex};
 use iplos_model::message::{
-    Bruker, EMPTY_GUID, Event, EventKind, Header, Kontaktperson, MessageWriter, Notifikasjon, OutputEncoding, Status,
+    Bruker, EMPTY_GUID, Event, EventKind, Header, Kontaktperson, MessageWriter, Notifikasjon,
+    OutputEncoding, Status,
 };
 use iplos_model::rules::{CheckOptions, check};
 use rand::{Rng, SeedableRng};
@@ -23,7 +24,14 @@ use rand_chacha::ChaCha8Rng;
 fn guid(rng: &mut ChaCha8Rng) -> String {
     let v: u128 = rng.r#gen();
     let h = format!("{v:032x}");
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// Writes a content-correct message with `n` notifications: each person gets a long-term
@@ -40,10 +48,27 @@ fn write_message(path: &Path, n: usize) {
     let mut person = 0;
     while i < n {
         person += 1;
-        let birth = NaiveDate::from_ymd_opt(1930 + (person % 60) as i32, 1 + (person % 12) as u32, 1 + (person % 28) as u32).expect("date");
-        let sex = if person % 2 == 0 { Sex::Female } else { Sex::Male };
-        let fid = PersonId::generate_synthetic(&mut rng, birth, sex, PersonIdKind::Fodselsnummer).expect("synthetic id").to_string();
-        let bruker = Bruker { pasient_guid: guid(&mut rng), bruker_nr: format!("B{person}"), fid, type_id: "1".into(), bydel: None };
+        let birth = NaiveDate::from_ymd_opt(
+            1930 + (person % 60) as i32,
+            1 + (person % 12) as u32,
+            1 + (person % 28) as u32,
+        )
+        .expect("date");
+        let sex = if person % 2 == 0 {
+            Sex::Female
+        } else {
+            Sex::Male
+        };
+        let fid = PersonId::generate_synthetic(&mut rng, birth, sex, PersonIdKind::Fodselsnummer)
+            .expect("synthetic id")
+            .to_string();
+        let bruker = Bruker {
+            pasient_guid: guid(&mut rng),
+            bruker_nr: format!("B{person}"),
+            fid,
+            type_id: "1".into(),
+            bydel: None,
+        };
         let tjeneste_id = format!("T{person}");
         let day = base + Duration::days((person % 300) as i64);
         let mut kinds = vec![EventKind::TjenesteStart];
@@ -82,7 +107,13 @@ fn write_message(path: &Path, n: usize) {
         }
     }
     for t in ["16", "17"] {
-        let k = Kontaktperson { navn: "Kari Kontakt".into(), telefon: Some("+4799999999".into()), epost1: "postmottak@bergen.kommune.no".into(), epost2: None, type_kontaktperson: t.into() };
+        let k = Kontaktperson {
+            navn: "Kari Kontakt".into(),
+            telefon: Some("+4799999999".into()),
+            epost1: "postmottak@bergen.kommune.no".into(),
+            epost2: None,
+            type_kontaktperson: t.into(),
+        };
         w.kontaktperson(&k).expect("write");
     }
     w.finish(&["4601".to_string()]).expect("write");
@@ -93,7 +124,10 @@ fn xsd() -> PathBuf {
 }
 
 fn bench(c: &mut Criterion) {
-    let n: usize = std::env::var("IPLOS_BENCH_NOTIFICATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(60_000);
+    let n: usize = std::env::var("IPLOS_BENCH_NOTIFICATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60_000);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
     std::fs::create_dir_all(&dir).expect("bench dir");
     let file = dir.join(format!("melding-{n}.xml"));
@@ -102,8 +136,17 @@ fn bench(c: &mut Criterion) {
     }
     let bytes = std::fs::metadata(&file).expect("size").len();
     let report = check(File::open(&file).expect("open"), &CheckOptions::default());
-    assert!(report.conformant && report.findings.is_empty(), "bench message must be clean: {:?}", report.findings.first());
-    eprintln!("bench message: {} ({} notifications, {:.1} MB)", file.display(), report.notifications, bytes as f64 / 1e6);
+    assert!(
+        report.conformant && report.findings.is_empty(),
+        "bench message must be clean: {:?}",
+        report.findings.first()
+    );
+    eprintln!(
+        "bench message: {} ({} notifications, {:.1} MB)",
+        file.display(),
+        report.notifications,
+        bytes as f64 / 1e6
+    );
 
     let mut g = c.benchmark_group("check");
     g.throughput(Throughput::Bytes(bytes));
@@ -119,12 +162,20 @@ fn bench(c: &mut Criterion) {
     if have_xmllint && xsd.exists() {
         g.bench_function("xmllint --schema", |b| {
             b.iter(|| {
-                let out = Command::new("xmllint").arg("--noout").arg("--schema").arg(&xsd).arg(&file).output().expect("xmllint");
+                let out = Command::new("xmllint")
+                    .arg("--noout")
+                    .arg("--schema")
+                    .arg(&xsd)
+                    .arg(&file)
+                    .output()
+                    .expect("xmllint");
                 assert!(out.status.success(), "xmllint rejected the bench message");
             })
         });
     } else {
-        eprintln!("xmllint or ../shared missing: only our checker is measured (.ci/run installs libxml2-utils)");
+        eprintln!(
+            "xmllint or ../shared missing: only our checker is measured (.ci/run installs libxml2-utils)"
+        );
     }
     g.finish();
 }

@@ -670,6 +670,17 @@ impl OrgNr {
         Ok(OrgNr { digits })
     }
 
+    /// Completes the first eight digits with the check digit; `None` when `first8` is not
+    /// eight ASCII digits or no check digit exists for them (remainder 10).
+    pub fn with_check_digit(first8: &str) -> Option<OrgNr> {
+        let body: [u8; 8] = parse_digits(first8, WHAT_ORGNR).ok()?;
+        let k = mod11(&body, &ORGNR_WEIGHTS)?;
+        let [a, b, c, d, e, f, g, h] = body;
+        Some(OrgNr {
+            digits: [a, b, c, d, e, f, g, h, k],
+        })
+    }
+
     /// Generates a valid organisasjonsnummer starting with 8 or 9.
     pub fn generate<R: Rng + ?Sized>(rng: &mut R) -> OrgNr {
         for _ in 0..RANDOM_TRIES {
