@@ -45,11 +45,11 @@ fn write_message(path: &Path, n: usize) {
     let mut prev = EMPTY_GUID.to_string();
     let base = NaiveDate::from_ymd_opt(2024, 1, 1).expect("date");
     let mut i = 0;
-    let mut person = 0;
+    let mut person: i32 = 0;
     while i < n {
         person += 1;
         let birth = NaiveDate::from_ymd_opt(
-            1930 + (person % 60) as i32,
+            1930 + person % 60,
             1 + (person % 12) as u32,
             1 + (person % 28) as u32,
         )
