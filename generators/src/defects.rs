@@ -1,0 +1,1 @@
+//! Named defects, each tied to the rule ids of the checker it must trigger.
