@@ -25,9 +25,9 @@ pub struct ContentState {
     prev_guid: Option<String>,
     last_lopenr: Option<String>,
     /// notifikasjonGUID (normalised) -> (is an original N, message number, GUID as written)
-    originals: HashMap<String, (bool, u32, String)>,
+    originals: HashMap<GuidKey, (bool, u32, String)>,
     message_no: u32,
-    event_guids: HashSet<String>,
+    event_guids: HashSet<GuidKey>,
     stops: HashMap<(String, String), Option<NaiveDate>>,
     starts: HashMap<String, NaiveDate>,
     // per message
@@ -42,11 +42,39 @@ struct MessageState {
     latest_date: Option<NaiveDate>,
 }
 
-fn norm_guid(g: &str) -> String {
-    g.trim()
-        .trim_start_matches('{')
-        .trim_end_matches('}')
-        .to_ascii_lowercase()
+/// A GUID as a comparison key: its 128 bits when it is one (so case and braces do not
+/// matter), else the trimmed text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum GuidKey {
+    Bits(u128),
+    Text(String),
+}
+
+fn norm_guid(g: &str) -> GuidKey {
+    let t = g.trim().trim_start_matches('{').trim_end_matches('}');
+    if t.len() == 36 {
+        let mut bits: u128 = 0;
+        let mut digits = 0;
+        for (i, c) in t.bytes().enumerate() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                if c != b'-' {
+                    break;
+                }
+                continue;
+            }
+            match (c as char).to_digit(16) {
+                Some(d) => {
+                    bits = (bits << 4) | u128::from(d);
+                    digits += 1;
+                }
+                None => break,
+            }
+        }
+        if digits == 32 {
+            return GuidKey::Bits(bits);
+        }
+    }
+    GuidKey::Text(t.to_ascii_lowercase())
 }
 
 /// Compares two strings of decimal digits as numbers.
@@ -137,21 +165,21 @@ impl ContentState {
         }
 
         // Status and reference.
-        let status_path = format!("{path}/@statusNotifikasjon");
+        let status_path = || format!("{path}/@statusNotifikasjon");
         match &n.status {
-            Status::T => f.push(&r::STATUS_T, line, status_path, "status T (KorrigerSuppler) is not to be used yet; send M (KorrigerErstatt) instead"),
-            Status::Other(s) if !s.is_empty() => f.push(&r::STATUS_UNKNOWN, line, status_path, format!("statusNotifikasjon \"{s}\" is not a code of kodeverk 7316 (N, M, T, C)")),
+            Status::T => f.push(&r::STATUS_T, line, status_path(), "status T (KorrigerSuppler) is not to be used yet; send M (KorrigerErstatt) instead"),
+            Status::Other(s) if !s.is_empty() => f.push(&r::STATUS_UNKNOWN, line, status_path(), format!("statusNotifikasjon \"{s}\" is not a code of kodeverk 7316 (N, M, T, C)")),
             _ => {}
         }
-        let ref_path = format!("{path}/@notifikasjonRef");
+        let ref_path = || format!("{path}/@notifikasjonRef");
         match (&n.status, &n.referanse) {
-            (Status::N, Some(r)) => f.push(&r::REF_ON_ORIGINAL, line, ref_path, format!("a notification with status N (Original) refers to {r}; an original never replaces or corrects another")),
+            (Status::N, Some(r)) => f.push(&r::REF_ON_ORIGINAL, line, ref_path(), format!("a notification with status N (Original) refers to {r}; an original never replaces or corrects another")),
             (Status::N, None) | (Status::Other(_), None) => {}
-            (s, None) => f.push(&r::REF_MISSING, line, ref_path, format!("status {} needs notifikasjonRef pointing to the original (N) notification it corrects", s.code())),
+            (s, None) => f.push(&r::REF_MISSING, line, ref_path(), format!("status {} needs notifikasjonRef pointing to the original (N) notification it corrects", s.code())),
             (s, Some(r)) => match self.originals.get(&norm_guid(r)).map(|o| o.0) {
                 Some(true) => {}
-                Some(false) => f.push(&r::REF_NOT_ORIGINAL, line, ref_path, format!("status {} refers to {r}, which is not an original (N); a reference must always point to an N", s.code())),
-                None => f.push(&r::REF_UNKNOWN, line, ref_path, format!("notifikasjonRef {r} is not a notification of this message or of the earlier messages given (check with --previous)")),
+                Some(false) => f.push(&r::REF_NOT_ORIGINAL, line, ref_path(), format!("status {} refers to {r}, which is not an original (N); a reference must always point to an N", s.code())),
+                None => f.push(&r::REF_UNKNOWN, line, ref_path(), format!("notifikasjonRef {r} is not a notification of this message or of the earlier messages given (check with --previous)")),
             },
         }
 
@@ -198,20 +226,20 @@ impl ContentState {
         }
 
         // Sequence number.
-        let lp = format!("{path}/@notifikasjonLopeNr");
+        let lp = || format!("{path}/@notifikasjonLopeNr");
         if !n.lopenr.is_empty() {
             if !n.lopenr.bytes().all(|b| b.is_ascii_digit()) {
                 f.push(
                     &r::LOPENR_INCREASING,
                     line,
-                    lp,
+                    lp(),
                     format!("notifikasjonLopeNr \"{}\" is not a whole number", n.lopenr),
                 );
             } else {
                 if let Some(last) = &self.last_lopenr
                     && !digits_greater(&n.lopenr, last)
                 {
-                    f.push(&r::LOPENR_INCREASING, line, lp, format!("notifikasjonLopeNr {} is not greater than the previous {last}; it must be strictly increasing per kommune", n.lopenr));
+                    f.push(&r::LOPENR_INCREASING, line, lp(), format!("notifikasjonLopeNr {} is not greater than the previous {last}; it must be strictly increasing per kommune", n.lopenr));
                 }
                 if self
                     .last_lopenr
@@ -244,31 +272,31 @@ impl ContentState {
 
         // Service type.
         let tt = e.tjeneste_type.as_str();
-        let tpath = format!("{path}/@tjenesteType");
+        let tpath = || format!("{path}/@tjenesteType");
         match SERVICE_TYPES.iter().find(|(c, _, _)| *c == tt) {
             None if !tt.is_empty() => f.push(
                 &r::SERVICE_UNKNOWN,
                 line,
-                tpath,
+                tpath(),
                 format!("tjenesteType \"{tt}\" is not a code of kodeverk 9151"),
             ),
             Some((c, name, true)) => f.push(
                 &r::SERVICE_RETIRED,
                 line,
-                tpath,
+                tpath(),
                 format!("tjenesteType {c} ({name}) is retired (\"Utgått\") in kodeverk 9151"),
             ),
             _ => {}
         }
 
         // Organisation number.
-        let opath = format!("{path}/@tjenesteOrgNr");
+        let opath = || format!("{path}/@tjenesteOrgNr");
         match (orgnr_duty(tt), &e.tjeneste_org_nr) {
-            (OrgNrDuty::Required, None) if e.kind != EventKind::TjenesteutforerEndret => f.push(&r::ORGNR_REQUIRED, line, opath, format!("tjenesteType {tt} must have tjenesteOrgNr (the organisation that provides the service)")),
-            (OrgNrDuty::Forbidden, Some(o)) => f.push(&r::ORGNR_FORBIDDEN, line, opath, format!("tjenesteType {tt} must not have tjenesteOrgNr (found {o})")),
+            (OrgNrDuty::Required, None) if e.kind != EventKind::TjenesteutforerEndret => f.push(&r::ORGNR_REQUIRED, line, opath(), format!("tjenesteType {tt} must have tjenesteOrgNr (the organisation that provides the service)")),
+            (OrgNrDuty::Forbidden, Some(o)) => f.push(&r::ORGNR_FORBIDDEN, line, opath(), format!("tjenesteType {tt} must not have tjenesteOrgNr (found {o})")),
             (_, Some(o)) => {
                 if let Err(err) = crate::ids::OrgNr::parse(o) {
-                    f.push(&r::ORGNR_INVALID, line, opath, format!("tjenesteOrgNr \"{o}\" is not a valid organisasjonsnummer: {err}"));
+                    f.push(&r::ORGNR_INVALID, line, opath(), format!("tjenesteOrgNr \"{o}\" is not a valid organisasjonsnummer: {err}"));
                 }
             }
             _ => {}
@@ -345,7 +373,7 @@ impl ContentState {
     ) {
         let b = &e.bruker;
         let type_id = b.type_id.as_str();
-        let fid_path = format!("{path}/@fid");
+        let fid_path = || format!("{path}/@fid");
         if type_id.is_empty() || b.fid.is_empty() {
             return; // a missing attribute is the schema's finding
         }
@@ -374,7 +402,7 @@ impl ContentState {
                 Err(err) => f.push(
                     &r::FID_INVALID,
                     line,
-                    fid_path.clone(),
+                    fid_path(),
                     format!(
                         "fid \"{}\" is not a valid {kind} (typeID {type_id}): {err}",
                         b.fid
@@ -383,7 +411,7 @@ impl ContentState {
                 Ok(id) if id.kind() != kind => f.push(
                     &r::FID_KIND_MISMATCH,
                     line,
-                    fid_path.clone(),
+                    fid_path(),
                     format!(
                         "fid is a valid {} but typeID {type_id} says {kind}",
                         id.kind()
@@ -396,7 +424,7 @@ impl ContentState {
                 f.push(
                     &r::FID_INVALID,
                     line,
-                    fid_path.clone(),
+                    fid_path(),
                     format!("fid \"{}\" is not a DUF-nummer (12 digits)", b.fid),
                 );
             }
@@ -404,7 +432,7 @@ impl ContentState {
             f.push(
                 &r::FID_INVALID,
                 line,
-                fid_path.clone(),
+                fid_path(),
                 format!(
                     "fid \"{}\" is not a birth date ddmmyy, as typeID 9 (Annet) requires",
                     b.fid
@@ -419,7 +447,7 @@ impl ContentState {
             )
             && !id.is_synthetic()
         {
-            f.push(&r::REAL_PERSON_ID, line, fid_path, format!("fid is a valid, real-looking {} (not a synthetic Test-Norge id with month + 80): never send real patient data to a test harness", id.kind()));
+            f.push(&r::REAL_PERSON_ID, line, fid_path(), format!("fid is a valid, real-looking {} (not a synthetic Test-Norge id with month + 80): never send real patient data to a test harness", id.kind()));
         }
     }
 

@@ -2,8 +2,10 @@
 //! caller) and validation against the schema tables of [`crate::schema`], building the
 //! message items on the way.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::io::{BufReader, Read};
+use std::fmt::Write as _;
+use std::io::Read;
 
 use quick_xml::XmlVersion;
 use quick_xml::errors::Error as XmlError;
@@ -20,17 +22,17 @@ use crate::xml_input::{DecodeError, Utf8Input};
 
 /// One open element.
 struct Frame {
-    /// Local name (for paths).
-    name: String,
-    /// Path of this element.
-    path: String,
+    /// Local name (static when the element is declared).
+    name: Cow<'static, str>,
+    /// Length of the shared path buffer before this element's segment.
+    path_start: usize,
     /// Its declaration; `None` when the subtree is not validated (unexpected element).
     decl: Option<&'static ElementDecl>,
     /// Position in the content model.
     particle: usize,
     count: u32,
-    /// How many children of each name were seen (for path indices).
-    child_counts: Vec<(String, u32)>,
+    /// How many children of each repeatable name were seen (for path indices).
+    child_counts: Vec<(&'static str, u32)>,
     /// Values seen per uniqueness constraint.
     unique: Vec<HashSet<String>>,
     /// Non-whitespace text already reported.
@@ -38,14 +40,22 @@ struct Frame {
     line: u64,
 }
 
+/// Elements that repeat under their parent get an index in paths.
+const INDEXED: [&str; 3] = ["Notifikasjon", "Kontaktperson", "Kommune"];
+
 impl Frame {
-    fn new(name: String, path: String, decl: Option<&'static ElementDecl>, line: u64) -> Frame {
+    fn new(
+        name: Cow<'static, str>,
+        path_start: usize,
+        decl: Option<&'static ElementDecl>,
+        line: u64,
+    ) -> Frame {
         let unique = decl
             .map(|d| vec![HashSet::new(); d.unique.len()])
             .unwrap_or_default();
         Frame {
             name,
-            path,
+            path_start,
             decl,
             particle: 0,
             count: 0,
@@ -56,21 +66,22 @@ impl Frame {
         }
     }
 
-    fn child_path(&mut self, name: &str) -> String {
-        let n = match self.child_counts.iter_mut().find(|(k, _)| k == name) {
-            Some((_, c)) => {
-                *c += 1;
-                *c
-            }
-            None => {
-                self.child_counts.push((name.to_string(), 1));
-                1
-            }
-        };
-        if matches!(name, "Notifikasjon" | "Kontaktperson" | "Kommune") {
-            format!("{}/{name}[{n}]", self.path)
-        } else {
-            format!("{}/{name}", self.path)
+    /// Appends the path segment of a new child `name` to `buf`.
+    fn push_child_segment(&mut self, name: &str, buf: &mut String) {
+        buf.push('/');
+        buf.push_str(name);
+        if let Some(&key) = INDEXED.iter().find(|&&k| k == name) {
+            let n = match self.child_counts.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, c)) => {
+                    *c += 1;
+                    *c
+                }
+                None => {
+                    self.child_counts.push((key, 1));
+                    1
+                }
+            };
+            let _ = write!(buf, "[{n}]");
         }
     }
 
@@ -139,21 +150,38 @@ struct Builder {
     kommune: Option<(String, u64, String)>,
 }
 
-fn attr_value<'a>(attrs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// Attributes of one element: the name (static when declared) and the normalised value.
+type Attrs = Vec<(Cow<'static, str>, String)>;
+
+fn attr_value<'a>(attrs: &'a Attrs, name: &str) -> Option<&'a str> {
     attrs
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
 }
 
-fn owned(attrs: &[(String, String)], name: &str) -> String {
-    attr_value(attrs, name).unwrap_or_default().to_string()
+/// Moves an attribute's value out (empty when absent).
+fn take(attrs: &mut Attrs, name: &str) -> String {
+    attrs
+        .iter_mut()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| std::mem::take(v))
+        .unwrap_or_default()
+}
+
+fn take_opt(attrs: &mut Attrs, name: &str) -> Option<String> {
+    attrs
+        .iter_mut()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| std::mem::take(v))
 }
 
 struct Pass<'f, 'i> {
     findings: &'f mut Findings,
     on_item: &'i mut dyn FnMut(Item, u64, &str),
     stack: Vec<Frame>,
+    /// The path of the current element, e.g. `/Melding/Notifikasjon[3]/TjenesteStart`.
+    path_buf: String,
     builder: Builder,
     root_seen: bool,
     root_closed: bool,
@@ -189,7 +217,7 @@ pub(crate) fn validate(
             return false;
         }
     };
-    let mut reader = NsReader::from_reader(BufReader::with_capacity(64 * 1024, utf8));
+    let mut reader = NsReader::from_reader(utf8);
     {
         let cfg = reader.config_mut();
         cfg.expand_empty_elements = false;
@@ -202,6 +230,7 @@ pub(crate) fn validate(
         findings,
         on_item,
         stack: Vec::new(),
+        path_buf: String::with_capacity(128),
         builder: Builder::default(),
         root_seen: false,
         root_closed: false,
@@ -215,7 +244,7 @@ pub(crate) fn validate(
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
-                pass.xml_error(e, reader.get_ref().get_ref().error().cloned());
+                pass.xml_error(e, reader.get_ref().error().cloned());
                 return false;
             }
         };
@@ -225,7 +254,7 @@ pub(crate) fn validate(
             XmlEvent::Eof => {
                 if let Some(f) = pass.stack.last() {
                     let (name, line) = (f.name.clone(), f.line);
-                    pass.findings.push(&r::WF_TRUNCATED, pass.line, f.path.clone(), format!("the document ends before </{name}> (opened on line {line}): the file is truncated"));
+                    pass.findings.push(&r::WF_TRUNCATED, pass.line, pass.path_buf.clone(), format!("the document ends before </{name}> (opened on line {line}): the file is truncated"));
                     return false;
                 } else if !pass.root_seen {
                     pass.findings.push(
@@ -387,10 +416,11 @@ impl Pass<'_, '_> {
     }
 
     fn path(&self) -> String {
-        self.stack
-            .last()
-            .map(|f| f.path.clone())
-            .unwrap_or_else(|| "/".into())
+        if self.path_buf.is_empty() {
+            "/".to_string()
+        } else {
+            self.path_buf.clone()
+        }
     }
 
     /// Rejects characters XML does not allow.
@@ -447,7 +477,7 @@ impl Pass<'_, '_> {
             Some(f) => {
                 if f.decl.is_some() && !f.text_reported {
                     f.text_reported = true;
-                    let (name, path) = (f.name.clone(), f.path.clone());
+                    let (name, path) = (f.name.clone(), self.path_buf.clone());
                     self.findings.push(&r::XSD_TEXT, line, path, format!("element {name} may not contain text (its content is element-only or empty; an empty element may not even hold whitespace)"));
                 }
                 true
@@ -555,24 +585,93 @@ impl Pass<'_, '_> {
             return false;
         }
         let (ns, local) = reader.resolver().resolve_element(qname);
-        let local = local.as_ref().to_string();
-        let ns: Option<String> = match ns {
-            ResolveResult::Bound(n) => Some(n.as_ref().to_string()),
-            ResolveResult::Unbound => None,
+        let local: &str = local.as_ref();
+        let in_ipl = match ns {
+            ResolveResult::Bound(n) => n.as_ref() == NS_IPL,
+            ResolveResult::Unbound => false,
             ResolveResult::Unknown(p) => {
                 self.findings.push(
                     &r::WF_SYNTAX,
                     line,
                     self.path(),
-                    format!("namespace prefix \"{}\" is not declared", p),
+                    format!("namespace prefix \"{p}\" is not declared"),
                 );
                 return false;
             }
         };
+        let describe_ns = || match ns {
+            ResolveResult::Bound(n) => format!("{{{}}}{local}", n.as_ref()),
+            _ => format!("{local} in no namespace"),
+        };
+
+        // Where does it go? Push the path segment and find the declaration.
+        let path_start = self.path_buf.len();
+        let decl = match self.stack.last_mut() {
+            None => {
+                self.root_seen = true;
+                self.path_buf.push('/');
+                self.path_buf.push_str(local);
+                if let Some(d) = schema::element(local).filter(|_| in_ipl) {
+                    if d.name != schema::root().name {
+                        self.findings.push(&r::ROOT_NOT_MELDING, line, self.path_buf.clone(), format!("the root element is {local}; the XSD accepts it, but a message must be a Melding"));
+                    }
+                    Some(d)
+                } else {
+                    self.findings.push(
+                        &r::XSD_ROOT,
+                        line,
+                        self.path_buf.clone(),
+                        format!(
+                            "the root element is {}; expected Melding in namespace {NS_IPL}",
+                            describe_ns()
+                        ),
+                    );
+                    None
+                }
+            }
+            Some(parent) => {
+                parent.push_child_segment(local, &mut self.path_buf);
+                if parent.decl.is_none() {
+                    None
+                } else if !in_ipl {
+                    let msg = format!(
+                        "element {} is not allowed in {}; expected {}",
+                        describe_ns(),
+                        parent.name,
+                        describe(&parent.expected())
+                    );
+                    self.findings
+                        .push(&r::XSD_UNEXPECTED, line, self.path_buf.clone(), msg);
+                    None
+                } else {
+                    match parent.accept(local) {
+                        Ok(()) => schema::element(local),
+                        Err(expected) => {
+                            let msg = format!(
+                                "element {local} is not allowed here in {}; expected {}",
+                                parent.name,
+                                describe(&expected)
+                            );
+                            self.findings.push(
+                                &r::XSD_UNEXPECTED,
+                                line,
+                                self.path_buf.clone(),
+                                msg,
+                            );
+                            None
+                        }
+                    }
+                }
+            }
+        };
+        let name: Cow<'static, str> = match decl {
+            Some(d) => Cow::Borrowed(d.name),
+            None => Cow::Owned(local.to_string()),
+        };
 
         // Attributes: well-formedness first.
-        let mut attrs: Vec<(String, String)> = Vec::new();
-        let mut foreign: Vec<(Option<String>, String)> = Vec::new();
+        let mut attrs: Attrs = Vec::with_capacity(8);
+        let mut foreign: Vec<(String, String)> = Vec::new();
         let mut seen_expanded: Vec<(String, String)> = Vec::new();
         for a in e.attributes() {
             let a = match a {
@@ -633,36 +732,41 @@ impl Pass<'_, '_> {
                 continue;
             }
             let (ans, alocal) = reader.resolver().resolve_attribute(key);
-            let alocal = alocal.as_ref().to_string();
-            if let ResolveResult::Bound(n) = &ans {
-                let expanded = (n.as_ref().to_string(), alocal.clone());
-                if seen_expanded.contains(&expanded) {
-                    self.findings.push(
-                        &r::WF_SYNTAX,
-                        line,
-                        self.path(),
-                        format!(
-                            "attribute {{{}}}{} appears twice on <{}> (under two prefixes)",
-                            expanded.0,
-                            expanded.1,
-                            qname.as_ref()
-                        ),
-                    );
-                    return false;
-                }
-                seen_expanded.push(expanded);
-            }
+            let alocal: &str = alocal.as_ref();
             match ans {
-                ResolveResult::Unbound => attrs.push((alocal, value)),
-                ResolveResult::Bound(n) => foreign.push((Some(n.as_ref().to_string()), alocal)),
+                ResolveResult::Unbound => {
+                    let key = match decl.and_then(|d| d.attribute(alocal)) {
+                        Some(ad) => Cow::Borrowed(ad.name),
+                        None => Cow::Owned(alocal.to_string()),
+                    };
+                    attrs.push((key, value));
+                }
+                ResolveResult::Bound(n) => {
+                    let expanded = (n.as_ref().to_string(), alocal.to_string());
+                    if seen_expanded.contains(&expanded) {
+                        self.findings.push(
+                            &r::WF_SYNTAX,
+                            line,
+                            self.path(),
+                            format!(
+                                "attribute {{{}}}{} appears twice on <{}> (under two prefixes)",
+                                expanded.0,
+                                expanded.1,
+                                qname.as_ref()
+                            ),
+                        );
+                        return false;
+                    }
+                    seen_expanded.push(expanded.clone());
+                    foreign.push(expanded);
+                }
                 ResolveResult::Unknown(p) => {
                     self.findings.push(
                         &r::WF_SYNTAX,
                         line,
                         self.path(),
                         format!(
-                            "namespace prefix \"{}\" of attribute \"{}\" is not declared",
-                            p, raw_key
+                            "namespace prefix \"{p}\" of attribute \"{raw_key}\" is not declared"
                         ),
                     );
                     return false;
@@ -670,241 +774,71 @@ impl Pass<'_, '_> {
             }
         }
 
-        // Where does it go?
-        let (path, decl) = match self.stack.last_mut() {
-            None => {
-                self.root_seen = true;
-                let path = format!("/{local}");
-                let decl = if ns.as_deref() == Some(NS_IPL)
-                    && let Some(d) = schema::element(&local)
-                {
-                    if d.name != schema::root().name {
-                        self.findings.push(&r::ROOT_NOT_MELDING, line, path.clone(), format!("the root element is {local}; the XSD accepts it, but a message must be a Melding"));
-                    }
-                    Some(d)
-                } else {
-                    let got = match &ns {
-                        Some(n) => format!("{{{n}}}{local}"),
-                        None => format!("{local} (in no namespace)"),
-                    };
-                    self.findings.push(
-                        &r::XSD_ROOT,
-                        line,
-                        path.clone(),
-                        format!(
-                            "the root element is {got}; expected Melding in namespace {NS_IPL}"
-                        ),
-                    );
-                    None
-                };
-                (path, decl)
-            }
-            Some(parent) => {
-                let path = parent.child_path(&local);
-                if parent.decl.is_none() {
-                    (path, None)
-                } else if ns.as_deref() != Some(NS_IPL) {
-                    let expected = parent.expected();
-                    let pname = parent.name.clone();
-                    let got = match &ns {
-                        Some(n) => format!("{{{n}}}{local}"),
-                        None => format!("{local} in no namespace"),
-                    };
-                    self.findings.push(
-                        &r::XSD_UNEXPECTED,
-                        line,
-                        path.clone(),
-                        format!(
-                            "element {got} is not allowed in {pname}; expected {}",
-                            describe(&expected)
-                        ),
-                    );
-                    (path, None)
-                } else {
-                    match parent.accept(&local) {
-                        Ok(()) => (path, schema::element(&local)),
-                        Err(expected) => {
-                            let pname = parent.name.clone();
-                            self.findings.push(
-                                &r::XSD_UNEXPECTED,
-                                line,
-                                path.clone(),
-                                format!(
-                                    "element {local} is not allowed here in {pname}; expected {}",
-                                    describe(&expected)
-                                ),
-                            );
-                            (path, None)
-                        }
-                    }
-                }
-            }
-        };
-
         if let Some(decl) = decl {
-            self.check_attributes(decl, &attrs, &foreign, line, &path);
-            self.check_unique(&local, &attrs, line, &path);
-            self.build_start(decl.name, &attrs, line, &path);
+            check_attributes(self.findings, &self.path_buf, decl, &attrs, &foreign, line);
+            if let Some(parent) = self.stack.last_mut() {
+                check_unique(self.findings, &self.path_buf, parent, local, &attrs, line);
+            }
+            self.build_start(decl.name, &mut attrs, line);
         }
-        self.stack.push(Frame::new(local, path, decl, line));
+        self.stack.push(Frame::new(name, path_start, decl, line));
         if empty {
             self.end(line);
         }
         true
     }
 
-    fn check_attributes(
-        &mut self,
-        decl: &'static ElementDecl,
-        attrs: &[(String, String)],
-        foreign: &[(Option<String>, String)],
-        line: u64,
-        path: &str,
-    ) {
-        for (ns, local) in foreign {
-            let ns = ns.as_deref().unwrap_or("");
-            if ns == NS_XSI
-                && matches!(
-                    local.as_str(),
-                    "schemaLocation" | "noNamespaceSchemaLocation"
-                )
-            {
-                continue;
-            }
-            self.findings.push(
-                &r::XSD_ATTR_NOT_ALLOWED,
-                line,
-                format!("{path}/@{local}"),
-                format!("attribute {{{ns}}}{local} is not allowed on {}", decl.name),
-            );
-        }
-        for (name, value) in attrs {
-            let apath = format!("{path}/@{name}");
-            match decl.attribute(name) {
-                None => self.findings.push(
-                    &r::XSD_ATTR_NOT_ALLOWED,
-                    line,
-                    apath,
-                    format!("attribute {name} is not declared for {}", decl.name),
-                ),
-                Some(a) if a.use_ == Use::Prohibited => self.findings.push(
-                    &r::XSD_ATTR_NOT_ALLOWED,
-                    line,
-                    apath,
-                    format!(
-                        "attribute {name} is prohibited on {} in IPLOS 56.0.0",
-                        decl.name
-                    ),
-                ),
-                Some(a) => {
-                    if let Err(why) = schema::check_value(a.ty, value) {
-                        self.findings.push(
-                            &r::XSD_TYPE,
-                            line,
-                            apath,
-                            format!("{}/@{name} = \"{value}\" {why}", decl.name),
-                        );
-                    } else if let Some(f) = a.fixed
-                        && value != f
-                    {
-                        self.findings.push(
-                            &r::XSD_FIXED,
-                            line,
-                            apath,
-                            format!(
-                                "{}/@{name} is \"{value}\"; the schema fixes it to \"{f}\"",
-                                decl.name
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        for a in decl.attributes.iter().filter(|a| a.use_ == Use::Required) {
-            if attr_value(attrs, a.name).is_none() {
-                self.findings.push(
-                    &r::XSD_ATTR_MISSING,
-                    line,
-                    format!("{path}/@{}", a.name),
-                    format!("{} is missing the required attribute {}", decl.name, a.name),
-                );
-            }
-        }
-    }
-
-    fn check_unique(&mut self, local: &str, attrs: &[(String, String)], line: u64, path: &str) {
-        let Some(parent) = self.stack.last_mut() else {
-            return;
-        };
-        let Some(pdecl) = parent.decl else { return };
-        for (i, u) in pdecl.unique.iter().enumerate() {
-            if u.selector != local {
-                continue;
-            }
-            if let Some(v) = attr_value(attrs, u.field)
-                && !parent.unique[i].insert(v.to_string())
-            {
-                let msg = format!(
-                    "{local}/@{} = \"{v}\" occurs more than once (constraint {})",
-                    u.field, u.name
-                );
-                self.findings
-                    .push(&r::XSD_UNIQUE, line, format!("{path}/@{}", u.field), msg);
-            }
-        }
-    }
-
-    fn build_start(&mut self, name: &str, attrs: &[(String, String)], line: u64, path: &str) {
+    fn build_start(&mut self, name: &str, attrs: &mut Attrs, line: u64) {
         match name {
             "Melding" => {
                 let h = Header {
-                    versjon: owned(attrs, "versjon"),
-                    meldingstype: owned(attrs, "meldingstype"),
-                    leverandor: owned(attrs, "leverandor"),
-                    navn_epj: owned(attrs, "navnEPJ"),
-                    versjon_epj: owned(attrs, "versjonEPJ"),
-                    versjon_ut: owned(attrs, "versjonUt"),
-                    lokalident: attr_value(attrs, "lokalident").map(str::to_string),
+                    versjon: take(attrs, "versjon"),
+                    meldingstype: take(attrs, "meldingstype"),
+                    leverandor: take(attrs, "leverandor"),
+                    navn_epj: take(attrs, "navnEPJ"),
+                    versjon_epj: take(attrs, "versjonEPJ"),
+                    versjon_ut: take(attrs, "versjonUt"),
+                    lokalident: take_opt(attrs, "lokalident"),
                 };
-                (self.on_item)(Item::Header(h), line, path);
+                (self.on_item)(Item::Header(h), line, &self.path_buf);
             }
             "Notifikasjon" => {
                 let n = Notifikasjon {
                     status: Status::from_code(
                         attr_value(attrs, "statusNotifikasjon").unwrap_or_default(),
                     ),
-                    tid: owned(attrs, "notifikasjonTid"),
-                    guid: owned(attrs, "notifikasjonGUID"),
-                    forrige_guid: owned(attrs, "notifikasjonForrigeGUID"),
-                    lopenr: owned(attrs, "notifikasjonLopeNr"),
-                    referanse: attr_value(attrs, "notifikasjonRef").map(str::to_string),
-                    events: Vec::new(),
+                    tid: take(attrs, "notifikasjonTid"),
+                    guid: take(attrs, "notifikasjonGUID"),
+                    forrige_guid: take(attrs, "notifikasjonForrigeGUID"),
+                    lopenr: take(attrs, "notifikasjonLopeNr"),
+                    referanse: take_opt(attrs, "notifikasjonRef"),
+                    events: Vec::with_capacity(1),
                 };
-                self.builder.notifikasjon = Some((n, line, path.to_string()));
+                self.builder.notifikasjon = Some((n, line, self.path_buf.clone()));
             }
             "Kontaktperson" => {
                 let k = Kontaktperson {
-                    navn: owned(attrs, "kontPerson"),
-                    telefon: attr_value(attrs, "meldTelefon").map(str::to_string),
-                    epost1: owned(attrs, "meldEpost1"),
-                    epost2: attr_value(attrs, "meldEpost2").map(str::to_string),
-                    type_kontaktperson: owned(attrs, "typeKontaktperson"),
+                    navn: take(attrs, "kontPerson"),
+                    telefon: take_opt(attrs, "meldTelefon"),
+                    epost1: take(attrs, "meldEpost1"),
+                    epost2: take_opt(attrs, "meldEpost2"),
+                    type_kontaktperson: take(attrs, "typeKontaktperson"),
                 };
-                self.builder.kontakt = Some((k, line, path.to_string()));
+                self.builder.kontakt = Some((k, line, self.path_buf.clone()));
             }
             "Kommune" => {
-                self.builder.kommune = Some((owned(attrs, "kommuneNr"), line, path.to_string()))
+                self.builder.kommune = Some((take(attrs, "kommuneNr"), line, self.path_buf.clone()))
             }
             "Bruker" => {
                 if let Some((n, _, _)) = self.builder.notifikasjon.as_mut()
                     && let Some(ev) = n.events.last_mut()
                 {
                     ev.bruker = Bruker {
-                        pasient_guid: owned(attrs, "pasientGUID"),
-                        bruker_nr: owned(attrs, "brukerNr"),
-                        fid: owned(attrs, "fid"),
-                        type_id: owned(attrs, "typeID"),
-                        bydel: attr_value(attrs, "bydel").map(str::to_string),
+                        pasient_guid: take(attrs, "pasientGUID"),
+                        bruker_nr: take(attrs, "brukerNr"),
+                        fid: take(attrs, "fid"),
+                        type_id: take(attrs, "typeID"),
+                        bydel: take_opt(attrs, "bydel"),
                     };
                 }
             }
@@ -915,14 +849,13 @@ impl Pass<'_, '_> {
                 ) {
                     n.events.push(Event {
                         kind,
-                        tjeneste_type: owned(attrs, "tjenesteType"),
-                        tjeneste_id: owned(attrs, "tjenesteID"),
-                        hendelse_guid: owned(attrs, "hendelseGUID"),
-                        hendelse_dato: owned(attrs, "hendelseDato"),
-                        hendelse_reg_tid: owned(attrs, "hendelseRegTid"),
-                        tjeneste_org_nr: attr_value(attrs, "tjenesteOrgNr").map(str::to_string),
-                        midlertidig_stopp_id: attr_value(attrs, "midlertidigStoppID")
-                            .map(str::to_string),
+                        tjeneste_type: take(attrs, "tjenesteType"),
+                        tjeneste_id: take(attrs, "tjenesteID"),
+                        hendelse_guid: take(attrs, "hendelseGUID"),
+                        hendelse_dato: take(attrs, "hendelseDato"),
+                        hendelse_reg_tid: take(attrs, "hendelseRegTid"),
+                        tjeneste_org_nr: take_opt(attrs, "tjenesteOrgNr"),
+                        midlertidig_stopp_id: take_opt(attrs, "midlertidigStoppID"),
                         bruker: Bruker::default(),
                     });
                 }
@@ -943,20 +876,21 @@ impl Pass<'_, '_> {
             self.findings.push(
                 &r::XSD_MISSING,
                 frame.line,
-                frame.path.clone(),
+                self.path_buf.clone(),
                 format!(
                     "{} is missing the required child element {missing}{ends_on}",
                     frame.name
                 ),
             );
         }
+        self.path_buf.truncate(frame.path_start);
         if self.stack.is_empty() {
             self.root_closed = true;
         }
         if frame.decl.is_none() {
             return;
         }
-        match frame.name.as_str() {
+        match frame.name.as_ref() {
             "Notifikasjon" => {
                 if let Some((n, l, p)) = self.builder.notifikasjon.take() {
                     (self.on_item)(Item::Notifikasjon(n), l, &p);
@@ -973,6 +907,108 @@ impl Pass<'_, '_> {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+fn check_attributes(
+    findings: &mut Findings,
+    path: &str,
+    decl: &'static ElementDecl,
+    attrs: &Attrs,
+    foreign: &[(String, String)],
+    line: u64,
+) {
+    for (ns, local) in foreign {
+        if ns == NS_XSI
+            && matches!(
+                local.as_str(),
+                "schemaLocation" | "noNamespaceSchemaLocation"
+            )
+        {
+            continue;
+        }
+        findings.push(
+            &r::XSD_ATTR_NOT_ALLOWED,
+            line,
+            format!("{path}/@{local}"),
+            format!("attribute {{{ns}}}{local} is not allowed on {}", decl.name),
+        );
+    }
+    for (name, value) in attrs {
+        match decl.attribute(name) {
+            None => findings.push(
+                &r::XSD_ATTR_NOT_ALLOWED,
+                line,
+                format!("{path}/@{name}"),
+                format!("attribute {name} is not declared for {}", decl.name),
+            ),
+            Some(a) if a.use_ == Use::Prohibited => findings.push(
+                &r::XSD_ATTR_NOT_ALLOWED,
+                line,
+                format!("{path}/@{name}"),
+                format!(
+                    "attribute {name} is prohibited on {} in IPLOS 56.0.0",
+                    decl.name
+                ),
+            ),
+            Some(a) => {
+                if let Err(why) = schema::check_value(a.ty, value) {
+                    findings.push(
+                        &r::XSD_TYPE,
+                        line,
+                        format!("{path}/@{name}"),
+                        format!("{}/@{name} = \"{value}\" {why}", decl.name),
+                    );
+                } else if let Some(f) = a.fixed
+                    && value != f
+                {
+                    findings.push(
+                        &r::XSD_FIXED,
+                        line,
+                        format!("{path}/@{name}"),
+                        format!(
+                            "{}/@{name} is \"{value}\"; the schema fixes it to \"{f}\"",
+                            decl.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    for a in decl.attributes.iter().filter(|a| a.use_ == Use::Required) {
+        if attr_value(attrs, a.name).is_none() {
+            findings.push(
+                &r::XSD_ATTR_MISSING,
+                line,
+                format!("{path}/@{}", a.name),
+                format!("{} is missing the required attribute {}", decl.name, a.name),
+            );
+        }
+    }
+}
+
+fn check_unique(
+    findings: &mut Findings,
+    path: &str,
+    parent: &mut Frame,
+    local: &str,
+    attrs: &Attrs,
+    line: u64,
+) {
+    let Some(pdecl) = parent.decl else { return };
+    for (i, u) in pdecl.unique.iter().enumerate() {
+        if u.selector != local {
+            continue;
+        }
+        if let Some(v) = attr_value(attrs, u.field)
+            && !parent.unique[i].insert(v.to_string())
+        {
+            let msg = format!(
+                "{local}/@{} = \"{v}\" occurs more than once (constraint {})",
+                u.field, u.name
+            );
+            findings.push(&r::XSD_UNIQUE, line, format!("{path}/@{}", u.field), msg);
         }
     }
 }
