@@ -1,1 +1,7 @@
-//! iplos-mocks: see DESIGN.md. (Built in a later issue.)
+//! The national side of IPLOS reporting as servers a vendor's unmodified client can talk to:
+//! the NHN service bus (AMQP 1.0), the test PKI and CMS, and (later) Sendemodul, filsluse,
+//! mail and the receiver. Each endpoint is a server with a handle.
+
+pub mod cms;
+pub mod pki;
+pub mod servicebus;
