@@ -5,9 +5,26 @@
 //! Values are kept as the strings that stand in the XML (what a vendor sent), so a message
 //! with wrong values can still be represented, reported and re-written; typed accessors
 //! interpret them.
+//!
+//! The envelope formats of the service bus live here too: [`MsgHead`] (the KITH
+//! "hodemelding" around the IPLOS document) and [`AppRec`] (the application receipt).
 
+mod apprec;
+pub mod kith;
+mod msghead;
 mod writer;
 
+pub use apprec::{
+    AppRec, AppRecError, AppRecErrorCode, AppRecParty, AppRecReadError, AppRecStatus,
+    AppRecVersion, MIG_VERSION_V1_1, NS_APPREC_V1_0, NS_APPREC_V1_1, OriginalMsgId, read_apprec,
+    write_apprec,
+};
+pub use kith::Coded;
+pub use msghead::{
+    DEFAULT_MSG_TYPE, DEFAULT_MSG_TYPE_DN, MIG_VERSION as MSGHEAD_MIG_VERSION, MsgHead,
+    MsgHeadInfo, NS_MSGHEAD, Organisation, ReadError as MsgHeadReadError,
+    WriteError as MsgHeadWriteError, read_msghead, read_msghead_with, write_msghead,
+};
 pub use writer::{MessageWriter, OutputEncoding, write_message};
 
 use serde::{Deserialize, Serialize};
