@@ -295,12 +295,12 @@ impl TrustStore {
             b.add_cert(ca.clone())?;
         }
         let mut flags = X509VerifyFlags::USE_CHECK_TIME;
-        if let Some(file) = &self.crl_file {
-            if !self.crls.is_empty() {
-                b.add_lookup(X509Lookup::file())?
-                    .load_crl_file(file.path(), SslFiletype::PEM)?;
-                flags |= X509VerifyFlags::CRL_CHECK;
-            }
+        if let Some(file) = &self.crl_file
+            && !self.crls.is_empty()
+        {
+            b.add_lookup(X509Lookup::file())?
+                .load_crl_file(file.path(), SslFiletype::PEM)?;
+            flags |= X509VerifyFlags::CRL_CHECK;
         }
         let mut param = X509VerifyParam::new()?;
         param.set_time(at.timestamp());
@@ -559,10 +559,10 @@ pub fn decrypt<T: HasPrivate>(
         subject: crate::pki::name_to_string(my_cert.subject_name()),
         serial: serial_string(my_cert),
     };
-    if let Some(recipients) = der::recipients(der) {
-        if !is_recipient(&recipients, my_cert)? {
-            return Err(not_for_us());
-        }
+    if let Some(recipients) = der::recipients(der)
+        && !is_recipient(&recipients, my_cert)?
+    {
+        return Err(not_for_us());
     }
     let owned = my_cert.to_owned();
     match cms.decrypt(my_key, &owned) {
