@@ -314,6 +314,7 @@ pub fn parse(
     let mut stack: Vec<Frame> = Vec::new();
     let mut root: Option<Node> = None;
     let mut elements = 0usize;
+    let mut first = true;
     let syntax = |reader: &NsReader<&[u8]>, e: &dyn std::fmt::Display| XmlError::Syntax {
         offset: reader.buffer_position(),
         message: e.to_string(),
@@ -444,8 +445,15 @@ pub fn parse(
                     f.node.text.push(c);
                 }
             }
+            Event::Decl(_) if !first => {
+                return Err(XmlError::Syntax {
+                    offset: reader.buffer_position(),
+                    message: "the XML declaration is only allowed at the very start".into(),
+                });
+            }
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
         }
+        first = false;
     }
 }
 
@@ -569,6 +577,12 @@ fn skip_content(
                 });
             }
             Event::DocType(_) => return Err(XmlError::Doctype),
+            Event::Decl(_) => {
+                return Err(XmlError::Syntax {
+                    offset: reader.buffer_position(),
+                    message: "an XML declaration inside the content".into(),
+                });
+            }
             Event::GeneralRef(r) if resolve_ref(&r).is_none() => {
                 return Err(XmlError::Syntax {
                     offset: reader.buffer_position(),

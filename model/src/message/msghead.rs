@@ -251,6 +251,11 @@ fn embeddable(content: &[u8]) -> Result<Cow<'_, str>, WriteError> {
         rest = &rest[end + 2..];
     }
     let rest = rest.trim_start();
+    if rest.starts_with("<?xml") && rest[5..].starts_with(|c: char| c.is_ascii_whitespace()) {
+        return Err(WriteError::Content(
+            "the XML declaration is not at the very start of the document".into(),
+        ));
+    }
     if rest.starts_with("<!DOCTYPE") {
         return Err(WriteError::Content("a DOCTYPE cannot be embedded".into()));
     }
@@ -508,6 +513,22 @@ mod tests {
             std::str::from_utf8(&info.content_document()).unwrap(),
             "<Melding xmlns=\"urn:i\" leverandor=\"Æble\"/>"
         );
+    }
+
+    #[test]
+    fn documents_that_cannot_be_embedded_faithfully_are_refused() {
+        for doc in [
+            &b"\n<?xml version=\"1.0\"?><a/>"[..],
+            b"<!DOCTYPE a><a/>",
+            b"just text",
+            b"<?xml version=\"1.0\" encoding=\"UTF-16\"?><a/>",
+        ] {
+            assert!(
+                matches!(write_msghead(&head(), doc), Err(WriteError::Content(_))),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
     }
 
     #[test]
