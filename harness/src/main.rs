@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod output;
 
 /// The dress rehearsal for Norway's yearly IPLOS reporting: synthetic populations, mock
 /// national endpoints, conformance checks for EPJ vendors.
