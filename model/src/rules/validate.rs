@@ -893,7 +893,10 @@ impl Pass<'_, '_> {
                 self.builder.kontakt = Some((k, line, path.to_string()));
             }
             "Kommune" => {
-                self.builder.kommune = Some((owned(attrs, "kommuneNr"), line, path.to_string()))
+                // Without kommuneNr there is nothing to check: the missing attribute is the
+                // schema's finding (XSD05), not an invalid kommunenummer (IPL22).
+                self.builder.kommune =
+                    attr_value(attrs, "kommuneNr").map(|k| (k.to_string(), line, path.to_string()))
             }
             "Bruker" => {
                 if let Some((n, _, _)) = self.builder.notifikasjon.as_mut()
