@@ -41,6 +41,8 @@ mod content;
 mod doc;
 mod schema;
 mod session;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 
 use std::fmt;
 
