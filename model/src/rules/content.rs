@@ -468,10 +468,19 @@ impl ContentState {
         if !complete {
             return year;
         }
-        if m.kommuner.len() > 1 {
-            let (_, l, p) = &m.kommuner[1];
-            let list: Vec<&str> = m.kommuner.iter().map(|(k, _, _)| k.as_str()).collect();
-            f.push(&r::ONE_UNIT, *l, p.clone(), format!("the message holds {} kommuner ({}); a message must hold data from exactly one reporting unit", list.len(), list.join(", ")));
+        // Distinct numbers: the same kommuneNr twice is one unit listed twice (XSD09).
+        let mut list: Vec<&str> = Vec::new();
+        let mut second = None;
+        for (k, l, p) in &m.kommuner {
+            if !list.contains(&k.as_str()) {
+                list.push(k);
+                if list.len() == 2 {
+                    second = Some((*l, p.clone()));
+                }
+            }
+        }
+        if let Some((l, p)) = second {
+            f.push(&r::ONE_UNIT, l, p, format!("the message holds {} kommuner ({}); a message must hold data from exactly one reporting unit", list.len(), list.join(", ")));
         }
         if let Some(y) = year {
             for (k, l, p) in &m.kommuner {

@@ -150,7 +150,7 @@ pub enum Item {
     Notifikasjon(Notifikasjon),
     /// One contact person.
     Kontaktperson(Kontaktperson),
-    /// One `Kommune/@kommuneNr`.
+    /// One `Kommune/@kommuneNr` (a `Kommune` without the attribute gives no item).
     Kommune(String),
 }
 
