@@ -16,12 +16,25 @@
 //! [`population`], [`corrections`](crate::corrections).
 
 pub mod calibration;
+mod corrections;
 pub mod defects;
+mod events;
+mod kommune;
+pub mod population;
+pub mod profile;
 pub mod seed;
 pub mod services;
 pub mod time;
 
 pub use calibration::{official_recipients, recipient_counts};
+pub use kommune::{
+    GenConfig, KommuneData, Stats, generate_kommune, generate_persons, write_population_jsonl,
+};
+pub use population::{
+    EndReason, ErrorKind, Person, ProviderChange, RegistrationError, Service, Stop,
+    WelfareTechnology,
+};
+pub use profile::{Profile, Provider};
 pub use services::{ProviderKind, ServiceCode};
 
 /// Why generation could not run.
