@@ -24,6 +24,8 @@ pub mod population;
 pub mod profile;
 pub mod seed;
 pub mod services;
+#[cfg(feature = "proptest")]
+pub mod strategies;
 pub mod time;
 
 pub use calibration::{official_recipients, recipient_counts};
