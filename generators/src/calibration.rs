@@ -208,13 +208,7 @@ pub fn service_probabilities() -> &'static ServiceProbabilities {
             SERVICES
                 .iter()
                 .zip(c)
-                .map(|(s, &c)| {
-                    let mut p = [0.0; 6];
-                    for b in 0..6 {
-                        p[b] = (c * s.age_profile[b]).min(MAX_PROBABILITY);
-                    }
-                    p
-                })
+                .map(|(s, &c)| std::array::from_fn(|b| (c * s.age_profile[b]).min(MAX_PROBABILITY)))
                 .collect()
         };
         let expected = |p: &[[f64; 6]]| -> Vec<f64> {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::GenError;
 use crate::calibration::{AGE_BAND_LABELS, recipient_counts};
 use crate::corrections::{self, Planned, Window};
-use crate::events::{MsgEvent, derive_events, notification};
+use crate::events::{Meta, MsgEvent, derive_events, notification};
 use crate::population::{Context, Person, generate_person, name_stops};
 use crate::profile::{Profile, profile, providers};
 use crate::seed::{child_seed, rng_from, stream_rng, sub_seed};
@@ -362,17 +362,16 @@ fn build_messages(
             target_guids.insert(e.id, g.clone());
         }
         let forrige = std::mem::replace(&mut prev, g.clone());
-        let n = notification(
-            persons,
-            e,
-            Status::N,
+        let meta = Meta {
+            status: Status::N,
             tid,
-            g,
+            guid: g,
             forrige,
             lopenr,
-            None,
-            guid(rng),
-        );
+            referanse: None,
+            hendelse_guid: guid(rng),
+        };
+        let n = notification(persons, e, meta);
         if e.initial {
             stats.initial_load += 1;
         }
@@ -412,17 +411,18 @@ fn build_messages(
             Status::M => stats.corrections_m += 1,
             _ => stats.corrections_c += 1,
         }
-        korreksjoner.notifikasjoner.push(notification(
-            persons,
-            &p.event,
-            p.status,
+        let meta = Meta {
+            status: p.status,
             tid,
-            g,
+            guid: g,
             forrige,
             lopenr,
             referanse,
-            guid(rng),
-        ));
+            hendelse_guid: guid(rng),
+        };
+        korreksjoner
+            .notifikasjoner
+            .push(notification(persons, &p.event, meta));
         if let Some(err) = p.error {
             errors.push(err);
         }

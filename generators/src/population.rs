@@ -71,7 +71,7 @@ pub struct Service {
     /// `tjenesteType` (kodeverk 9151).
     pub tjeneste_type: ServiceCode,
     /// The kodeverk-9151 name, for readers of population.jsonl.
-    #[serde(default, skip_deserializing)]
+    #[serde(default)]
     pub tjeneste_navn: ServiceName,
     /// Whether events of this service type are in the messages (by default 18, 19, 20, 21
     /// and 29, as 56.0.0 requires).

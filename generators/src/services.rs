@@ -81,15 +81,26 @@ impl<'de> Deserialize<'de> for ServiceCode {
     }
 }
 
-/// The kodeverk-9151 name of a service, written into population.jsonl for readers; it is
-/// derived from the code, so reading it back gives an empty name (use
-/// [`ServiceCode::name`]).
+/// The kodeverk-9151 name of a service, written into population.jsonl for readers (read
+/// back as the matching name of kodeverk 9151, or empty for any other text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ServiceName(pub &'static str);
 
 impl Serialize for ServiceName {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(ServiceName(
+            SERVICE_TYPES
+                .iter()
+                .find(|(_, n, _)| *n == s)
+                .map_or("", |(_, n, _)| n),
+        ))
     }
 }
 
