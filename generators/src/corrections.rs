@@ -15,6 +15,11 @@
 //! service's events (dates stay after what comes before, nothing else of the service
 //! depends on the wrong value), so both messages pass every content rule. At most one
 //! mistake per service.
+//!
+//! **\[model\]** Only registrations of the data year are corrected (not those of the
+//! initial load, made years before), so every correction is dated within the data year
+//! — which also lets a checker that infers the data year from the latest `hendelseDato`
+//! infer the right one.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -66,7 +71,7 @@ fn days(n: i64) -> Duration {
 pub(crate) fn plan<'p>(
     persons: &'p [Person],
     providers: &'p [Provider],
-    initial: &mut [MsgEvent<'p>],
+    initial: &[MsgEvent<'p>],
     in_year: &mut Vec<MsgEvent<'p>>,
     rate: f64,
     rng: &mut GenRng,
@@ -112,19 +117,15 @@ pub(crate) fn plan<'p>(
         let corrected_at = correction_time(rng, w);
         let ok = match kind {
             0 => wrong_date(persons, in_year, rng, w, &mut used, corrected_at, &mut out),
-            1 => {
-                let from_initial = rng.gen_bool(0.5);
-                let list: &mut [MsgEvent<'p>] = if from_initial { initial } else { in_year };
-                wrong_provider(
-                    persons,
-                    providers,
-                    list,
-                    rng,
-                    &mut used,
-                    corrected_at,
-                    &mut out,
-                )
-            }
+            1 => wrong_provider(
+                persons,
+                providers,
+                in_year,
+                rng,
+                &mut used,
+                corrected_at,
+                &mut out,
+            ),
             _ => {
                 if services.is_empty() {
                     false
@@ -330,8 +331,8 @@ fn other_provider<'p>(
     (!others.is_empty()).then(|| others[rng.gen_range(0..others.len())].orgnr.as_str())
 }
 
-/// M: a start was registered on the wrong provider (only services whose start is their
-/// only event in the message, so nothing else carried the wrong provider).
+/// M: a start of the data year was registered on the wrong provider (only services whose
+/// start is their only event in the message, so nothing else carried the wrong provider).
 fn wrong_provider<'p>(
     persons: &'p [Person],
     providers: &'p [Provider],

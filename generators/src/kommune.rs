@@ -282,12 +282,12 @@ pub fn generate_kommune(
     };
 
     let (melding, korreksjoner, errors, stats_msg) = {
-        let (mut initial, mut in_year) = derive_events(&persons, cutoff);
+        let (initial, mut in_year) = derive_events(&persons, cutoff);
         let mut crng = stream_rng(seed, year, knr, "corrections");
         let planned = corrections::plan(
             &persons,
             &profile.providers,
-            &mut initial,
+            &initial,
             &mut in_year,
             cfg.correction_rate,
             &mut crng,
