@@ -232,21 +232,24 @@ fn assign_ids(year: u16, knr: &str, seed: u64, persons: &mut [Person]) {
     for (p, n) in persons.iter_mut().zip(numbers) {
         p.bruker_nr = format!("{knr}-{n:06}");
     }
-    let mut order: Vec<(NaiveDate, u32, u16)> = persons
+    // Rank the services by start date through a flat index, then write the ids in person
+    // order (writing them in rank order jumps around memory).
+    let mut order: Vec<(NaiveDate, u32)> = persons
         .iter()
+        .flat_map(|p| p.services.iter().map(|s| s.start))
         .enumerate()
-        .flat_map(|(pi, p)| {
-            p.services
-                .iter()
-                .enumerate()
-                .map(move |(si, s)| (s.start, pi as u32, si as u16))
-        })
+        .map(|(flat, start)| (start, flat as u32))
         .collect();
     order.sort_unstable();
+    let mut rank = vec![0u32; order.len()];
+    for (r, &(_, flat)) in order.iter().enumerate() {
+        rank[flat as usize] = r as u32;
+    }
     let base: u32 = rng.gen_range(1_000_000..2_000_000);
-    for (rank, (_, pi, si)) in order.into_iter().enumerate() {
-        persons[pi as usize].services[usize::from(si)].tjeneste_id =
-            format!("{knr}-{:07}", base + rank as u32);
+    let mut ranks = rank.into_iter();
+    for s in persons.iter_mut().flat_map(|p| p.services.iter_mut()) {
+        let r = ranks.next().unwrap_or(0);
+        s.tjeneste_id = format!("{knr}-{:07}", base + r);
     }
     for p in persons.iter_mut() {
         name_stops(p);

@@ -13,12 +13,12 @@
 //!
 //! Choices that are ours rather than a published figure are marked **\[model\]** in the
 //! documentation of the item that makes them: [`calibration`], [`services`], [`profile`],
-//! [`population`], [`corrections`](crate::corrections).
+//! [`population`], [`corrections`]; how events are derived is in [`events`].
 
 pub mod calibration;
-mod corrections;
+pub mod corrections;
 pub mod defects;
-mod events;
+pub mod events;
 mod kommune;
 pub mod population;
 pub mod profile;
