@@ -104,6 +104,25 @@ fn check_story(d: &KommuneData) {
     }
 }
 
+/// Notifications arise before the kommune sends them: the ordinary ones before its
+/// ordinary submission day, the corrections after it and before the corrections day.
+fn check_times(d: &KommuneData) {
+    let ordinary = d.profile.ordinary_submission.to_string();
+    let corrections = d.profile.corrections_submission.to_string();
+    for n in &d.melding.notifikasjoner {
+        assert!(n.tid[..10] < *ordinary, "{} not before {ordinary}", n.tid);
+    }
+    for n in &d.korreksjoner.notifikasjoner {
+        assert!(
+            n.tid[..10] > *ordinary && n.tid[..10] <= *corrections,
+            "{}",
+            n.tid
+        );
+        assert!(n.events[0].hendelse_reg_tid <= n.tid);
+        assert!(n.referanse.is_some());
+    }
+}
+
 #[test]
 fn every_service_tells_a_consistent_story() {
     for (year, nr, scale, seed) in [
@@ -112,7 +131,9 @@ fn every_service_tells_a_consistent_story() {
         (2024, "1151", 1.0, 3),
         (2020, "5001", 0.1, 4),
     ] {
-        check_story(&generate(year, nr, scale, seed));
+        let d = generate(year, nr, scale, seed);
+        check_story(&d);
+        check_times(&d);
     }
 }
 
