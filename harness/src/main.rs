@@ -25,6 +25,8 @@ enum Command {
     Check(cmd::check::Args),
     /// List the rule catalogue: id, category, severity, consequence, source.
     Rules(cmd::rules::Args),
+    /// Generate synthetic populations and their messages for every kommune of a data year.
+    Generate(cmd::generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(a) => cmd::check::run(a),
         Command::Rules(a) => cmd::rules::run(a),
+        Command::Generate(a) => cmd::generate::run(a),
     };
     match result {
         Ok(code) => code,

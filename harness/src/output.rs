@@ -24,23 +24,38 @@ impl StagedDir {
             if !target.is_dir() {
                 bail!("{} exists and is not a directory", target.display());
             }
-            let non_empty = fs::read_dir(target).with_context(|| format!("cannot read {}", target.display()))?.next().is_some();
+            let non_empty = fs::read_dir(target)
+                .with_context(|| format!("cannot read {}", target.display()))?
+                .next()
+                .is_some();
             if non_empty && !force {
-                bail!("output directory {} exists and is not empty (use --force to replace it)", target.display());
+                bail!(
+                    "output directory {} exists and is not empty (use --force to replace it)",
+                    target.display()
+                );
             }
         }
-        let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "out".into());
         let parent = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
         let staging = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if staging.exists() {
-            fs::remove_dir_all(&staging).with_context(|| format!("cannot remove stale {}", staging.display()))?;
+            fs::remove_dir_all(&staging)
+                .with_context(|| format!("cannot remove stale {}", staging.display()))?;
         }
         fs::create_dir(&staging).with_context(|| format!("cannot create {}", staging.display()))?;
-        Ok(StagedDir { target: target.to_path_buf(), staging, committed: false })
+        Ok(StagedDir {
+            target: target.to_path_buf(),
+            staging,
+            committed: false,
+        })
     }
 
     /// Where to write meanwhile.
@@ -52,11 +67,15 @@ impl StagedDir {
     pub fn commit(mut self) -> Result<PathBuf> {
         if self.target.exists() {
             let old = self.staging.with_extension("old");
-            fs::rename(&self.target, &old).with_context(|| format!("cannot move the old {} aside", self.target.display()))?;
-            fs::rename(&self.staging, &self.target).with_context(|| format!("cannot move the result to {}", self.target.display()))?;
-            fs::remove_dir_all(&old).with_context(|| format!("cannot remove the old output {}", old.display()))?;
+            fs::rename(&self.target, &old)
+                .with_context(|| format!("cannot move the old {} aside", self.target.display()))?;
+            fs::rename(&self.staging, &self.target)
+                .with_context(|| format!("cannot move the result to {}", self.target.display()))?;
+            fs::remove_dir_all(&old)
+                .with_context(|| format!("cannot remove the old output {}", old.display()))?;
         } else {
-            fs::rename(&self.staging, &self.target).with_context(|| format!("cannot move the result to {}", self.target.display()))?;
+            fs::rename(&self.staging, &self.target)
+                .with_context(|| format!("cannot move the result to {}", self.target.display()))?;
         }
         self.committed = true;
         Ok(self.target.clone())
@@ -81,7 +100,11 @@ pub struct HashingWriter<W: Write> {
 impl<W: Write> HashingWriter<W> {
     /// Wraps a writer.
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), bytes: 0 }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
     }
 
     /// Flushes and returns (inner writer, lowercase hex sha256, byte count).
@@ -117,15 +140,28 @@ mod tests {
         fs::create_dir(&target).unwrap();
         fs::write(target.join("keep.txt"), "old").unwrap();
         let err = StagedDir::new(&target, false).err().unwrap().to_string();
-        assert!(err.contains("not empty") && err.contains("--force"), "{err}");
+        assert!(
+            err.contains("not empty") && err.contains("--force"),
+            "{err}"
+        );
         {
             let staged = StagedDir::new(&target, true).unwrap();
             fs::write(staged.path().join("new.txt"), "new").unwrap();
             // dropped: not committed
         }
-        assert!(target.join("keep.txt").exists(), "old output untouched until commit");
-        let leftovers: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        assert_eq!(leftovers, vec![std::ffi::OsString::from("out")], "no partial directory left");
+        assert!(
+            target.join("keep.txt").exists(),
+            "old output untouched until commit"
+        );
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers,
+            vec![std::ffi::OsString::from("out")],
+            "no partial directory left"
+        );
         let staged = StagedDir::new(&target, true).unwrap();
         fs::write(staged.path().join("new.txt"), "new").unwrap();
         staged.commit().unwrap();
@@ -139,6 +175,9 @@ mod tests {
         let (inner, hex, n) = w.finish().unwrap();
         assert_eq!(inner, b"abc");
         assert_eq!(n, 3);
-        assert_eq!(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hex,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }
