@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 
 use super::catalogue as r;
-use super::{CheckOptions, Findings, Item};
+use super::{CheckOptions, EventLines, Findings, Item};
 use crate::ids::{PersonId, PersonIdKind};
 use crate::message::{
     EMPTY_GUID, Event, EventKind, Notifikasjon, OrgNrDuty, PERSON_ID_TYPES, SERVICE_TYPES, Status,
@@ -95,6 +95,7 @@ impl ContentState {
         &mut self,
         item: &Item,
         line: u64,
+        event_lines: &[EventLines],
         path: &str,
         options: &CheckOptions,
         f: &mut Findings,
@@ -115,7 +116,7 @@ impl ContentState {
                     too_long(f, line, path, name, v);
                 }
             }
-            Item::Notifikasjon(n) => self.notifikasjon(n, line, path, options, f),
+            Item::Notifikasjon(n) => self.notifikasjon(n, line, event_lines, path, options, f),
             Item::Kontaktperson(k) => {
                 too_long(f, line, path, "kontPerson", &k.navn);
                 if is_contact_type(&k.type_kontaktperson) {
@@ -145,6 +146,7 @@ impl ContentState {
         &mut self,
         n: &Notifikasjon,
         line: u64,
+        event_lines: &[EventLines],
         path: &str,
         options: &CheckOptions,
         f: &mut Findings,
@@ -251,9 +253,13 @@ impl ContentState {
             }
         }
 
-        for e in &n.events {
+        for (i, e) in n.events.iter().enumerate() {
             let epath = format!("{path}/{}", e.kind.element());
-            self.event(e, &n.status, line, &epath, options, f);
+            let lines = event_lines.get(i).copied().unwrap_or(EventLines {
+                event: line,
+                bruker: line,
+            });
+            self.event(e, &n.status, lines, &epath, options, f);
         }
     }
 
@@ -261,11 +267,12 @@ impl ContentState {
         &mut self,
         e: &Event,
         status: &Status,
-        line: u64,
+        lines: EventLines,
         path: &str,
         options: &CheckOptions,
         f: &mut Findings,
     ) {
+        let line = lines.event;
         if !e.hendelse_guid.is_empty() && !self.event_guids.insert(norm_guid(&e.hendelse_guid)) {
             f.push(&r::EVENT_GUID_UNIQUE, line, format!("{path}/@hendelseGUID"), format!("hendelseGUID {} is used by an earlier event; every version of an event needs its own GUID", e.hendelse_guid));
         }
@@ -302,11 +309,11 @@ impl ContentState {
             _ => {}
         }
 
-        self.person(e, line, &format!("{path}/Bruker"), options, f);
+        self.person(e, lines.bruker, &format!("{path}/Bruker"), options, f);
         if e.bruker.bruker_nr.chars().count() > MAX_STRING {
             f.push(
                 &r::TOO_LONG,
-                line,
+                lines.bruker,
                 format!("{path}/Bruker/@brukerNr"),
                 format!(
                     "brukerNr is {} characters long; at most {MAX_STRING} are allowed",

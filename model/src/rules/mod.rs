@@ -99,6 +99,16 @@ impl Findings {
     }
 }
 
+/// The lines where one event of a notification and its `Bruker` start, so that a finding
+/// points at the element its path names rather than at the enclosing `Notifikasjon`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventLines {
+    /// Line of the event element (`TjenesteStart`, ...).
+    pub(crate) event: u64,
+    /// Line of its `Bruker` element.
+    pub(crate) bruker: u64,
+}
+
 /// Parser limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -192,11 +202,18 @@ pub fn check_stream<R: Read>(
     let mut notifications = 0u64;
     let complete;
     {
-        let mut on_item = |item: Item, line: u64, path: &str| {
+        let mut on_item = |item: Item, line: u64, event_lines: &[EventLines], path: &str| {
             if let Item::Notifikasjon(_) = item {
                 notifications += 1;
             }
-            state.item(&item, line, path, options, &mut content_findings);
+            state.item(
+                &item,
+                line,
+                event_lines,
+                path,
+                options,
+                &mut content_findings,
+            );
             sink(&item);
         };
         complete = validate::validate(input, &options.limits, &mut findings, &mut on_item);

@@ -15,7 +15,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::catalogue as r;
-use super::{Findings, Item, Limits};
+use super::{EventLines, Findings, Item, Limits};
 use crate::message::{Bruker, Event, EventKind, Header, Kontaktperson, Notifikasjon, Status};
 use crate::schema::{self, ElementDecl, NS_IPL, NS_XSI, Use};
 use crate::xml_input::{DecodeError, Utf8Input};
@@ -142,10 +142,16 @@ impl Frame {
     }
 }
 
+/// Receives each item read, with the line it starts on, the lines of its events (for a
+/// notification) and its path.
+pub(crate) type OnItem<'a> = dyn FnMut(Item, u64, &[EventLines], &str) + 'a;
+
 /// The item being built from the elements read.
 #[derive(Default)]
 struct Builder {
     notifikasjon: Option<(Notifikasjon, u64, String)>,
+    /// Where each event of the notification being built and its `Bruker` start.
+    event_lines: Vec<EventLines>,
     kontakt: Option<(Kontaktperson, u64, String)>,
     kommune: Option<(String, u64, String)>,
 }
@@ -178,7 +184,7 @@ fn take_opt(attrs: &mut Attrs, name: &str) -> Option<String> {
 
 struct Pass<'f, 'i> {
     findings: &'f mut Findings,
-    on_item: &'i mut dyn FnMut(Item, u64, &str),
+    on_item: &'i mut OnItem<'i>,
     stack: Vec<Frame>,
     /// The path of the current element, e.g. `/Melding/Notifikasjon[3]/TjenesteStart`.
     path_buf: String,
@@ -196,7 +202,7 @@ pub(crate) fn validate(
     input: impl Read,
     limits: &Limits,
     findings: &mut Findings,
-    on_item: &mut dyn FnMut(Item, u64, &str),
+    on_item: &mut OnItem<'_>,
 ) -> bool {
     let utf8 = match Utf8Input::new(input, limits.max_token) {
         Ok(u) => u,
@@ -800,7 +806,7 @@ impl Pass<'_, '_> {
                     versjon_ut: take(attrs, "versjonUt"),
                     lokalident: take_opt(attrs, "lokalident"),
                 };
-                (self.on_item)(Item::Header(h), line, &self.path_buf);
+                (self.on_item)(Item::Header(h), line, &[], &self.path_buf);
             }
             "Notifikasjon" => {
                 let n = Notifikasjon {
@@ -815,6 +821,7 @@ impl Pass<'_, '_> {
                     events: Vec::with_capacity(1),
                 };
                 self.builder.notifikasjon = Some((n, line, self.path_buf.clone()));
+                self.builder.event_lines.clear();
             }
             "Kontaktperson" => {
                 let k = Kontaktperson {
@@ -835,6 +842,9 @@ impl Pass<'_, '_> {
                 if let Some((n, _, _)) = self.builder.notifikasjon.as_mut()
                     && let Some(ev) = n.events.last_mut()
                 {
+                    if let Some(l) = self.builder.event_lines.last_mut() {
+                        l.bruker = line;
+                    }
                     ev.bruker = Bruker {
                         pasient_guid: take(attrs, "pasientGUID"),
                         bruker_nr: take(attrs, "brukerNr"),
@@ -859,6 +869,10 @@ impl Pass<'_, '_> {
                         tjeneste_org_nr: take_opt(attrs, "tjenesteOrgNr"),
                         midlertidig_stopp_id: take_opt(attrs, "midlertidigStoppID"),
                         bruker: Bruker::default(),
+                    });
+                    self.builder.event_lines.push(EventLines {
+                        event: line,
+                        bruker: line,
                     });
                 }
             }
@@ -895,17 +909,18 @@ impl Pass<'_, '_> {
         match frame.name.as_ref() {
             "Notifikasjon" => {
                 if let Some((n, l, p)) = self.builder.notifikasjon.take() {
-                    (self.on_item)(Item::Notifikasjon(n), l, &p);
+                    let lines = std::mem::take(&mut self.builder.event_lines);
+                    (self.on_item)(Item::Notifikasjon(n), l, &lines, &p);
                 }
             }
             "Kontaktperson" => {
                 if let Some((k, l, p)) = self.builder.kontakt.take() {
-                    (self.on_item)(Item::Kontaktperson(k), l, &p);
+                    (self.on_item)(Item::Kontaktperson(k), l, &[], &p);
                 }
             }
             "Kommune" => {
                 if let Some((k, l, p)) = self.builder.kommune.take() {
-                    (self.on_item)(Item::Kommune(k), l, &p);
+                    (self.on_item)(Item::Kommune(k), l, &[], &p);
                 }
             }
             _ => {}
