@@ -156,6 +156,8 @@ pub struct Utf8Input<R: Read> {
     eof: bool,
     token_limit: usize,
     run: usize,
+    /// Bytes handed out since [`Utf8Input::start_token`]; `None` until its first call.
+    token_bytes: Option<usize>,
     error: Option<DecodeError>,
 }
 
@@ -197,6 +199,7 @@ impl<R: Read> Utf8Input<R> {
             eof: false,
             token_limit,
             run: 0,
+            token_bytes: None,
             error: None,
         })
     }
@@ -209,6 +212,26 @@ impl<R: Read> Utf8Input<R> {
     /// The decoding error that stopped the input, if any.
     pub fn error(&self) -> Option<&DecodeError> {
         self.error.as_ref()
+    }
+
+    /// Marks the start of a new token (the parser's next event). From the first call on,
+    /// the token limit also bounds the bytes handed out for a single token: a run
+    /// without `<` and `>` is not enough, since a text node may hold `>`, an attribute
+    /// value `>` and a comment or CDATA section both, and the parser buffers the whole
+    /// token.
+    pub fn start_token(&mut self) {
+        self.token_bytes = Some(0);
+    }
+
+    /// The offset in the source of the next byte to be handed out.
+    fn source_offset(&self) -> u64 {
+        let pending = self.out.get(self.out_pos..).unwrap_or_default();
+        let pending_source = match self.encoding {
+            SourceEncoding::Utf8 => pending.len(),
+            // one character per source byte
+            _ => pending.iter().filter(|&&b| b & 0xC0 != 0x80).count(),
+        };
+        self.consumed.saturating_sub(pending_source as u64)
     }
 
     fn fail(&mut self, e: DecodeError) -> io::Error {
@@ -357,6 +380,10 @@ impl<R: Read> BufRead for Utf8Input<R> {
         if let Some(e) = &self.error {
             return Err(e.clone().into_io());
         }
+        if self.token_bytes.is_some_and(|n| n > self.token_limit) {
+            let (limit, offset) = (self.token_limit, self.source_offset());
+            return Err(self.fail(DecodeError::TokenTooLong { limit, offset }));
+        }
         if self.out_pos >= self.out.len() {
             self.refill()?;
         }
@@ -364,6 +391,9 @@ impl<R: Read> BufRead for Utf8Input<R> {
     }
 
     fn consume(&mut self, amt: usize) {
+        if let Some(n) = &mut self.token_bytes {
+            *n = n.saturating_add(amt);
+        }
         self.out_pos = (self.out_pos + amt).min(self.out.len());
     }
 }
@@ -421,6 +451,24 @@ mod tests {
                 .unwrap_err()
                 .contains("UTF-16")
         );
+    }
+
+    #[test]
+    fn token_limit_bounds_a_token_with_markup_characters() {
+        // A text node full of '>' is one token for the parser.
+        let doc = "<a>".to_string() + &"1 > 0 ".repeat(1000);
+        let mut input = Utf8Input::new(doc.as_bytes(), 1024).unwrap();
+        input.start_token();
+        let mut s = String::new();
+        let err = input.read_to_string(&mut s).unwrap_err().to_string();
+        assert!(err.contains("longer than 1024"), "{err}");
+        // Each new token starts counting again.
+        let doc = "<a>".repeat(1000);
+        let mut input = Utf8Input::new(doc.as_bytes(), 1024).unwrap();
+        let mut buf = [0u8; 3];
+        while input.read(&mut buf).unwrap() > 0 {
+            input.start_token();
+        }
     }
 
     #[test]

@@ -246,6 +246,8 @@ pub(crate) fn validate(
     let mut buf = Vec::with_capacity(4096);
     loop {
         buf.clear();
+        // The token limit bounds what the parser buffers for this event.
+        reader.get_mut().start_token();
         let ev = reader.read_event_into(&mut buf);
         let ev = match ev {
             Ok(ev) => ev,
