@@ -222,8 +222,14 @@ pub fn check_stream<R: Read>(
     let mut all = findings.list;
     all.extend(content_findings.list);
     all.sort_by_key(|f| f.location.line);
-    let omitted = findings.omitted + content_findings.omitted;
+    let mut omitted = findings.omitted + content_findings.omitted;
     let conformant = !all.iter().any(|f| f.severity == Severity::Error);
+    // Each level kept up to the cap: the report as a whole keeps the first `cap`.
+    let cap = options.limits.max_findings;
+    if all.len() > cap {
+        omitted += (all.len() - cap) as u64;
+        all.truncate(cap);
+    }
     CheckReport {
         conformant,
         data_year,
