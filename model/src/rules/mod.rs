@@ -49,6 +49,8 @@ pub struct Finding {
 pub struct Findings {
     list: Vec<Finding>,
     omitted: u64,
+    /// Whether an omitted finding had error severity.
+    omitted_errors: bool,
     cap: usize,
 }
 
@@ -58,6 +60,7 @@ impl Findings {
         Findings {
             list: Vec::new(),
             omitted: 0,
+            omitted_errors: false,
             cap,
         }
     }
@@ -72,6 +75,7 @@ impl Findings {
     ) {
         if self.list.len() >= self.cap {
             self.omitted += 1;
+            self.omitted_errors |= rule.severity == Severity::Error;
             return;
         }
         self.list.push(Finding {
@@ -87,10 +91,9 @@ impl Findings {
         });
     }
 
-    /// Whether any error-severity finding was recorded (omitted ones count as errors
-    /// only if nothing was kept, which cannot happen with a cap above zero).
+    /// Whether any error-severity finding was recorded, kept or omitted.
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(|f| f.severity == Severity::Error)
+        self.omitted_errors || self.list.iter().any(|f| f.severity == Severity::Error)
     }
 
     /// The findings kept.
@@ -167,7 +170,7 @@ pub enum Item {
 /// The result of checking one message.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// True when no finding has error severity.
+    /// True when no finding has error severity (including findings omitted by the cap).
     pub conformant: bool,
     /// The data year the year-dependent rules used.
     pub data_year: Option<i32>,
@@ -219,11 +222,11 @@ pub fn check_stream<R: Read>(
         complete = validate::validate(input, &options.limits, &mut findings, &mut on_item);
     }
     let data_year = state.finish(options, &mut content_findings, complete);
+    let conformant = !findings.has_errors() && !content_findings.has_errors();
     let mut all = findings.list;
     all.extend(content_findings.list);
     all.sort_by_key(|f| f.location.line);
     let mut omitted = findings.omitted + content_findings.omitted;
-    let conformant = !all.iter().any(|f| f.severity == Severity::Error);
     // Each level kept up to the cap: the report as a whole keeps the first `cap`.
     let cap = options.limits.max_findings;
     if all.len() > cap {
