@@ -124,6 +124,10 @@ pub fn sniff(head: &[u8]) -> Result<(SourceEncoding, usize), DecodeError> {
         .copied()
         .take_while(|&b| b != quote)
         .collect();
+    if 1 + label.len() >= rest.len() {
+        // No closing quote: a cut-off declaration, not a label; the parser reports it.
+        return Ok((SourceEncoding::Utf8, 0));
+    }
     let label = String::from_utf8_lossy(&label).into_owned();
     match SourceEncoding::from_label(&label) {
         Some(e) => Ok((e, 0)),
@@ -450,6 +454,21 @@ mod tests {
             decode(b"\xff\xfe<\0a\0/\0>\0")
                 .unwrap_err()
                 .contains("UTF-16")
+        );
+    }
+
+    #[test]
+    fn a_cut_off_encoding_label_is_not_a_label() {
+        for doc in [
+            &b"<?xml version=\"1.0\" encoding=\"UT"[..],
+            b"<?xml version=\"1.0\" encoding=\"",
+            b"<?xml version=\"1.0\" encoding='ISO-8859-1",
+        ] {
+            assert_eq!(sniff(doc), Ok((SourceEncoding::Utf8, 0)));
+        }
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\" encoding=\"UT\""),
+            Err(DecodeError::Unsupported("UT".into()))
         );
     }
 
