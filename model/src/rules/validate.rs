@@ -11,7 +11,7 @@ use quick_xml::XmlVersion;
 use quick_xml::errors::Error as XmlError;
 use quick_xml::escape::EscapeError;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{NamespaceError, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use super::catalogue as r;
@@ -524,6 +524,18 @@ impl Pass<'_, '_> {
                 self.findings
                     .push(rule, self.line, path, format!("not well-formed: {s}"));
             }
+            XmlError::Namespace(NamespaceError::TooManyBindings(n)) => self.findings.push(
+                &r::WF_LIMIT,
+                self.line,
+                path,
+                format!("more than {n} namespace declarations (xmlns) are in scope at once"),
+            ),
+            XmlError::Namespace(NamespaceError::TooDeeplyNested(n)) => self.findings.push(
+                &r::WF_LIMIT,
+                self.line,
+                path,
+                format!("elements are nested deeper than {n} levels"),
+            ),
             XmlError::IllFormed(i) => self.findings.push(
                 &r::WF_SYNTAX,
                 self.line,
