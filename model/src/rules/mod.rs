@@ -44,6 +44,23 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Escapes control characters (`\0`, `\n`, `\u{85}`, ...) that a message or path copied
+/// from the input: findings go into reports, AppRec XML and mails, one line each.
+fn printable(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Findings of one file, capped so hostile input cannot grow them without bound.
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
@@ -85,9 +102,9 @@ impl Findings {
             consequence: rule.consequence,
             location: Location {
                 line,
-                path: path.into(),
+                path: printable(path.into()),
             },
-            message: message.into(),
+            message: printable(message.into()),
         });
     }
 
@@ -263,4 +280,22 @@ pub fn read_message<R: Read>(input: R, options: &CheckOptions) -> (Melding, Chec
         },
     );
     (m, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_escape_control_characters() {
+        let mut f = Findings::new(10);
+        f.push(
+            &catalogue::WF_SYNTAX,
+            1,
+            "/a\u{85}",
+            "\"Kom\0mune\" &a\n; \t",
+        );
+        assert_eq!(f.list()[0].message, "\"Kom\\0mune\" &a\\n; \\t");
+        assert_eq!(f.list()[0].location.path, "/a\\u{85}");
+    }
 }
