@@ -129,6 +129,31 @@ pub(crate) struct EventLines {
     pub(crate) bruker: u64,
 }
 
+/// Where an item was read, as the content rules need it.
+pub(crate) struct Source<'a> {
+    /// Line of the item's element.
+    pub(crate) line: u64,
+    /// Path of the item's element.
+    pub(crate) path: &'a str,
+    /// For a notification: where each event and its `Bruker` start.
+    pub(crate) events: &'a [EventLines],
+    /// Paths of required attributes (and child elements) missing from the item's
+    /// elements. The schema reports those (XSD05, XSD03); the content rules judge an
+    /// empty value only when the attribute is present.
+    pub(crate) missing: &'a [String],
+}
+
+impl Source<'_> {
+    /// Whether the attribute at `path` is missing (as opposed to present but empty). The
+    /// path is only built when some attribute of the item is missing.
+    pub(crate) fn is_missing(&self, path: impl FnOnce() -> String) -> bool {
+        !self.missing.is_empty() && {
+            let path = path();
+            self.missing.contains(&path)
+        }
+    }
+}
+
 /// Parser limits.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -222,18 +247,11 @@ pub fn check_stream<R: Read>(
     let mut notifications = 0u64;
     let complete;
     {
-        let mut on_item = |item: Item, line: u64, event_lines: &[EventLines], path: &str| {
+        let mut on_item = |item: Item, source: &Source<'_>| {
             if let Item::Notifikasjon(_) = item {
                 notifications += 1;
             }
-            state.item(
-                &item,
-                line,
-                event_lines,
-                path,
-                options,
-                &mut content_findings,
-            );
+            state.item(&item, source, options, &mut content_findings);
             sink(&item);
         };
         complete = validate::validate(input, &options.limits, &mut findings, &mut on_item);

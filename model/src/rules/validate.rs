@@ -15,7 +15,7 @@ use quick_xml::name::{NamespaceError, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use super::catalogue as r;
-use super::{EventLines, Findings, Item, Limits};
+use super::{EventLines, Findings, Item, Limits, Source};
 use crate::message::{Bruker, Event, EventKind, Header, Kontaktperson, Notifikasjon, Status};
 use crate::schema::{self, ElementDecl, NS_IPL, NS_XSI, Use};
 use crate::xml_input::{DecodeError, Utf8Input};
@@ -144,7 +144,7 @@ impl Frame {
 
 /// Receives each item read, with the line it starts on, the lines of its events (for a
 /// notification) and its path.
-pub(crate) type OnItem<'a> = dyn FnMut(Item, u64, &[EventLines], &str) + 'a;
+pub(crate) type OnItem<'a> = dyn FnMut(Item, &Source<'_>) + 'a;
 
 /// The item being built from the elements read.
 #[derive(Default)]
@@ -152,6 +152,8 @@ struct Builder {
     notifikasjon: Option<(Notifikasjon, u64, String)>,
     /// Where each event of the notification being built and its `Bruker` start.
     event_lines: Vec<EventLines>,
+    /// Paths of required attributes missing from the elements of the item being built.
+    missing: Vec<String>,
     kontakt: Option<(Kontaktperson, u64, String)>,
     kommune: Option<(String, u64, String)>,
 }
@@ -795,7 +797,15 @@ impl Pass<'_, '_> {
         }
 
         if let Some(decl) = decl {
-            check_attributes(self.findings, &self.path_buf, decl, &attrs, &foreign, line);
+            check_attributes(
+                self.findings,
+                &self.path_buf,
+                decl,
+                &attrs,
+                &foreign,
+                line,
+                &mut self.builder.missing,
+            );
             if let Some(parent) = self.stack.last_mut() {
                 check_unique(self.findings, &self.path_buf, parent, local, &attrs, line);
             }
@@ -820,7 +830,14 @@ impl Pass<'_, '_> {
                     versjon_ut: take(attrs, "versjonUt"),
                     lokalident: take_opt(attrs, "lokalident"),
                 };
-                (self.on_item)(Item::Header(h), line, &[], &self.path_buf);
+                let missing = std::mem::take(&mut self.builder.missing);
+                let source = Source {
+                    line,
+                    path: &self.path_buf,
+                    events: &[],
+                    missing: &missing,
+                };
+                (self.on_item)(Item::Header(h), &source);
             }
             "Notifikasjon" => {
                 let n = Notifikasjon {
@@ -898,6 +915,11 @@ impl Pass<'_, '_> {
             return;
         };
         if let Some(missing) = frame.missing() {
+            // Only Bruker can be missing inside an item (an event's one child); the content
+            // rules then leave the person alone.
+            self.builder
+                .missing
+                .push(format!("{}/{missing}", self.path_buf));
             let ends_on = if line != frame.line {
                 format!(" (element ends on line {line})")
             } else {
@@ -924,17 +946,38 @@ impl Pass<'_, '_> {
             "Notifikasjon" => {
                 if let Some((n, l, p)) = self.builder.notifikasjon.take() {
                     let lines = std::mem::take(&mut self.builder.event_lines);
-                    (self.on_item)(Item::Notifikasjon(n), l, &lines, &p);
+                    let missing = std::mem::take(&mut self.builder.missing);
+                    let source = Source {
+                        line: l,
+                        path: &p,
+                        events: &lines,
+                        missing: &missing,
+                    };
+                    (self.on_item)(Item::Notifikasjon(n), &source);
                 }
             }
             "Kontaktperson" => {
                 if let Some((k, l, p)) = self.builder.kontakt.take() {
-                    (self.on_item)(Item::Kontaktperson(k), l, &[], &p);
+                    let missing = std::mem::take(&mut self.builder.missing);
+                    let source = Source {
+                        line: l,
+                        path: &p,
+                        events: &[],
+                        missing: &missing,
+                    };
+                    (self.on_item)(Item::Kontaktperson(k), &source);
                 }
             }
             "Kommune" => {
                 if let Some((k, l, p)) = self.builder.kommune.take() {
-                    (self.on_item)(Item::Kommune(k), l, &[], &p);
+                    let missing = std::mem::take(&mut self.builder.missing);
+                    let source = Source {
+                        line: l,
+                        path: &p,
+                        events: &[],
+                        missing: &missing,
+                    };
+                    (self.on_item)(Item::Kommune(k), &source);
                 }
             }
             _ => {}
@@ -949,6 +992,7 @@ fn check_attributes(
     attrs: &Attrs,
     foreign: &[(String, String)],
     line: u64,
+    missing: &mut Vec<String>,
 ) {
     for (ns, local) in foreign {
         if ns == NS_XSI
@@ -1009,10 +1053,12 @@ fn check_attributes(
     }
     for a in decl.attributes.iter().filter(|a| a.use_ == Use::Required) {
         if attr_value(attrs, a.name).is_none() {
+            let apath = format!("{path}/@{}", a.name);
+            missing.push(apath.clone());
             findings.push(
                 &r::XSD_ATTR_MISSING,
                 line,
-                format!("{path}/@{}", a.name),
+                apath,
                 format!("{} is missing the required attribute {}", decl.name, a.name),
             );
         }
