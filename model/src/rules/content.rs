@@ -211,7 +211,10 @@ impl ContentState {
         }
         if !n.guid.is_empty() {
             self.prev_guid = Some(n.guid.clone());
-            let entry = (n.status == Status::N, self.message_no, n.guid.clone());
+            // An unknown or missing status is reported on its own (IPL09, XSD05); it does
+            // not also make every correction referring to this notification IPL05.
+            let original = !matches!(n.status, Status::M | Status::T | Status::C);
+            let entry = (original, self.message_no, n.guid.clone());
             if let Some((_, no, exact)) = self.originals.insert(norm_guid(&n.guid), entry) {
                 // An exact repeat within one message is the schema's XSD09.
                 if no != self.message_no || exact != n.guid {
