@@ -488,10 +488,11 @@ impl ContentState {
             return year;
         }
         // Distinct numbers: the same kommuneNr twice is one unit listed twice (XSD09).
+        let mut seen = HashSet::new();
         let mut list: Vec<&str> = Vec::new();
         let mut second = None;
         for (k, l, p) in &m.kommuner {
-            if !list.contains(&k.as_str()) {
+            if seen.insert(k.as_str()) {
                 list.push(k);
                 if list.len() == 2 {
                     second = Some((*l, p.clone()));
@@ -499,7 +500,12 @@ impl ContentState {
             }
         }
         if let Some((l, p)) = second {
-            f.push(&r::ONE_UNIT, l, p, format!("the message holds {} kommuner ({}); a message must hold data from exactly one reporting unit", list.len(), list.join(", ")));
+            let shown = if list.len() > 10 {
+                format!("{}, ...", list[..10].join(", "))
+            } else {
+                list.join(", ")
+            };
+            f.push(&r::ONE_UNIT, l, p, format!("the message holds {} kommuner ({shown}); a message must hold data from exactly one reporting unit", list.len()));
         }
         if let Some(y) = year {
             for (k, l, p) in &m.kommuner {
