@@ -694,7 +694,7 @@ impl Pass<'_, '_> {
         // Attributes: well-formedness first.
         let mut attrs: Attrs = Vec::with_capacity(8);
         let mut foreign: Vec<(String, String)> = Vec::new();
-        let mut seen_expanded: Vec<(String, String)> = Vec::new();
+        let mut seen_expanded: HashSet<(String, String)> = HashSet::new();
         for a in e.attributes() {
             let a = match a {
                 Ok(a) => a,
@@ -779,7 +779,7 @@ impl Pass<'_, '_> {
                         );
                         return false;
                     }
-                    seen_expanded.push(expanded.clone());
+                    seen_expanded.insert(expanded.clone());
                     foreign.push(expanded);
                 }
                 ResolveResult::Unknown(p) => {
