@@ -163,6 +163,10 @@ pub struct Limits {
     pub max_token: usize,
     /// Maximum findings kept per file.
     pub max_findings: usize,
+    /// Maximum bytes in an element or attribute name. Every open element keeps its
+    /// path, which repeats its ancestors' names: without this limit 200 nested 100 kB
+    /// names (20 MB of input) would hold 2 GB of paths.
+    pub max_name: usize,
 }
 
 impl Default for Limits {
@@ -171,6 +175,7 @@ impl Default for Limits {
             max_depth: 256,
             max_token: crate::xml_input::DEFAULT_TOKEN_LIMIT,
             max_findings: 1000,
+            max_name: 1000,
         }
     }
 }

@@ -571,6 +571,19 @@ impl Pass<'_, '_> {
         limits: &Limits,
     ) -> bool {
         let qname = e.name();
+        if qname.as_ref().len() > limits.max_name {
+            self.findings.push(
+                &r::WF_LIMIT,
+                line,
+                self.path(),
+                format!(
+                    "an element name is {} bytes long; names are limited to {} bytes",
+                    qname.as_ref().len(),
+                    limits.max_name
+                ),
+            );
+            return false;
+        }
         if !is_name(qname.local_name().as_ref())
             || qname.prefix().is_some_and(|p| !is_name(p.as_ref()))
         {
@@ -750,6 +763,19 @@ impl Pass<'_, '_> {
             }
             let key = a.key;
             let raw_key = key.as_ref();
+            if raw_key.len() > limits.max_name {
+                self.findings.push(
+                    &r::WF_LIMIT,
+                    line,
+                    self.path(),
+                    format!(
+                        "an attribute name is {} bytes long; names are limited to {} bytes",
+                        raw_key.len(),
+                        limits.max_name
+                    ),
+                );
+                return false;
+            }
             if raw_key == "xmlns" || raw_key.starts_with("xmlns:") {
                 continue;
             }
