@@ -893,7 +893,8 @@ impl Pass<'_, '_> {
             "Kommune" => {
                 // Without kommuneNr there is nothing to check: the missing attribute is the
                 // schema's finding (XSD05), not an invalid kommunenummer (IPL22).
-                self.builder.kommune = take_opt(attrs, "kommuneNr").map(|k| (k, line, self.path_buf.clone()))
+                self.builder.kommune =
+                    take_opt(attrs, "kommuneNr").map(|k| (k, line, self.path_buf.clone()))
             }
             "Bruker" => {
                 if let Some((n, _, _)) = self.builder.notifikasjon.as_mut()
