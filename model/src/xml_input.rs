@@ -213,6 +213,11 @@ impl<R: Read> Utf8Input<R> {
         self.encoding
     }
 
+    /// Whether every byte of the input has been read and handed out.
+    pub fn at_end(&self) -> bool {
+        self.eof && self.raw_start == self.raw_end && self.out_pos >= self.out.len()
+    }
+
     /// The decoding error that stopped the input, if any.
     pub fn error(&self) -> Option<&DecodeError> {
         self.error.as_ref()

@@ -254,7 +254,8 @@ pub(crate) fn validate(
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
-                pass.xml_error(e, reader.get_ref().error().cloned());
+                let input = reader.get_ref();
+                pass.xml_error(e, input.error().cloned(), input.at_end());
                 return false;
             }
         };
@@ -495,7 +496,9 @@ impl Pass<'_, '_> {
         }
     }
 
-    fn xml_error(&mut self, e: XmlError, decode: Option<DecodeError>) {
+    /// A parser error; `at_end` when the whole input had been read (a syntax error there
+    /// is a cut-off document).
+    fn xml_error(&mut self, e: XmlError, decode: Option<DecodeError>, at_end: bool) {
         let path = self.path();
         if let Some(d) = decode {
             let rule = if matches!(d, DecodeError::TokenTooLong { .. }) {
@@ -511,13 +514,15 @@ impl Pass<'_, '_> {
                 let truncated = matches!(
                     s,
                     quick_xml::errors::SyntaxError::UnclosedTag
+                        | quick_xml::errors::SyntaxError::UnclosedXmlDecl
                         | quick_xml::errors::SyntaxError::UnclosedComment
                         | quick_xml::errors::SyntaxError::UnclosedCData
                         | quick_xml::errors::SyntaxError::UnclosedDoctype
                         | quick_xml::errors::SyntaxError::UnclosedPI
                         | quick_xml::errors::SyntaxError::UnclosedSingleQuotedAttributeValue
                         | quick_xml::errors::SyntaxError::UnclosedDoubleQuotedAttributeValue
-                );
+                ) || (at_end
+                    && s == quick_xml::errors::SyntaxError::InvalidBangMarkup);
                 let rule = if truncated {
                     &r::WF_TRUNCATED
                 } else {
