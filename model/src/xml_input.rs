@@ -124,6 +124,10 @@ pub fn sniff(head: &[u8]) -> Result<(SourceEncoding, usize), DecodeError> {
         .copied()
         .take_while(|&b| b != quote)
         .collect();
+    if 1 + label.len() >= rest.len() {
+        // No closing quote: a cut-off declaration, not a label; the parser reports it.
+        return Ok((SourceEncoding::Utf8, 0));
+    }
     let label = String::from_utf8_lossy(&label).into_owned();
     match SourceEncoding::from_label(&label) {
         Some(e) => Ok((e, 0)),
@@ -156,6 +160,8 @@ pub struct Utf8Input<R: Read> {
     eof: bool,
     token_limit: usize,
     run: usize,
+    /// Bytes handed out since [`Utf8Input::start_token`]; `None` until its first call.
+    token_bytes: Option<usize>,
     error: Option<DecodeError>,
 }
 
@@ -197,6 +203,7 @@ impl<R: Read> Utf8Input<R> {
             eof: false,
             token_limit,
             run: 0,
+            token_bytes: None,
             error: None,
         })
     }
@@ -206,9 +213,34 @@ impl<R: Read> Utf8Input<R> {
         self.encoding
     }
 
+    /// Whether every byte of the input has been read and handed out.
+    pub fn at_end(&self) -> bool {
+        self.eof && self.raw_start == self.raw_end && self.out_pos >= self.out.len()
+    }
+
     /// The decoding error that stopped the input, if any.
     pub fn error(&self) -> Option<&DecodeError> {
         self.error.as_ref()
+    }
+
+    /// Marks the start of a new token (the parser's next event). From the first call on,
+    /// the token limit also bounds the bytes handed out for a single token: a run
+    /// without `<` and `>` is not enough, since a text node may hold `>`, an attribute
+    /// value `>` and a comment or CDATA section both, and the parser buffers the whole
+    /// token.
+    pub fn start_token(&mut self) {
+        self.token_bytes = Some(0);
+    }
+
+    /// The offset in the source of the next byte to be handed out.
+    fn source_offset(&self) -> u64 {
+        let pending = self.out.get(self.out_pos..).unwrap_or_default();
+        let pending_source = match self.encoding {
+            SourceEncoding::Utf8 => pending.len(),
+            // one character per source byte
+            _ => pending.iter().filter(|&&b| b & 0xC0 != 0x80).count(),
+        };
+        self.consumed.saturating_sub(pending_source as u64)
     }
 
     fn fail(&mut self, e: DecodeError) -> io::Error {
@@ -357,6 +389,10 @@ impl<R: Read> BufRead for Utf8Input<R> {
         if let Some(e) = &self.error {
             return Err(e.clone().into_io());
         }
+        if self.token_bytes.is_some_and(|n| n > self.token_limit) {
+            let (limit, offset) = (self.token_limit, self.source_offset());
+            return Err(self.fail(DecodeError::TokenTooLong { limit, offset }));
+        }
         if self.out_pos >= self.out.len() {
             self.refill()?;
         }
@@ -364,6 +400,9 @@ impl<R: Read> BufRead for Utf8Input<R> {
     }
 
     fn consume(&mut self, amt: usize) {
+        if let Some(n) = &mut self.token_bytes {
+            *n = n.saturating_add(amt);
+        }
         self.out_pos = (self.out_pos + amt).min(self.out.len());
     }
 }
@@ -421,6 +460,39 @@ mod tests {
                 .unwrap_err()
                 .contains("UTF-16")
         );
+    }
+
+    #[test]
+    fn a_cut_off_encoding_label_is_not_a_label() {
+        for doc in [
+            &b"<?xml version=\"1.0\" encoding=\"UT"[..],
+            b"<?xml version=\"1.0\" encoding=\"",
+            b"<?xml version=\"1.0\" encoding='ISO-8859-1",
+        ] {
+            assert_eq!(sniff(doc), Ok((SourceEncoding::Utf8, 0)));
+        }
+        assert_eq!(
+            sniff(b"<?xml version=\"1.0\" encoding=\"UT\""),
+            Err(DecodeError::Unsupported("UT".into()))
+        );
+    }
+
+    #[test]
+    fn token_limit_bounds_a_token_with_markup_characters() {
+        // A text node full of '>' is one token for the parser.
+        let doc = "<a>".to_string() + &"1 > 0 ".repeat(1000);
+        let mut input = Utf8Input::new(doc.as_bytes(), 1024).unwrap();
+        input.start_token();
+        let mut s = String::new();
+        let err = input.read_to_string(&mut s).unwrap_err().to_string();
+        assert!(err.contains("longer than 1024"), "{err}");
+        // Each new token starts counting again.
+        let doc = "<a>".repeat(1000);
+        let mut input = Utf8Input::new(doc.as_bytes(), 1024).unwrap();
+        let mut buf = [0u8; 3];
+        while input.read(&mut buf).unwrap() > 0 {
+            input.start_token();
+        }
     }
 
     #[test]

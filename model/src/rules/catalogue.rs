@@ -87,7 +87,7 @@ rules! {
     WF_DTD = "WF04", Wellformed, Error, RejectMessage,
         "Entity declarations and undeclared entities are refused (entity expansion is off)", "DESIGN: parsers have limits, entity expansion off";
     WF_LIMIT = "WF05", Wellformed, Error, RejectMessage,
-        "A parser limit was exceeded (nesting depth or size of a single token)", "DESIGN: parsers have limits";
+        "A parser limit was exceeded (nesting depth, size of a single token, length of a name)", "DESIGN: parsers have limits";
     XSD_ROOT = "XSD01", Schema, Error, RejectMessage,
         "The root element is not Melding in namespace http://www.npr.no/xmlstds/56_0_0_ipl", "XPR(ipl).xsd: element Melding";
     XSD_UNEXPECTED = "XSD02", Schema, Error, RejectMessage,

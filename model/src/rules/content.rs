@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Datelike, NaiveDate};
 
 use super::catalogue as r;
-use super::{CheckOptions, Findings, Item};
+use super::{CheckOptions, EventLines, Findings, Item, Source};
 use crate::ids::{PersonId, PersonIdKind};
 use crate::message::{
     EMPTY_GUID, Event, EventKind, Notifikasjon, OrgNrDuty, PERSON_ID_TYPES, SERVICE_TYPES, Status,
@@ -94,11 +94,11 @@ impl ContentState {
     pub(crate) fn item(
         &mut self,
         item: &Item,
-        line: u64,
-        path: &str,
+        source: &Source<'_>,
         options: &CheckOptions,
         f: &mut Findings,
     ) {
+        let (line, path) = (source.line, source.path);
         match item {
             Item::Header(h) => {
                 self.message_no += 1;
@@ -115,14 +115,14 @@ impl ContentState {
                     too_long(f, line, path, name, v);
                 }
             }
-            Item::Notifikasjon(n) => self.notifikasjon(n, line, path, options, f),
+            Item::Notifikasjon(n) => self.notifikasjon(n, source, options, f),
             Item::Kontaktperson(k) => {
                 too_long(f, line, path, "kontPerson", &k.navn);
                 if is_contact_type(&k.type_kontaktperson) {
                     self.message
                         .contact_types
                         .insert(k.type_kontaktperson.clone());
-                } else if !k.type_kontaktperson.is_empty() {
+                } else if !source.is_missing(|| format!("{path}/@typeKontaktperson")) {
                     f.push(
                         &r::CONTACT_TYPE_UNKNOWN,
                         line,
@@ -144,11 +144,11 @@ impl ContentState {
     fn notifikasjon(
         &mut self,
         n: &Notifikasjon,
-        line: u64,
-        path: &str,
+        source: &Source<'_>,
         options: &CheckOptions,
         f: &mut Findings,
     ) {
+        let (line, path) = (source.line, source.path);
         // Exactly one event.
         if n.events.len() != 1 {
             let kinds: Vec<&str> = n.events.iter().map(|e| e.kind.element()).collect();
@@ -168,7 +168,7 @@ impl ContentState {
         let status_path = || format!("{path}/@statusNotifikasjon");
         match &n.status {
             Status::T => f.push(&r::STATUS_T, line, status_path(), "status T (KorrigerSuppler) is not to be used yet; send M (KorrigerErstatt) instead"),
-            Status::Other(s) if !s.is_empty() => f.push(&r::STATUS_UNKNOWN, line, status_path(), format!("statusNotifikasjon \"{s}\" is not a code of kodeverk 7316 (N, M, T, C)")),
+            Status::Other(s) if !source.is_missing(status_path) => f.push(&r::STATUS_UNKNOWN, line, status_path(), format!("statusNotifikasjon \"{s}\" is not a code of kodeverk 7316 (N, M, T, C)")),
             _ => {}
         }
         let ref_path = || format!("{path}/@notifikasjonRef");
@@ -211,7 +211,10 @@ impl ContentState {
         }
         if !n.guid.is_empty() {
             self.prev_guid = Some(n.guid.clone());
-            let entry = (n.status == Status::N, self.message_no, n.guid.clone());
+            // An unknown or missing status is reported on its own (IPL09, XSD05); it does
+            // not also make every correction referring to this notification IPL05.
+            let original = !matches!(n.status, Status::M | Status::T | Status::C);
+            let entry = (original, self.message_no, n.guid.clone());
             if let Some((_, no, exact)) = self.originals.insert(norm_guid(&n.guid), entry) {
                 // An exact repeat within one message is the schema's XSD09.
                 if no != self.message_no || exact != n.guid {
@@ -227,8 +230,8 @@ impl ContentState {
 
         // Sequence number.
         let lp = || format!("{path}/@notifikasjonLopeNr");
-        if !n.lopenr.is_empty() {
-            if !n.lopenr.bytes().all(|b| b.is_ascii_digit()) {
+        if !source.is_missing(lp) {
+            if n.lopenr.is_empty() || !n.lopenr.bytes().all(|b| b.is_ascii_digit()) {
                 f.push(
                     &r::LOPENR_INCREASING,
                     line,
@@ -251,9 +254,12 @@ impl ContentState {
             }
         }
 
-        for e in &n.events {
-            let epath = format!("{path}/{}", e.kind.element());
-            self.event(e, &n.status, line, &epath, options, f);
+        for (i, e) in n.events.iter().enumerate() {
+            let lines = source.events.get(i).copied().unwrap_or(EventLines {
+                event: line,
+                bruker: line,
+            });
+            self.event(e, &n.status, lines, source, options, f);
         }
     }
 
@@ -261,11 +267,13 @@ impl ContentState {
         &mut self,
         e: &Event,
         status: &Status,
-        line: u64,
-        path: &str,
+        lines: EventLines,
+        source: &Source<'_>,
         options: &CheckOptions,
         f: &mut Findings,
     ) {
+        let path = &format!("{}/{}", source.path, e.kind.element());
+        let line = lines.event;
         if !e.hendelse_guid.is_empty() && !self.event_guids.insert(norm_guid(&e.hendelse_guid)) {
             f.push(&r::EVENT_GUID_UNIQUE, line, format!("{path}/@hendelseGUID"), format!("hendelseGUID {} is used by an earlier event; every version of an event needs its own GUID", e.hendelse_guid));
         }
@@ -274,7 +282,7 @@ impl ContentState {
         let tt = e.tjeneste_type.as_str();
         let tpath = || format!("{path}/@tjenesteType");
         match SERVICE_TYPES.iter().find(|(c, _, _)| *c == tt) {
-            None if !tt.is_empty() => f.push(
+            None if !source.is_missing(tpath) => f.push(
                 &r::SERVICE_UNKNOWN,
                 line,
                 tpath(),
@@ -302,11 +310,18 @@ impl ContentState {
             _ => {}
         }
 
-        self.person(e, line, &format!("{path}/Bruker"), options, f);
+        self.person(
+            e,
+            lines.bruker,
+            &format!("{path}/Bruker"),
+            source,
+            options,
+            f,
+        );
         if e.bruker.bruker_nr.chars().count() > MAX_STRING {
             f.push(
                 &r::TOO_LONG,
-                line,
+                lines.bruker,
                 format!("{path}/Bruker/@brukerNr"),
                 format!(
                     "brukerNr is {} characters long; at most {MAX_STRING} are allowed",
@@ -368,14 +383,18 @@ impl ContentState {
         e: &Event,
         line: u64,
         path: &str,
+        source: &Source<'_>,
         options: &CheckOptions,
         f: &mut Findings,
     ) {
         let b = &e.bruker;
         let type_id = b.type_id.as_str();
         let fid_path = || format!("{path}/@fid");
-        if type_id.is_empty() || b.fid.is_empty() {
-            return; // a missing attribute is the schema's finding
+        if source.is_missing(|| path.to_string())
+            || source.is_missing(|| format!("{path}/@typeID"))
+            || source.is_missing(fid_path)
+        {
+            return; // a missing element or attribute is the schema's finding
         }
         let Some((_, type_name)) = PERSON_ID_TYPES.iter().find(|(c, _)| *c == type_id) else {
             f.push(
@@ -469,10 +488,11 @@ impl ContentState {
             return year;
         }
         // Distinct numbers: the same kommuneNr twice is one unit listed twice (XSD09).
+        let mut seen = HashSet::new();
         let mut list: Vec<&str> = Vec::new();
         let mut second = None;
         for (k, l, p) in &m.kommuner {
-            if !list.contains(&k.as_str()) {
+            if seen.insert(k.as_str()) {
                 list.push(k);
                 if list.len() == 2 {
                     second = Some((*l, p.clone()));
@@ -480,7 +500,12 @@ impl ContentState {
             }
         }
         if let Some((l, p)) = second {
-            f.push(&r::ONE_UNIT, l, p, format!("the message holds {} kommuner ({}); a message must hold data from exactly one reporting unit", list.len(), list.join(", ")));
+            let shown = if list.len() > 10 {
+                format!("{}, ...", list[..10].join(", "))
+            } else {
+                list.join(", ")
+            };
+            f.push(&r::ONE_UNIT, l, p, format!("the message holds {} kommuner ({shown}); a message must hold data from exactly one reporting unit", list.len()));
         }
         if let Some(y) = year {
             for (k, l, p) in &m.kommuner {

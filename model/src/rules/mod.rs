@@ -44,11 +44,30 @@ pub struct Finding {
     pub message: String,
 }
 
+/// Escapes control characters (`\0`, `\n`, `\u{85}`, ...) that a message or path copied
+/// from the input: findings go into reports, AppRec XML and mails, one line each.
+fn printable(s: String) -> String {
+    if !s.chars().any(char::is_control) {
+        return s;
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Findings of one file, capped so hostile input cannot grow them without bound.
 #[derive(Debug, Clone, Default)]
 pub struct Findings {
     list: Vec<Finding>,
     omitted: u64,
+    /// Whether an omitted finding had error severity.
+    omitted_errors: bool,
     cap: usize,
 }
 
@@ -58,6 +77,7 @@ impl Findings {
         Findings {
             list: Vec::new(),
             omitted: 0,
+            omitted_errors: false,
             cap,
         }
     }
@@ -72,6 +92,7 @@ impl Findings {
     ) {
         if self.list.len() >= self.cap {
             self.omitted += 1;
+            self.omitted_errors |= rule.severity == Severity::Error;
             return;
         }
         self.list.push(Finding {
@@ -81,21 +102,55 @@ impl Findings {
             consequence: rule.consequence,
             location: Location {
                 line,
-                path: path.into(),
+                path: printable(path.into()),
             },
-            message: message.into(),
+            message: printable(message.into()),
         });
     }
 
-    /// Whether any error-severity finding was recorded (omitted ones count as errors
-    /// only if nothing was kept, which cannot happen with a cap above zero).
+    /// Whether any error-severity finding was recorded, kept or omitted.
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(|f| f.severity == Severity::Error)
+        self.omitted_errors || self.list.iter().any(|f| f.severity == Severity::Error)
     }
 
     /// The findings kept.
     pub fn list(&self) -> &[Finding] {
         &self.list
+    }
+}
+
+/// The lines where one event of a notification and its `Bruker` start, so that a finding
+/// points at the element its path names rather than at the enclosing `Notifikasjon`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EventLines {
+    /// Line of the event element (`TjenesteStart`, ...).
+    pub(crate) event: u64,
+    /// Line of its `Bruker` element.
+    pub(crate) bruker: u64,
+}
+
+/// Where an item was read, as the content rules need it.
+pub(crate) struct Source<'a> {
+    /// Line of the item's element.
+    pub(crate) line: u64,
+    /// Path of the item's element.
+    pub(crate) path: &'a str,
+    /// For a notification: where each event and its `Bruker` start.
+    pub(crate) events: &'a [EventLines],
+    /// Paths of required attributes (and child elements) missing from the item's
+    /// elements. The schema reports those (XSD05, XSD03); the content rules judge an
+    /// empty value only when the attribute is present.
+    pub(crate) missing: &'a [String],
+}
+
+impl Source<'_> {
+    /// Whether the attribute at `path` is missing (as opposed to present but empty). The
+    /// path is only built when some attribute of the item is missing.
+    pub(crate) fn is_missing(&self, path: impl FnOnce() -> String) -> bool {
+        !self.missing.is_empty() && {
+            let path = path();
+            self.missing.contains(&path)
+        }
     }
 }
 
@@ -108,6 +163,10 @@ pub struct Limits {
     pub max_token: usize,
     /// Maximum findings kept per file.
     pub max_findings: usize,
+    /// Maximum bytes in an element or attribute name. Every open element keeps its
+    /// path, which repeats its ancestors' names: without this limit 200 nested 100 kB
+    /// names (20 MB of input) would hold 2 GB of paths.
+    pub max_name: usize,
 }
 
 impl Default for Limits {
@@ -116,6 +175,7 @@ impl Default for Limits {
             max_depth: 256,
             max_token: crate::xml_input::DEFAULT_TOKEN_LIMIT,
             max_findings: 1000,
+            max_name: 1000,
         }
     }
 }
@@ -157,7 +217,7 @@ pub enum Item {
 /// The result of checking one message.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
-    /// True when no finding has error severity.
+    /// True when no finding has error severity (including findings omitted by the cap).
     pub conformant: bool,
     /// The data year the year-dependent rules used.
     pub data_year: Option<i32>,
@@ -192,21 +252,27 @@ pub fn check_stream<R: Read>(
     let mut notifications = 0u64;
     let complete;
     {
-        let mut on_item = |item: Item, line: u64, path: &str| {
+        let mut on_item = |item: Item, source: &Source<'_>| {
             if let Item::Notifikasjon(_) = item {
                 notifications += 1;
             }
-            state.item(&item, line, path, options, &mut content_findings);
+            state.item(&item, source, options, &mut content_findings);
             sink(&item);
         };
         complete = validate::validate(input, &options.limits, &mut findings, &mut on_item);
     }
     let data_year = state.finish(options, &mut content_findings, complete);
+    let conformant = !findings.has_errors() && !content_findings.has_errors();
     let mut all = findings.list;
     all.extend(content_findings.list);
     all.sort_by_key(|f| f.location.line);
-    let omitted = findings.omitted + content_findings.omitted;
-    let conformant = !all.iter().any(|f| f.severity == Severity::Error);
+    let mut omitted = findings.omitted + content_findings.omitted;
+    // Each level kept up to the cap: the report as a whole keeps the first `cap`.
+    let cap = options.limits.max_findings;
+    if all.len() > cap {
+        omitted += (all.len() - cap) as u64;
+        all.truncate(cap);
+    }
     CheckReport {
         conformant,
         data_year,
@@ -237,4 +303,22 @@ pub fn read_message<R: Read>(input: R, options: &CheckOptions) -> (Melding, Chec
         },
     );
     (m, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn findings_escape_control_characters() {
+        let mut f = Findings::new(10);
+        f.push(
+            &catalogue::WF_SYNTAX,
+            1,
+            "/a\u{85}",
+            "\"Kom\0mune\" &a\n; \t",
+        );
+        assert_eq!(f.list()[0].message, "\"Kom\\0mune\" &a\\n; \\t");
+        assert_eq!(f.list()[0].location.path, "/a\\u{85}");
+    }
 }

@@ -11,11 +11,11 @@ use quick_xml::XmlVersion;
 use quick_xml::errors::Error as XmlError;
 use quick_xml::escape::EscapeError;
 use quick_xml::events::{BytesStart, Event as XmlEvent};
-use quick_xml::name::ResolveResult;
+use quick_xml::name::{NamespaceError, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use super::catalogue as r;
-use super::{Findings, Item, Limits};
+use super::{EventLines, Findings, Item, Limits, Source};
 use crate::message::{Bruker, Event, EventKind, Header, Kontaktperson, Notifikasjon, Status};
 use crate::schema::{self, ElementDecl, NS_IPL, NS_XSI, Use};
 use crate::xml_input::{DecodeError, Utf8Input};
@@ -142,10 +142,18 @@ impl Frame {
     }
 }
 
+/// Receives each item read, with the line it starts on, the lines of its events (for a
+/// notification) and its path.
+pub(crate) type OnItem<'a> = dyn FnMut(Item, &Source<'_>) + 'a;
+
 /// The item being built from the elements read.
 #[derive(Default)]
 struct Builder {
     notifikasjon: Option<(Notifikasjon, u64, String)>,
+    /// Where each event of the notification being built and its `Bruker` start.
+    event_lines: Vec<EventLines>,
+    /// Paths of required attributes missing from the elements of the item being built.
+    missing: Vec<String>,
     kontakt: Option<(Kontaktperson, u64, String)>,
     kommune: Option<(String, u64, String)>,
 }
@@ -178,7 +186,7 @@ fn take_opt(attrs: &mut Attrs, name: &str) -> Option<String> {
 
 struct Pass<'f, 'i> {
     findings: &'f mut Findings,
-    on_item: &'i mut dyn FnMut(Item, u64, &str),
+    on_item: &'i mut OnItem<'i>,
     stack: Vec<Frame>,
     /// The path of the current element, e.g. `/Melding/Notifikasjon[3]/TjenesteStart`.
     path_buf: String,
@@ -196,7 +204,7 @@ pub(crate) fn validate(
     input: impl Read,
     limits: &Limits,
     findings: &mut Findings,
-    on_item: &mut dyn FnMut(Item, u64, &str),
+    on_item: &mut OnItem<'_>,
 ) -> bool {
     let utf8 = match Utf8Input::new(input, limits.max_token) {
         Ok(u) => u,
@@ -240,11 +248,14 @@ pub(crate) fn validate(
     let mut buf = Vec::with_capacity(4096);
     loop {
         buf.clear();
+        // The token limit bounds what the parser buffers for this event.
+        reader.get_mut().start_token();
         let ev = reader.read_event_into(&mut buf);
         let ev = match ev {
             Ok(ev) => ev,
             Err(e) => {
-                pass.xml_error(e, reader.get_ref().error().cloned());
+                let input = reader.get_ref();
+                pass.xml_error(e, input.error().cloned(), input.at_end());
                 return false;
             }
         };
@@ -485,7 +496,9 @@ impl Pass<'_, '_> {
         }
     }
 
-    fn xml_error(&mut self, e: XmlError, decode: Option<DecodeError>) {
+    /// A parser error; `at_end` when the whole input had been read (a syntax error there
+    /// is a cut-off document).
+    fn xml_error(&mut self, e: XmlError, decode: Option<DecodeError>, at_end: bool) {
         let path = self.path();
         if let Some(d) = decode {
             let rule = if matches!(d, DecodeError::TokenTooLong { .. }) {
@@ -501,13 +514,15 @@ impl Pass<'_, '_> {
                 let truncated = matches!(
                     s,
                     quick_xml::errors::SyntaxError::UnclosedTag
+                        | quick_xml::errors::SyntaxError::UnclosedXmlDecl
                         | quick_xml::errors::SyntaxError::UnclosedComment
                         | quick_xml::errors::SyntaxError::UnclosedCData
                         | quick_xml::errors::SyntaxError::UnclosedDoctype
                         | quick_xml::errors::SyntaxError::UnclosedPI
                         | quick_xml::errors::SyntaxError::UnclosedSingleQuotedAttributeValue
                         | quick_xml::errors::SyntaxError::UnclosedDoubleQuotedAttributeValue
-                );
+                ) || (at_end
+                    && s == quick_xml::errors::SyntaxError::InvalidBangMarkup);
                 let rule = if truncated {
                     &r::WF_TRUNCATED
                 } else {
@@ -516,6 +531,18 @@ impl Pass<'_, '_> {
                 self.findings
                     .push(rule, self.line, path, format!("not well-formed: {s}"));
             }
+            XmlError::Namespace(NamespaceError::TooManyBindings(n)) => self.findings.push(
+                &r::WF_LIMIT,
+                self.line,
+                path,
+                format!("more than {n} namespace declarations (xmlns) are in scope at once"),
+            ),
+            XmlError::Namespace(NamespaceError::TooDeeplyNested(n)) => self.findings.push(
+                &r::WF_LIMIT,
+                self.line,
+                path,
+                format!("elements are nested deeper than {n} levels"),
+            ),
             XmlError::IllFormed(i) => self.findings.push(
                 &r::WF_SYNTAX,
                 self.line,
@@ -549,6 +576,19 @@ impl Pass<'_, '_> {
         limits: &Limits,
     ) -> bool {
         let qname = e.name();
+        if qname.as_ref().len() > limits.max_name {
+            self.findings.push(
+                &r::WF_LIMIT,
+                line,
+                self.path(),
+                format!(
+                    "an element name is {} bytes long; names are limited to {} bytes",
+                    qname.as_ref().len(),
+                    limits.max_name
+                ),
+            );
+            return false;
+        }
         if !is_name(qname.local_name().as_ref())
             || qname.prefix().is_some_and(|p| !is_name(p.as_ref()))
         {
@@ -672,7 +712,7 @@ impl Pass<'_, '_> {
         // Attributes: well-formedness first.
         let mut attrs: Attrs = Vec::with_capacity(8);
         let mut foreign: Vec<(String, String)> = Vec::new();
-        let mut seen_expanded: Vec<(String, String)> = Vec::new();
+        let mut seen_expanded: HashSet<(String, String)> = HashSet::new();
         for a in e.attributes() {
             let a = match a {
                 Ok(a) => a,
@@ -728,6 +768,19 @@ impl Pass<'_, '_> {
             }
             let key = a.key;
             let raw_key = key.as_ref();
+            if raw_key.len() > limits.max_name {
+                self.findings.push(
+                    &r::WF_LIMIT,
+                    line,
+                    self.path(),
+                    format!(
+                        "an attribute name is {} bytes long; names are limited to {} bytes",
+                        raw_key.len(),
+                        limits.max_name
+                    ),
+                );
+                return false;
+            }
             if raw_key == "xmlns" || raw_key.starts_with("xmlns:") {
                 continue;
             }
@@ -757,7 +810,7 @@ impl Pass<'_, '_> {
                         );
                         return false;
                     }
-                    seen_expanded.push(expanded.clone());
+                    seen_expanded.insert(expanded.clone());
                     foreign.push(expanded);
                 }
                 ResolveResult::Unknown(p) => {
@@ -775,7 +828,15 @@ impl Pass<'_, '_> {
         }
 
         if let Some(decl) = decl {
-            check_attributes(self.findings, &self.path_buf, decl, &attrs, &foreign, line);
+            check_attributes(
+                self.findings,
+                &self.path_buf,
+                decl,
+                &attrs,
+                &foreign,
+                line,
+                &mut self.builder.missing,
+            );
             if let Some(parent) = self.stack.last_mut() {
                 check_unique(self.findings, &self.path_buf, parent, local, &attrs, line);
             }
@@ -800,7 +861,14 @@ impl Pass<'_, '_> {
                     versjon_ut: take(attrs, "versjonUt"),
                     lokalident: take_opt(attrs, "lokalident"),
                 };
-                (self.on_item)(Item::Header(h), line, &self.path_buf);
+                let missing = std::mem::take(&mut self.builder.missing);
+                let source = Source {
+                    line,
+                    path: &self.path_buf,
+                    events: &[],
+                    missing: &missing,
+                };
+                (self.on_item)(Item::Header(h), &source);
             }
             "Notifikasjon" => {
                 let n = Notifikasjon {
@@ -815,6 +883,7 @@ impl Pass<'_, '_> {
                     events: Vec::with_capacity(1),
                 };
                 self.builder.notifikasjon = Some((n, line, self.path_buf.clone()));
+                self.builder.event_lines.clear();
             }
             "Kontaktperson" => {
                 let k = Kontaktperson {
@@ -836,6 +905,9 @@ impl Pass<'_, '_> {
                 if let Some((n, _, _)) = self.builder.notifikasjon.as_mut()
                     && let Some(ev) = n.events.last_mut()
                 {
+                    if let Some(l) = self.builder.event_lines.last_mut() {
+                        l.bruker = line;
+                    }
                     ev.bruker = Bruker {
                         pasient_guid: take(attrs, "pasientGUID"),
                         bruker_nr: take(attrs, "brukerNr"),
@@ -861,6 +933,10 @@ impl Pass<'_, '_> {
                         midlertidig_stopp_id: take_opt(attrs, "midlertidigStoppID"),
                         bruker: Bruker::default(),
                     });
+                    self.builder.event_lines.push(EventLines {
+                        event: line,
+                        bruker: line,
+                    });
                 }
             }
         }
@@ -871,6 +947,11 @@ impl Pass<'_, '_> {
             return;
         };
         if let Some(missing) = frame.missing() {
+            // Only Bruker can be missing inside an item (an event's one child); the content
+            // rules then leave the person alone.
+            self.builder
+                .missing
+                .push(format!("{}/{missing}", self.path_buf));
             let ends_on = if line != frame.line {
                 format!(" (element ends on line {line})")
             } else {
@@ -896,17 +977,39 @@ impl Pass<'_, '_> {
         match frame.name.as_ref() {
             "Notifikasjon" => {
                 if let Some((n, l, p)) = self.builder.notifikasjon.take() {
-                    (self.on_item)(Item::Notifikasjon(n), l, &p);
+                    let lines = std::mem::take(&mut self.builder.event_lines);
+                    let missing = std::mem::take(&mut self.builder.missing);
+                    let source = Source {
+                        line: l,
+                        path: &p,
+                        events: &lines,
+                        missing: &missing,
+                    };
+                    (self.on_item)(Item::Notifikasjon(n), &source);
                 }
             }
             "Kontaktperson" => {
                 if let Some((k, l, p)) = self.builder.kontakt.take() {
-                    (self.on_item)(Item::Kontaktperson(k), l, &p);
+                    let missing = std::mem::take(&mut self.builder.missing);
+                    let source = Source {
+                        line: l,
+                        path: &p,
+                        events: &[],
+                        missing: &missing,
+                    };
+                    (self.on_item)(Item::Kontaktperson(k), &source);
                 }
             }
             "Kommune" => {
                 if let Some((k, l, p)) = self.builder.kommune.take() {
-                    (self.on_item)(Item::Kommune(k), l, &p);
+                    let missing = std::mem::take(&mut self.builder.missing);
+                    let source = Source {
+                        line: l,
+                        path: &p,
+                        events: &[],
+                        missing: &missing,
+                    };
+                    (self.on_item)(Item::Kommune(k), &source);
                 }
             }
             _ => {}
@@ -921,6 +1024,7 @@ fn check_attributes(
     attrs: &Attrs,
     foreign: &[(String, String)],
     line: u64,
+    missing: &mut Vec<String>,
 ) {
     for (ns, local) in foreign {
         if ns == NS_XSI
@@ -981,10 +1085,12 @@ fn check_attributes(
     }
     for a in decl.attributes.iter().filter(|a| a.use_ == Use::Required) {
         if attr_value(attrs, a.name).is_none() {
+            let apath = format!("{path}/@{}", a.name);
+            missing.push(apath.clone());
             findings.push(
                 &r::XSD_ATTR_MISSING,
                 line,
-                format!("{path}/@{}", a.name),
+                apath,
                 format!("{} is missing the required attribute {}", decl.name, a.name),
             );
         }
