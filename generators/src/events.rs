@@ -236,7 +236,7 @@ mod tests {
             pasient_guid: "a893953a-7426-49ae-9e2b-da2322edd471".into(),
             fid: "02913324571".into(),
             type_id: 1,
-            id_kind: PersonIdKind::Fodselsnummer,
+            id_kind: Some(PersonIdKind::Fodselsnummer),
             birth_date: d(1933, 11, 2),
             sex: Sex::Male,
             age: 90,

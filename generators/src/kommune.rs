@@ -29,8 +29,8 @@ pub struct GenConfig {
     pub scale: f64,
     /// **\[model\]** Share of persons identified by a synthetic D-nummer (typeID 2).
     pub d_number_share: f64,
-    /// Share of persons identified by an H-nummer (typeID 3) or FH-nummer (typeID 12).
-    /// These give no KPR-ID and draw warning IPL20 from the checker, so the default is 0.
+    /// Share of persons identified by their birth date (typeID 9, Annet). These give no
+    /// KPR-ID and draw warning IPL20 from the checker, so the default is 0.
     pub other_id_share: f64,
     /// Service types whose events are in the messages (56.0.0: 18, 19, 20, 21, 29). Retired
     /// codes are refused.

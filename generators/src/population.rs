@@ -38,10 +38,11 @@ pub struct Person {
     /// `fid`: a synthetic (Test-Norge, month + 80) fødselsnummer or D-nummer, or (only when
     /// configured) an H-nummer or FH-nummer.
     pub fid: String,
-    /// `typeID` (kodeverk 9032): 1 fødselsnummer, 2 D-nummer, 3 H-nummer, 12 FH-nummer.
+    /// `typeID` (kodeverk 9032): 1 fødselsnummer, 2 D-nummer, 9 Annet (the birth date
+    /// `ddmmyy`, as the spec prescribes for persons without a valid fødselsnummer).
     pub type_id: u8,
-    /// The kind of `fid`.
-    pub id_kind: PersonIdKind,
+    /// The kind of `fid` (`None` for typeID 9, a birth date).
+    pub id_kind: Option<PersonIdKind>,
     /// Date of birth (consistent with `fid` for fødselsnummer and D-nummer).
     pub birth_date: NaiveDate,
     /// Sex (consistent with `fid`).
@@ -508,19 +509,25 @@ pub(crate) fn generate_person(
 
     // Identity.
     let u = unit(rng);
-    let (id_kind, id) = if u < ctx.d_number_share {
+    // Other ids: the birth date with typeID 9 (Annet), as the spec prescribes for persons
+    // without a valid fødselsnummer. (H- and FH-nummer have no synthetic form, and a
+    // real-looking one is itself an error in test mode, IPL24.)
+    let (id_kind, type_id, id) = if u < ctx.d_number_share {
         let k = PersonIdKind::DNummer;
-        (k, PersonId::generate_synthetic(rng, birth_date, sex, k)?)
+        (
+            Some(k),
+            k.type_id(),
+            PersonId::generate_synthetic(rng, birth_date, sex, k)?.to_string(),
+        )
     } else if u < ctx.d_number_share + ctx.other_id_share {
-        if rng.gen_bool(0.5) {
-            let k = PersonIdKind::HNummer;
-            (k, PersonId::generate_real_looking(rng, birth_date, sex, k)?)
-        } else {
-            (PersonIdKind::FhNummer, PersonId::generate_fh(rng))
-        }
+        (None, 9, birth_date.format("%d%m%y").to_string())
     } else {
         let k = PersonIdKind::Fodselsnummer;
-        (k, PersonId::generate_synthetic(rng, birth_date, sex, k)?)
+        (
+            Some(k),
+            k.type_id(),
+            PersonId::generate_synthetic(rng, birth_date, sex, k)?.to_string(),
+        )
     };
     let pasient_guid = guid(rng);
     let bydel = (ctx.bydeler > 0).then(|| {
@@ -584,8 +591,8 @@ pub(crate) fn generate_person(
         kommune: ctx.kommune.number().to_string(),
         bruker_nr: String::new(),
         pasient_guid,
-        fid: id.to_string(),
-        type_id: id_kind.type_id(),
+        fid: id,
+        type_id,
         id_kind,
         birth_date,
         sex,

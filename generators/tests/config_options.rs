@@ -16,7 +16,11 @@ fn other_id_types_draw_only_the_no_kpr_id_warning() {
     };
     let d = generate_kommune(2024, m, &cfg, 4).unwrap();
     assert!(d.stats.other_ids > 0);
-    assert!(d.persons.iter().any(|p| p.type_id == 3) && d.persons.iter().any(|p| p.type_id == 12));
+    assert!(
+        d.persons
+            .iter()
+            .any(|p| p.type_id == 9 && p.id_kind.is_none() && p.fid.len() == 6)
+    );
     let (a, b) = common::check_both(&d);
     assert!(a.conformant && b.conformant);
     let rules: std::collections::HashSet<&str> = a

@@ -508,28 +508,21 @@ fn birth_and_sex(fid: &str) -> Option<(NaiveDate, Sex)> {
 
 /// IPL20: a person identified by an H-nummer or FH-nummer (no KPR-ID).
 pub(crate) fn typeid_without_kprid(s: &mut Session<'_>) -> R {
+    // typeID 9 (Annet) with the birth date, as the spec prescribes for a person without a
+    // valid fødselsnummer. (An H- or FH-nummer would also be IPL24: they have no synthetic
+    // form, so a test harness must take them as possibly real.)
     let i = s.pick_or_fresh(|_, _, _| true);
     let fid = s.event(i).bruker.fid.clone();
-    let (born, sex) = birth_and_sex(&fid).unwrap_or((
-        NaiveDate::from_ymd_opt(1940, 5, 17).unwrap_or_default(),
-        Sex::Female,
-    ));
-    let (type_id, id) = if s.rng.gen_bool(0.5) {
-        let h = PersonId::generate_real_looking(&mut *s.rng, born, sex, PersonIdKind::HNummer)
-            .map_err(|e| DefectError::NotApplicable {
-                defect: "typeid-without-kprid",
-                reason: e.to_string(),
-            })?;
-        ("3", h)
-    } else {
-        ("12", PersonId::generate_fh(&mut *s.rng))
-    };
+    let born = birth_and_sex(&fid)
+        .map(|(d, _)| d)
+        .unwrap_or(NaiveDate::from_ymd_opt(1940, 5, 17).unwrap_or_default());
+    let id = born.format("%d%m%y").to_string();
     let b = &mut s.event(i).bruker;
-    b.type_id = type_id.into();
-    b.fid = id.to_string();
+    b.type_id = "9".into();
+    b.fid = id.clone();
     Ok(Hit::at(
         i,
-        format!("fid {fid} -> {id} ({}), typeID {type_id}", id.kind()),
+        format!("fid {fid} -> {id} (birth date), typeID 9"),
     ))
 }
 

@@ -458,12 +458,10 @@ impl ContentState {
                 ),
             );
         }
+        // Any valid id of the fødselsnummer family that is not synthetic may be a real
+        // person's: H- and FH-nummer have no synthetic form at all (DOMAIN §7).
         if options.test_mode
             && let Ok(id) = parsed
-            && matches!(
-                id.kind(),
-                PersonIdKind::Fodselsnummer | PersonIdKind::DNummer
-            )
             && !id.is_synthetic()
         {
             f.push(&r::REAL_PERSON_ID, line, fid_path(), format!("fid is a valid, real-looking {} (not a synthetic Test-Norge id with month + 80): never send real patient data to a test harness", id.kind()));
