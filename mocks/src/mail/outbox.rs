@@ -81,12 +81,13 @@ pub struct OutgoingMail {
     pub to: Vec<MailAddress>,
     /// The subject (UTF-8; encoded as needed).
     pub subject: String,
-    /// The text body (UTF-8, lines separated by `\n`).
+    /// The text body (UTF-8, lines separated by `\n` or `\r\n`; trailing empty lines
+    /// are dropped, the message ends with one line end).
     pub body: String,
     /// The `Date`; `None` for the outbox clock's time at sending.
     pub date: Option<DateTime<Utc>>,
     /// The `Message-ID` including angle brackets; `None` for one derived
-    /// deterministically from the content and the outbox's counter.
+    /// deterministically from the content, the date and the outbox's counter.
     pub message_id: Option<String>,
 }
 
@@ -100,7 +101,8 @@ pub struct SentMail {
     /// The server's reply to the end of `DATA` (code and text), e.g.
     /// `250 2.0.0 Ok: queued as 7`.
     pub reply: String,
-    /// The message bytes as sent (before dot-stuffing).
+    /// The message bytes as sent, before dot-stuffing: lettre's formatted message and
+    /// the CRLF that ends its last line (what the capture server stores).
     pub bytes: Vec<u8>,
 }
 
@@ -205,7 +207,13 @@ impl Outbox {
         for to in &mail.to {
             builder = builder.to(to.mailbox()?);
         }
-        let body = mail.body.replace("\r\n", "\n").replace('\n', "\r\n");
+        // lettre ends the data with CRLF "." CRLF after the message, so the last line of
+        // the body goes without its line end (else the recipient sees an extra one).
+        let body = mail
+            .body
+            .replace("\r\n", "\n")
+            .trim_end_matches('\n')
+            .replace('\n', "\r\n");
         let mut message = builder
             .body(body)
             .map_err(|e| MailError::Build(e.to_string()))?;
@@ -220,7 +228,8 @@ impl Outbox {
     /// Builds and sends `mail`; the server's refusal or a connection failure is an error.
     pub async fn send(&self, mail: &OutgoingMail) -> Result<SentMail, MailError> {
         let (message, message_id, date) = self.build(mail)?;
-        let bytes = message.formatted();
+        let mut bytes = message.formatted();
+        bytes.extend_from_slice(b"\r\n");
         let response = self
             .transport
             .send(message)
@@ -243,7 +252,9 @@ impl Outbox {
         })
     }
 
-    /// `<hex.n@domain-of-sender>`: a hash of the mail and its date, and a counter.
+    /// `<hex.n@domain-of-sender>`: a hash of the mail and its date, and the outbox's
+    /// counter. Deterministic: a fresh outbox sending the same mail at the same instant
+    /// gives the same id; set [`OutgoingMail::message_id`] to tell such mails apart.
     fn derive_message_id(&self, mail: &OutgoingMail, date: DateTime<Utc>) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let mut h = Sha256::new();
@@ -319,6 +330,7 @@ mod tests {
         assert!(text.contains("Content-Transfer-Encoding: quoted-printable\r\n"));
         assert!(text.contains("Linje =C3=A9n\r\n"), "{text}");
         assert!(!text.contains("+0000"));
+        assert!(text.ends_with("Linje =C3=A9n\r\nLinje to"), "{text}");
         // Same mail again: a different id (counter), same date.
         let (_, id2, _) = outbox.build(&mail).unwrap();
         assert_ne!(id, id2);
