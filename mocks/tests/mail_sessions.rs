@@ -229,8 +229,8 @@ async fn client_gone_in_data_stores_nothing() {
 async fn idle_client_and_endless_data_time_out_with_421() {
     let config = MailConfig {
         limits: SmtpLimits {
-            idle_timeout: Duration::from_millis(300),
-            data_timeout: Duration::from_millis(1500),
+            idle_timeout: Duration::from_millis(1000),
+            data_timeout: Duration::from_millis(3000),
             ..SmtpLimits::default()
         },
         ..MailConfig::default()
@@ -261,14 +261,10 @@ async fn idle_client_and_endless_data_time_out_with_421() {
     assert_eq!(s.cmd("MAIL FROM:<a@b.no>").await.0, 250);
     assert_eq!(s.cmd("RCPT TO:<trickle@y.no>").await.0, 250);
     assert_eq!(s.cmd("DATA").await.0, 354);
-    let trickle = async {
-        loop {
-            s.send(b"more\r\n").await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_millis(2500), trickle).await;
-    assert_eq!(s.reply().await.0, 421);
+    let (code, text) = s
+        .trickle_until_reply(b"more\r\n", Duration::from_millis(200))
+        .await;
+    assert_eq!(code, 421, "{text}");
 
     assert!(handle.messages("never@y.no").unwrap().is_empty());
     assert!(handle.messages("trickle@y.no").unwrap().is_empty());

@@ -25,6 +25,9 @@ use super::address::{PathError, mailbox_key, parse_path};
 use super::server::{SessionEvent, SmtpLimits};
 use super::store::{MailStore, NewMessage};
 
+/// How long shutdown waits for open sessions before aborting them.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
 /// How many session events the server keeps (oldest dropped first).
 const MAX_EVENTS: usize = 1000;
 
@@ -99,7 +102,16 @@ pub(crate) async fn serve(
         }
     }
     drop(listener);
-    while sessions.join_next().await.is_some() {}
+    // Sessions answer the signal with 421 at once; one stuck writing to a client that
+    // does not read is aborted after a grace period.
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while sessions.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(left = sessions.len(), "smtp: aborting sessions at shutdown");
+        sessions.shutdown().await;
+    }
 }
 
 /// Answers a connection over the limit with 421 and closes it.

@@ -187,22 +187,23 @@ impl Raw {
     /// Reads one complete reply (all lines of a multi-line one): code and the text of
     /// its lines joined by `\n`. `(0, "")` when the server closed the connection.
     pub async fn reply(&mut self) -> (u16, String) {
-        let mut texts = Vec::new();
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(PATIENCE, self.reader.read_line(&mut line))
-                .await
-                .expect("reply within patience")
-                .unwrap_or(0);
-            if n == 0 {
-                return (0, texts.join("\n"));
+        read_reply(&mut self.reader).await
+    }
+
+    /// Sends `line` every `every` until the server replies; returns the reply.
+    pub async fn trickle_until_reply(&mut self, line: &[u8], every: Duration) -> (u16, String) {
+        let writer = &mut self.writer;
+        let trickle = async {
+            loop {
+                if writer.write_all(line).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(every).await;
             }
-            let line = line.trim_end_matches(['\r', '\n']);
-            let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-            texts.push(line.get(4..).unwrap_or("").to_string());
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return (code, texts.join("\n"));
-            }
+        };
+        tokio::select! {
+            reply = read_reply(&mut self.reader) => reply,
+            () = trickle => unreachable!("the trickle never ends"),
         }
     }
 
@@ -218,12 +219,32 @@ impl Raw {
         self.reply().await
     }
 
-    /// Whether the server closes the connection (EOF) within the patience.
+    /// Whether the server closes the connection (EOF or reset) within the patience.
     pub async fn is_closed(&mut self) -> bool {
         let mut rest = Vec::new();
-        matches!(
-            tokio::time::timeout(PATIENCE, self.reader.read_to_end(&mut rest)).await,
-            Ok(Ok(_))
-        )
+        tokio::time::timeout(PATIENCE, self.reader.read_to_end(&mut rest))
+            .await
+            .is_ok()
+    }
+}
+
+/// Reads one complete SMTP reply from `reader`.
+async fn read_reply(reader: &mut BufReader<OwnedReadHalf>) -> (u16, String) {
+    let mut texts = Vec::new();
+    loop {
+        let mut line = String::new();
+        let n = tokio::time::timeout(PATIENCE, reader.read_line(&mut line))
+            .await
+            .expect("reply within patience")
+            .unwrap_or(0);
+        if n == 0 {
+            return (0, texts.join("\n"));
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        texts.push(line.get(4..).unwrap_or("").to_string());
+        if line.as_bytes().get(3) != Some(&b'-') {
+            return (code, texts.join("\n"));
+        }
     }
 }
