@@ -205,6 +205,9 @@ impl MailServer {
 
 /// The running capture server: its addresses, in-process reading, shutdown. Dropping
 /// the handle also stops the servers (without waiting for them).
+///
+/// The reading methods query SQLite directly (short, blocking calls); [`MailHandle::wait_for`]
+/// runs its queries on tokio's blocking pool.
 pub struct MailHandle {
     smtp_addr: SocketAddr,
     http_addr: Option<SocketAddr>,
