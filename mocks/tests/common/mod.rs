@@ -129,3 +129,74 @@ pub async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     }
     panic!("timed out waiting for: {what}");
 }
+
+/// Attaches a sender that the broker should refuse; returns the error it was refused with.
+pub async fn refused_sender(
+    session: &mut SessionHandle<()>,
+    name: &str,
+    address: &str,
+) -> fe2o3_amqp_types::definitions::Error {
+    use fe2o3_amqp::link::DetachError;
+    let attached = tokio::time::timeout(
+        Duration::from_secs(10),
+        fe2o3_amqp::Sender::attach(session, name, address),
+    )
+    .await
+    .expect("attach answered");
+    match attached {
+        Ok(mut sender) => {
+            match tokio::time::timeout(Duration::from_secs(10), sender.on_detach())
+                .await
+                .expect("detach arrives")
+            {
+                DetachError::RemoteClosedWithError(e) | DetachError::RemoteDetachedWithError(e) => e,
+                other => panic!("expected a detach with an error, got {other:?}"),
+            }
+        }
+        Err(e) => panic!("attach failed without a remote error: {e:?}"),
+    }
+}
+
+/// Attaches a receiver that the broker should refuse; returns the error it was refused with.
+pub async fn refused_receiver(
+    session: &mut SessionHandle<()>,
+    name: &str,
+    address: &str,
+) -> fe2o3_amqp_types::definitions::Error {
+    use fe2o3_amqp::link::{LinkStateError, RecvError};
+    let attached = tokio::time::timeout(
+        Duration::from_secs(10),
+        fe2o3_amqp::Receiver::attach(session, name, address),
+    )
+    .await
+    .expect("attach answered");
+    match attached {
+        Ok(mut receiver) => {
+            match tokio::time::timeout(Duration::from_secs(10), receiver.recv::<Body<Value>>())
+                .await
+                .expect("detach arrives")
+            {
+                Err(RecvError::LinkStateError(
+                    LinkStateError::RemoteClosedWithError(e)
+                    | LinkStateError::RemoteDetachedWithError(e),
+                )) => e,
+                other => panic!("expected a detach with an error, got {other:?}"),
+            }
+        }
+        Err(e) => panic!("attach failed without a remote error: {e:?}"),
+    }
+}
+
+/// The condition of an AMQP error as its symbol, e.g. `amqp:not-found`.
+pub fn condition(e: &fe2o3_amqp_types::definitions::Error) -> String {
+    use fe2o3_amqp_types::definitions::ErrorCondition as C;
+    use fe2o3_amqp_types::primitives::Symbol;
+    let symbol = match &e.condition {
+        C::AmqpError(c) => Symbol::from(c),
+        C::ConnectionError(c) => Symbol::from(c),
+        C::SessionError(c) => Symbol::from(c),
+        C::LinkError(c) => Symbol::from(c),
+        C::Custom(c) => c.clone(),
+    };
+    symbol.as_str().to_string()
+}
