@@ -72,7 +72,7 @@ pub use self::store::{MessageStore, SqliteStore, StoreError};
 /// The AMQP 1.0 types (messages, sections, values) the in-process API speaks.
 pub use fe2o3_amqp_types as amqp_types;
 
-use self::core::{Core, CoreSettings, Failure, Lease};
+use self::core::{Core, CoreSettings, Failure, Lease, Settlement};
 
 /// The namespace (RabbitMQ exchange) of NHN's test service bus.
 pub const DEFAULT_NAMESPACE: &str = "NHNTESTServiceBus";
@@ -520,7 +520,7 @@ impl Bus {
 
     /// Stores a message in a queue; returns once it is durable.
     pub async fn publish(&self, queue: &str, message: &AmqpMessage) -> Result<(), BusError> {
-        self.core.publish(queue, message).await.map(|_| ())
+        self.core.publish(queue, message.clone()).await.map(|_| ())
     }
 
     /// Messages in a queue, waiting plus handed to a consumer and not settled yet.
@@ -589,11 +589,13 @@ impl Consumer {
                 message,
             })),
             Ok(None) => {
-                self.core.ack(&lease).await?;
+                self.core.settle(lease, Settlement::Accept).await?;
                 Ok(None)
             }
             Err(e) => {
-                self.core.release(&lease, Failure::NotDelivered).await?;
+                self.core
+                    .settle(lease, Settlement::Release(Failure::NotDelivered))
+                    .await?;
                 Err(e)
             }
         }
@@ -629,7 +631,7 @@ impl Delivery {
     /// Accepted: the message is deleted durably.
     pub async fn accept(mut self) -> Result<(), BusError> {
         match self.lease.take() {
-            Some(lease) => self.core.ack(&lease).await,
+            Some(lease) => self.core.settle(lease, Settlement::Accept).await,
             None => Ok(()),
         }
     }
@@ -637,7 +639,11 @@ impl Delivery {
     /// Released: back to the head of the queue as a failed delivery.
     pub async fn release(mut self) -> Result<(), BusError> {
         match self.lease.take() {
-            Some(lease) => self.core.release(&lease, Failure::Failed).await,
+            Some(lease) => {
+                self.core
+                    .settle(lease, Settlement::Release(Failure::Failed))
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -645,7 +651,11 @@ impl Delivery {
     /// Rejected, with a description: handled by the [`RejectPolicy`].
     pub async fn reject(mut self, description: &str) -> Result<(), BusError> {
         match self.lease.take() {
-            Some(lease) => self.core.reject(&lease, Some(description)).await,
+            Some(lease) => {
+                self.core
+                    .settle(lease, Settlement::Reject(Some(description.to_string())))
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -657,7 +667,10 @@ impl Drop for Delivery {
             let core = self.core.clone();
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
                 rt.spawn(async move {
-                    if let Err(e) = core.release(&lease, Failure::Failed).await {
+                    if let Err(e) = core
+                        .settle(lease, Settlement::Release(Failure::Failed))
+                        .await
+                    {
                         tracing::warn!(error = %e, "could not release a dropped delivery");
                     }
                 });

@@ -33,9 +33,13 @@ async fn properties_and_body_survive_the_trip() {
     conn.close().await.unwrap();
 
     let (mut conn, mut session) = connect_session(&broker, KPR_USER, KPR_PASS).await;
-    let mut receiver = Receiver::attach(&mut session, "kpr-receiver", format!("/amq/queue/{KPR_HER}_async"))
-        .await
-        .unwrap();
+    let mut receiver = Receiver::attach(
+        &mut session,
+        "kpr-receiver",
+        format!("/amq/queue/{KPR_HER}_async"),
+    )
+    .await
+    .unwrap();
     let delivery = receiver.recv::<Body<Value>>().await.unwrap();
     receiver.accept(&delivery).await.unwrap();
     let m = delivery.message();
@@ -43,7 +47,9 @@ async fn properties_and_body_survive_the_trip() {
     assert_eq!(message_id_of(m), "6f1a3c1e-0000-4000-8000-000000000001");
     assert_eq!(
         p.correlation_id,
-        Some(MessageId::String("corr-6f1a3c1e-0000-4000-8000-000000000001".into()))
+        Some(MessageId::String(
+            "corr-6f1a3c1e-0000-4000-8000-000000000001".into()
+        ))
     );
     assert_eq!(p.to.as_deref(), Some("131725_async"));
     assert_eq!(p.reply_to.as_deref(), Some("123_async"));
@@ -90,7 +96,10 @@ async fn other_target_forms_and_presettled_sends() {
             .attach(&mut session)
             .await
             .unwrap();
-        sender.send(nhn_message(&format!("m{i}"), b"x")).await.unwrap();
+        sender
+            .send(nhn_message(&format!("m{i}"), b"x"))
+            .await
+            .unwrap();
         sender.close().await.unwrap();
     }
     let queue = format!("{KPR_HER}_async");
@@ -128,7 +137,13 @@ async fn in_process_publish_reaches_an_amqp_consumer() {
     receiver.accept(&delivery).await.unwrap();
     assert_eq!(message_id_of(delivery.message()), "apprec-1");
     assert_eq!(
-        delivery.message().properties.as_ref().unwrap().subject.as_deref(),
+        delivery
+            .message()
+            .properties
+            .as_ref()
+            .unwrap()
+            .subject
+            .as_deref(),
         Some("APPREC")
     );
     assert_eq!(data_of(delivery.message()), b"<AppRec/>");

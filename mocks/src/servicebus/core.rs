@@ -80,6 +80,17 @@ pub(crate) struct Lease {
     pub(crate) delivery_count: u32,
 }
 
+/// The outcome of a lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Settlement {
+    /// Accepted: delete.
+    Accept,
+    /// Back to the head of the queue.
+    Release(Failure),
+    /// Rejected, with the consumer's description.
+    Reject(Option<String>),
+}
+
 /// What happened to a delivery that was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Failure {
@@ -226,12 +237,42 @@ impl Core {
         Ok((s.ready.len(), s.leased.len()))
     }
 
-    /// Stores a message in a queue; returns once it is durable.
+    /// Stores a message in a queue; returns once it is durable. The work runs in its own
+    /// task, so a caller that is cancelled half-way can not leave the index and the store
+    /// disagreeing.
     pub(crate) async fn publish(
-        &self,
+        self: &Arc<Self>,
         queue: &str,
-        message: &AmqpMessage,
+        message: AmqpMessage,
     ) -> Result<u64, BusError> {
+        let (core, queue) = (self.clone(), queue.to_string());
+        tokio::spawn(async move { core.publish_inner(&queue, &message).await })
+            .await
+            .map_err(|e| BusError::Internal(format!("publish task failed: {e}")))?
+    }
+
+    /// Records the outcome of a lease (in its own task, like [`Core::publish`]).
+    pub(crate) async fn settle(
+        self: &Arc<Self>,
+        lease: Lease,
+        how: Settlement,
+    ) -> Result<(), BusError> {
+        let core = self.clone();
+        tokio::spawn(async move {
+            match how {
+                Settlement::Accept => core.ack_inner(&lease).await,
+                Settlement::Release(failure) => core.release_inner(&lease, failure).await,
+                Settlement::Reject(description) => {
+                    core.reject_inner(&lease, description.as_deref()).await
+                }
+            }
+        })
+        .await
+        .map_err(|e| BusError::Internal(format!("settle task failed: {e}")))?
+    }
+
+    /// Stores a message in a queue; returns once it is durable.
+    async fn publish_inner(&self, queue: &str, message: &AmqpMessage) -> Result<u64, BusError> {
         let q = self.queue_or_err(queue)?.clone();
         let now = self.now_ms();
         let ttl = message
@@ -322,7 +363,7 @@ impl Core {
     }
 
     /// The consumer accepted the message: delete it durably.
-    pub(crate) async fn ack(&self, lease: &Lease) -> Result<(), BusError> {
+    async fn ack_inner(&self, lease: &Lease) -> Result<(), BusError> {
         let store = self.store.clone();
         let id = lease.id;
         blocking(move || store.delete(id)).await?;
@@ -332,7 +373,7 @@ impl Core {
 
     /// Puts a message back at the head of its queue. A failed delivery counts toward the
     /// delivery limit; at the limit the message is dead-lettered instead.
-    pub(crate) async fn release(&self, lease: &Lease, failure: Failure) -> Result<(), BusError> {
+    async fn release_inner(&self, lease: &Lease, failure: Failure) -> Result<(), BusError> {
         let q = &lease.queue;
         let Some(mut entry) = q.lock().leased.get(&lease.id).copied() else {
             return Ok(());
@@ -364,11 +405,7 @@ impl Core {
     }
 
     /// The consumer rejected the message.
-    pub(crate) async fn reject(
-        &self,
-        lease: &Lease,
-        description: Option<&str>,
-    ) -> Result<(), BusError> {
+    async fn reject_inner(&self, lease: &Lease, description: Option<&str>) -> Result<(), BusError> {
         let q = &lease.queue;
         let Some(entry) = q.lock().leased.get(&lease.id).copied() else {
             return Ok(());
@@ -377,11 +414,11 @@ impl Core {
             (RejectPolicy::DeadLetter, true) => {
                 self.dead_letter(q, entry, "rejected", description).await
             }
-            (RejectPolicy::Retry, true) => self.release(lease, Failure::Failed).await,
+            (RejectPolicy::Retry, true) => self.release_inner(lease, Failure::Failed).await,
             (_, false) => {
                 // Rejected from a dead-letter queue: there is nowhere further to go.
                 tracing::info!(queue = %q.name, id = entry.id, "rejected dead letter dropped");
-                self.ack(lease).await
+                self.ack_inner(lease).await
             }
         }
     }
@@ -397,7 +434,7 @@ impl Core {
                 id: entry.id,
                 delivery_count: entry.delivery_count,
             };
-            self.ack(&lease).await
+            self.ack_inner(&lease).await
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, queue = %q.name, "could not expire a message");

@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use super::address::{parse_queue_name, source_queue, target_queue};
-use super::core::{Core, Failure, Queue};
+use super::core::{Core, Failure, Lease, Queue, Settlement};
 use super::sasl::{PlainUserTable, UserTable};
 use super::{BusError, Limits, TlsConfig};
 
@@ -257,7 +257,8 @@ async fn serve_connection(
         )
         .await;
     } else {
-        sessions.abort_all();
+        // The peer is gone: let the sessions hand their leases back, briefly.
+        drain(&mut sessions, Duration::from_secs(3)).await;
     }
     let _ = timeout(Duration::from_secs(2), conn.close()).await;
 }
@@ -270,6 +271,9 @@ async fn serve_session(
 ) {
     let mut link_tasks = JoinSet::new();
     let mut shutdown = ctx.shutdown.clone();
+    // Told to the links when the session is gone (ended by the peer, or its connection
+    // dropped), so that nothing waits for a peer that is not there any more.
+    let (gone_tx, gone) = watch::channel(false);
     let mut graceful = false;
     loop {
         tokio::select! {
@@ -278,7 +282,7 @@ async fn serve_session(
             Some(_) = link_tasks.join_next(), if !link_tasks.is_empty() => {}
             attach = session.next_incoming_attach() => match attach {
                 Some(attach) => {
-                    on_attach(attach, &mut session, &principal, &links, &ctx, &mut link_tasks).await;
+                    on_attach(attach, &mut session, &principal, &links, &ctx, &gone, &mut link_tasks).await;
                 }
                 None => break,
             },
@@ -292,7 +296,9 @@ async fn serve_session(
         .await;
         let _ = timeout(Duration::from_secs(1), session.end()).await;
     } else {
-        link_tasks.abort_all();
+        let _ = gone_tx.send(true);
+        // Leases still held are released by their guards if a task has to be aborted.
+        drain(&mut link_tasks, Duration::from_secs(2)).await;
     }
 }
 
@@ -392,6 +398,7 @@ async fn on_attach(
     principal: &Principal,
     links: &Arc<AtomicUsize>,
     ctx: &Arc<ServerCtx>,
+    gone: &watch::Receiver<bool>,
     tasks: &mut JoinSet<()>,
 ) {
     let before = links.fetch_add(1, Ordering::SeqCst);
@@ -439,7 +446,13 @@ async fn on_attach(
                 tasks.spawn(producer_link(receiver, queue, guard, ctx.clone()));
             }
             LinkEndpoint::Sender(sender) => {
-                tasks.spawn(consumer_link(sender, queue, guard, ctx.clone()));
+                tasks.spawn(consumer_link(
+                    sender,
+                    queue,
+                    guard,
+                    ctx.clone(),
+                    gone.clone(),
+                ));
             }
         },
     }
@@ -462,7 +475,7 @@ async fn producer_link(
         match received {
             Ok(delivery) => {
                 let (info, message) = delivery.into_parts();
-                match ctx.core.publish(&queue.name, &message).await {
+                match ctx.core.publish(&queue.name, message).await {
                     Ok(_) => {
                         if receiver.accept(info).await.is_err() {
                             // The link is gone; the message is stored, and the unsettled
@@ -517,68 +530,140 @@ async fn producer_link(
     let _ = timeout(Duration::from_secs(1), receiver.close()).await;
 }
 
+/// A message leased to a remote consumer. Dropped without being settled (the task was
+/// aborted), it goes back to the queue as a failed delivery.
+struct HeldLease {
+    core: Arc<Core>,
+    lease: Option<Lease>,
+}
+
+impl HeldLease {
+    fn lease(&self) -> &Lease {
+        self.lease.as_ref().expect("lease present until settled")
+    }
+
+    async fn settle(mut self, outcome: Settle) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        let how = match outcome {
+            Settle::Accepted => Settlement::Accept,
+            Settle::Rejected(description) => Settlement::Reject(description),
+            Settle::Failed => Settlement::Release(Failure::Failed),
+            Settle::NotDelivered => Settlement::Release(Failure::NotDelivered),
+        };
+        let queue = lease.queue.name.clone();
+        let result = self.core.settle(lease, how).await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, %queue, "could not record an outcome");
+        }
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            let core = self.core.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = core
+                        .settle(lease, Settlement::Release(Failure::Failed))
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+enum Settle {
+    Accepted,
+    Rejected(Option<String>),
+    Failed,
+    NotDelivered,
+}
+
+fn settle_of(outcome: Outcome) -> Settle {
+    match outcome {
+        Outcome::Accepted(_) => Settle::Accepted,
+        Outcome::Rejected(rejected) => Settle::Rejected(rejected.error.as_ref().map(|e| {
+            let condition = condition_name(&e.condition);
+            match &e.description {
+                Some(d) => format!("{condition}: {d}"),
+                None => condition,
+            }
+        })),
+        _ => Settle::Failed,
+    }
+}
+
 /// A client's receiving link: hand out one message at a time and act on its outcome.
+/// Whatever happens to the consumer (detach, session or connection gone, broker shutdown),
+/// a message it has not accepted goes back to the queue.
 async fn consumer_link(
     mut sender: Sender,
     queue: Arc<Queue>,
     _guard: LinkGuard,
     ctx: Arc<ServerCtx>,
+    mut gone: watch::Receiver<bool>,
 ) {
     let core = &ctx.core;
     let mut shutdown = ctx.shutdown.clone();
     let grace = ctx.limits.shutdown_grace;
+    let shutdown_then_grace = |mut rx: watch::Receiver<bool>| async move {
+        shutdown_requested(&mut rx).await;
+        tokio::time::sleep(grace).await;
+    };
     loop {
         let lease = tokio::select! {
             biased;
             _ = shutdown_requested(&mut shutdown) => break,
+            _ = shutdown_requested(&mut gone) => return,
             _ = sender.on_detach() => return,
             lease = core.take(&queue) => lease,
         };
-        let message = match core.load(&lease).await {
+        let held = HeldLease {
+            core: core.clone(),
+            lease: Some(lease),
+        };
+        let message = match core.load(held.lease()).await {
             Ok(Some(m)) => m,
             Ok(None) => {
-                let _ = core.ack(&lease).await;
+                held.settle(Settle::Accepted).await;
                 continue;
             }
             Err(e) => {
                 tracing::error!(error = %e, queue = %queue.name, "could not load a message");
-                let _ = core.release(&lease, Failure::NotDelivered).await;
+                held.settle(Settle::NotDelivered).await;
                 break;
             }
         };
-        let mut shutdown_in_flight = shutdown.clone();
-        let result = tokio::select! {
-            r = sender.send(message) => Some(r),
-            _ = async {
-                shutdown_requested(&mut shutdown_in_flight).await;
-                tokio::time::sleep(grace).await;
-            } => None,
+        // Wait for credit and send the transfer...
+        let sent = tokio::select! {
+            r = sender.send_batchable(message) => r,
+            _ = shutdown_requested(&mut gone) => { held.settle(Settle::Failed).await; return }
+            _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::NotDelivered).await; break }
         };
-        let settled = match result {
-            Some(Ok(Outcome::Accepted(_))) => core.ack(&lease).await,
-            Some(Ok(Outcome::Rejected(rejected))) => {
-                let description = rejected.error.as_ref().map(|e| {
-                    let condition = condition_name(&e.condition);
-                    match &e.description {
-                        Some(d) => format!("{condition}: {d}"),
-                        None => condition.to_string(),
-                    }
-                });
-                core.reject(&lease, description.as_deref()).await
-            }
-            Some(Ok(_)) => core.release(&lease, Failure::Failed).await,
-            Some(Err(e)) => {
+        let delivery = match sent {
+            Ok(delivery) => delivery,
+            Err(e) => {
                 tracing::debug!(error = %e, queue = %queue.name, "delivery lost with the link");
-                let _ = core.release(&lease, Failure::Failed).await;
+                held.settle(Settle::Failed).await;
                 return;
             }
-            None => {
-                let _ = core.release(&lease, Failure::Failed).await;
-                break;
-            }
         };
-        if let Err(e) = settled {
-            tracing::error!(error = %e, queue = %queue.name, "could not record an outcome");
+        // ...then for its outcome, or for the consumer to go away.
+        tokio::select! {
+            outcome = delivery => match outcome {
+                Ok(outcome) => held.settle(settle_of(outcome)).await,
+                Err(e) => {
+                    tracing::debug!(error = %e, queue = %queue.name, "delivery lost with the link");
+                    held.settle(Settle::Failed).await;
+                    return;
+                }
+            },
+            _ = sender.on_detach() => { held.settle(Settle::Failed).await; return }
+            _ = shutdown_requested(&mut gone) => { held.settle(Settle::Failed).await; return }
+            _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::Failed).await; break }
         }
     }
     let _ = timeout(Duration::from_secs(1), sender.close()).await;

@@ -56,7 +56,9 @@ pub async fn connect_session(
     pass: &str,
 ) -> (ConnectionHandle<()>, SessionHandle<()>) {
     let mut connection = connect(broker, user, pass).await;
-    let session = Session::begin(&mut connection).await.expect("session begins");
+    let session = Session::begin(&mut connection)
+        .await
+        .expect("session begins");
     (connection, session)
 }
 
@@ -97,7 +99,11 @@ pub fn data_of(message: &Message<Body<Value>>) -> Vec<u8> {
 }
 
 pub fn message_id_of(message: &Message<Body<Value>>) -> String {
-    match message.properties.as_ref().and_then(|p| p.message_id.as_ref()) {
+    match message
+        .properties
+        .as_ref()
+        .and_then(|p| p.message_id.as_ref())
+    {
         Some(MessageId::String(s)) => s.clone(),
         other => panic!("unexpected message-id {other:?}"),
     }
@@ -149,7 +155,9 @@ pub async fn refused_sender(
                 .await
                 .expect("detach arrives")
             {
-                DetachError::RemoteClosedWithError(e) | DetachError::RemoteDetachedWithError(e) => e,
+                DetachError::RemoteClosedWithError(e) | DetachError::RemoteDetachedWithError(e) => {
+                    e
+                }
                 other => panic!("expected a detach with an error, got {other:?}"),
             }
         }
