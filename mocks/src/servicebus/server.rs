@@ -638,16 +638,17 @@ async fn consumer_link(
             }
         };
         // Wait for credit and send the transfer...
+        // (until the transfer is out, nothing was delivered: no failed attempt is counted)
         let sent = tokio::select! {
             r = sender.send_batchable(message) => r,
-            _ = shutdown_requested(&mut gone) => { held.settle(Settle::Failed).await; return }
+            _ = shutdown_requested(&mut gone) => { held.settle(Settle::NotDelivered).await; return }
             _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::NotDelivered).await; break }
         };
         let delivery = match sent {
             Ok(delivery) => delivery,
             Err(e) => {
-                tracing::debug!(error = %e, queue = %queue.name, "delivery lost with the link");
-                held.settle(Settle::Failed).await;
+                tracing::debug!(error = %e, queue = %queue.name, "link gone before the transfer");
+                held.settle(Settle::NotDelivered).await;
                 return;
             }
         };
