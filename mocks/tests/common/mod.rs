@@ -50,6 +50,28 @@ pub async fn connect(broker: &BrokerHandle, user: &str, pass: &str) -> Connectio
         .expect("connection opens")
 }
 
+/// Like [`connect`], over a socket with Nagle's algorithm off (for tests that make many
+/// small exchanges: with it on, each one waits for a delayed ACK).
+pub async fn connect_nodelay(
+    broker: &BrokerHandle,
+    user: &str,
+    pass: &str,
+) -> ConnectionHandle<()> {
+    let tcp = tokio::net::TcpStream::connect(broker.local_addr())
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    fe2o3_amqp::Connection::builder()
+        .container_id("test-client-nodelay")
+        .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
+            username: user.to_string(),
+            password: pass.to_string(),
+        })
+        .open_with_stream(tcp)
+        .await
+        .expect("connection opens")
+}
+
 pub async fn connect_session(
     broker: &BrokerHandle,
     user: &str,
