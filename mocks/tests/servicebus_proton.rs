@@ -102,7 +102,10 @@ async fn proton_sends_and_receives_with_everything_intact() {
     );
     assert_eq!(got["properties"]["fromHerId"], "123");
     assert_eq!(got["properties"]["toHerId"], "131725");
-    assert_eq!(got["properties"]["applicationTimeStamp"], "2019-01-03T08:15:00+01:00");
+    assert_eq!(
+        got["properties"]["applicationTimeStamp"],
+        "2019-01-03T08:15:00+01:00"
+    );
     assert_eq!(got["properties"]["cpaId"], "cpa-42");
     assert_eq!(got["body_hex"], hex(b"<AppRec/>"));
     assert_eq!(got["delivery_count"], 0);
@@ -112,14 +115,20 @@ async fn proton_sends_and_receives_with_everything_intact() {
     assert_eq!(echo["properties"]["toHerId"], "123");
 
     // What the broker stored from Proton, as the receiver sees it.
-    let stored = broker.bus().browse(&format!("{KPR_HER}_async")).await.unwrap();
+    let stored = broker
+        .bus()
+        .browse(&format!("{KPR_HER}_async"))
+        .await
+        .unwrap();
     assert_eq!(stored.len(), 1);
     let m = &stored[0];
     let p = m.properties.as_ref().unwrap();
     assert_eq!(message_id_of(m), "proton-1");
     assert_eq!(
         p.correlation_id,
-        Some(fe2o3_amqp_types::messaging::MessageId::String("corr-proton-1".into()))
+        Some(fe2o3_amqp_types::messaging::MessageId::String(
+            "corr-proton-1".into()
+        ))
     );
     assert_eq!(p.to.as_deref(), Some("131725_async"));
     assert_eq!(p.reply_to.as_deref(), Some("123_async"));
@@ -153,8 +162,14 @@ fn hex(bytes: &[u8]) -> String {
 async fn proton_with_a_wrong_password_is_refused() {
     require_proton();
     let broker = start().await;
-    let lines = run_peer(vec!["badauth".into(), peer_url(&broker, KOMMUNE_USER, "wrong")]).await;
-    let refused = lines[0]["refused"].as_str().unwrap_or_else(|| panic!("{lines:?}"));
+    let lines = run_peer(vec![
+        "badauth".into(),
+        peer_url(&broker, KOMMUNE_USER, "wrong"),
+    ])
+    .await;
+    let refused = lines[0]["refused"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{lines:?}"));
     assert!(refused.contains("amqp:unauthorized-access"), "{refused}");
     broker.shutdown().await;
 }
@@ -169,7 +184,10 @@ async fn proton_may_not_consume_another_her_ids_queue() {
         format!("/amq/queue/{KPR_HER}_async"),
     ])
     .await;
-    assert_eq!(lines[0]["condition"]["name"], "amqp:unauthorized-access", "{lines:?}");
+    assert_eq!(
+        lines[0]["condition"]["name"], "amqp:unauthorized-access",
+        "{lines:?}"
+    );
     broker.shutdown().await;
 }
 

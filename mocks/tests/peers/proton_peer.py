@@ -13,6 +13,9 @@ Prints one JSON object per line on stdout; exits non-zero on an unexpected failu
         send a message with a SIZE-byte body; print the link error condition.
     proton_peer.py forbidden URL QUEUE
         try to receive from QUEUE; print the link error condition.
+    proton_peer.py tlsecho URL NAMESPACE HER CA_PEM
+        over amqps:// (verifying the broker against CA_PEM and the host name), send a message
+        to the own async queue and receive it back.
 """
 
 import json
@@ -143,6 +146,25 @@ def forbidden(url, queue):
         pass
 
 
+def tlsecho(url, namespace, her, ca_pem):
+    from proton import SSLDomain
+    domain = SSLDomain(SSLDomain.MODE_CLIENT)
+    domain.set_trusted_ca_db(ca_pem)
+    domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
+    conn = BlockingConnection(url, timeout=TIMEOUT, allowed_mechs="PLAIN", ssl_domain=domain,
+                              container_id="proton-tls")
+    sender = conn.create_sender("/exchange/%s/%s_async" % (namespace, her), name="tls-send")
+    delivery = sender.send(nhn_message("proton-tls", "%s_async" % her, "%s_async" % her, her, her, b"over tls"))
+    print(json.dumps({"sent": "proton-tls", "state": str(delivery.remote_state)}), flush=True)
+    receiver = conn.create_receiver("/amq/queue/%s_async" % her, name="tls-recv", credit=1)
+    msg = receiver.receive(timeout=TIMEOUT)
+    receiver.accept()
+    print(json.dumps({"received": describe(msg)}), flush=True)
+    sender.close()
+    receiver.close()
+    conn.close()
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "roundtrip":
@@ -151,6 +173,8 @@ def main(argv):
         badauth(argv[2])
     elif cmd == "oversize":
         oversize(argv[2], argv[3], int(argv[4]), int(argv[5]))
+    elif cmd == "tlsecho":
+        tlsecho(argv[2], argv[3], int(argv[4]), argv[5])
     elif cmd == "forbidden":
         forbidden(argv[2], argv[3])
     else:
