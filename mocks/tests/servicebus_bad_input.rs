@@ -264,3 +264,19 @@ async fn abrupt_disconnects_mid_transfer_lose_nothing_accepted() {
     assert_alive_and_intact(&broker).await;
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_idle_connection_is_dropped_after_the_idle_timeout() {
+    let limits = Limits {
+        idle_timeout: Some(Duration::from_millis(500)),
+        ..Limits::default()
+    };
+    let broker = broker_with_one_message(limits).await;
+    // Opened, then silent: no frames, not even empty ones.
+    let mut tcp = authenticated_socket(&broker, true).await;
+    let started = std::time::Instant::now();
+    read_to_close(&mut tcp).await;
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    assert_alive_and_intact(&broker).await;
+    broker.shutdown().await;
+}
