@@ -54,6 +54,11 @@
 //!
 //! The receiver (the national side) uses the same queues in-process through [`Bus`].
 //!
+//! Limits of this implementation: a consumer link takes the next message off its queue
+//! before the client has granted credit, and hands out one message at a time (the next is
+//! sent once the previous is settled). A link that never grants credit therefore holds one
+//! message until it detaches; several consumers of one queue share it one message each.
+//!
 //! Notes for clients written against it: the broker turns Nagle's algorithm off on its
 //! sockets; a client that does not (fe2o3-amqp's `Connection::open` does not) pays a
 //! delayed-ACK wait on many small exchanges, e.g. ~40 ms per refused link in a flood.
@@ -226,6 +231,9 @@ pub struct BrokerConfig {
     pub participants: Vec<Participant>,
     /// Directory of the store file [`STORE_FILE`]; `None`: in memory (lost on drop).
     pub state_dir: Option<PathBuf>,
+    /// A store to use instead of the one in `state_dir` (e.g. a [`SqliteStore`] on a file
+    /// shared with the run store).
+    pub store: Option<Arc<dyn MessageStore>>,
     /// TLS; `None`: plain AMQP.
     pub tls: Option<TlsConfig>,
     /// Protective limits.
@@ -274,6 +282,7 @@ impl BrokerConfig {
             namespace: DEFAULT_NAMESPACE.to_string(),
             participants: Vec::new(),
             state_dir: None,
+            store: None,
             tls: None,
             limits: Limits::default(),
             max_deliveries: 10,
@@ -301,6 +310,12 @@ impl BrokerConfig {
     /// Keeps the store in `dir` (created if missing).
     pub fn with_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses this store (overrides the state directory).
+    pub fn with_store(mut self, store: Arc<dyn MessageStore>) -> Self {
+        self.store = Some(store);
         self
     }
 
@@ -379,8 +394,9 @@ impl Broker {
                 }
             }
         }
-        let store: Arc<dyn MessageStore> = match &config.state_dir {
-            Some(dir) => {
+        let store: Arc<dyn MessageStore> = match (&config.store, &config.state_dir) {
+            (Some(store), _) => store.clone(),
+            (None, Some(dir)) => {
                 std::fs::create_dir_all(dir)?;
                 let path = dir.join(STORE_FILE);
                 Arc::new(
@@ -389,7 +405,7 @@ impl Broker {
                         .map_err(|e| BusError::Internal(e.to_string()))??,
                 )
             }
-            None => Arc::new(SqliteStore::in_memory()?),
+            (None, None) => Arc::new(SqliteStore::in_memory()?),
         };
         let settings = CoreSettings {
             namespace: config.namespace.clone(),

@@ -102,3 +102,38 @@ async fn delivery_counts_and_dead_letters_survive_a_restart() {
     assert_eq!(broker.bus().len(&format!("{KPR_HER}_dl")).unwrap(), 1);
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_store_file_can_be_shared_with_another_component() {
+    use iplos_mocks::servicebus::{MessageStore, SqliteStore};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.sqlite");
+    // Another component (the run store) has its own tables in the same file.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other
+        .execute_batch(
+            "PRAGMA journal_mode=WAL; CREATE TABLE run_event (id INTEGER PRIMARY KEY, what TEXT);",
+        )
+        .unwrap();
+    let store: Arc<dyn MessageStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let broker = config().with_store(store).start().await.unwrap();
+    broker
+        .bus()
+        .publish(&format!("{KPR_HER}_async"), &nhn_message("shared", b"s"))
+        .await
+        .unwrap();
+    other
+        .execute("INSERT INTO run_event (what) VALUES ('submitted')", [])
+        .unwrap();
+    broker.shutdown().await;
+    let n: i64 = other
+        .query_row("SELECT count(*) FROM sb_message", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    let n: i64 = other
+        .query_row("SELECT count(*) FROM run_event", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}
