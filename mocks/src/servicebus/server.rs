@@ -1,0 +1,684 @@
+//! The network side: listener, TLS, SASL, and one task per connection, session and link.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use fe2o3_amqp::acceptor::{
+    ConnectionAcceptor, LinkAcceptor, LinkEndpoint, ListenerConnectionHandle,
+    ListenerSessionHandle, SessionAcceptor,
+};
+use fe2o3_amqp::link::{LinkStateError, RecvError};
+use fe2o3_amqp::{Receiver, Sender};
+use fe2o3_amqp_types::definitions::{self, AmqpError, Role};
+use fe2o3_amqp_types::messaging::{Body, Outcome, TargetArchetype};
+use fe2o3_amqp_types::performatives::Attach;
+use fe2o3_amqp_types::primitives::{Symbol, Value};
+use iplos_model::ids::HerId;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::timeout;
+
+use super::address::{parse_queue_name, source_queue, target_queue};
+use super::core::{Core, Failure, Lease, Queue, Settlement};
+use super::sasl::{PlainUserTable, UserTable};
+use super::{BusError, Limits, TlsConfig};
+
+pub(crate) struct ServerCtx {
+    pub(crate) core: Arc<Core>,
+    pub(crate) users: Arc<UserTable>,
+    pub(crate) limits: Limits,
+    pub(crate) tls: Option<tokio_rustls::TlsAcceptor>,
+    pub(crate) container_id: String,
+    pub(crate) connections: AtomicUsize,
+    pub(crate) shutdown: watch::Receiver<bool>,
+}
+
+/// The authenticated user of a connection.
+#[derive(Debug, Clone)]
+struct Principal {
+    username: String,
+    her_id: HerId,
+}
+
+/// Builds the rustls acceptor from PEM.
+pub(crate) fn tls_acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, BusError> {
+    let certs = CertificateDer::pem_slice_iter(&tls.cert_chain_pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| BusError::Tls(format!("certificate PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(BusError::Tls("no certificate in the PEM".into()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&tls.private_key_pem)
+        .map_err(|e| BusError::Tls(format!("private key PEM: {e}")))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| BusError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| BusError::Tls(e.to_string()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+pub(crate) async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    // A dropped sender counts as a shutdown too.
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+async fn drain<T: 'static>(set: &mut JoinSet<T>, within: Duration) {
+    let _ = timeout(within, async { while set.join_next().await.is_some() {} }).await;
+    set.abort_all();
+}
+
+pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>) {
+    let mut shutdown = ctx.shutdown.clone();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown_requested(&mut shutdown) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    connections.spawn(handle_connection(tcp, peer, ctx.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    drain(
+        &mut connections,
+        ctx.limits.shutdown_grace + Duration::from_secs(2),
+    )
+    .await;
+}
+
+struct CountGuard(Arc<ServerCtx>);
+
+impl Drop for CountGuard {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+const TLS_HEADER: [u8; 8] = *b"AMQP\x02\x01\x00\x00";
+
+/// TLS straight away, or after the AMQP TLS protocol header (which is echoed).
+async fn tls_handshake(
+    mut tcp: TcpStream,
+    tls: &tokio_rustls::TlsAcceptor,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {
+    let mut first = [0u8; 1];
+    let n = tcp.peek(&mut first).await.map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Err("closed before TLS".into());
+    }
+    if first[0] == b'A' {
+        let mut header = [0u8; 8];
+        tcp.read_exact(&mut header)
+            .await
+            .map_err(|e| e.to_string())?;
+        // Whatever was asked for, this listener speaks TLS: answer with the TLS header.
+        tcp.write_all(&TLS_HEADER)
+            .await
+            .map_err(|e| e.to_string())?;
+        if header != TLS_HEADER {
+            return Err(format!("protocol header {header:?} on a TLS listener"));
+        }
+    }
+    tls.accept(tcp).await.map_err(|e| format!("TLS: {e}"))
+}
+
+async fn open_amqp<Io>(
+    io: Io,
+    acceptor: &ConnectionAcceptor<(), PlainUserTable>,
+) -> Result<ListenerConnectionHandle, String>
+where
+    Io: AsyncRead + AsyncWrite + std::fmt::Debug + Send + Unpin + 'static,
+{
+    acceptor.accept(io).await.map_err(|e| e.to_string())
+}
+
+async fn handle_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
+    let _ = tcp.set_nodelay(true);
+    let open_before = ctx.connections.fetch_add(1, Ordering::SeqCst);
+    let _count = CountGuard(ctx.clone());
+    let over_limit = open_before >= ctx.limits.max_connections;
+
+    let sasl = PlainUserTable::new(ctx.users.clone());
+    let mut builder = ConnectionAcceptor::builder()
+        .container_id(ctx.container_id.clone())
+        .max_frame_size(ctx.limits.max_frame_size)
+        .channel_max(ctx.limits.max_sessions_per_connection.saturating_sub(1));
+    if let Some(idle) = ctx.limits.idle_timeout {
+        builder = builder.idle_time_out(idle.as_millis().min(u32::MAX as u128) as u32);
+    }
+    let acceptor = builder.sasl_acceptor(sasl.clone()).build();
+
+    let opening = async {
+        match &ctx.tls {
+            Some(tls) => {
+                let stream = tls_handshake(tcp, tls).await?;
+                open_amqp(stream, &acceptor).await
+            }
+            None => open_amqp(tcp, &acceptor).await,
+        }
+    };
+    let mut conn = match timeout(ctx.limits.handshake_timeout, opening).await {
+        Ok(Ok(conn)) => conn,
+        Ok(Err(e)) => {
+            tracing::info!(%peer, error = %e, "connection refused during handshake");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(%peer, "handshake timed out");
+            return;
+        }
+    };
+    let principal = match sasl.authenticated.lock().ok().and_then(|g| g.clone()) {
+        Some((username, her_id)) => Principal { username, her_id },
+        None => {
+            // Not reachable with a SASL acceptor; refuse rather than serve anonymously.
+            let _ = conn
+                .close_with_error(definitions::Error::new(
+                    AmqpError::UnauthorizedAccess,
+                    "not authenticated".to_string(),
+                    None,
+                ))
+                .await;
+            return;
+        }
+    };
+    if over_limit {
+        tracing::info!(%peer, "connection limit reached");
+        let _ = timeout(
+            Duration::from_secs(5),
+            conn.close_with_error(definitions::Error::new(
+                AmqpError::ResourceLimitExceeded,
+                format!("connection limit of {} reached", ctx.limits.max_connections),
+                None,
+            )),
+        )
+        .await;
+        return;
+    }
+    tracing::debug!(%peer, user = %principal.username, "connection open");
+    serve_connection(conn, principal, ctx).await;
+}
+
+async fn serve_connection(
+    mut conn: ListenerConnectionHandle,
+    principal: Principal,
+    ctx: Arc<ServerCtx>,
+) {
+    let session_acceptor = SessionAcceptor::new();
+    let links = Arc::new(AtomicUsize::new(0));
+    let mut sessions = JoinSet::new();
+    let mut shutdown = ctx.shutdown.clone();
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown_requested(&mut shutdown) => { graceful = true; break }
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+            incoming = conn.next_incoming_session() => match incoming {
+                Some(incoming) => {
+                    match session_acceptor.accept_incoming_session(incoming, &mut conn).await {
+                        Ok(session) => {
+                            sessions.spawn(serve_session(
+                                session,
+                                principal.clone(),
+                                links.clone(),
+                                ctx.clone(),
+                            ));
+                        }
+                        Err(e) => tracing::info!(error = %e, "session refused"),
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+    if graceful {
+        drain(
+            &mut sessions,
+            ctx.limits.shutdown_grace + Duration::from_secs(1),
+        )
+        .await;
+    } else {
+        // The peer is gone: let the sessions hand their leases back, briefly.
+        drain(&mut sessions, Duration::from_secs(3)).await;
+    }
+    let _ = timeout(Duration::from_secs(2), conn.close()).await;
+}
+
+async fn serve_session(
+    mut session: ListenerSessionHandle,
+    principal: Principal,
+    links: Arc<AtomicUsize>,
+    ctx: Arc<ServerCtx>,
+) {
+    let mut link_tasks = JoinSet::new();
+    let mut shutdown = ctx.shutdown.clone();
+    // Told to the links when the session is gone (ended by the peer, or its connection
+    // dropped), so that nothing waits for a peer that is not there any more.
+    let (gone_tx, gone) = watch::channel(false);
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown_requested(&mut shutdown) => { graceful = true; break }
+            Some(_) = link_tasks.join_next(), if !link_tasks.is_empty() => {}
+            attach = session.next_incoming_attach() => match attach {
+                Some(attach) => {
+                    on_attach(attach, &mut session, &principal, &links, &ctx, &gone, &mut link_tasks).await;
+                }
+                None => break,
+            },
+        }
+    }
+    if graceful {
+        drain(
+            &mut link_tasks,
+            ctx.limits.shutdown_grace + Duration::from_millis(500),
+        )
+        .await;
+        let _ = timeout(Duration::from_secs(1), session.end()).await;
+    } else {
+        let _ = gone_tx.send(true);
+        // Leases still held are released by their guards if a task has to be aborted.
+        drain(&mut link_tasks, Duration::from_secs(2)).await;
+    }
+}
+
+fn amqp_error(condition: AmqpError, description: String) -> definitions::Error {
+    definitions::Error::new(condition, description, None)
+}
+
+/// Decides what an attach may do: the queue it uses, or the error it is refused with.
+fn authorize(
+    attach: &Attach,
+    principal: &Principal,
+    ctx: &ServerCtx,
+) -> Result<Arc<Queue>, definitions::Error> {
+    let core = &ctx.core;
+    let queue_name = match attach.role {
+        // The peer sends: we receive into the target's queue.
+        Role::Sender => {
+            let target = match attach.target.as_deref() {
+                Some(TargetArchetype::Target(t)) => t,
+                None => {
+                    return Err(amqp_error(
+                        AmqpError::NotImplemented,
+                        "a sending link needs a target".into(),
+                    ));
+                }
+            };
+            if target.dynamic {
+                return Err(amqp_error(
+                    AmqpError::NotImplemented,
+                    "dynamic targets are not supported".into(),
+                ));
+            }
+            let Some(address) = target.address.as_deref() else {
+                return Err(amqp_error(
+                    AmqpError::NotImplemented,
+                    "the anonymous terminus (null target address) is not supported; use /exchange/<namespace>/<queue>".into(),
+                ));
+            };
+            target_queue(address, &core.namespace)
+                .map_err(|e| amqp_error(AmqpError::NotFound, e.to_string()))?
+        }
+        // The peer receives: we send from the source's queue.
+        Role::Receiver => {
+            let Some(source) = attach.source.as_deref() else {
+                return Err(amqp_error(
+                    AmqpError::NotImplemented,
+                    "a receiving link needs a source".into(),
+                ));
+            };
+            if source.dynamic {
+                return Err(amqp_error(
+                    AmqpError::NotImplemented,
+                    "dynamic sources are not supported".into(),
+                ));
+            }
+            let Some(address) = source.address.as_deref() else {
+                return Err(amqp_error(
+                    AmqpError::NotFound,
+                    "a receiving link needs a source address /amq/queue/<queue>".into(),
+                ));
+            };
+            source_queue(address).map_err(|e| amqp_error(AmqpError::NotFound, e.to_string()))?
+        }
+    };
+    let Some(queue) = core.queue(&queue_name) else {
+        return Err(amqp_error(
+            AmqpError::NotFound,
+            format!("no queue '{queue_name}' in vhost '/'"),
+        ));
+    };
+    if attach.role == Role::Receiver {
+        let own = parse_queue_name(&queue_name).is_some_and(|(her, _)| her == principal.her_id);
+        if !own {
+            return Err(amqp_error(
+                AmqpError::UnauthorizedAccess,
+                format!(
+                    "user '{}' (HER-id {}) may not consume from queue '{queue_name}'",
+                    principal.username, principal.her_id
+                ),
+            ));
+        }
+    }
+    Ok(queue.clone())
+}
+
+struct LinkGuard(Arc<AtomicUsize>);
+
+impl Drop for LinkGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+async fn on_attach(
+    attach: Attach,
+    session: &mut ListenerSessionHandle,
+    principal: &Principal,
+    links: &Arc<AtomicUsize>,
+    ctx: &Arc<ServerCtx>,
+    gone: &watch::Receiver<bool>,
+    tasks: &mut JoinSet<()>,
+) {
+    let before = links.fetch_add(1, Ordering::SeqCst);
+    let guard = LinkGuard(links.clone());
+    let decision = if before >= ctx.limits.max_links_per_connection {
+        Err(amqp_error(
+            AmqpError::ResourceLimitExceeded,
+            format!(
+                "link limit of {} per connection reached",
+                ctx.limits.max_links_per_connection
+            ),
+        ))
+    } else {
+        authorize(&attach, principal, ctx)
+    };
+    let name = attach.name.clone();
+    let acceptor = LinkAcceptor::builder()
+        .max_message_size(ctx.limits.max_message_size)
+        .build();
+    let endpoint = match acceptor.accept_incoming_attach(attach, session).await {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            tracing::info!(link = %name, error = %e, "attach could not be completed");
+            return;
+        }
+    };
+    match decision {
+        Err(error) => {
+            tracing::info!(link = %name, user = %principal.username, condition = ?error.condition, description = ?error.description, "attach refused");
+            // The attach is answered, then the link is closed at once with the error (what
+            // RabbitMQ does too); the count is held until the peer has answered.
+            tasks.spawn(async move {
+                let _guard = guard;
+                let closing = async {
+                    match endpoint {
+                        LinkEndpoint::Sender(s) => s.close_with_error(error).await.map(|_| ()),
+                        LinkEndpoint::Receiver(r) => r.close_with_error(error).await.map(|_| ()),
+                    }
+                };
+                let _ = timeout(Duration::from_secs(5), closing).await;
+            });
+        }
+        Ok(queue) => match endpoint {
+            LinkEndpoint::Receiver(receiver) => {
+                tasks.spawn(producer_link(receiver, queue, guard, ctx.clone()));
+            }
+            LinkEndpoint::Sender(sender) => {
+                tasks.spawn(consumer_link(
+                    sender,
+                    queue,
+                    guard,
+                    ctx.clone(),
+                    gone.clone(),
+                ));
+            }
+        },
+    }
+}
+
+/// A client's sending link: store each message, then settle it.
+async fn producer_link(
+    mut receiver: Receiver,
+    queue: Arc<Queue>,
+    _guard: LinkGuard,
+    ctx: Arc<ServerCtx>,
+) {
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let received = tokio::select! {
+            biased;
+            _ = shutdown_requested(&mut shutdown) => break,
+            r = receiver.recv::<Body<Value>>() => r,
+        };
+        match received {
+            Ok(delivery) => {
+                let (info, message) = delivery.into_parts();
+                match ctx.core.publish(&queue.name, message).await {
+                    Ok(_) => {
+                        if receiver.accept(info).await.is_err() {
+                            // The link is gone; the message is stored, and the unsettled
+                            // sender will resend it (at least once).
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, queue = %queue.name, "could not store a message");
+                        let _ = receiver
+                            .reject(
+                                info,
+                                amqp_error(
+                                    AmqpError::InternalError,
+                                    format!("could not store the message: {e}"),
+                                ),
+                            )
+                            .await;
+                    }
+                }
+            }
+            // Detached already by the link itself.
+            Err(RecvError::MessageSizeExceeded(e)) => {
+                tracing::info!(queue = %queue.name, max = e.max_size, "message too large, link detached");
+                return;
+            }
+            Err(RecvError::LinkStateError(
+                LinkStateError::RemoteClosed
+                | LinkStateError::RemoteDetached
+                | LinkStateError::RemoteClosedWithError(_)
+                | LinkStateError::RemoteDetachedWithError(_),
+            )) => {
+                let _ = timeout(Duration::from_secs(1), receiver.close()).await;
+                return;
+            }
+            Err(RecvError::LinkStateError(_)) => return,
+            Err(e) => {
+                tracing::info!(queue = %queue.name, error = %e, "bad transfer, closing the link");
+                let condition = match e {
+                    RecvError::MessageDecode(_) => AmqpError::DecodeError,
+                    _ => AmqpError::NotAllowed,
+                };
+                let _ = timeout(
+                    Duration::from_secs(2),
+                    receiver.close_with_error(amqp_error(condition, e.to_string())),
+                )
+                .await;
+                return;
+            }
+        }
+    }
+    let _ = timeout(Duration::from_secs(1), receiver.close()).await;
+}
+
+/// A message leased to a remote consumer. Dropped without being settled (the task was
+/// aborted), it goes back to the queue as a failed delivery.
+struct HeldLease {
+    core: Arc<Core>,
+    lease: Option<Lease>,
+}
+
+impl HeldLease {
+    fn lease(&self) -> &Lease {
+        self.lease.as_ref().expect("lease present until settled")
+    }
+
+    async fn settle(mut self, outcome: Settle) {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        let how = match outcome {
+            Settle::Accepted => Settlement::Accept,
+            Settle::Rejected(description) => Settlement::Reject(description),
+            Settle::Failed => Settlement::Release(Failure::Failed),
+            Settle::NotDelivered => Settlement::Release(Failure::NotDelivered),
+        };
+        let queue = lease.queue.name.clone();
+        let result = self.core.settle(lease, how).await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, %queue, "could not record an outcome");
+        }
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            let core = self.core.clone();
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = core
+                        .settle(lease, Settlement::Release(Failure::Failed))
+                        .await;
+                });
+            }
+        }
+    }
+}
+
+enum Settle {
+    Accepted,
+    Rejected(Option<String>),
+    Failed,
+    NotDelivered,
+}
+
+fn settle_of(outcome: Outcome) -> Settle {
+    match outcome {
+        Outcome::Accepted(_) => Settle::Accepted,
+        Outcome::Rejected(rejected) => Settle::Rejected(rejected.error.as_ref().map(|e| {
+            let condition = condition_name(&e.condition);
+            match &e.description {
+                Some(d) => format!("{condition}: {d}"),
+                None => condition,
+            }
+        })),
+        _ => Settle::Failed,
+    }
+}
+
+/// A client's receiving link: hand out one message at a time and act on its outcome.
+/// Whatever happens to the consumer (detach, session or connection gone, broker shutdown),
+/// a message it has not accepted goes back to the queue.
+async fn consumer_link(
+    mut sender: Sender,
+    queue: Arc<Queue>,
+    _guard: LinkGuard,
+    ctx: Arc<ServerCtx>,
+    mut gone: watch::Receiver<bool>,
+) {
+    let core = &ctx.core;
+    let mut shutdown = ctx.shutdown.clone();
+    let grace = ctx.limits.shutdown_grace;
+    let shutdown_then_grace = |mut rx: watch::Receiver<bool>| async move {
+        shutdown_requested(&mut rx).await;
+        tokio::time::sleep(grace).await;
+    };
+    loop {
+        let lease = tokio::select! {
+            biased;
+            _ = shutdown_requested(&mut shutdown) => break,
+            _ = shutdown_requested(&mut gone) => return,
+            _ = sender.on_detach() => return,
+            lease = core.take(&queue) => lease,
+        };
+        let held = HeldLease {
+            core: core.clone(),
+            lease: Some(lease),
+        };
+        let message = match core.load(held.lease()).await {
+            Ok(Some(m)) => m,
+            Ok(None) => {
+                held.settle(Settle::Accepted).await;
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, queue = %queue.name, "could not load a message");
+                held.settle(Settle::NotDelivered).await;
+                break;
+            }
+        };
+        // Wait for credit and send the transfer...
+        // (until the transfer is out, nothing was delivered: no failed attempt is counted)
+        let sent = tokio::select! {
+            r = sender.send_batchable(message) => r,
+            _ = shutdown_requested(&mut gone) => { held.settle(Settle::NotDelivered).await; return }
+            _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::NotDelivered).await; break }
+        };
+        let delivery = match sent {
+            Ok(delivery) => delivery,
+            Err(e) => {
+                tracing::debug!(error = %e, queue = %queue.name, "link gone before the transfer");
+                held.settle(Settle::NotDelivered).await;
+                return;
+            }
+        };
+        // ...then for its outcome, or for the consumer to go away.
+        tokio::select! {
+            outcome = delivery => match outcome {
+                Ok(outcome) => held.settle(settle_of(outcome)).await,
+                Err(e) => {
+                    tracing::debug!(error = %e, queue = %queue.name, "delivery lost with the link");
+                    held.settle(Settle::Failed).await;
+                    return;
+                }
+            },
+            _ = sender.on_detach() => { held.settle(Settle::Failed).await; return }
+            _ = shutdown_requested(&mut gone) => { held.settle(Settle::Failed).await; return }
+            _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::Failed).await; break }
+        }
+    }
+    let _ = timeout(Duration::from_secs(1), sender.close()).await;
+}
+
+/// The symbolic name of an error condition, e.g. `amqp:not-found`.
+fn condition_name(condition: &definitions::ErrorCondition) -> String {
+    use definitions::ErrorCondition as C;
+    let symbol = match condition {
+        C::AmqpError(c) => Symbol::from(c),
+        C::ConnectionError(c) => Symbol::from(c),
+        C::SessionError(c) => Symbol::from(c),
+        C::LinkError(c) => Symbol::from(c),
+        C::Custom(c) => c.clone(),
+    };
+    symbol.as_str().to_string()
+}
