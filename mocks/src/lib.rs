@@ -6,4 +6,6 @@ pub mod cms;
 pub mod filsluse;
 pub mod mail;
 pub mod pki;
+pub mod receiver;
+pub mod sender;
 pub mod servicebus;
