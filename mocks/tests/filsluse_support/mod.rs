@@ -313,7 +313,10 @@ pub async fn raw_request(
     req.push_str(body);
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .unwrap_or_else(|_| panic!("no complete answer to {method} {path:?}: {out:?}"))
+        .unwrap();
     let text = String::from_utf8_lossy(&out).into_owned();
     let status = text
         .split(' ')
@@ -325,6 +328,25 @@ pub async fn raw_request(
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Runs `curl` with `args` off the runtime (the server shares the test's thread); stdout
+/// as text. Panics with a clear message when curl is missing.
+pub async fn curl(args: Vec<String>) -> String {
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(&args)
+            .output()
+            .expect("the curl command is needed by this test (apt-get install curl)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn crc32(data: &[u8]) -> u32 {
