@@ -28,7 +28,11 @@ async fn two_users() -> Two {
         .unwrap();
     let b_file = env
         .fs
-        .upload(ELVERUM, "042700_iplos.zip", &stored_zip("b.txt", b"Elverum"))
+        .upload(
+            ELVERUM,
+            "042700_iplos.zip",
+            &stored_zip("b.txt", b"Elverum"),
+        )
         .unwrap();
     let a_token = env.access_token(HAMAR, GOOD).await;
     let a_home = env.fs.user(HAMAR).unwrap().unwrap().home_folder.id;
@@ -55,13 +59,22 @@ async fn rest_every_id_route_answers_404_for_another_users_resources() {
 
     // Each B route paired with the same route on an id that does not exist: same answer.
     let routes = [
-        (format!("/api/v1/files/{bf}"), format!("/api/v1/files/{NOWHERE}")),
+        (
+            format!("/api/v1/files/{bf}"),
+            format!("/api/v1/files/{NOWHERE}"),
+        ),
         (
             format!("/api/v1/files/{bf}/download"),
             format!("/api/v1/files/{NOWHERE}/download"),
         ),
-        (format!("/api/v1/folders/{bfolder}"), format!("/api/v1/folders/{NOWHERE}")),
-        (format!("/api/v1/folders/{bhome}"), format!("/api/v1/folders/{NOWHERE}")),
+        (
+            format!("/api/v1/folders/{bfolder}"),
+            format!("/api/v1/folders/{NOWHERE}"),
+        ),
+        (
+            format!("/api/v1/folders/{bhome}"),
+            format!("/api/v1/folders/{NOWHERE}"),
+        ),
         (
             format!("/api/v1/folders/{bfolder}/files"),
             format!("/api/v1/folders/{NOWHERE}/files"),
@@ -147,7 +160,9 @@ async fn rest_every_id_route_answers_404_for_another_users_resources() {
     }
     // A's own resources still work.
     assert_eq!(
-        env.api_get(tok, &format!("/api/v1/files/{af}")).await.status,
+        env.api_get(tok, &format!("/api/v1/files/{af}"))
+            .await
+            .status,
         StatusCode::OK
     );
     assert_ne!(t.a_home, bhome);
@@ -164,12 +179,20 @@ async fn html_every_id_route_answers_404_for_another_users_resources() {
 
     for (b_path, nowhere) in [
         (format!("/folder/{bfolder}"), format!("/folder/{NOWHERE}")),
-        (format!("/folder/{}", t.b_home), format!("/folder/{NOWHERE}")),
+        (
+            format!("/folder/{}", t.b_home),
+            format!("/folder/{NOWHERE}"),
+        ),
         (format!("/file/{bf}"), format!("/file/{NOWHERE}")),
-        (format!("/file/{bf}/download"), format!("/file/{NOWHERE}/download")),
+        (
+            format!("/file/{bf}/download"),
+            format!("/file/{NOWHERE}/download"),
+        ),
         (
             format!("/human.aspx?OrgID=5281&Arg12=fileview&Arg06={bfolder}&Arg07={bf}&username=x"),
-            format!("/human.aspx?OrgID=5281&Arg12=fileview&Arg06={NOWHERE}&Arg07={NOWHERE}&username=x"),
+            format!(
+                "/human.aspx?OrgID=5281&Arg12=fileview&Arg06={NOWHERE}&Arg07={NOWHERE}&username=x"
+            ),
         ),
         (
             format!("/folder?path=/Home/Ekstern/iplos/{ELVERUM}/frassb"),
@@ -209,7 +232,10 @@ async fn go_to_folder_paths_must_be_ones_own_exactly() {
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     assert_eq!(ok.location(), format!("/folder/{}", t.a_file.folder.id));
     let ok = a
-        .get(&format!("/folder?path=/home/ekstern/iplos/{}/", HAMAR.to_uppercase()))
+        .get(&format!(
+            "/folder?path=/home/ekstern/iplos/{}/",
+            HAMAR.to_uppercase()
+        ))
         .await;
     assert_eq!(ok.location(), format!("/folder/{}", t.a_home));
     for path in [
@@ -227,7 +253,9 @@ async fn go_to_folder_paths_must_be_ones_own_exactly() {
         let r = a
             .get(&format!(
                 "/folder?path={}",
-                path.replace('%', "%25").replace('\\', "%5C").replace('#', "%23")
+                path.replace('%', "%25")
+                    .replace('\\', "%5C")
+                    .replace('#', "%23")
             ))
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
@@ -321,7 +349,11 @@ async fn a_session_expires_after_20_idle_minutes() {
     env.clock.advance(chrono::Duration::minutes(19)).unwrap();
     assert_eq!(a.get(&folder).await.status, StatusCode::OK);
     env.clock.advance(chrono::Duration::minutes(19)).unwrap();
-    assert_eq!(a.get(&folder).await.status, StatusCode::OK, "idle timer restarted");
+    assert_eq!(
+        a.get(&folder).await.status,
+        StatusCode::OK,
+        "idle timer restarted"
+    );
     env.clock.advance(chrono::Duration::minutes(21)).unwrap();
     let r = a.get(&folder).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);

@@ -37,7 +37,11 @@ async fn five_failures_lock_for_fifteen_minutes_rest() {
     assert!(d.contains("2017-02-07T08:15:00+01:00"), "{d}");
     env.clock.advance(Duration::minutes(14)).unwrap();
     let (status, _) = password_grant(&env, HAMAR, GOOD).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "still locked at 14 minutes");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "still locked at 14 minutes"
+    );
     env.clock.advance(Duration::minutes(1)).unwrap();
     let (status, _) = password_grant(&env, HAMAR, GOOD).await;
     assert_eq!(status, StatusCode::OK, "free again after 15 minutes");
@@ -65,7 +69,11 @@ async fn unknown_usernames_lock_the_same_way() {
     for _ in 0..6 {
         answers.push(password_grant(&env, ghost, "Wrong2024").await.1["error_description"].clone());
     }
-    assert!(answers[..5].iter().all(|a| a == "Invalid username or password."));
+    assert!(
+        answers[..5]
+            .iter()
+            .all(|a| a == "Invalid username or password.")
+    );
     assert!(answers[5].as_str().unwrap().contains("locked"));
 }
 
@@ -106,7 +114,10 @@ async fn lockout_policy_is_configurable() {
     env.user_with_password(HAMAR, GOOD).await;
     password_grant(&env, HAMAR, "x").await;
     password_grant(&env, HAMAR, "x").await;
-    assert_eq!(password_grant(&env, HAMAR, GOOD).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        password_grant(&env, HAMAR, GOOD).await.0,
+        StatusCode::BAD_REQUEST
+    );
     env.clock.advance(Duration::minutes(1)).unwrap();
     assert_eq!(password_grant(&env, HAMAR, GOOD).await.0, StatusCode::OK);
 }

@@ -14,16 +14,18 @@ async fn new_user_link_used_after_61_minutes_is_refused_then_a_fresh_request_wor
     let env = start().await;
     let info = env
         .fs
-        .create_user(
-            &UserSpec::new(HAMAR).with_full_name("IPLOS-Tilbakemelding Hamar kommune"),
-        )
+        .create_user(&UserSpec::new(HAMAR).with_full_name("IPLOS-Tilbakemelding Hamar kommune"))
         .unwrap();
     assert!(!info.has_password);
 
     // The "Ny bruker" mail (seed 001, figure 4-2).
     let welcome = env.mails.last_new_user(HAMAR).expect("new-user mail");
     assert_eq!(welcome.link, env.fs.new_user_link());
-    assert!(welcome.link.contains("arg12=passchangerequest&arg11=newuser"));
+    assert!(
+        welcome
+            .link
+            .contains("arg12=passchangerequest&arg11=newuser")
+    );
     assert_eq!(
         welcome.subject(),
         "Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå"
@@ -56,7 +58,11 @@ async fn new_user_link_used_after_61_minutes_is_refused_then_a_fresh_request_wor
         first.subject(),
         "IPLOS-tilbakemelding: Nytt passord - NB! Utløper på tid"
     );
-    assert!(first.text().contains("Passord må settes innen 60 minutter!"));
+    assert!(
+        first
+            .text()
+            .contains("Passord må settes innen 60 minutter!")
+    );
     assert!(first.text().contains(&first.link));
     assert!(first.link.contains("transaction=signon&pxc="));
 
@@ -164,7 +170,10 @@ async fn a_request_for_an_unknown_username_answers_the_same_and_sends_nothing() 
     let mut b = env.browser();
     b.get("/password/newuser").await;
     let unknown = b
-        .post("/password/newuser", &[("username", "postmottak@nowhere.kommune.no")])
+        .post(
+            "/password/newuser",
+            &[("username", "postmottak@nowhere.kommune.no")],
+        )
         .await;
     b.get("/password/newuser").await;
     let known = b.post("/password/newuser", &[("username", HAMAR)]).await;
@@ -188,7 +197,12 @@ async fn forgotten_password_request_a_password_change() {
     assert!(signon.text().contains("Request a password change"));
     let page = b.get("/password/request").await;
     assert!(page.text().contains("Password Change Request"));
-    let r = b.post("/password/request", &[("username", "Postmottak@Hamar.kommune.no")]).await;
+    let r = b
+        .post(
+            "/password/request",
+            &[("username", "Postmottak@Hamar.kommune.no")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let mail = env.mails.last_password_link(HAMAR).unwrap();
     assert_eq!(mail.reason, LinkReason::PasswordChange);
@@ -204,11 +218,17 @@ async fn forgotten_password_request_a_password_change() {
     let mut b = env.browser();
     let r = b.get(&path_of(&mail.link, &env.base)).await;
     let page = b.follow(&r).await;
-    assert!(page.text().contains("You are required to change your password now."));
+    assert!(
+        page.text()
+            .contains("You are required to change your password now.")
+    );
     let r = b
         .post(
             "/password/change",
-            &[("new_password", "Vinter2025"), ("new_password2", "Vinter2025")],
+            &[
+                ("new_password", "Vinter2025"),
+                ("new_password2", "Vinter2025"),
+            ],
         )
         .await;
     assert!(r.text().contains("Your password has been changed."));

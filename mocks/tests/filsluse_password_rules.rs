@@ -126,7 +126,10 @@ async fn first_sign_on_with_a_temporary_password_requires_a_change() {
     let r = b
         .post(
             "/password/change",
-            &[("new_password", "Start1234x"), ("new_password2", "Start1234x")],
+            &[
+                ("new_password", "Start1234x"),
+                ("new_password2", "Start1234x"),
+            ],
         )
         .await;
     assert!(r.text().contains("Your password has been changed."));

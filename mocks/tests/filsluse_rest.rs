@@ -57,7 +57,10 @@ async fn token_self_folders_files_details_and_download_of_an_uploaded_zip() {
     let items = folders["items"].as_array().unwrap();
     assert_eq!(items[0]["path"], format!("/Home/Ekstern/iplos/{HAMAR}"));
     assert_eq!(items[0]["id"], user.home_folder.id);
-    assert_eq!(items[1]["path"], format!("/Home/Ekstern/iplos/{HAMAR}/frassb"));
+    assert_eq!(
+        items[1]["path"],
+        format!("/Home/Ekstern/iplos/{HAMAR}/frassb")
+    );
     assert_eq!(items[1]["name"], "frassb");
     assert_eq!(items[1]["parentId"], user.home_folder.id);
     assert_eq!(items[1]["totalFileCount"], 1);
@@ -65,7 +68,10 @@ async fn token_self_folders_files_details_and_download_of_an_uploaded_zip() {
     let frassb = items[1]["id"].as_u64().unwrap();
 
     let sub = env
-        .api_get(token, &format!("/api/v1/folders/{}/subfolders", user.home_folder.id))
+        .api_get(
+            token,
+            &format!("/api/v1/folders/{}/subfolders", user.home_folder.id),
+        )
         .await
         .json();
     assert_eq!(sub["items"][0]["id"], frassb);
@@ -99,7 +105,10 @@ async fn token_self_folders_files_details_and_download_of_an_uploaded_zip() {
 
     // File details: SHA-1 hash.
     let id = f["id"].as_str().unwrap();
-    let d = env.api_get(token, &format!("/api/v1/files/{id}")).await.json();
+    let d = env
+        .api_get(token, &format!("/api/v1/files/{id}"))
+        .await
+        .json();
     assert_eq!(d["hash"], sha1_hex(&zip));
     assert_eq!(d["originalFilename"], "040300_iplos.zip");
     assert_eq!(d["downloadCount"], 0);
@@ -128,7 +137,10 @@ async fn token_self_folders_files_details_and_download_of_an_uploaded_zip() {
     assert!(dl.body.starts_with(b"PK\x03\x04"));
 
     // Downloaded: no longer new.
-    let d = env.api_get(token, &format!("/api/v1/files/{id}")).await.json();
+    let d = env
+        .api_get(token, &format!("/api/v1/files/{id}"))
+        .await
+        .json();
     assert_eq!(d["isNew"], false);
     assert_eq!(d["downloadCount"], 1);
     let all = env.api_get(token, "/api/v1/files").await.json();
@@ -209,7 +221,10 @@ async fn refresh_token_gives_a_new_pair_once() {
     assert_ne!(fresh["access_token"], tok["access_token"]);
     assert_ne!(fresh["refresh_token"], tok["refresh_token"]);
     let me = env
-        .api_get(fresh["access_token"].as_str().unwrap(), "/api/v1/users/self")
+        .api_get(
+            fresh["access_token"].as_str().unwrap(),
+            "/api/v1/users/self",
+        )
         .await;
     assert_eq!(me.status, StatusCode::OK);
     // A refresh token works once.
@@ -240,7 +255,10 @@ async fn tokens_expire_on_the_injected_clock() {
     env.clock.advance(Duration::minutes(2)).unwrap();
     let r = env.api_get(access, "/api/v1/users/self").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.header("www-authenticate"), "Bearer error=\"invalid_token\"");
+    assert_eq!(
+        r.header("www-authenticate"),
+        "Bearer error=\"invalid_token\""
+    );
     let e = r.json();
     assert_eq!(e["title"], "Unauthorized");
     assert_eq!(e["errorCode"], 401);
@@ -284,9 +302,18 @@ async fn errors_have_moveit_shapes() {
             ],
             "invalid_grant",
         ),
-        (vec![("username", HAMAR), ("password", GOOD)], "invalid_request"),
-        (vec![("grant_type", "password"), ("username", HAMAR)], "invalid_request"),
-        (vec![("grant_type", "client_credentials")], "unsupported_grant_type"),
+        (
+            vec![("username", HAMAR), ("password", GOOD)],
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "password"), ("username", HAMAR)],
+            "invalid_request",
+        ),
+        (
+            vec![("grant_type", "client_credentials")],
+            "unsupported_grant_type",
+        ),
     ] {
         let (status, body) = env.token_form(&form).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{form:?}");
@@ -319,7 +346,12 @@ async fn errors_have_moveit_shapes() {
         assert!(r.header("www-authenticate").starts_with("Bearer"));
     }
     // Unknown API route: 401 without a token, 404 with one.
-    let r = env.http.get(env.url("/api/v1/nothing")).send().await.unwrap();
+    let r = env
+        .http
+        .get(env.url("/api/v1/nothing"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let token = env.access_token(HAMAR, GOOD).await;
     let r = env.api_get(&token, "/api/v1/nothing/here").await;
@@ -417,7 +449,9 @@ async fn paging_sorting_filters_redirects_and_delete() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let r = env.api_get(&token, &format!("/api/v1/files/{}", a.id)).await;
+    let r = env
+        .api_get(&token, &format!("/api/v1/files/{}", a.id))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(env.fs.files(HAMAR).unwrap().len(), 2);
 }
@@ -431,7 +465,11 @@ async fn upload_refuses_bad_names_unknown_users_and_oversize() {
     for bad in ["../x.zip", "a/b.zip", "a\\b.zip", "", "x\u{7}.zip"] {
         assert!(env.fs.upload(HAMAR, bad, b"x").is_err(), "{bad:?}");
     }
-    assert!(env.fs.upload("postmottak@nowhere.kommune.no", "a.zip", b"x").is_err());
+    assert!(
+        env.fs
+            .upload("postmottak@nowhere.kommune.no", "a.zip", b"x")
+            .is_err()
+    );
     assert!(env.fs.upload(HAMAR, "big.zip", &[0; 101]).is_err());
     assert!(env.mails.new_files(HAMAR).is_empty());
 }

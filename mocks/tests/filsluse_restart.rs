@@ -20,7 +20,12 @@ async fn restart_keeps_users_and_files() {
     let clock = VirtualClock::new(t0());
     let zip = stored_zip("feilliste.txt", b"restart");
 
-    let env = start_with(cfg.clone(), clock.clone(), Arc::new(RecordingNotifier::new())).await;
+    let env = start_with(
+        cfg.clone(),
+        clock.clone(),
+        Arc::new(RecordingNotifier::new()),
+    )
+    .await;
     env.user_with_password(HAMAR, GOOD).await;
     env.fs.create_user(&UserSpec::new(ELVERUM)).unwrap();
     env.fs.send_password_link(ELVERUM).unwrap();
@@ -88,7 +93,11 @@ async fn configured_users_are_provisioned_without_mail() {
     let env = start_at(cfg, t0()).await;
     assert_eq!(env.fs.users().unwrap().len(), 2);
     assert!(env.mails.mails().is_empty());
-    let u = env.fs.user("meldingsansvarlig@hamar.kommune.no").unwrap().unwrap();
+    let u = env
+        .fs
+        .user("meldingsansvarlig@hamar.kommune.no")
+        .unwrap()
+        .unwrap();
     assert_eq!(u.email, "meldingsansvarlig@hamar.kommune.no");
     assert_eq!(
         u.upload_folder.path,

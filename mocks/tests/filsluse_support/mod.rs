@@ -48,7 +48,12 @@ pub async fn start() -> Env {
 }
 
 pub async fn start_at(config: FilsluseConfig, at: DateTime<Utc>) -> Env {
-    start_with(config, VirtualClock::new(at), Arc::new(RecordingNotifier::new())).await
+    start_with(
+        config,
+        VirtualClock::new(at),
+        Arc::new(RecordingNotifier::new()),
+    )
+    .await
 }
 
 pub async fn start_with(
