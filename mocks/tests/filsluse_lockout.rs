@@ -3,6 +3,8 @@
 
 mod filsluse_support;
 
+use std::sync::Arc;
+
 use chrono::Duration;
 use filsluse_support::*;
 use reqwest::StatusCode;
@@ -120,4 +122,33 @@ async fn lockout_policy_is_configurable() {
     );
     env.clock.advance(Duration::minutes(1)).unwrap();
     assert_eq!(password_grant(&env, HAMAR, GOOD).await.0, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_attempts_cannot_get_past_the_limit() {
+    let mut cfg = config();
+    cfg.kdf_iterations = 20_000; // slow enough for attempts to overlap
+    let env = Arc::new(start_at(cfg, t0()).await);
+    env.user_with_password(HAMAR, GOOD).await;
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let env = env.clone();
+        tasks.push(tokio::spawn(async move {
+            password_grant(&env, HAMAR, "Wrong2024").await.1["error_description"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }));
+    }
+    let mut checked = 0;
+    for t in tasks {
+        if t.await.unwrap() == "Invalid username or password." {
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 5, "only 5 attempts reach the password check");
+    assert_eq!(
+        password_grant(&env, HAMAR, GOOD).await.0,
+        StatusCode::BAD_REQUEST
+    );
 }

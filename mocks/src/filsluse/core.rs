@@ -438,14 +438,15 @@ impl Portal {
     pub fn authenticate(&self, username: &str, pw: &str) -> Result<AuthOutcome, FilsluseError> {
         let key = lockout_key(username);
         let now = self.now();
-        let (failures, locked_until) = self.store.lockout(&key)?;
-        let failures = match locked_until.map(from_ms) {
-            Some(until) if until > now => {
+        let max = i64::from(self.settings.lockout.max_failures.max(1));
+        let lock_ms = self.settings.lockout.duration.num_milliseconds();
+        let (attempt, lock) = match self.store.begin_attempt(&key, ms(now), max, lock_ms)? {
+            Err(until) => {
+                let until = from_ms(until);
                 tracing::warn!(target: LOG, username = %key, %until, "sign-on refused: locked");
                 return Ok(AuthOutcome::Locked(until));
             }
-            Some(_) => 0,
-            None => failures,
+            Ok(counted) => counted,
         };
         let user = self.lookup(username)?;
         let ok = match user.as_ref().and_then(|u| u.password_hash.as_deref()) {
@@ -463,18 +464,14 @@ impl Portal {
                 Ok(AuthOutcome::Ok(user))
             }
             _ => {
-                let failures = failures + 1;
-                let max = i64::from(self.settings.lockout.max_failures.max(1));
-                if failures >= max {
-                    let until = now + self.settings.lockout.duration;
-                    self.store.set_lockout(&key, 0, Some(ms(until)))?;
-                    tracing::warn!(
-                        target: LOG, username = %key, failures, %until,
+                match lock.map(from_ms) {
+                    Some(until) => tracing::warn!(
+                        target: LOG, username = %key, failures = attempt, %until,
                         "sign-on failed; username locked"
-                    );
-                } else {
-                    self.store.set_lockout(&key, failures, None)?;
-                    tracing::warn!(target: LOG, username = %key, failures, "sign-on failed");
+                    ),
+                    None => tracing::warn!(
+                        target: LOG, username = %key, failures = attempt, "sign-on failed"
+                    ),
                 }
                 Ok(AuthOutcome::BadCredentials)
             }

@@ -317,32 +317,43 @@ impl Store {
         Ok(())
     }
 
-    /// Failed attempts and lock expiry for a username (known or not).
-    pub fn lockout(&self, username: &str) -> Result<(i64, Option<i64>), StoreError> {
-        Ok(self
-            .conn()
+    /// Counts a sign-on attempt for a username (known or not) *before* its password is
+    /// checked, so parallel attempts cannot get past the limit. `Err(until)` while locked;
+    /// otherwise the attempt's number since the last success or lock, and the lock this
+    /// attempt sets when it is the `max`-th (it is still checked; a success lifts the lock).
+    pub fn begin_attempt(
+        &self,
+        username: &str,
+        now: i64,
+        max: i64,
+        lock_ms: i64,
+    ) -> Result<Result<(i64, Option<i64>), i64>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let (failures, locked_until): (i64, Option<i64>) = tx
             .query_row(
                 "SELECT failures, locked_until FROM lockouts WHERE username = ?1",
                 [username],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?
-            .unwrap_or((0, None)))
-    }
-
-    /// Sets the failed-attempt count and lock expiry.
-    pub fn set_lockout(
-        &self,
-        username: &str,
-        failures: i64,
-        locked_until: Option<i64>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
+            .unwrap_or((0, None));
+        if let Some(until) = locked_until.filter(|u| *u > now) {
+            return Ok(Err(until));
+        }
+        let n = if locked_until.is_some() {
+            1
+        } else {
+            failures + 1
+        };
+        let lock = (n >= max).then(|| now.saturating_add(lock_ms));
+        tx.execute(
             "INSERT INTO lockouts(username, failures, locked_until) VALUES (?1, ?2, ?3) \
              ON CONFLICT(username) DO UPDATE SET failures = ?2, locked_until = ?3",
-            params![username, failures, locked_until],
+            params![username, if lock.is_some() { 0 } else { n }, lock],
         )?;
-        Ok(())
+        tx.commit()?;
+        Ok(Ok((n, lock)))
     }
 
     /// Forgets failed attempts and any lock.
