@@ -202,7 +202,7 @@ impl UserSpec {
     }
 
     /// The kommune's user: its postmottak address, full name
-    /// "IPLOS-Tilbakemelding <name> kommune" (seed 001's form), its kommunenummer.
+    /// `IPLOS-Tilbakemelding <name> kommune` (seed 001's form), its kommunenummer.
     pub fn for_municipality(m: &Municipality) -> UserSpec {
         UserSpec {
             username: m.postmottak().to_string(),
