@@ -34,7 +34,8 @@
 //! An error message goes to the sender's `<fromHerId>_error` queue; when `fromHerId` is
 //! missing, unparseable or has no queue, to the error queue of the HER-id named by
 //! `reply-to`; when neither gives one, the message is dead-lettered (rejected into the
-//! register's `_dl` queue with the reason). It has an empty body and the application
+//! register's `_dl` queue with the reason). It has an empty body (fe2o3-amqp writes "no
+//! body" as an amqp-value null section; clients read it as no body) and the application
 //! properties `originalMessageId`, `receiverTimeStamp`, `errorCondition`,
 //! `errorDescription`, `errorConditionData` (plus `fromHerId` = the register, `toHerId` =
 //! the sender when known), `correlation-id` = the original message-id.
@@ -73,8 +74,9 @@
 //!
 //! Not well-formed IPLOS content is normally caught one step earlier, because the MsgHead
 //! reader checks the embedded document's well-formedness: it gets
-//! `transport:not-well-formed-xml`. T01 is what the IPLOS check's own limits give (a name
-//! longer than 1000 bytes, a token over 16 MiB).
+//! `transport:not-well-formed-xml`. T01 is what the IPLOS check finds beyond that: its
+//! parser limits (a name longer than 1000 bytes, a token over 16 MiB) and undeclared entity
+//! references (WF04), which the envelope reader lets through.
 //!
 //! # Content state
 //!
