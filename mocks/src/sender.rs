@@ -417,6 +417,9 @@ pub struct SenderConfig {
     pub clock: Arc<dyn Clock>,
     /// Default wait for an answer.
     pub timeout: Duration,
+    /// Attach the receiving links to the own `_async` and `_error` queues (default). A
+    /// sender without them only sends; answers stay in the queues.
+    pub listen: bool,
 }
 
 impl SenderConfig {
@@ -428,6 +431,7 @@ impl SenderConfig {
             identity,
             clock: Arc::new(SystemClock),
             timeout: Duration::from_secs(30),
+            listen: true,
         }
     }
 }
@@ -438,6 +442,7 @@ impl std::fmt::Debug for SenderConfig {
             .field("namespace", &self.namespace)
             .field("identity", &self.identity)
             .field("timeout", &self.timeout)
+            .field("listen", &self.listen)
             .finish_non_exhaustive()
     }
 }
@@ -563,10 +568,15 @@ impl ReferenceSender {
             .map_err(|e| amqp(&e))?;
         let (tx, rx) = mpsc::channel(64);
         let mut listeners = Vec::new();
-        for (name, kind, is_error) in [
-            ("iplos-answers", QueueKind::Async, false),
-            ("iplos-errors", QueueKind::Error, true),
-        ] {
+        let links: &[(&str, QueueKind, bool)] = if config.listen {
+            &[
+                ("iplos-answers", QueueKind::Async, false),
+                ("iplos-errors", QueueKind::Error, true),
+            ]
+        } else {
+            &[]
+        };
+        for &(name, kind, is_error) in links {
             let receiver = Receiver::attach(
                 &mut session,
                 name,
