@@ -24,9 +24,12 @@ pub trait CertificateDirectory: Send + Sync {
     fn trust_store(&self) -> Result<Arc<TrustStore>, CmsError>;
 }
 
+/// A HER-id's registered signing and encryption certificates.
+type Pair = (Option<X509>, Option<X509>);
+
 /// A directory held in memory (tests, and callers that register parties themselves).
 pub struct StaticDirectory {
-    certs: RwLock<HashMap<HerId, (Option<X509>, Option<X509>)>>,
+    certs: RwLock<HashMap<HerId, Pair>>,
     trust: Arc<TrustStore>,
 }
 
@@ -79,7 +82,7 @@ impl StaticDirectory {
             .remove(&her_id);
     }
 
-    fn get(&self, her_id: HerId) -> Option<(Option<X509>, Option<X509>)> {
+    fn get(&self, her_id: HerId) -> Option<Pair> {
         self.certs
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -126,7 +129,7 @@ impl std::fmt::Debug for PkiDirectory {
 struct Loaded {
     stamp: (Option<SystemTime>, Option<SystemTime>),
     trust: Arc<TrustStore>,
-    certs: HashMap<u32, (Option<X509>, Option<X509>)>,
+    certs: HashMap<u32, Pair>,
 }
 
 fn mtime(p: &Path) -> Option<SystemTime> {
@@ -163,7 +166,7 @@ impl PkiDirectory {
         for r in &index.issued {
             latest.insert((r.her_id, r.role), r.cert.cert.as_str());
         }
-        let mut certs: HashMap<u32, (Option<X509>, Option<X509>)> = HashMap::new();
+        let mut certs: HashMap<u32, Pair> = HashMap::new();
         for ((her, role), rel) in latest {
             let cert = std::fs::read(self.dir.join(rel))
                 .ok()
