@@ -11,7 +11,7 @@
 //! - as one data section of an AMQP message to `/exchange/<namespace>/<register>_async`
 //!   with `message-id` a fresh GUID, `to` `<register>_async`, `reply-to`
 //!   `<own HER-id>_async`, `subject` `IPLOS` (the message function, **\[model\]**: see
-//!   [`nhn::SUBJECT_IPLOS`](crate::receiver::nhn::SUBJECT_IPLOS)), `correlation-id` = the
+//!   [`SUBJECT_IPLOS`](crate::receiver::nhn::SUBJECT_IPLOS)), `correlation-id` = the
 //!   message-id (a new conversation, as Helsenorge.Messaging does), `content-type`
 //!   `application/pkcs7-mime; smime-type=signed-and-enveloped-data`, and the application
 //!   properties `fromHerId`, `toHerId` (strings), `applicationTimeStamp`
