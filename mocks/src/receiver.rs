@@ -78,6 +78,12 @@
 //! parser limits (a name longer than 1000 bytes, a token over 16 MiB) and undeclared entity
 //! references (WF04), which the envelope reader lets through.
 //!
+//! The signature and certificate codes of kodeverk 8221 (S01, S02, S03, S99) and T99 do
+//! not appear in this receiver's AppRecs: problems found before the MsgHead is read are
+//! answered with an error message, as DOMAIN §4 describes
+//! ([`CmsError::apprec_error`](crate::cms::CmsError::apprec_error) gives the code a receiver
+//! answering with an AppRec would use).
+//!
 //! # Content state
 //!
 //! Each (register HER-id, sender HER-id) pair has a

@@ -186,6 +186,17 @@ async fn status_2_from_the_msghead_with_e10_e21_t10() {
     assert_eq!(a.apprec.status, AppRecStatus::Rejected);
     assert_eq!(codes(&a), ["T02"], "{}", texts(&a));
     assert!(texts(&a).contains("MIGversion"));
+    // The document referenced by FileReference instead of included: T10.
+    let a_start = head.find("<mh:Content>").unwrap();
+    let a_end = head.find("</mh:Content>").unwrap() + "</mh:Content>".len();
+    let by_reference = format!(
+        "{}<mh:FileReference>iplos-0301.xml</mh:FileReference>{}",
+        &head[..a_start],
+        &head[a_end..]
+    );
+    let a = fresh(&doc, &[Fault::Content(by_reference.into_bytes())]).await;
+    assert_eq!(a.apprec.status, AppRecStatus::Rejected);
+    assert_eq!(codes(&a), ["T10"], "{}", texts(&a));
     // Without MsgId the receipt names the AMQP message-id as the original.
     let cut = head.replace(
         "<mh:MsgId>6f1a3c1e-0000-4000-8000-00000000aaaa</mh:MsgId>",

@@ -369,14 +369,29 @@ async fn handle(
         reply,
     } = decision
     {
-        publish_reply(
-            shared,
-            delivery_row,
-            &reply_queue,
-            &reply_message_id,
-            &reply,
-        )
-        .await?;
+        // A failed publish is retried a few times; after that the reply stays owed and is
+        // sent at the next start (recovery runs before the consumers, never beside them:
+        // two publishers of one reply could both send it).
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1.. {
+            match publish_reply(
+                shared,
+                delivery_row,
+                &reply_queue,
+                &reply_message_id,
+                &reply,
+            )
+            .await
+            {
+                Ok(()) => break,
+                Err(e) if attempt < 4 => {
+                    tracing::warn!(error = %e, attempt, "publishing a reply failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     Ok(Flow::Continue)
 }
