@@ -239,7 +239,8 @@ async fn handle(
     queue: &str,
     delivery: Delivery,
 ) -> Result<Flow, ReceiverError> {
-    let message: AmqpMessage = delivery.message().clone();
+    // One copy of the message, shared by the blocking steps (a message may be 100 MB).
+    let message: Arc<AmqpMessage> = Arc::new(delivery.message().clone());
     let message_id = nhn::message_id(&message);
     let from = normalised_her(nhn::app_prop_text(&message, nhn::FROM_HER_ID));
     let to = normalised_her(nhn::app_prop_text(&message, nhn::TO_HER_ID));
@@ -247,7 +248,8 @@ async fn handle(
 
     // received: the message and this delivery are in the store.
     let (message_row, delivery_row, judge_now) = {
-        let (queue, message_id, message) = (queue.to_string(), message_id.clone(), message.clone());
+        let (queue, message_id, message) =
+            (queue.to_string(), message_id.clone(), Arc::clone(&message));
         blocking(move || {
             let encoded = encode_message(&message)?;
             let key = message_key(message_id.as_deref(), &encoded);
@@ -291,7 +293,7 @@ async fn handle(
     if let Some(attempts) = judge_now {
         let judged = {
             let shared2 = shared.clone();
-            let message = message.clone();
+            let message = Arc::clone(&message);
             blocking(move || {
                 let queues: HashSet<String> = shared2.bus.queues().into_iter().collect();
                 let ctx = Ctx {
