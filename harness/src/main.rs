@@ -27,6 +27,10 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Generate synthetic populations and their messages for every kommune of a data year.
     Generate(cmd::generate::Args),
+    /// Run the national side of the service bus (AMQP broker + KPR receiver) for vendors.
+    Serve(cmd::serve::Args),
+    /// Manage the test PKI (CA, register and kommune certificates).
+    Pki(cmd::pki::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a),
         Command::Rules(a) => cmd::rules::run(a),
         Command::Generate(a) => cmd::generate::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Pki(a) => cmd::pki::run(a),
     };
     match result {
         Ok(code) => code,

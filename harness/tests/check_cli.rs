@@ -85,7 +85,13 @@ fn warnings_alone_keep_exit_0() {
     let o = run(&["check", "--format", "json", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("IPL24"));
-    let o = run(&["check", "--production", "--format", "json", f.to_str().unwrap()]);
+    let o = run(&[
+        "check",
+        "--production",
+        "--format",
+        "json",
+        f.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(0));
     let objs = json_lines(&o);
     assert_eq!(objs[0]["conformant"], true);

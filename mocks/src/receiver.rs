@@ -1,1 +1,452 @@
-//! (being written)
+//! The national receiver (KPR): what the register does with a message that arrives on its
+//! service bus queue — check the envelope, decrypt and verify, read the MsgHead, check the
+//! IPLOS content, and answer with an AppRec or an error message. Every message, verdict and
+//! receipt is kept in the [`RunStore`] before the broker delivery is settled.
+//!
+//! The register's HER-ids are configuration ([`ReceiverConfig::her_ids`]; KPR production
+//! 134197 and "KPR Validering" 131725 by default, DOMAIN §4). One consumer per HER-id reads
+//! its `<herid>_async` queue, one message at a time.
+//!
+//! # What is checked, in order, and what it answers
+//!
+//! | stage | check | answer |
+//! |---|---|---|
+//! | header | `message-id`, `toHerId` (a HER-id, and the owner of this queue), `fromHerId`, `subject`, `applicationTimeStamp` (`yyyy-MM-ddTHH:mm:ssK`), `content-type` (`application/pkcs7-mime; smime-type=signed-and-enveloped-data`): missing, empty or invalid | error `transport:invalid-field-value`; `errorDescription` names every bad property, `errorConditionData` lists them (comma-separated) |
+//! | header | `subject` is not the configured message function (`IPLOS`) | error `transport:unsupported-message` |
+//! | body | not exactly one data section | error `transport:unsupported-message` |
+//! | CMS | larger than [`ReceiverConfig::max_message_bytes`], not CMS, not EnvelopedData (e.g. only signed) | error `transport:unsupported-message` |
+//! | CMS | not encrypted for the register's certificate, does not decrypt, not signed inside, bad signature, signer certificate with the wrong key usage | error `transport:invalid-certificate` |
+//! | CMS | no signing certificate registered for `fromHerId` | error `transport:missing-certificate` |
+//! | CMS | signed by another certificate than the one registered for `fromHerId` | error `abuse:spoofing-attack` |
+//! | CMS | signer's chain does not reach the test CA | error `transport:unverified-certificate` |
+//! | CMS | signer expired or not yet valid | error `transport:expired-certificate` |
+//! | CMS | signer on the CRL | error `transport:revoked-certificate` |
+//! | MsgHead | the signed content is not well-formed XML (a DOCTYPE, i.e. any entity trick, counts) | error `transport:not-well-formed-xml` |
+//! | MsgHead | well-formed, but the root is not a MsgHead | error `transport:unsupported-message` |
+//! | MsgHead | sender HER-id ≠ `fromHerId` | error `abuse:spoofing-attack` |
+//! | MsgHead | `MsgInfo/MsgId` missing, or not a GUID | AppRec 2, **E10** |
+//! | MsgHead | another required part missing | AppRec 2, **T02** |
+//! | MsgHead | the document is a `FileReference`, or `MsgInfo/Type` is not `IPLOS` | AppRec 2, **T10** |
+//! | MsgHead | receiver HER-id is not this queue's owner | AppRec 2, **E21** |
+//! | IPLOS | [`check_stream`](iplos_model::rules::check_stream) findings | AppRec 1, 2 or 3, see below |
+//! | any | the receiver failed on the message [`ReceiverConfig::max_attempts`] times (a crash or a store failure each time) | error `transport:internal-error` |
+//!
+//! An error message goes to the sender's `<fromHerId>_error` queue; when `fromHerId` is
+//! missing, unparseable or has no queue, to the error queue of the HER-id named by
+//! `reply-to`; when neither gives one, the message is dead-lettered (rejected into the
+//! register's `_dl` queue with the reason). It has an empty body (fe2o3-amqp writes "no
+//! body" as an amqp-value null section; clients read it as no body) and the application
+//! properties `originalMessageId`, `receiverTimeStamp`, `errorCondition`,
+//! `errorDescription`, `errorConditionData` (plus `fromHerId` = the register, `toHerId` =
+//! the sender when known), `correlation-id` = the original message-id.
+//!
+//! An AppRec v1.1 is signed with the register's signing certificate and encrypted for the
+//! encryption certificate registered for the sender (as a real receiver does), and sent to
+//! the `reply-to` queue (when it is a known queue) or `<fromHerId>_async`, with
+//! `subject` `APPREC`, `correlation-id` = the original message-id, the content type above,
+//! `fromHerId`/`toHerId`/`applicationTimeStamp`. Its `OriginalMsgId` is the MsgHead's
+//! `MsgId`, `Type` and `GenDate` (the AMQP message-id and `applicationTimeStamp` when no
+//! MsgHead could be read). If no encryption certificate is registered for the sender (or it
+//! cannot be used) the answer is an error message (`transport:missing-certificate` /
+//! the certificate's condition) instead.
+//!
+//! # From findings to the AppRec (kodeverk 8258 status, 8221 codes)
+//!
+//! | findings of the IPLOS check | status |
+//! |---|---|
+//! | any error-severity finding whose consequence is *reject message* (`WF*`, `XSD*`, IPL22, IPL24, IPL26, IPL28) | **2 Avvist** |
+//! | otherwise any error-severity finding (consequence reject row, set NULL, unknown code, deficiency), kept or omitted by the checker's cap | **3 OK, feil i delmelding** |
+//! | only warnings, or nothing | **1 OK** (warnings stay in the run store's verdict, not in the AppRec) |
+//!
+//! Each error-severity finding becomes one `Error` (reject-message findings first, then in
+//! document order, at most [`ReceiverConfig::max_apprec_errors`]; the rest are counted in a
+//! final X99). Its `OT` text is `<rule id> <path> (line N): <message>`, e.g.
+//! `IPL18 /Melding/Notifikasjon[1]/TjenesteStart/Bruker/@fid (line 12): fid "…" is not …`.
+//!
+//! | finding | code |
+//! |---|---|
+//! | WF01–WF05 (well-formedness, encoding, parser limits) | T01 |
+//! | XSD01–XSD09 (schema) | T02 |
+//! | IPL28 (the root is another document than `Melding`) | T10 |
+//! | IPL18 with an empty `fid` | E30 |
+//! | IPL18, IPL19, IPL21 (person id invalid, of another kind, unknown id type) | E31 |
+//! | every other content rule | X99 |
+//!
+//! Not well-formed IPLOS content is normally caught one step earlier, because the MsgHead
+//! reader checks the embedded document's well-formedness: it gets
+//! `transport:not-well-formed-xml`. T01 is what the IPLOS check finds beyond that: its
+//! parser limits (a name longer than 1000 bytes, a token over 16 MiB) and undeclared entity
+//! references (WF04), which the envelope reader lets through.
+//!
+//! The signature and certificate codes of kodeverk 8221 (S01, S02, S03, S99) and T99 do
+//! not appear in this receiver's AppRecs: problems found before the MsgHead is read are
+//! answered with an error message, as DOMAIN §4 describes
+//! ([`CmsError::apprec_error`](crate::cms::CmsError::apprec_error) gives the code a receiver
+//! answering with an AppRec would use).
+//!
+//! # Content state
+//!
+//! Each (register HER-id, sender HER-id) pair has a
+//! [`ContentState`](iplos_model::rules::ContentState): a kommune's corrections are checked
+//! as continuations of its earlier messages. A rejected (status 2) message leaves the state
+//! as it was. The states live in memory; after a restart a kommune's state is rebuilt by
+//! re-checking its stored, not rejected messages in order. The data year is
+//! [`ReceiverConfig::data_year`], or the message's own (the year of its latest event).
+//!
+//! # State machine and crash safety
+//!
+//! ```text
+//! message  (rcv_message)   received ──judge──▶ checked            (verdict + reply stored)
+//! delivery (rcv_delivery)  open ──accept/reject──▶ settled ──publish──▶ replied
+//! ```
+//!
+//! For each broker delivery:
+//!
+//! 1. **received** — the raw message and a delivery row are stored (one transaction). A
+//!    message-id already stored with a delivery that was never settled is that delivery
+//!    coming back after a crash; one whose deliveries are all settled is a **duplicate**:
+//!    it gets a new delivery row and, below, the *same* stored reply again (same AppRec,
+//!    same AMQP message-id) — no second verdict.
+//! 2. **checked** — the message is judged (unless it already was) and the verdict and the
+//!    encoded reply are stored. Judging again after a crash counts an attempt.
+//! 3. **settled** — the delivery is accepted (or rejected into `_dl` when no reply can be
+//!    addressed). Because [`RunStore`] is also the broker's store, the broker's delete and
+//!    the delivery's `settled` stamp are one SQLite transaction.
+//! 4. **replied** — the reply is published; the broker's insert into the sender's queue and
+//!    the `replied` stamp are one transaction.
+//!
+//! At start, [`Receiver::start`] publishes every reply that is owed (checked, not replied),
+//! before consuming. So a crash at any point leaves either an unsettled message in the
+//! queue (redelivered and recognised in step 1) or an owed reply (sent at start), and
+//! never a reply both sent and owed: each reply is sent exactly once per delivery.
+//!
+//! With a broker on another [`MessageStore`](crate::servicebus::MessageStore) the receiver
+//! records steps 3 and 4 right after the broker returns; a crash in that instant can then
+//! repeat a reply.
+//!
+//! [`ReceiverConfig::failpoint`] stops (or aborts the process) after steps 1, 2 or 3, for
+//! the restart tests.
+
+mod directory;
+mod judge;
+mod mapping;
+pub mod nhn;
+mod run;
+pub mod store;
+
+use std::sync::{Arc, Mutex};
+
+use iplos_model::calendar::{Clock, SystemClock};
+use iplos_model::ids::HerId;
+use iplos_model::message::AppRecError;
+use iplos_model::rules::CheckReport;
+use serde::Serialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use self::directory::{CertificateDirectory, PkiDirectory, StaticDirectory};
+pub use self::mapping::{error_code, error_text, errors as apprec_errors, status as apprec_status};
+pub use self::nhn::ErrorCondition;
+pub use self::store::{MessageRecord, MessageState, RUN_STORE_FILE, RunStore};
+use crate::pki::Party;
+use crate::servicebus::{Bus, BusError, QueueKind};
+
+/// KPR's HER-id in production (2019–2021, DOMAIN §4).
+pub const KPR_PRODUCTION_HER_ID: u32 = 134_197;
+/// "KPR Validering", the test receiver of the 2018 trial submissions (DOMAIN §4).
+pub const KPR_VALIDATION_HER_ID: u32 = 131_725;
+
+/// Errors of the receiver.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// The service bus failed.
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    /// The run store failed.
+    #[error(transparent)]
+    Store(#[from] crate::servicebus::StoreError),
+    /// The configuration does not fit the broker.
+    #[error("receiver configuration: {0}")]
+    Config(String),
+    /// Something that should not happen.
+    #[error("receiver: {0}")]
+    Internal(String),
+}
+
+/// Where a failpoint stops the receiver (restart tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failpoint {
+    /// After the message is stored as received, before judging.
+    AfterStore,
+    /// After the verdict is stored, before the delivery is settled.
+    AfterCheck,
+    /// After the delivery is settled, before the reply is published.
+    AfterAccept,
+}
+
+impl Failpoint {
+    /// Parses `after-store`, `after-check`, `after-accept`.
+    pub fn parse(s: &str) -> Option<Failpoint> {
+        match s {
+            "after-store" => Some(Failpoint::AfterStore),
+            "after-check" => Some(Failpoint::AfterCheck),
+            "after-accept" => Some(Failpoint::AfterAccept),
+            _ => None,
+        }
+    }
+}
+
+/// What a failpoint does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailpointAction {
+    /// The consumer stops where it is, leaving the delivery unsettled in the broker's memory
+    /// (drop the broker and start both again on the same store, as after a crash).
+    Stop,
+    /// `std::process::abort()`: the process dies at once (the `serve` command's tests).
+    Abort,
+}
+
+/// How the receiver behaves.
+#[derive(Clone)]
+pub struct ReceiverConfig {
+    /// The register's HER-ids whose `_async` queues are consumed.
+    pub her_ids: Vec<HerId>,
+    /// The register's name in AppRecs.
+    pub name: String,
+    /// The message function accepted in `subject`.
+    pub subject: String,
+    /// The `MsgInfo/Type` accepted in the MsgHead.
+    pub msg_type: String,
+    /// The data year of the IPLOS check; `None`: each message's own.
+    pub data_year: Option<i32>,
+    /// Test mode of the IPLOS check (real-looking person ids are errors).
+    pub test_mode: bool,
+    /// Largest CMS payload judged, in bytes.
+    pub max_message_bytes: usize,
+    /// Most `Error` elements in one AppRec.
+    pub max_apprec_errors: usize,
+    /// Judging attempts before a message gets `transport:internal-error`.
+    pub max_attempts: u32,
+    /// The clock (timestamps, certificate validity).
+    pub clock: Arc<dyn Clock>,
+    /// A failpoint for the restart tests.
+    pub failpoint: Option<(Failpoint, FailpointAction)>,
+}
+
+impl std::fmt::Debug for ReceiverConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReceiverConfig")
+            .field("her_ids", &self.her_ids)
+            .field("name", &self.name)
+            .field("data_year", &self.data_year)
+            .field("failpoint", &self.failpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ReceiverConfig {
+    fn default() -> Self {
+        ReceiverConfig {
+            her_ids: vec![
+                HerId::new(KPR_PRODUCTION_HER_ID).expect("valid HER-id"),
+                HerId::new(KPR_VALIDATION_HER_ID).expect("valid HER-id"),
+            ],
+            name: crate::pki::DEFAULT_REGISTER_NAME.into(),
+            subject: nhn::SUBJECT_IPLOS.into(),
+            msg_type: iplos_model::message::DEFAULT_MSG_TYPE.into(),
+            data_year: None,
+            test_mode: true,
+            max_message_bytes: crate::cms::DEFAULT_MAX_MESSAGE_BYTES,
+            max_apprec_errors: 100,
+            max_attempts: 3,
+            clock: Arc::new(SystemClock),
+            failpoint: None,
+        }
+    }
+}
+
+/// Which stage of the checks decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The AMQP properties.
+    Header,
+    /// The body's shape.
+    Body,
+    /// Decryption and signature.
+    Cms,
+    /// The MsgHead.
+    MsgHead,
+    /// The IPLOS check.
+    Iplos,
+    /// The receiver itself failed.
+    Internal,
+}
+
+impl Stage {
+    /// The name used in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Header => "header",
+            Stage::Body => "body",
+            Stage::Cms => "cms",
+            Stage::MsgHead => "msghead",
+            Stage::Iplos => "iplos",
+            Stage::Internal => "internal",
+        }
+    }
+}
+
+/// The answer decided for a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Answer {
+    /// An AppRec.
+    AppRec {
+        /// Status code (kodeverk 8258).
+        status: String,
+        /// Its errors.
+        errors: Vec<AppRecError>,
+    },
+    /// An error message to the sender's error queue.
+    Error {
+        /// errorCondition.
+        condition: ErrorCondition,
+        /// errorDescription.
+        description: String,
+        /// errorConditionData.
+        data: String,
+    },
+    /// No queue to answer on: the message was dead-lettered.
+    DeadLetter {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The verdict on one message, as kept in the run store (JSON).
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The stage that decided.
+    pub stage: Stage,
+    /// The AMQP message-id.
+    pub message_id: Option<String>,
+    /// `fromHerId` as sent.
+    pub from_her: Option<String>,
+    /// `toHerId` as sent.
+    pub to_her: Option<String>,
+    /// The MsgHead's `MsgId`, when read.
+    pub msg_id: Option<String>,
+    /// The answer.
+    pub answer: Answer,
+    /// The IPLOS check report (findings with rule ids), when the check ran.
+    pub report: Option<CheckReport>,
+}
+
+/// The receiver.
+#[derive(Debug)]
+pub struct Receiver;
+
+impl Receiver {
+    /// Sends the replies owed from before a restart, then starts consuming the register's
+    /// queues on the current tokio runtime. `store` must be the broker's store for the
+    /// exactly-once guarantee (see the module docs); `identity` is the register's
+    /// certificate pair.
+    pub async fn start(
+        bus: Bus,
+        store: Arc<RunStore>,
+        identity: Party,
+        directory: Arc<dyn CertificateDirectory>,
+        config: ReceiverConfig,
+    ) -> Result<ReceiverHandle, ReceiverError> {
+        if config.her_ids.is_empty() {
+            return Err(ReceiverError::Config("no register HER-id".into()));
+        }
+        let queues = bus.queues();
+        for h in &config.her_ids {
+            let q = QueueKind::Async.queue_name(*h);
+            if !queues.contains(&q) {
+                return Err(ReceiverError::Config(format!(
+                    "the broker has no queue {q}: add the register's HER-id {h} as a participant"
+                )));
+            }
+        }
+        let (crashed_tx, crashed_rx) = watch::channel(None);
+        let shared = Arc::new(run::Shared {
+            bus,
+            store: store.clone(),
+            identity,
+            directory,
+            config,
+            chains: Arc::new(Mutex::new(Default::default())),
+            crashed: crashed_tx,
+        });
+        let recovered = run::recover(&shared).await?;
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let tasks = run::spawn(shared.clone(), shutdown_rx);
+        tracing::info!(
+            her_ids = ?shared.config.her_ids, recovered, "receiver started"
+        );
+        Ok(ReceiverHandle {
+            store,
+            tasks,
+            shutdown: shutdown_tx,
+            crashed: crashed_rx,
+            recovered,
+        })
+    }
+}
+
+/// A running receiver. Dropping it stops the consumers at once; [`ReceiverHandle::shutdown`]
+/// lets each finish the message it is handling.
+#[derive(Debug)]
+pub struct ReceiverHandle {
+    store: Arc<RunStore>,
+    tasks: Vec<JoinHandle<()>>,
+    shutdown: watch::Sender<bool>,
+    crashed: watch::Receiver<Option<Failpoint>>,
+    recovered: usize,
+}
+
+impl ReceiverHandle {
+    /// The run store.
+    pub fn store(&self) -> &Arc<RunStore> {
+        &self.store
+    }
+
+    /// How many owed replies were sent at start.
+    pub fn recovered(&self) -> usize {
+        self.recovered
+    }
+
+    /// Waits until a [`FailpointAction::Stop`] failpoint fired; returns which.
+    pub async fn crashed(&mut self) -> Failpoint {
+        loop {
+            if let Some(f) = *self.crashed.borrow_and_update() {
+                return f;
+            }
+            if self.crashed.changed().await.is_err() {
+                // The receiver is gone without a failpoint: wait forever, as documented.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Stops consuming after the message in hand; waits for the consumers.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        tracing::info!("receiver stopped");
+    }
+}
+
+impl Drop for ReceiverHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

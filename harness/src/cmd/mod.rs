@@ -2,7 +2,9 @@
 
 pub mod check;
 pub mod generate;
+pub mod pki;
 pub mod rules;
+pub mod serve;
 
 /// Output format of the reporting commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

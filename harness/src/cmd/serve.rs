@@ -1,0 +1,640 @@
+//! `iplos-harness serve`: the national side of the service bus on loopback — the AMQP
+//! broker with a queue set per kommune, and the register's receiver (KPR) answering with
+//! AppRecs — for a vendor's unmodified EPJ to talk to.
+//!
+//! # The state directory
+//!
+//! ```text
+//! DIR/pki/                 the test PKI (`pki init` when missing); kommune pairs in DIR/pki/<herid>/
+//! DIR/run.sqlite           the run store: the broker's queues (sb_*) and the receiver's
+//!                          messages, verdicts and receipts (rcv_*), one SQLite file
+//! DIR/participants.json    the AMQP users (mode 0600), kept across runs
+//! DIR/endpoints.json       what a vendor needs (written at every start)
+//! ```
+//!
+//! # Participants
+//!
+//! Every kommune of the data year is a participant with its own HER-id and AMQP user.
+//! **\[model\]** Kommuner have no public HER-ids for this purpose, so each gets
+//! `9 000 000 + kommunenummer` (0301 Oslo → 9000301, 5001 Trondheim → 9005001): stable,
+//! readable, and far from the register's six-digit HER-ids (a clash with a configured
+//! register HER-id stops the command). The user name is `kommune<kommunenummer>`; the
+//! password is 24 letters and digits, derived from `--seed` when given (the same seed gives
+//! the same passwords) or random, and kept in `participants.json` so that a restart keeps
+//! them.
+//!
+//! # Certificates: lazily, by choice
+//!
+//! Issuing a pair costs two RSA-2048 key generations. Measured on a 2-core test machine:
+//! 2 kommuner in 0.4 s, all 357 kommuner of 2024 in 188 s (~0.5 s each; OpenSSL does the
+//! work, so a release build is hardly faster), 31 MB resident. The default is therefore
+//! `--certs none`: endpoints.json lists where each kommune's files
+//! will be and the command that issues them (`iplos-harness pki issue --dir DIR/pki
+//! --her-id H --org ORGNR --name N`); the running receiver picks new certificates up at the
+//! next message. `--certs KNR,KNR` issues for some kommuner at start, `--certs all` for all
+//! (once: pairs already issued are kept).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use chrono::Datelike;
+use iplos_mocks::pki::{Pki, PkiConfig, Variant};
+use iplos_mocks::receiver::{
+    Failpoint, FailpointAction, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, PkiDirectory,
+    RUN_STORE_FILE, Receiver, ReceiverConfig, RunStore,
+};
+use iplos_mocks::servicebus::{BrokerConfig, DEFAULT_NAMESPACE, Limits, QueueKind};
+use iplos_model::calendar::{Clock, SystemClock};
+use iplos_model::ids::{HerId, OrgNr};
+use iplos_model::municipality;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::pki::PartyFiles;
+
+/// The environment variable naming a failpoint of the receiver (`after-store`,
+/// `after-check`, `after-accept`): the process aborts there (restart tests).
+pub const FAILPOINT_ENV: &str = "IPLOS_HARNESS_FAILPOINT";
+
+/// Offset of the kommuner's HER-ids (see the module docs).
+pub const KOMMUNE_HER_BASE: u32 = 9_000_000;
+
+/// Start the national side of the service bus: the AMQP broker (NHN) and the register's
+/// receiver (KPR), on 127.0.0.1, for every kommune of the data year.
+///
+/// Writes DIR/endpoints.json (AMQP address, namespace, queues, per kommune the HER-id, user,
+/// password and certificate files) and runs until Ctrl-C or SIGTERM, then stops cleanly.
+/// Everything received, every verdict and receipt is kept in DIR/run.sqlite; a restart on
+/// the same DIR continues where it stopped.
+///
+/// Exit 0 after a clean stop, 2 when it could not start (unusable state directory, port
+/// in use, unknown year).
+#[derive(clap::Args)]
+pub struct Args {
+    /// The state directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    state: PathBuf,
+    /// Data year: its kommuner are the participants, and the IPLOS check uses it
+    /// (default: the current year).
+    #[arg(long, value_name = "Y")]
+    year: Option<u16>,
+    /// AMQP port (plain AMQP, NHN's 5672); 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    amqp_port: u16,
+    /// The address to listen on. Anything but loopback exposes the test bus.
+    #[arg(long, value_name = "IP", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    bind: IpAddr,
+    /// The namespace (exchange) in `/exchange/<namespace>/<queue>`.
+    #[arg(long, value_name = "NS", default_value = DEFAULT_NAMESPACE)]
+    namespace: String,
+    /// The register's HER-ids (default 134197 KPR and 131725 KPR Validering). Repeat.
+    #[arg(long = "register-her-id", value_name = "H")]
+    register_her_ids: Vec<u32>,
+    /// Derive the AMQP passwords from this seed (default: random, kept in the state dir).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Issue certificate pairs at start: `none`, `all`, or kommunenummer, comma-separated.
+    #[arg(long, value_name = "none|all|KNR,...", default_value = "none")]
+    certs: String,
+    /// Largest AMQP message the broker takes, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 100)]
+    max_message_mib: u64,
+}
+
+/// One AMQP user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Credential {
+    her_id: u32,
+    username: String,
+    password: String,
+}
+
+/// `participants.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Participants {
+    year: u16,
+    seed: Option<u64>,
+    /// Kommunenummer → credential.
+    kommuner: BTreeMap<String, Credential>,
+    /// The register's users (not handed out: the receiver works in-process).
+    register: Vec<Credential>,
+}
+
+/// `endpoints.json`.
+#[derive(Debug, Serialize)]
+struct Endpoints {
+    generated_by: String,
+    data_year: u16,
+    amqp: Amqp,
+    register: Vec<RegisterEndpoint>,
+    pki: PkiFiles,
+    state: StateFiles,
+    kommuner: Vec<KommuneEndpoint>,
+}
+
+#[derive(Debug, Serialize)]
+struct Amqp {
+    host: String,
+    port: u16,
+    tls: bool,
+    url: String,
+    namespace: String,
+    send_address: String,
+    receive_address: String,
+    sasl: &'static str,
+    max_message_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct RegisterEndpoint {
+    her_id: u32,
+    name: String,
+    role: &'static str,
+    queue: String,
+    send_address: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PkiFiles {
+    dir: PathBuf,
+    ca: PathBuf,
+    crl: PathBuf,
+    p12_password: String,
+    register_signing_cert: PathBuf,
+    register_encryption_cert: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct StateFiles {
+    dir: PathBuf,
+    run_store: PathBuf,
+}
+
+#[derive(Debug, Serialize)]
+struct KommuneEndpoint {
+    kommunenummer: String,
+    name: String,
+    orgnr: String,
+    her_id: u32,
+    username: String,
+    password: String,
+    connection_string: String,
+    queues: BTreeMap<&'static str, String>,
+    certificates: Certificates,
+}
+
+#[derive(Debug, Serialize)]
+struct Certificates {
+    issued: bool,
+    #[serde(flatten)]
+    files: CertPaths,
+    issue_command: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CertPaths {
+    signing_cert: PathBuf,
+    signing_key: PathBuf,
+    signing_p12: PathBuf,
+    encryption_cert: PathBuf,
+    encryption_key: PathBuf,
+    encryption_p12: PathBuf,
+}
+
+/// The HER-id of a kommune (see the module docs).
+pub fn kommune_her_id(kommunenummer: &str) -> Result<HerId> {
+    let n: u32 = kommunenummer
+        .parse()
+        .with_context(|| format!("kommunenummer {kommunenummer:?}"))?;
+    Ok(HerId::new(KOMMUNE_HER_BASE + n)?)
+}
+
+fn password(seed: Option<u64>, who: &str) -> Result<String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+    let bytes: Vec<u8> = match seed {
+        Some(s) => {
+            let mut h = Sha256::new();
+            h.update(b"iplos-harness serve password");
+            h.update(s.to_le_bytes());
+            h.update(who.as_bytes());
+            h.finalize().to_vec()
+        }
+        None => {
+            let mut b = vec![0u8; 32];
+            openssl::rand::rand_bytes(&mut b)?;
+            b
+        }
+    };
+    Ok(bytes
+        .iter()
+        .take(24)
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect())
+}
+
+fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn participants(
+    state: &Path,
+    year: u16,
+    seed: Option<u64>,
+    kommuner: &[&municipality::Municipality],
+    register: &[HerId],
+) -> Result<Participants> {
+    let path = state.join("participants.json");
+    if path.exists() {
+        let p: Participants = serde_json::from_slice(&fs::read(&path)?)
+            .with_context(|| format!("{} is not readable", path.display()))?;
+        if p.year != year {
+            bail!(
+                "{} holds the participants of data year {}, not {year}: use another --state",
+                state.display(),
+                p.year
+            );
+        }
+        if seed.is_some() && p.seed != seed {
+            bail!(
+                "{} was made with seed {:?}; start without --seed or with the same seed",
+                state.display(),
+                p.seed
+            );
+        }
+        return Ok(p);
+    }
+    let mut out = Participants {
+        year,
+        seed,
+        kommuner: BTreeMap::new(),
+        register: Vec::new(),
+    };
+    for k in kommuner {
+        let her = kommune_her_id(k.number())?;
+        out.kommuner.insert(
+            k.number().to_string(),
+            Credential {
+                her_id: her.get(),
+                username: format!("kommune{}", k.number()),
+                password: password(seed, k.number())?,
+            },
+        );
+    }
+    for h in register {
+        out.register.push(Credential {
+            her_id: h.get(),
+            username: format!("register{h}"),
+            // Never handed out: random even with a seed.
+            password: password(None, "register")?,
+        });
+    }
+    write_atomic(&path, &serde_json::to_vec_pretty(&out)?, true)?;
+    Ok(out)
+}
+
+fn cert_paths(pki_dir: &Path, her: u32) -> CertPaths {
+    let d = pki_dir.join(her.to_string());
+    CertPaths {
+        signing_cert: d.join("signing.pem"),
+        signing_key: d.join("signing.key.pem"),
+        signing_p12: d.join("signing.p12"),
+        encryption_cert: d.join("encryption.pem"),
+        encryption_key: d.join("encryption.key.pem"),
+        encryption_p12: d.join("encryption.p12"),
+    }
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: Args) -> Result<ExitCode> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let year = match args.year {
+        Some(y) => y,
+        None => u16::try_from(clock.now().year()).context("current year")?,
+    };
+    let kommuner: Vec<&municipality::Municipality> = municipality::municipalities(year)
+        .with_context(|| format!("no kommuner for data year {year}"))?
+        .iter()
+        .collect();
+    let register: Vec<HerId> = if args.register_her_ids.is_empty() {
+        vec![
+            HerId::new(KPR_PRODUCTION_HER_ID)?,
+            HerId::new(KPR_VALIDATION_HER_ID)?,
+        ]
+    } else {
+        args.register_her_ids
+            .iter()
+            .map(|h| HerId::new(*h).with_context(|| format!("--register-her-id {h}")))
+            .collect::<Result<_>>()?
+    };
+    for k in &kommuner {
+        let h = kommune_her_id(k.number())?;
+        if register.contains(&h) {
+            bail!("kommune {} would get the register's HER-id {h}", k.number());
+        }
+    }
+    fs::create_dir_all(&args.state)
+        .with_context(|| format!("cannot create {}", args.state.display()))?;
+    let state = fs::canonicalize(&args.state)?;
+
+    // PKI.
+    let pki_dir = state.join("pki");
+    let mut pki = if pki_dir.join("index.json").exists() {
+        Pki::load(&pki_dir)
+            .with_context(|| format!("cannot read the PKI in {}", pki_dir.display()))?
+    } else {
+        Pki::init_with(
+            &pki_dir,
+            PkiConfig {
+                register_her_id: register[0].get(),
+                ..PkiConfig::default()
+            },
+        )
+        .with_context(|| format!("cannot create a PKI in {}", pki_dir.display()))?
+    };
+    let wanted: Vec<&municipality::Municipality> = match args.certs.trim() {
+        "none" | "" => Vec::new(),
+        "all" => kommuner.clone(),
+        list => {
+            let mut v = Vec::new();
+            for knr in list.split(',').map(str::trim) {
+                match kommuner.iter().find(|k| k.number() == knr) {
+                    Some(k) => v.push(*k),
+                    None => bail!("--certs: {knr} is not a kommune of {year}"),
+                }
+            }
+            v
+        }
+    };
+    let started = Instant::now();
+    let mut issued_now = 0;
+    for k in &wanted {
+        let her = kommune_her_id(k.number())?;
+        let has = pki
+            .index()
+            .issued
+            .iter()
+            .any(|r| r.her_id == her.get() && r.variant == Variant::Valid);
+        if !has {
+            let org =
+                OrgNr::parse(k.orgnr()).with_context(|| format!("orgnr of {}", k.number()))?;
+            pki.issue(her, &org, &format!("{} kommune", k.name()))?;
+            issued_now += 1;
+        }
+    }
+    let issue_time = started.elapsed();
+    let register_party = pki.register()?;
+    let issued_hers: std::collections::HashSet<u32> = pki
+        .index()
+        .issued
+        .iter()
+        .filter(|r| r.variant == Variant::Valid)
+        .map(|r| r.her_id)
+        .collect();
+
+    // Participants, store, broker.
+    let parts = participants(&state, year, args.seed, &kommuner, &register)?;
+    let store_path = state.join(RUN_STORE_FILE);
+    let store = Arc::new(
+        RunStore::open(&store_path, clock.clone())
+            .with_context(|| format!("cannot open {}", store_path.display()))?,
+    );
+    let limits = Limits {
+        max_message_size: args.max_message_mib * 1024 * 1024,
+        ..Limits::default()
+    };
+    let mut cfg = BrokerConfig::new()
+        .with_bind(SocketAddr::new(args.bind, args.amqp_port))
+        .with_namespace(args.namespace.clone())
+        .with_store(store.clone())
+        .with_clock(clock.clone())
+        .with_limits(limits);
+    for c in parts.kommuner.values().chain(parts.register.iter()) {
+        cfg = cfg.with_participant(HerId::new(c.her_id)?, &c.username, &c.password);
+    }
+    let broker = cfg.start().await.with_context(|| {
+        format!(
+            "cannot start the AMQP broker on {}:{}",
+            args.bind, args.amqp_port
+        )
+    })?;
+
+    // Receiver.
+    let failpoint = match std::env::var(FAILPOINT_ENV) {
+        Ok(v) if !v.is_empty() => Some((
+            Failpoint::parse(&v)
+                .with_context(|| format!("{FAILPOINT_ENV}={v}: unknown failpoint"))?,
+            FailpointAction::Abort,
+        )),
+        _ => None,
+    };
+    let receiver = Receiver::start(
+        broker.bus(),
+        store.clone(),
+        register_party.clone(),
+        Arc::new(PkiDirectory::new(&pki_dir)),
+        ReceiverConfig {
+            her_ids: register.clone(),
+            name: register_party.name.clone(),
+            data_year: Some(i32::from(year)),
+            clock: clock.clone(),
+            failpoint,
+            ..ReceiverConfig::default()
+        },
+    )
+    .await
+    .context("cannot start the receiver")?;
+
+    // endpoints.json.
+    let host = broker.local_addr().ip().to_string();
+    let port = broker.port();
+    let url = format!("amqp://{host}:{port}");
+    let mut kommune_eps = Vec::new();
+    for k in &kommuner {
+        let c = &parts.kommuner[k.number()];
+        let name = format!("{} kommune", k.name());
+        kommune_eps.push(KommuneEndpoint {
+            kommunenummer: k.number().to_string(),
+            name: name.clone(),
+            orgnr: k.orgnr().to_string(),
+            her_id: c.her_id,
+            username: c.username.clone(),
+            password: c.password.clone(),
+            connection_string: broker.connection_string(&c.username, &c.password),
+            queues: QueueKind::ALL
+                .iter()
+                .map(|q| {
+                    (
+                        q.suffix(),
+                        q.queue_name(HerId::new(c.her_id).expect("valid")),
+                    )
+                })
+                .collect(),
+            certificates: Certificates {
+                issued: issued_hers.contains(&c.her_id),
+                files: cert_paths(&pki_dir, c.her_id),
+                issue_command: format!(
+                    "iplos-harness pki issue --dir {} --her-id {} --org {} --name {:?}",
+                    pki_dir.display(),
+                    c.her_id,
+                    k.orgnr(),
+                    name
+                ),
+            },
+        });
+    }
+    let reg_files = PartyFiles::of(&register_party);
+    let endpoints = Endpoints {
+        generated_by: format!("iplos-harness {}", env!("CARGO_PKG_VERSION")),
+        data_year: year,
+        amqp: Amqp {
+            host: host.clone(),
+            port,
+            tls: false,
+            url: url.clone(),
+            namespace: args.namespace.clone(),
+            send_address: format!("/exchange/{}/{{queue}}", args.namespace),
+            receive_address: "/amq/queue/{queue}".into(),
+            sasl: "PLAIN",
+            max_message_bytes: args.max_message_mib * 1024 * 1024,
+        },
+        register: register
+            .iter()
+            .map(|h| RegisterEndpoint {
+                her_id: h.get(),
+                name: register_party.name.clone(),
+                role: match h.get() {
+                    KPR_VALIDATION_HER_ID => "validation",
+                    KPR_PRODUCTION_HER_ID => "production",
+                    _ => "register",
+                },
+                queue: QueueKind::Async.queue_name(*h),
+                send_address: format!(
+                    "/exchange/{}/{}",
+                    args.namespace,
+                    QueueKind::Async.queue_name(*h)
+                ),
+            })
+            .collect(),
+        pki: PkiFiles {
+            dir: pki_dir.clone(),
+            ca: pki.ca_path(),
+            crl: pki.crl_path(),
+            p12_password: pki.config().p12_password.clone(),
+            register_signing_cert: reg_files.signing_cert.clone(),
+            register_encryption_cert: reg_files.encryption_cert.clone(),
+        },
+        state: StateFiles {
+            dir: state.clone(),
+            run_store: store_path.clone(),
+        },
+        kommuner: kommune_eps,
+    };
+    let endpoints_path = state.join("endpoints.json");
+    write_atomic(
+        &endpoints_path,
+        &serde_json::to_vec_pretty(&endpoints)?,
+        true,
+    )?;
+
+    // Summary.
+    println!(
+        "iplos-harness serve: data year {year}, {} kommuner",
+        kommuner.len()
+    );
+    println!(
+        "  AMQP        {url}  namespace {}  (SASL PLAIN, no TLS)",
+        args.namespace
+    );
+    for r in &endpoints.register {
+        println!(
+            "  register    HER-id {} ({}): send to {}",
+            r.her_id, r.role, r.send_address
+        );
+    }
+    println!(
+        "  kommuner    HER-id 9000000 + kommunenummer; user kommune<knr>; receive from /amq/queue/<herid>_async and _error"
+    );
+    println!(
+        "  certificates {} kommuner issued ({} now, {:.1} s); others: see issue_command in endpoints.json",
+        issued_hers
+            .iter()
+            .filter(|h| **h >= KOMMUNE_HER_BASE)
+            .count(),
+        issued_now,
+        issue_time.as_secs_f64()
+    );
+    println!(
+        "  PKI         {} (CA {})",
+        pki_dir.display(),
+        pki.ca_path().display()
+    );
+    println!("  run store   {}", store_path.display());
+    println!("  endpoints   {}", endpoints_path.display());
+    if receiver.recovered() > 0 {
+        println!(
+            "  recovered   {} owed receipt(s) sent",
+            receiver.recovered()
+        );
+    }
+    println!("ready; Ctrl-C stops");
+    let _ = std::io::stdout().flush();
+
+    wait_for_stop().await?;
+    println!("stopping");
+    receiver.shutdown().await;
+    broker.shutdown().await;
+    println!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_stop() -> Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.context("Ctrl-C handler")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,642 @@
+//! Judging one message: header checks, CMS, MsgHead, the IPLOS check, and the reply
+//! (an AppRec, an error message, or a dead letter). Synchronous and without I/O except
+//! through the [`Chains`] the caller gives (the runner runs it on a blocking thread).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use fe2o3_amqp_types::messaging::{
+    ApplicationProperties, Body, Data, Message, MessageId, Properties,
+};
+use fe2o3_amqp_types::primitives::Binary;
+use iplos_model::ids::HerId;
+use iplos_model::message::{
+    AppRec, AppRecError, AppRecErrorCode, AppRecParty, AppRecStatus, Coded, MsgHeadReadError,
+    OriginalMsgId, read_msghead, write_apprec,
+};
+use iplos_model::rules::{CheckOptions, ContentState, check_stream};
+
+use super::nhn::{self, ErrorCondition, Prop};
+use super::{Answer, CertificateDirectory, ReceiverConfig, Stage, Verdict, mapping};
+use crate::cms::{self, CmsError};
+use crate::pki::Party;
+use crate::servicebus::{AmqpMessage, QueueKind, parse_queue_name, target_queue};
+
+/// The kommunes' content states (the notification chain carried from message to message).
+pub(crate) trait Chains {
+    /// The state of sender `from` (taken out; give it back with [`Chains::put`]).
+    fn take(&mut self, from: HerId) -> ContentState;
+    /// Puts a state back.
+    fn put(&mut self, from: HerId, state: ContentState);
+}
+
+/// What the judge needs to know.
+pub(crate) struct Ctx<'a> {
+    pub(crate) config: &'a ReceiverConfig,
+    pub(crate) identity: &'a Party,
+    pub(crate) directory: &'a dyn CertificateDirectory,
+    pub(crate) queues: &'a HashSet<String>,
+    pub(crate) namespace: &'a str,
+    /// The HER-id whose `_async` queue the message came from.
+    pub(crate) own_her: HerId,
+    pub(crate) now: DateTime<Utc>,
+}
+
+/// The reply decided for a message.
+pub(crate) enum Reply {
+    /// Send this message to this queue.
+    Send {
+        queue: String,
+        message_id: String,
+        message: Box<AmqpMessage>,
+    },
+    /// No queue to answer on: dead-letter the message.
+    DeadLetter(String),
+}
+
+/// The outcome of judging.
+pub(crate) struct Judged {
+    pub(crate) verdict: Verdict,
+    /// The decrypted, verified content (MsgHead XML).
+    pub(crate) content: Option<Vec<u8>>,
+    /// Whether the content counts for the kommune's chain.
+    pub(crate) replay: bool,
+    pub(crate) reply: Reply,
+}
+
+/// Who the message says it is from, and where errors about it go.
+struct Sender {
+    from: Option<HerId>,
+    error_queue: Option<String>,
+}
+
+fn parse_her(p: &Prop, name: &str) -> Result<HerId, String> {
+    match p {
+        Prop::Missing => Err(format!("application property '{name}' is missing")),
+        Prop::OtherType(t) => Err(format!(
+            "application property '{name}' has type {t}; a HER-id written as a string is expected"
+        )),
+        Prop::Text(s) if s.trim().is_empty() => {
+            Err(format!("application property '{name}' is empty"))
+        }
+        Prop::Text(s) => HerId::parse(s.trim())
+            .map_err(|e| format!("application property '{name}' = \"{s}\" is not a HER-id: {e}")),
+    }
+}
+
+fn normalise_content_type(s: &str) -> String {
+    s.split(';')
+        .map(|p| p.trim().to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The queue a reply-to address names, if it is one of the broker's.
+fn reply_to_queue(m: &AmqpMessage, ctx: &Ctx<'_>) -> Option<String> {
+    let addr = m.properties.as_ref()?.reply_to.as_deref()?;
+    let q = target_queue(addr, ctx.namespace).ok()?;
+    ctx.queues.contains(&q).then_some(q)
+}
+
+fn sender_of(m: &AmqpMessage, ctx: &Ctx<'_>) -> Sender {
+    let from = parse_her(&nhn::app_prop(m, nhn::FROM_HER_ID), nhn::FROM_HER_ID).ok();
+    let own_error = from
+        .map(|h| QueueKind::Error.queue_name(h))
+        .filter(|q| ctx.queues.contains(q));
+    let via_reply_to = || {
+        let q = reply_to_queue(m, ctx)?;
+        let (her, _) = parse_queue_name(&q)?;
+        let e = QueueKind::Error.queue_name(her);
+        ctx.queues.contains(&e).then_some(e)
+    };
+    Sender {
+        from,
+        error_queue: own_error.or_else(via_reply_to),
+    }
+}
+
+/// Judges one message.
+pub(crate) fn judge(m: &AmqpMessage, ctx: &Ctx<'_>, chains: &mut dyn Chains) -> Judged {
+    let sender = sender_of(m, ctx);
+    let mut j = Judging {
+        m,
+        ctx,
+        sender,
+        verdict: Verdict {
+            stage: Stage::Header,
+            message_id: nhn::message_id(m),
+            from_her: nhn::app_prop_text(m, nhn::FROM_HER_ID),
+            to_her: nhn::app_prop_text(m, nhn::TO_HER_ID),
+            msg_id: None,
+            answer: Answer::DeadLetter {
+                reason: String::new(),
+            },
+            report: None,
+        },
+        content: None,
+        replay: false,
+    };
+    let reply = j.run(chains);
+    Judged {
+        verdict: j.verdict,
+        content: j.content,
+        replay: j.replay,
+        reply,
+    }
+}
+
+struct Judging<'a> {
+    m: &'a AmqpMessage,
+    ctx: &'a Ctx<'a>,
+    sender: Sender,
+    verdict: Verdict,
+    content: Option<Vec<u8>>,
+    replay: bool,
+}
+
+/// Where the AppRec refers back to: the MsgHead's id, type and date when read.
+struct Original {
+    msg_type: Coded,
+    issue_date: String,
+    id: String,
+    sender_name: Option<String>,
+}
+
+impl Judging<'_> {
+    fn run(&mut self, chains: &mut dyn Chains) -> Reply {
+        let ctx = self.ctx;
+        let m = self.m;
+
+        // 1. Header.
+        let mut problems: Vec<(&'static str, String)> = Vec::new();
+        if self.verdict.message_id.is_none() {
+            problems.push(("message-id", "the message has no message-id".into()));
+        }
+        match parse_her(&nhn::app_prop(m, nhn::TO_HER_ID), nhn::TO_HER_ID) {
+            Err(e) => problems.push((nhn::TO_HER_ID, e)),
+            Ok(h) if h != ctx.own_her => problems.push((
+                nhn::TO_HER_ID,
+                format!(
+                    "application property 'toHerId' = {h} is not the HER-id of this queue's owner ({})",
+                    ctx.own_her
+                ),
+            )),
+            Ok(_) => {}
+        }
+        if let Err(e) = parse_her(&nhn::app_prop(m, nhn::FROM_HER_ID), nhn::FROM_HER_ID) {
+            problems.push((nhn::FROM_HER_ID, e));
+        }
+        let props = m.properties.as_ref();
+        let subject = props.and_then(|p| p.subject.as_deref()).unwrap_or("");
+        if subject.trim().is_empty() {
+            problems.push((
+                "subject",
+                "property 'subject' (the message function) is missing".into(),
+            ));
+        }
+        match nhn::app_prop(m, nhn::APPLICATION_TIMESTAMP) {
+            Prop::Missing => problems.push((
+                nhn::APPLICATION_TIMESTAMP,
+                "application property 'applicationTimeStamp' is missing".into(),
+            )),
+            Prop::OtherType(t) => problems.push((
+                nhn::APPLICATION_TIMESTAMP,
+                format!("application property 'applicationTimeStamp' has type {t}; a string yyyy-MM-ddTHH:mm:ssK is expected"),
+            )),
+            Prop::Text(s) => {
+                if let Err(e) = nhn::check_timestamp(&s) {
+                    problems.push((
+                        nhn::APPLICATION_TIMESTAMP,
+                        format!("application property 'applicationTimeStamp': {e}"),
+                    ));
+                }
+            }
+        }
+        match props
+            .and_then(|p| p.content_type.as_ref())
+            .map(|c| c.as_str())
+        {
+            None | Some("") => problems.push((
+                "content-type",
+                format!(
+                    "property 'content-type' is missing; expected '{}'",
+                    nhn::CONTENT_TYPE_SIGNED_ENVELOPED
+                ),
+            )),
+            Some(ct)
+                if normalise_content_type(ct)
+                    != normalise_content_type(nhn::CONTENT_TYPE_SIGNED_ENVELOPED) =>
+            {
+                problems.push((
+                    "content-type",
+                    format!(
+                        "property 'content-type' is '{ct}'; expected '{}'",
+                        nhn::CONTENT_TYPE_SIGNED_ENVELOPED
+                    ),
+                ))
+            }
+            Some(_) => {}
+        }
+        if !problems.is_empty() {
+            let description = problems
+                .iter()
+                .map(|(_, d)| d.as_str())
+                .collect::<Vec<_>>()
+                .join("; ");
+            let data = problems
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(",");
+            return self.error(ErrorCondition::InvalidFieldValue, description, data);
+        }
+        let from = self.sender.from.expect("fromHerId checked above");
+        if subject != ctx.config.subject {
+            return self.error(
+                ErrorCondition::UnsupportedMessage,
+                format!(
+                    "subject (message function) '{subject}' is not handled by this receiver; expected '{}'",
+                    ctx.config.subject
+                ),
+                "subject".into(),
+            );
+        }
+
+        // 2. Body.
+        self.verdict.stage = Stage::Body;
+        let data = match nhn::single_data(m) {
+            Ok(d) => d,
+            Err(shape) => {
+                return self.error(
+                    ErrorCondition::UnsupportedMessage,
+                    format!("the message has {shape}; exactly one data section with the CMS payload is expected"),
+                    "body".into(),
+                );
+            }
+        };
+
+        // 3. CMS.
+        self.verdict.stage = Stage::Cms;
+        if data.len() > ctx.config.max_message_bytes {
+            return self.cms_error(CmsError::TooLarge {
+                size: data.len(),
+                limit: ctx.config.max_message_bytes,
+            });
+        }
+        let signed = match cms::decrypt(
+            data,
+            &ctx.identity.encryption.cert,
+            &ctx.identity.encryption.key,
+        ) {
+            Ok(s) => s,
+            Err(e) => return self.cms_error(e),
+        };
+        let Some(registered) = ctx.directory.signing_cert(from) else {
+            return self.error(
+                ErrorCondition::MissingCertificate,
+                format!(
+                    "no signing certificate is registered for HER-id {from}; {}",
+                    CmsError::MissingCertificate
+                ),
+                format!("fromHerId={from}"),
+            );
+        };
+        let trust = match ctx.directory.trust_store() {
+            Ok(t) => t,
+            Err(e) => {
+                return self.error(
+                    ErrorCondition::InternalError,
+                    format!("the receiver's trust store could not be loaded: {e}"),
+                    String::new(),
+                );
+            }
+        };
+        let verified = match cms::verify_signed(&signed, &trust, Some(&registered), ctx.now) {
+            Ok(v) => v,
+            Err(e) => return self.cms_error(e),
+        };
+        drop(signed);
+
+        // 4. MsgHead.
+        self.verdict.stage = Stage::MsgHead;
+        let info = match read_msghead(&verified.content) {
+            Ok(info) => info,
+            Err(e) => {
+                let text = e.to_string();
+                self.content = Some(verified.content);
+                return match e {
+                    MsgHeadReadError::Xml(_) => self.error(
+                        ErrorCondition::NotWellFormedXml,
+                        format!("the signed content is not well-formed XML: {text}"),
+                        "MsgHead".into(),
+                    ),
+                    MsgHeadReadError::NotMsgHead { .. } => self.error(
+                        ErrorCondition::UnsupportedMessage,
+                        format!(
+                            "the signed content is not a MsgHead ({}): {text}",
+                            msghead_ns()
+                        ),
+                        "MsgHead".into(),
+                    ),
+                    MsgHeadReadError::Missing("MsgInfo/MsgId") => self.apprec(
+                        from,
+                        None,
+                        AppRecStatus::Rejected,
+                        vec![AppRecErrorCode::E10.error(&text)],
+                    ),
+                    MsgHeadReadError::Missing(_) => self.apprec(
+                        from,
+                        None,
+                        AppRecStatus::Rejected,
+                        vec![AppRecErrorCode::T02.error(&text)],
+                    ),
+                    MsgHeadReadError::FileReference => self.apprec(
+                        from,
+                        None,
+                        AppRecStatus::Rejected,
+                        vec![AppRecErrorCode::T10.error(&text)],
+                    ),
+                };
+            }
+        };
+        self.verdict.msg_id = Some(info.msg_id.clone());
+        let original = Original {
+            msg_type: info.msg_type.clone(),
+            issue_date: info.gen_date.clone(),
+            id: info.msg_id.clone(),
+            sender_name: Some(info.sender.name.clone()).filter(|n| !n.is_empty()),
+        };
+        let sender_her = info.sender_her_id().to_string();
+        if HerId::parse(sender_her.trim()).ok() != Some(from) {
+            self.content = Some(verified.content.clone());
+            return self.error(
+                ErrorCondition::SpoofingAttack,
+                format!(
+                    "the MsgHead's sender HER-id '{sender_her}' is not the fromHerId {from} the message was sent as"
+                ),
+                format!("MsgHead sender={sender_her}; fromHerId={from}"),
+            );
+        }
+        let receiver_her = info.receiver_her_id().to_string();
+        let mut head_errors = Vec::new();
+        if HerId::parse(receiver_her.trim()).ok() != Some(ctx.own_her) {
+            head_errors.push(AppRecErrorCode::E21.error(&format!(
+                "MsgHead MsgInfo/Receiver: HER-id '{receiver_her}' is not this receiver ({})",
+                ctx.own_her
+            )));
+        }
+        if info.msg_type.v != ctx.config.msg_type {
+            head_errors.push(AppRecErrorCode::T10.error(&format!(
+                "MsgHead MsgInfo/Type '{}' is not handled by this receiver; expected '{}'",
+                info.msg_type.v, ctx.config.msg_type
+            )));
+        }
+        if !nhn::is_guid(&info.msg_id) {
+            head_errors.push(AppRecErrorCode::E10.error(&format!(
+                "MsgHead MsgInfo/MsgId '{}' is not a GUID",
+                info.msg_id
+            )));
+        }
+        if !head_errors.is_empty() {
+            self.content = Some(verified.content.clone());
+            return self.apprec(from, Some(original), AppRecStatus::Rejected, head_errors);
+        }
+
+        // 5. IPLOS.
+        self.verdict.stage = Stage::Iplos;
+        let doc = info.content_document();
+        let options = CheckOptions {
+            data_year: ctx.config.data_year,
+            test_mode: ctx.config.test_mode,
+            ..CheckOptions::default()
+        };
+        let mut state = chains.take(from);
+        let before = state.clone();
+        let report = check_stream(&doc[..], &options, &mut state, &mut |_| {});
+        drop(doc);
+        let status = mapping::status(&report);
+        let errors = mapping::errors(&report, ctx.config.max_apprec_errors);
+        if status == AppRecStatus::Rejected {
+            chains.put(from, before);
+        } else {
+            chains.put(from, state);
+            self.replay = true;
+        }
+        self.verdict.report = Some(report);
+        drop(info);
+        self.content = Some(verified.content);
+        self.apprec(from, Some(original), status, errors)
+    }
+
+    /// An error message to the sender's error queue, or a dead letter without one.
+    fn error(&mut self, condition: ErrorCondition, description: String, data: String) -> Reply {
+        self.verdict.answer = Answer::Error {
+            condition,
+            description: description.clone(),
+            data: data.clone(),
+        };
+        let Some(queue) = self.sender.error_queue.clone() else {
+            let reason = format!(
+                "{condition}: {description} (no error queue: fromHerId and reply-to name no known HER-id)"
+            );
+            self.verdict.answer = Answer::DeadLetter {
+                reason: reason.clone(),
+            };
+            return Reply::DeadLetter(reason);
+        };
+        let ctx = self.ctx;
+        let message_id = nhn::new_guid();
+        let original = self.verdict.message_id.clone().unwrap_or_default();
+        let mut props = Properties::builder()
+            .message_id(MessageId::String(message_id.clone()))
+            .to(queue.clone());
+        if let Some(orig) = &self.verdict.message_id {
+            props = props.correlation_id(MessageId::String(orig.clone()));
+        }
+        let mut app = ApplicationProperties::builder()
+            .insert(nhn::ORIGINAL_MESSAGE_ID, original)
+            .insert(nhn::RECEIVER_TIMESTAMP, nhn::format_timestamp(ctx.now))
+            .insert(nhn::ERROR_CONDITION, condition.as_str())
+            .insert(nhn::ERROR_DESCRIPTION, description)
+            .insert(nhn::ERROR_CONDITION_DATA, data)
+            .insert(nhn::FROM_HER_ID, ctx.own_her.to_string());
+        if let Some(from) = self.sender.from {
+            app = app.insert(nhn::TO_HER_ID, from.to_string());
+        }
+        let message = Message::builder()
+            .properties(props.build())
+            .application_properties(app.build())
+            .body(Body::Empty)
+            .build();
+        Reply::Send {
+            queue,
+            message_id,
+            message: Box::new(message),
+        }
+    }
+
+    fn cms_error(&mut self, e: CmsError) -> Reply {
+        let condition =
+            ErrorCondition::parse(e.error_condition()).unwrap_or(ErrorCondition::InternalError);
+        let data = match &e {
+            CmsError::TooLarge { .. } => "TooLarge",
+            CmsError::NotCms(_) => "NotCms",
+            CmsError::NotEnveloped { .. } => "NotEnveloped",
+            CmsError::NotForUs { .. } => "NotForUs",
+            CmsError::BadDecrypt(_) => "BadDecrypt",
+            CmsError::NotSigned(_) => "NotSigned",
+            CmsError::BadSignature(_) => "BadSignature",
+            CmsError::MissingCertificate => "MissingCertificate",
+            CmsError::SignerMismatch { .. } => "SignerMismatch",
+            CmsError::UnknownIssuer { .. } => "UnknownIssuer",
+            CmsError::Unverified { .. } => "Unverified",
+            CmsError::Expired { .. } => "Expired",
+            CmsError::NotYetValid { .. } => "NotYetValid",
+            CmsError::Revoked { .. } => "Revoked",
+            CmsError::WrongKeyUsage { .. } => "WrongKeyUsage",
+            CmsError::OpenSsl(_) | CmsError::Io(_) => "Internal",
+        };
+        self.error(condition, e.to_string(), data.into())
+    }
+
+    /// A signed and encrypted AppRec to the sender's queue.
+    fn apprec(
+        &mut self,
+        from: HerId,
+        original: Option<Original>,
+        status: AppRecStatus,
+        errors: Vec<AppRecError>,
+    ) -> Reply {
+        let ctx = self.ctx;
+        self.verdict.answer = Answer::AppRec {
+            status: status.code().to_string(),
+            errors: errors.clone(),
+        };
+        let original = original.unwrap_or_else(|| Original {
+            msg_type: Coded::cs(&ctx.config.msg_type, "IPLOS-melding til KPR"),
+            issue_date: nhn::app_prop_text(self.m, nhn::APPLICATION_TIMESTAMP).unwrap_or_default(),
+            id: self.verdict.message_id.clone().unwrap_or_default(),
+            sender_name: None,
+        });
+        let mut apprec = AppRec::new(
+            &nhn::new_guid(),
+            &nhn::format_timestamp(ctx.now),
+            AppRecParty::new(&ctx.config.name, &ctx.own_her.to_string()),
+            AppRecParty::new(
+                original
+                    .sender_name
+                    .as_deref()
+                    .unwrap_or(&format!("HER-id {from}")),
+                &from.to_string(),
+            ),
+            status,
+            OriginalMsgId {
+                msg_type: original.msg_type,
+                issue_date: original.issue_date,
+                id: original.id,
+            },
+        );
+        apprec.errors = errors;
+        let xml = write_apprec(&apprec);
+        let Some(recipient) = ctx.directory.encryption_cert(from) else {
+            return self.error(
+                ErrorCondition::MissingCertificate,
+                format!(
+                    "no encryption certificate is registered for HER-id {from}: the receipt cannot be encrypted"
+                ),
+                format!("toHerId={from}"),
+            );
+        };
+        let payload = match cms::sign_then_encrypt(
+            &xml,
+            &ctx.identity.signing.cert,
+            &ctx.identity.signing.key,
+            &recipient,
+            ctx.now,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                let condition = ErrorCondition::parse(e.error_condition())
+                    .unwrap_or(ErrorCondition::InternalError);
+                return self.error(
+                    condition,
+                    format!("the receipt cannot be encrypted for HER-id {from}'s registered certificate: {e}"),
+                    format!("toHerId={from}"),
+                );
+            }
+        };
+        let Some(queue) = reply_to_queue(self.m, ctx).or_else(|| {
+            let q = QueueKind::Async.queue_name(from);
+            ctx.queues.contains(&q).then_some(q)
+        }) else {
+            let reason = format!(
+                "AppRec status {} could not be addressed: neither reply-to nor {from}_async is a queue",
+                apprec.status.code()
+            );
+            self.verdict.answer = Answer::DeadLetter {
+                reason: reason.clone(),
+            };
+            return Reply::DeadLetter(reason);
+        };
+        let message_id = nhn::new_guid();
+        let mut props = Properties::builder()
+            .message_id(MessageId::String(message_id.clone()))
+            .to(queue.clone())
+            .reply_to(QueueKind::Async.queue_name(ctx.own_her))
+            .subject(nhn::SUBJECT_APPREC)
+            .content_type(nhn::CONTENT_TYPE_SIGNED_ENVELOPED);
+        if let Some(orig) = &self.verdict.message_id {
+            props = props.correlation_id(MessageId::String(orig.clone()));
+        }
+        let app = ApplicationProperties::builder()
+            .insert(nhn::FROM_HER_ID, ctx.own_her.to_string())
+            .insert(nhn::TO_HER_ID, from.to_string())
+            .insert(nhn::APPLICATION_TIMESTAMP, nhn::format_timestamp(ctx.now))
+            .build();
+        let message = Message::builder()
+            .properties(props.build())
+            .application_properties(app)
+            .body(Body::Data(vec![Data(Binary::from(payload))].into()))
+            .build();
+        Reply::Send {
+            queue,
+            message_id,
+            message: Box::new(message),
+        }
+    }
+}
+
+fn msghead_ns() -> &'static str {
+    iplos_model::message::NS_MSGHEAD
+}
+
+/// An error reply for a message the receiver gave up on (internal error), addressed the
+/// same way as any error.
+pub(crate) fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String) -> Judged {
+    let sender = sender_of(m, ctx);
+    let mut j = Judging {
+        m,
+        ctx,
+        sender,
+        verdict: Verdict {
+            stage: Stage::Internal,
+            message_id: nhn::message_id(m),
+            from_her: nhn::app_prop_text(m, nhn::FROM_HER_ID),
+            to_her: nhn::app_prop_text(m, nhn::TO_HER_ID),
+            msg_id: None,
+            answer: Answer::DeadLetter {
+                reason: String::new(),
+            },
+            report: None,
+        },
+        content: None,
+        replay: false,
+    };
+    let reply = j.error(ErrorCondition::InternalError, description, String::new());
+    Judged {
+        verdict: j.verdict,
+        content: None,
+        replay: false,
+        reply,
+    }
+}

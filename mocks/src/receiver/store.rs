@@ -1,0 +1,946 @@
+//! The run store of the receiver: every received message, its verdict and every receipt,
+//! in one SQLite file that is also the service bus's [`MessageStore`].
+//!
+//! # Why one file and one connection
+//!
+//! The receiver must not lose or duplicate a receipt when the process dies between two
+//! steps. Two of its steps change the broker's queues: *settling* the delivery (accept
+//! deletes the message from the register's queue, reject moves it to `_dl`) and *publishing*
+//! the reply (an insert into the sender's queue). [`RunStore`] implements [`MessageStore`]
+//! itself, so that each of these broker operations and the receiver's record of it are one
+//! SQLite transaction:
+//!
+//! - before settling, the receiver *arms* the queue ([`RunStore::arm_settle`]); the broker's
+//!   `delete`/`replace` of that message then also stamps the delivery as settled;
+//! - before publishing, it arms the reply's queue with the reply's message-id
+//!   ([`RunStore::arm_reply`]); the broker's `insert` of a message carrying that id then
+//!   also stamps the delivery as replied.
+//!
+//! A crash can therefore only leave a delivery *before* or *after* each step, never in
+//! between, and the receiver's recovery finishes exactly what is missing.
+//!
+//! The service bus tables are the ones [`SqliteStore`](crate::servicebus::SqliteStore)
+//! writes (`sb_queue`, `sb_message`, same columns): a file written by one can be opened by
+//! the other (a test checks it both ways). The receiver's tables are prefixed `rcv_`.
+//!
+//! With a broker on another store the receiver still works: it records each step right
+//! after the broker returns (a crash in that instant can then repeat a receipt).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, TimeZone, Utc};
+use iplos_model::calendar::Clock;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::servicebus::MessageStore;
+use crate::servicebus::store::{NewMessage, StoreError, StoredMessage};
+
+/// The file the run store lives in, inside the state directory.
+pub const RUN_STORE_FILE: &str = "run.sqlite";
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sb_queue (
+    name TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sb_message (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    enqueued_ms INTEGER NOT NULL,
+    expires_ms INTEGER,
+    delivery_count INTEGER NOT NULL DEFAULT 0,
+    dead_reason TEXT,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sb_message_by_queue ON sb_message (queue, id);
+
+CREATE TABLE IF NOT EXISTS rcv_message (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    message_key TEXT NOT NULL,
+    message_id TEXT,
+    from_her TEXT,
+    to_her TEXT,
+    received_ms INTEGER NOT NULL,
+    raw BLOB NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    checked_ms INTEGER,
+    outcome TEXT,
+    status TEXT,
+    error_condition TEXT,
+    stage TEXT,
+    verdict TEXT,
+    content BLOB,
+    replay INTEGER NOT NULL DEFAULT 0,
+    dead_reason TEXT,
+    reply_queue TEXT,
+    reply_message_id TEXT,
+    reply BLOB,
+    UNIQUE (queue, message_key)
+);
+CREATE INDEX IF NOT EXISTS rcv_message_by_parties ON rcv_message (to_her, from_her, id);
+CREATE TABLE IF NOT EXISTS rcv_delivery (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    message INTEGER NOT NULL REFERENCES rcv_message (id),
+    duplicate INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    settled_ms INTEGER,
+    replied_ms INTEGER,
+    reply_sb_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS rcv_delivery_by_message ON rcv_delivery (message, id);
+";
+
+/// The state of a received message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageState {
+    /// Stored as received; not judged yet (or judging was interrupted).
+    Received,
+    /// Judged: verdict and reply are stored.
+    Checked,
+}
+
+impl MessageState {
+    fn as_str(self) -> &'static str {
+        match self {
+            MessageState::Received => "received",
+            MessageState::Checked => "checked",
+        }
+    }
+
+    fn parse(s: &str) -> MessageState {
+        if s == "checked" {
+            MessageState::Checked
+        } else {
+            MessageState::Received
+        }
+    }
+}
+
+/// A received message as the store knows it (without the raw bytes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MessageRecord {
+    /// Row id.
+    pub id: i64,
+    /// The register queue it came from.
+    pub queue: String,
+    /// The AMQP message-id, if it had one.
+    pub message_id: Option<String>,
+    /// `fromHerId` as sent.
+    pub from_her: Option<String>,
+    /// `toHerId` as sent.
+    pub to_her: Option<String>,
+    /// When it was first received.
+    pub received: DateTime<Utc>,
+    /// Where it is in the state machine.
+    pub state: MessageState,
+    /// How many times judging it was started.
+    pub attempts: u32,
+    /// `apprec`, `error` or `dead-letter`, once checked.
+    pub outcome: Option<String>,
+    /// The AppRec status code (1, 2, 3), for an AppRec.
+    pub status: Option<String>,
+    /// The errorCondition, for an error message.
+    pub error_condition: Option<String>,
+    /// The stage that decided (`header`, `body`, `cms`, `msghead`, `iplos`, `internal`).
+    pub stage: Option<String>,
+    /// The verdict as JSON (see [`super::Verdict`]).
+    pub verdict: Option<String>,
+    /// The queue the reply goes to.
+    pub reply_queue: Option<String>,
+    /// The AMQP message-id of the reply.
+    pub reply_message_id: Option<String>,
+    /// Broker deliveries of this message-id handled (the first plus duplicates and
+    /// redeliveries that were not settled before).
+    pub deliveries: u32,
+    /// Replies enqueued for it.
+    pub replies_sent: u32,
+}
+
+/// A delivery whose reply is owed.
+#[derive(Debug, Clone)]
+pub struct PendingReply {
+    /// The delivery row.
+    pub delivery: i64,
+    /// The message row.
+    pub message: i64,
+    /// The queue.
+    pub queue: String,
+    /// The reply's AMQP message-id.
+    pub reply_message_id: String,
+    /// The encoded AMQP reply.
+    pub reply: Vec<u8>,
+}
+
+/// What was decided for a message.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Send this reply.
+    Reply {
+        /// The queue.
+        queue: String,
+        /// The reply's AMQP message-id.
+        reply_message_id: String,
+        /// The encoded AMQP reply.
+        reply: Vec<u8>,
+    },
+    /// No reply can be addressed: dead-letter the message with this reason.
+    DeadLetter(String),
+}
+
+/// What is known about a message-id already received on a queue.
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// The message row.
+    pub message: i64,
+    /// Its state.
+    pub state: MessageState,
+    /// Judging attempts so far.
+    pub attempts: u32,
+    /// A delivery of it that was never settled (the broker will redeliver it after a
+    /// crash): the delivery being handled now is that one.
+    pub unsettled_delivery: Option<i64>,
+}
+
+/// What the receiver records when it has judged a message.
+#[derive(Debug, Clone, Default)]
+pub struct CheckedRecord {
+    /// `apprec`, `error` or `dead-letter`.
+    pub outcome: String,
+    /// AppRec status code.
+    pub status: Option<String>,
+    /// errorCondition.
+    pub error_condition: Option<String>,
+    /// Which stage decided.
+    pub stage: String,
+    /// The verdict as JSON.
+    pub verdict: String,
+    /// The decrypted, verified content (the MsgHead XML), when decryption got that far.
+    pub content: Option<Vec<u8>>,
+    /// Whether the IPLOS content counts for the kommune's chain (replayed after a restart).
+    pub replay: bool,
+    /// Why the message is dead-lettered (no reply), for outcome `dead-letter`.
+    pub dead_reason: Option<String>,
+    /// The queue the reply goes to.
+    pub reply_queue: Option<String>,
+    /// The reply's AMQP message-id.
+    pub reply_message_id: Option<String>,
+    /// The encoded AMQP reply.
+    pub reply: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone)]
+struct SettleArm {
+    delivery: i64,
+    /// The message-id the settled broker message must carry (checked in SQL with `instr`).
+    message_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct ReplyArm {
+    delivery: i64,
+    reply_message_id: String,
+}
+
+#[derive(Debug, Default)]
+struct Arms {
+    settle: HashMap<String, SettleArm>,
+    replies: HashMap<String, Vec<ReplyArm>>,
+}
+
+/// The run store: the service bus's queues and the receiver's records in one SQLite file
+/// (see the module documentation).
+pub struct RunStore {
+    conn: Mutex<Connection>,
+    arms: Mutex<Arms>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for RunStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunStore").finish_non_exhaustive()
+    }
+}
+
+fn ms_to_time(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Replies are small (an AppRec is a few kB); a body larger than this is never a reply.
+const MAX_REPLY_SCAN: usize = 4 * 1024 * 1024;
+
+impl RunStore {
+    /// Opens (or creates) the run store in the SQLite file at `path` (WAL journal,
+    /// `synchronous=NORMAL`, as the service bus store).
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<RunStore, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Self::with_connection(conn, clock)
+    }
+
+    /// A run store in memory (tests).
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Result<RunStore, StoreError> {
+        Self::with_connection(Connection::open_in_memory()?, clock)
+    }
+
+    fn with_connection(conn: Connection, clock: Arc<dyn Clock>) -> Result<RunStore, StoreError> {
+        conn.execute_batch(SCHEMA)?;
+        Ok(RunStore {
+            conn: Mutex::new(conn),
+            arms: Mutex::new(Arms::default()),
+            clock,
+        })
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    fn arms(&self) -> MutexGuard<'_, Arms> {
+        // Every change to the arms is a single insert or remove: a poisoned lock is
+        // still consistent.
+        self.arms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    // ---- the receiver's side -------------------------------------------------------------
+
+    /// What is known about `message_key` on `queue`.
+    pub fn find(&self, queue: &str, message_key: &str) -> Result<Option<Known>, StoreError> {
+        let conn = self.lock()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT id, state, attempts FROM rcv_message WHERE queue = ?1 AND message_key = ?2",
+            )?
+            .query_row(params![queue, message_key], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, u32>(2)?,
+                ))
+            })
+            .optional()?;
+        let Some((message, state, attempts)) = row else {
+            return Ok(None);
+        };
+        let unsettled_delivery = conn
+            .prepare_cached(
+                "SELECT id FROM rcv_delivery WHERE message = ?1 AND settled_ms IS NULL ORDER BY id LIMIT 1",
+            )?
+            .query_row([message], |r| r.get::<_, i64>(0))
+            .optional()?;
+        Ok(Some(Known {
+            message,
+            state: MessageState::parse(&state),
+            attempts,
+            unsettled_delivery,
+        }))
+    }
+
+    /// Records a new message as received with its first delivery; returns the message
+    /// and delivery rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_received(
+        &self,
+        queue: &str,
+        message_key: &str,
+        message_id: Option<&str>,
+        from_her: Option<&str>,
+        to_her: Option<&str>,
+        raw: &[u8],
+    ) -> Result<(i64, i64), StoreError> {
+        let now = self.now_ms();
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        tx.prepare_cached(
+            "INSERT INTO rcv_message (queue, message_key, message_id, from_her, to_her, received_ms, raw, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            queue,
+            message_key,
+            message_id,
+            from_her,
+            to_her,
+            now,
+            raw,
+            MessageState::Received.as_str()
+        ])?;
+        let message = tx.last_insert_rowid();
+        tx.prepare_cached(
+            "INSERT INTO rcv_delivery (message, duplicate, received_ms) VALUES (?1, 0, ?2)",
+        )?
+        .execute(params![message, now])?;
+        let delivery = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok((message, delivery))
+    }
+
+    /// Records another delivery of a known message-id (a duplicate sent by the vendor).
+    pub fn insert_duplicate(&self, message: i64) -> Result<i64, StoreError> {
+        let now = self.now_ms();
+        let conn = self.lock()?;
+        conn.prepare_cached(
+            "INSERT INTO rcv_delivery (message, duplicate, received_ms) VALUES (?1, 1, ?2)",
+        )?
+        .execute(params![message, now])?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// Counts one more judging attempt of a message still in state received; returns the
+    /// new count.
+    pub fn bump_attempts(&self, message: i64) -> Result<u32, StoreError> {
+        let conn = self.lock()?;
+        conn.prepare_cached("UPDATE rcv_message SET attempts = attempts + 1 WHERE id = ?1")?
+            .execute([message])?;
+        let n = conn
+            .prepare_cached("SELECT attempts FROM rcv_message WHERE id = ?1")?
+            .query_row([message], |r| r.get(0))?;
+        Ok(n)
+    }
+
+    /// Stores the verdict and the reply: received → checked.
+    pub fn record_checked(&self, message: i64, rec: &CheckedRecord) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let conn = self.lock()?;
+        conn.prepare_cached(
+            "UPDATE rcv_message SET state = 'checked', checked_ms = ?2, outcome = ?3, status = ?4,
+                 error_condition = ?5, stage = ?6, verdict = ?7, content = ?8, replay = ?9,
+                 reply_queue = ?10, reply_message_id = ?11, reply = ?12, dead_reason = ?13
+             WHERE id = ?1 AND state = 'received'",
+        )?
+        .execute(params![
+            message,
+            now,
+            rec.outcome,
+            rec.status,
+            rec.error_condition,
+            rec.stage,
+            rec.verdict,
+            rec.content,
+            rec.replay,
+            rec.reply_queue,
+            rec.reply_message_id,
+            rec.reply,
+            rec.dead_reason,
+        ])?;
+        Ok(())
+    }
+
+    /// What was decided for a checked message: the reply to send, or the dead-letter
+    /// reason. `None` while the message is not checked.
+    pub fn decision(&self, message: i64) -> Result<Option<Decision>, StoreError> {
+        let conn = self.lock()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT state, reply_queue, reply_message_id, reply, dead_reason FROM rcv_message WHERE id = ?1",
+            )?
+            .query_row([message], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, Option<Vec<u8>>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .optional()?;
+        Ok(match row {
+            Some((state, _, _, _, _)) if MessageState::parse(&state) != MessageState::Checked => {
+                None
+            }
+            Some((_, Some(queue), Some(reply_message_id), Some(reply), _)) => {
+                Some(Decision::Reply {
+                    queue,
+                    reply_message_id,
+                    reply,
+                })
+            }
+            Some((_, _, _, _, reason)) => Some(Decision::DeadLetter(
+                reason.unwrap_or_else(|| "no reply could be addressed".into()),
+            )),
+            None => None,
+        })
+    }
+
+    /// Marks a delivery settled unless the broker's store already did (see the module docs).
+    pub fn mark_settled(&self, delivery: i64) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        self.lock()?
+            .prepare_cached(
+                "UPDATE rcv_delivery SET settled_ms = ?2 WHERE id = ?1 AND settled_ms IS NULL",
+            )?
+            .execute(params![delivery, now])?;
+        Ok(())
+    }
+
+    /// Marks a delivery's reply as sent (or as not needed) unless the broker's store
+    /// already did.
+    pub fn mark_replied(&self, delivery: i64) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        self.lock()?
+            .prepare_cached(
+                "UPDATE rcv_delivery SET replied_ms = ?2 WHERE id = ?1 AND replied_ms IS NULL",
+            )?
+            .execute(params![delivery, now])?;
+        Ok(())
+    }
+
+    /// Whether a delivery's reply is recorded as sent.
+    pub fn is_replied(&self, delivery: i64) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        let r = conn
+            .prepare_cached("SELECT replied_ms IS NOT NULL FROM rcv_delivery WHERE id = ?1")?
+            .query_row([delivery], |r| r.get::<_, bool>(0))
+            .optional()?;
+        Ok(r.unwrap_or(false))
+    }
+
+    /// Deliveries of checked messages on the given register queues whose reply is owed.
+    pub fn pending_replies(&self, queues: &[String]) -> Result<Vec<PendingReply>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT d.id, m.id, m.queue, m.reply_queue, m.reply_message_id, m.reply
+             FROM rcv_delivery d JOIN rcv_message m ON m.id = d.message
+             WHERE d.replied_ms IS NULL AND m.state = 'checked' ORDER BY d.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        let mut out = Vec::new();
+        for (delivery, message, queue, rq, rid, reply) in rows {
+            if !queues.contains(&queue) {
+                continue;
+            }
+            match (rq, rid, reply) {
+                (Some(queue), Some(reply_message_id), Some(reply)) => out.push(PendingReply {
+                    delivery,
+                    message,
+                    queue,
+                    reply_message_id,
+                    reply,
+                }),
+                // Nothing to send (dead-lettered): nothing owed.
+                _ => {
+                    conn.prepare_cached(
+                        "UPDATE rcv_delivery SET replied_ms = ?2 WHERE id = ?1 AND replied_ms IS NULL",
+                    )?
+                    .execute(params![delivery, self.now_ms()])?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stored contents (MsgHead XML) of the messages of one sender to one register
+    /// HER-id that count for the kommune's chain, oldest first, before message row
+    /// `before` (exclusive).
+    pub fn replay_contents(
+        &self,
+        to_her: &str,
+        from_her: &str,
+        before: i64,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT content FROM rcv_message
+             WHERE to_her = ?1 AND from_her = ?2 AND replay = 1 AND state = 'checked' AND id < ?3
+             ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map(params![to_her, from_her, before], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Every received message, oldest first.
+    pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT m.id, m.queue, m.message_id, m.from_her, m.to_her, m.received_ms, m.state,
+                    m.attempts, m.outcome, m.status, m.error_condition, m.stage, m.verdict,
+                    m.reply_queue, m.reply_message_id,
+                    (SELECT COUNT(*) FROM rcv_delivery d WHERE d.message = m.id),
+                    (SELECT COUNT(*) FROM rcv_delivery d
+                        WHERE d.message = m.id AND d.replied_ms IS NOT NULL AND m.reply IS NOT NULL)
+             FROM rcv_message m ORDER BY m.id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(MessageRecord {
+                    id: r.get(0)?,
+                    queue: r.get(1)?,
+                    message_id: r.get(2)?,
+                    from_her: r.get(3)?,
+                    to_her: r.get(4)?,
+                    received: ms_to_time(r.get(5)?),
+                    state: MessageState::parse(&r.get::<_, String>(6)?),
+                    attempts: r.get(7)?,
+                    outcome: r.get(8)?,
+                    status: r.get(9)?,
+                    error_condition: r.get(10)?,
+                    stage: r.get(11)?,
+                    verdict: r.get(12)?,
+                    reply_queue: r.get(13)?,
+                    reply_message_id: r.get(14)?,
+                    deliveries: r.get(15)?,
+                    replies_sent: r.get(16)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// The message with this AMQP message-id, if one was received.
+    pub fn message_by_id(&self, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        Ok(self
+            .messages()?
+            .into_iter()
+            .find(|m| m.message_id.as_deref() == Some(message_id)))
+    }
+
+    /// The raw AMQP message (encoded) as received first.
+    pub fn raw(&self, message: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn
+            .prepare_cached("SELECT raw FROM rcv_message WHERE id = ?1")?
+            .query_row([message], |r| r.get(0))
+            .optional()?)
+    }
+
+    // ---- arming (see the module docs) ------------------------------------------------------
+
+    /// The next `delete` or `replace` of a message in `queue` (carrying `message_id`, when
+    /// given) also marks `delivery` settled, in the same transaction.
+    pub fn arm_settle(&self, queue: &str, delivery: i64, message_id: Option<&str>) {
+        self.arms().settle.insert(
+            queue.to_string(),
+            SettleArm {
+                delivery,
+                message_id: message_id.map(str::to_string),
+            },
+        );
+    }
+
+    /// Removes the settle arm of a queue.
+    pub fn disarm_settle(&self, queue: &str) {
+        self.arms().settle.remove(queue);
+    }
+
+    /// The next `insert` into `queue` of a message containing `reply_message_id` also marks
+    /// `delivery` replied, in the same transaction.
+    pub fn arm_reply(&self, queue: &str, delivery: i64, reply_message_id: &str) {
+        self.arms()
+            .replies
+            .entry(queue.to_string())
+            .or_default()
+            .push(ReplyArm {
+                delivery,
+                reply_message_id: reply_message_id.to_string(),
+            });
+    }
+
+    /// Removes a reply arm.
+    pub fn disarm_reply(&self, queue: &str, delivery: i64) {
+        let mut arms = self.arms();
+        if let Some(list) = arms.replies.get_mut(queue) {
+            list.retain(|a| a.delivery != delivery);
+            if list.is_empty() {
+                arms.replies.remove(queue);
+            }
+        }
+    }
+
+    /// If a settle arm matches broker message `id` (inside `tx`), stamps its delivery.
+    fn settle_hook(&self, conn: &Connection, id: u64) -> Result<Option<String>, StoreError> {
+        let arm = {
+            let arms = self.arms();
+            if arms.settle.is_empty() {
+                return Ok(None);
+            }
+            let queue: Option<String> = conn
+                .prepare_cached("SELECT queue FROM sb_message WHERE id = ?1")?
+                .query_row([id as i64], |r| r.get(0))
+                .optional()?;
+            let Some(queue) = queue else {
+                return Ok(None);
+            };
+            match arms.settle.get(&queue) {
+                Some(a) => (queue, a.clone()),
+                None => return Ok(None),
+            }
+        };
+        let (queue, arm) = arm;
+        if let Some(mid) = &arm.message_id {
+            let found: i64 = conn
+                .prepare_cached("SELECT instr(body, ?2) FROM sb_message WHERE id = ?1")?
+                .query_row(params![id as i64, mid.as_bytes()], |r| r.get(0))?;
+            if found == 0 {
+                return Ok(None);
+            }
+        }
+        conn.prepare_cached(
+            "UPDATE rcv_delivery SET settled_ms = ?2 WHERE id = ?1 AND settled_ms IS NULL",
+        )?
+        .execute(params![arm.delivery, self.now_ms()])?;
+        Ok(Some(queue))
+    }
+
+    fn reply_arm_for(&self, m: &NewMessage<'_>) -> Option<ReplyArm> {
+        if m.body.len() > MAX_REPLY_SCAN {
+            return None;
+        }
+        let arms = self.arms();
+        arms.replies.get(m.queue).and_then(|list| {
+            list.iter()
+                .find(|a| contains(m.body, a.reply_message_id.as_bytes()))
+                .cloned()
+        })
+    }
+}
+
+fn insert_sb(conn: &Connection, m: &NewMessage<'_>) -> Result<u64, StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO sb_message (queue, enqueued_ms, expires_ms, delivery_count, dead_reason, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        m.queue,
+        m.enqueued_ms,
+        m.expires_ms,
+        m.delivery_count,
+        m.dead_reason,
+        m.body
+    ])?;
+    Ok(conn.last_insert_rowid() as u64)
+}
+
+impl MessageStore for RunStore {
+    fn ensure_queue(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.lock()?.execute(
+            "INSERT OR IGNORE INTO sb_queue (name, created_ms) VALUES (?1, ?2)",
+            params![name, now_ms],
+        )?;
+        Ok(())
+    }
+
+    fn queues(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare("SELECT name FROM sb_queue ORDER BY name")?;
+        let names = stmt
+            .query_map([], |row| row.get(0))?
+            .collect::<Result<Vec<String>, _>>()?;
+        Ok(names)
+    }
+
+    fn insert(&self, message: &NewMessage<'_>) -> Result<u64, StoreError> {
+        let arm = self.reply_arm_for(message);
+        let mut conn = self.lock()?;
+        let Some(arm) = arm else {
+            return insert_sb(&conn, message);
+        };
+        let tx = conn.transaction()?;
+        let id = insert_sb(&tx, message)?;
+        tx.prepare_cached(
+            "UPDATE rcv_delivery SET replied_ms = ?2, reply_sb_id = ?3 WHERE id = ?1 AND replied_ms IS NULL",
+        )?
+        .execute(params![arm.delivery, self.now_ms(), id as i64])?;
+        tx.commit()?;
+        self.disarm_reply(message.queue, arm.delivery);
+        Ok(id)
+    }
+
+    fn index(&self) -> Result<Vec<StoredMessage>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, queue, enqueued_ms, expires_ms, delivery_count FROM sb_message ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |row| {
+                Ok(StoredMessage {
+                    id: row.get::<_, i64>(0)? as u64,
+                    queue: row.get(1)?,
+                    enqueued_ms: row.get(2)?,
+                    expires_ms: row.get(3)?,
+                    delivery_count: row.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.lock()?;
+        let body = conn
+            .prepare_cached("SELECT body FROM sb_message WHERE id = ?1")?
+            .query_row([id as i64], |row| row.get(0))
+            .optional()?;
+        Ok(body)
+    }
+
+    fn dead_reason(&self, id: u64) -> Result<Option<String>, StoreError> {
+        let conn = self.lock()?;
+        let reason = conn
+            .prepare_cached("SELECT dead_reason FROM sb_message WHERE id = ?1")?
+            .query_row([id as i64], |row| row.get::<_, Option<String>>(0))
+            .optional()?;
+        Ok(reason.flatten())
+    }
+
+    fn delete(&self, id: u64) -> Result<bool, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let hooked = self.settle_hook(&tx, id)?;
+        let n = tx
+            .prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
+            .execute([id as i64])?;
+        tx.commit()?;
+        if let Some(queue) = hooked {
+            self.disarm_settle(&queue);
+        }
+        Ok(n > 0)
+    }
+
+    fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
+        let conn = self.lock()?;
+        conn.prepare_cached("UPDATE sb_message SET delivery_count = ?2 WHERE id = ?1")?
+            .execute(params![id as i64, count])?;
+        Ok(())
+    }
+
+    fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let hooked = self.settle_hook(&tx, old_id)?;
+        let n = tx.execute("DELETE FROM sb_message WHERE id = ?1", [old_id as i64])?;
+        if n == 0 {
+            return Err(StoreError::NoSuchMessage(old_id));
+        }
+        let id = insert_sb(&tx, replacement)?;
+        tx.commit()?;
+        if let Some(queue) = hooked {
+            self.disarm_settle(&queue);
+        }
+        Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::servicebus::SqliteStore;
+    use iplos_model::calendar::SystemClock;
+
+    fn msg<'a>(queue: &'a str, body: &'a [u8]) -> NewMessage<'a> {
+        NewMessage {
+            queue,
+            enqueued_ms: 1,
+            expires_ms: None,
+            delivery_count: 0,
+            dead_reason: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn file_compatible_with_the_service_bus_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.sqlite");
+        {
+            let s = RunStore::open(&path, Arc::new(SystemClock)).unwrap();
+            s.ensure_queue("1_async", 0).unwrap();
+            s.insert(&msg("1_async", b"from-run-store")).unwrap();
+        }
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            assert_eq!(s.queues().unwrap(), vec!["1_async".to_string()]);
+            let index = s.index().unwrap();
+            assert_eq!(index.len(), 1);
+            assert_eq!(s.body(index[0].id).unwrap().unwrap(), b"from-run-store");
+            s.insert(&msg("1_async", b"from-sqlite-store")).unwrap();
+        }
+        let s = RunStore::open(&path, Arc::new(SystemClock)).unwrap();
+        let index = s.index().unwrap();
+        assert_eq!(index.len(), 2);
+        assert_eq!(s.body(index[1].id).unwrap().unwrap(), b"from-sqlite-store");
+    }
+
+    #[test]
+    fn armed_settle_and_reply_are_recorded_with_the_broker_operation() {
+        let s = RunStore::in_memory(Arc::new(SystemClock)).unwrap();
+        s.ensure_queue("9_async", 0).unwrap();
+        let sb = s.insert(&msg("9_async", b"..msg-1..")).unwrap();
+        let (m, d) = s
+            .insert_received("9_async", "msg-1", Some("msg-1"), None, None, b"raw")
+            .unwrap();
+        // An arm for another message-id does not fire.
+        s.arm_settle("9_async", d, Some("msg-2"));
+        assert!(s.delete(sb).unwrap());
+        assert!(
+            s.find("9_async", "msg-1")
+                .unwrap()
+                .unwrap()
+                .unsettled_delivery
+                == Some(d)
+        );
+        let sb = s.insert(&msg("9_async", b"..msg-1..")).unwrap();
+        s.arm_settle("9_async", d, Some("msg-1"));
+        assert!(s.delete(sb).unwrap());
+        assert_eq!(
+            s.find("9_async", "msg-1")
+                .unwrap()
+                .unwrap()
+                .unsettled_delivery,
+            None
+        );
+
+        s.record_checked(
+            m,
+            &CheckedRecord {
+                outcome: "apprec".into(),
+                reply_queue: Some("7_async".into()),
+                reply_message_id: Some("reply-1".into()),
+                reply: Some(b"..reply-1..".to_vec()),
+                ..CheckedRecord::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(s.pending_replies(&["9_async".into()]).unwrap().len(), 1);
+        s.arm_reply("7_async", d, "reply-1");
+        s.insert(&msg("7_async", b"something else")).unwrap();
+        assert!(!s.is_replied(d).unwrap());
+        s.insert(&msg("7_async", b"..reply-1..")).unwrap();
+        assert!(s.is_replied(d).unwrap());
+        assert!(s.pending_replies(&["9_async".into()]).unwrap().is_empty());
+        let all = s.messages().unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].replies_sent, 1);
+        assert_eq!(all[0].deliveries, 1);
+    }
+}
