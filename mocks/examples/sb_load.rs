@@ -116,7 +116,9 @@ impl Opts {
     fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Res<T> {
         match self.0.get(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("--{key}: bad number '{v}'").into()),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{key}: bad number '{v}'").into()),
         }
     }
 
@@ -309,9 +311,11 @@ fn run(args: &[String]) -> Res<()> {
     let opts = Opts::parse(args, &["spawn-ours"])?;
     let pipeline = Pipeline::parse(opts.str("pipeline").unwrap_or("broker"))?;
     if pipeline == Pipeline::BrokerAndReceiver {
-        return Err("--pipeline broker+receiver is a hook for the receiver (mocks::receiver), \
+        return Err(
+            "--pipeline broker+receiver is a hook for the receiver (mocks::receiver), \
                     which is not written yet; see Pipeline::BrokerAndReceiver"
-            .into());
+                .into(),
+        );
     }
     let ours = if opts.flag("spawn-ours") {
         Some(OurBroker::spawn()?)
@@ -724,8 +728,7 @@ async fn round(
     let last_consume = shared.last_consume_ns.load(Ordering::SeqCst);
     // In split mode consuming starts when sending is over; in concurrent mode at t0.
     let consume_secs = if s.split {
-        (last_consume.saturating_sub(shared.last_send_done_ns.load(Ordering::SeqCst))) as f64
-            / 1e9
+        (last_consume.saturating_sub(shared.last_send_done_ns.load(Ordering::SeqCst))) as f64 / 1e9
     } else {
         ns(last_consume)
     };
@@ -898,7 +901,11 @@ fn report(args: &[String]) -> Res<()> {
             r["phase"].as_str().unwrap_or("?").to_string(),
             r["consumed"].to_string(),
             format!("{:.0}", f(r, "send_rate")),
-            format!("{:.2} / {:.2}", f(r, "settle_p50_ms"), f(r, "settle_p99_ms")),
+            format!(
+                "{:.2} / {:.2}",
+                f(r, "settle_p50_ms"),
+                f(r, "settle_p99_ms")
+            ),
             format!("{:.0}", f(r, "consume_rate")),
             format!("{:.0}", f(r, "end_to_end_rate")),
             if r["phase"] == "split" {
