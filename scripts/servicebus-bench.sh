@@ -11,6 +11,8 @@
 #   ROUNDS=N          measured rounds per broker, alternating ours/RabbitMQ (default 3)
 #   PHASES="concurrent split"  the --phase values to run (default both)
 #   RABBITMQ=0        skip RabbitMQ (ours only)
+#   STORES="stock"    our broker's stores to run: stock (the broker as it is), and the
+#                     experiments same, group, group16k, tuned (see sb_load.rs, `experiment`)
 #   RABBITMQ_PORT     AMQP port of the temporary RabbitMQ node (default 25672+N, free port)
 #   KEEP=1            keep the temporary directory (RabbitMQ logs, results.jsonl)
 #
@@ -25,6 +27,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROUNDS="${ROUNDS:-3}"
 PHASES="${PHASES:-concurrent split}"
+STORES="${STORES:-stock}"
 RABBITMQ="${RABBITMQ:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
 
@@ -171,12 +174,18 @@ echo "machine: $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/load
 for phase in $PHASES; do
     for round in $(seq 1 "$ROUNDS"); do
         echo "== $phase, round $round/$ROUNDS" >&2
-        "$driver" run --label ours --spawn-ours --phase "$phase" --json "$results" "$@"
+        for store in $STORES; do
+            label=ours
+            [ "$store" = stock ] || label="ours-$store"
+            "$driver" run --label "$label" --spawn-ours --store "$store" --phase "$phase" \
+                --json "$results" "$@" || echo "!! $label $phase round $round failed" >&2
+        done
         if [ "$RABBITMQ" = 1 ]; then
             "$driver" run --label rabbitmq-3.10 --phase "$phase" --json "$results" \
                 --url "amqp://$RMQ_USER_P:$RMQ_PASS_P@127.0.0.1:$RABBITMQ_PORT" \
                 --consumer-url "amqp://$RMQ_USER_C:$RMQ_PASS_C@127.0.0.1:$RABBITMQ_PORT" \
-                --hostname "vhost:$VHOST" --broker-pid "$beam_pid" "$@"
+                --hostname "vhost:$VHOST" --broker-pid "$beam_pid" "$@" \
+                || echo "!! rabbitmq $phase round $round failed" >&2
         fi
     done
 done

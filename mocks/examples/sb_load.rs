@@ -7,12 +7,25 @@
 //!     Our broker (mocks::servicebus) on 127.0.0.1:P with a SQLite store in DIR (a temp dir
 //!     by default), participants 123 (kommune0301) and 131725 (kpr). Prints
 //!     `listening 127.0.0.1:P pid N` and serves until its standard input closes.
+//!       --store stock|same|group|group16k|tuned
+//!                               stock: the broker's SqliteStore. The others are an
+//!                               EXPERIMENT (module `experiment` below, not part of the
+//!                               broker), a MessageStore plugged in with `with_store` to
+//!                               measure proposed changes: same (SqliteStore's settings, a
+//!                               control), group (group commit: one writer thread, one
+//!                               transaction for all waiting writes), group16k (and 16 KiB
+//!                               pages), tuned (64 MiB page cache, checkpoints from a
+//!                               background thread instead of on commit)
+//!       --runtime multi|current tokio's multi-thread runtime (default, one worker per core)
+//!                               or a current-thread runtime for the broker
 //!
 //! sb_load run --label NAME (--spawn-ours | --url amqp://USER:PASS@HOST:PORT) [options]
 //!     One measured round (after a warm-up) against a broker; prints a summary and, with
 //!     --json FILE, appends one JSON line to FILE.
 //!       --spawn-ours            start `sb_load serve` as a child process (a broker in its own
 //!                               process, as RabbitMQ is) and measure it
+//!       --store KIND, --runtime KIND
+//!                               with --spawn-ours: passed to `serve`
 //!       --url URL               the producers' connection (default user kommune0301)
 //!       --consumer-url URL      the consumers' connection (default: URL with user kpr)
 //!       --target ADDR           default /exchange/NHNTESTServiceBus/131725_async
@@ -21,7 +34,7 @@
 //!       --broker-pid PID        a process whose CPU time is reported (RabbitMQ's beam.smp)
 //!       --messages N (20000)  --warmup N (2000)  --size BYTES (10240)
 //!       --producers N (4)  --consumers M (2)  --window W (16: unsettled sends per producer)
-//!       --credit C (200: consumer link credit)
+//!       --credit C (200: consumer link credit)  --timeout SECS (600: for warm-up + round)
 //!       --phase concurrent|split  (concurrent: consumers drain while producers send;
 //!                               split: send everything, then consume everything)
 //!       --pipeline broker|broker+receiver
@@ -146,16 +159,60 @@ fn serve(args: &[String]) -> Res<()> {
             temp.path().to_path_buf()
         }
     };
-    let rt = tokio::runtime::Runtime::new()?;
+    let store_kind = opts.str("store").unwrap_or("stock").to_string();
+    let rt = match opts.str("runtime").unwrap_or("multi") {
+        "multi" => tokio::runtime::Runtime::new()?,
+        "current" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        other => return Err(format!("--runtime: '{other}' (multi | current)").into()),
+    };
     rt.block_on(async move {
-        let broker = BrokerConfig::new()
+        let mut config = BrokerConfig::new()
             .with_namespace(NAMESPACE)
             .with_bind(([127, 0, 0, 1], port).into())
             .with_state_dir(&state_dir)
             .with_participant(her(KOMMUNE_HER), KOMMUNE_USER, KOMMUNE_PASS)
-            .with_participant(her(KPR_HER), KPR_USER, KPR_PASS)
-            .start()
-            .await?;
+            .with_participant(her(KPR_HER), KPR_USER, KPR_PASS);
+        let path = state_dir.join("experiment.sqlite");
+        let stock = experiment::Tuning {
+            group: false,
+            page_size: 4096,
+            cache_size: -2000,
+            wal_autocheckpoint: 1000,
+            bg_checkpoint: false,
+        };
+        let tuning = match store_kind.as_str() {
+            "stock" => None,
+            // The broker's SqliteStore settings, through the experimental store (a control).
+            "same" => Some(stock),
+            "group" => Some(experiment::Tuning {
+                group: true,
+                ..stock
+            }),
+            "group16k" => Some(experiment::Tuning {
+                group: true,
+                page_size: 16384,
+                ..stock
+            }),
+            // 64 MiB page cache, checkpoints off the commit path.
+            "tuned" => Some(experiment::Tuning {
+                cache_size: -65536,
+                wal_autocheckpoint: 0,
+                bg_checkpoint: true,
+                ..stock
+            }),
+            other => {
+                return Err(format!(
+                    "--store: '{other}' (stock | same | group | group16k | tuned)"
+                )
+                .into());
+            }
+        };
+        if let Some(t) = tuning {
+            config = config.with_store(Arc::new(experiment::GroupStore::open(&path, t)?));
+        }
+        let broker = config.start().await?;
         // HOOK(receiver): for `--pipeline broker+receiver` the national receiver
         // (mocks::receiver, being written) is started here on `broker.bus()`, consuming
         // 131725_async in-process and answering with AppRecs to the sender's 123_async.
@@ -187,10 +244,10 @@ struct OurBroker {
 }
 
 impl OurBroker {
-    fn spawn() -> Res<OurBroker> {
+    fn spawn(store: &str, runtime: &str) -> Res<OurBroker> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
-            .arg("serve")
+            .args(["serve", "--store", store, "--runtime", runtime])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -318,7 +375,10 @@ fn run(args: &[String]) -> Res<()> {
         );
     }
     let ours = if opts.flag("spawn-ours") {
-        Some(OurBroker::spawn()?)
+        Some(OurBroker::spawn(
+            opts.str("store").unwrap_or("stock"),
+            opts.str("runtime").unwrap_or("multi"),
+        )?)
     } else {
         None
     };
@@ -371,8 +431,10 @@ fn run(args: &[String]) -> Res<()> {
             other => return Err(format!("--phase: '{other}' (concurrent | split)").into()),
         },
     };
+    let limit = Duration::from_secs(opts.num("timeout", 600)?);
     let rt = tokio::runtime::Runtime::new()?;
     let result = rt.block_on(async {
+        tokio::time::timeout(limit, async {
         if settings.warmup > 0 {
             eprintln!("[{}] warm-up: {} messages", settings.label, settings.warmup);
             round(&settings, settings.warmup, "warmup", None).await?;
@@ -389,7 +451,11 @@ fn run(args: &[String]) -> Res<()> {
             if settings.split { "split" } else { "concurrent" },
         );
         round(&settings, settings.messages, "run", broker_pid).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no result within --timeout {}s", limit.as_secs()).into()))
     });
+    // Tasks left behind by a timeout are dropped with the runtime.
     rt.shutdown_timeout(Duration::from_secs(5));
     drop(ours);
     let result = result?;
@@ -640,6 +706,8 @@ async fn round(
             .map_err(|e| format!("attach sender to {}: {e}", s.target))?;
         producer_links.push((conn, session, sender));
     }
+    // In split mode the receivers attach when consuming starts: a receiver with credit that
+    // nobody reads from makes fe2o3-amqp's session engine spin while the broker pushes.
     let mut consumer_links = Vec::new();
     for i in 0..s.consumers {
         let (conn, mut session) = connect(
@@ -648,14 +716,12 @@ async fn round(
             s.hostname.as_deref(),
         )
         .await?;
-        let receiver = Receiver::builder()
-            .name(format!("load-{what}-c{i}"))
-            .source(s.source.as_str())
-            .credit_mode(CreditMode::Auto(s.credit))
-            .attach(&mut session)
-            .await
-            .map_err(|e| format!("attach receiver to {}: {e}", s.source))?;
-        consumer_links.push((conn, session, receiver));
+        let receiver = if s.split {
+            None
+        } else {
+            Some(attach_receiver(&mut session, s, &format!("load-{what}-c{i}")).await?)
+        };
+        consumer_links.push((conn, session, receiver, format!("load-{what}-c{i}")));
     }
 
     let load_before = loadavg();
@@ -684,13 +750,26 @@ async fn round(
             .await
         }));
     }
-    let start_consumers = |links: Vec<(ConnectionHandle<()>, SessionHandle<()>, Receiver)>| {
+    type ConsumerLink = (
+        ConnectionHandle<()>,
+        SessionHandle<()>,
+        Option<Receiver>,
+        String,
+    );
+    let start_consumers = |links: Vec<ConsumerLink>| {
         links
             .into_iter()
-            .map(|(conn, session, receiver)| {
+            .map(|(conn, mut session, receiver, name)| {
                 let shared = shared.clone();
                 let done = done_rx.clone();
-                tokio::spawn(consume(conn, session, receiver, tag, count, shared, done))
+                let settings = s.clone();
+                tokio::spawn(async move {
+                    let receiver = match receiver {
+                        Some(r) => r,
+                        None => attach_receiver(&mut session, &settings, &name).await?,
+                    };
+                    consume(conn, session, receiver, tag, count, shared, done).await
+                })
             })
             .collect::<Vec<_>>()
     };
@@ -746,6 +825,20 @@ async fn round(
         driver_cpu_secs: driver_cpu,
         load_before,
     })
+}
+
+async fn attach_receiver(
+    session: &mut SessionHandle<()>,
+    s: &Settings,
+    name: &str,
+) -> Res<Receiver> {
+    Ok(Receiver::builder()
+        .name(name)
+        .source(s.source.as_str())
+        .credit_mode(CreditMode::Auto(s.credit))
+        .attach(session)
+        .await
+        .map_err(|e| format!("attach receiver to {}: {e}", s.source))?)
 }
 
 fn rand_tag() -> u32 {
@@ -946,4 +1039,300 @@ fn report(args: &[String]) -> Res<()> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// EXPERIMENT: a group-commit store, to measure a proposed change to the broker's store
+// ---------------------------------------------------------------------------------------
+
+/// Not part of the broker: plugged in through [`BrokerConfig::with_store`] by
+/// `serve --store group|group16k` to measure what group commit (and bigger pages) would buy.
+mod experiment {
+    use std::path::Path;
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+
+    use iplos_mocks::servicebus::store::{MessageStore, NewMessage, StoreError, StoredMessage};
+    use rusqlite::{Connection, OptionalExtension, params};
+
+    const SCHEMA: &str = "
+        CREATE TABLE IF NOT EXISTS sb_queue (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS sb_message (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+            enqueued_ms INTEGER NOT NULL, expires_ms INTEGER,
+            delivery_count INTEGER NOT NULL DEFAULT 0, dead_reason TEXT, body BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS sb_message_by_queue ON sb_message (queue, id);";
+
+    /// Work for the writer: runs inside the batch's transaction and returns what to do once
+    /// the transaction is committed (true) or rolled back (false).
+    type Op = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+    /// Writes go to one writer thread that commits everything waiting in one transaction;
+    /// reads use their own connection (WAL lets them run beside the writer).
+    pub struct GroupStore {
+        writer: Mutex<mpsc::Sender<Op>>,
+        /// `Some`: no writer thread; writes lock this connection and commit one by one.
+        direct: Option<Mutex<Connection>>,
+        reader: Mutex<Connection>,
+    }
+
+    /// How the experimental store is set up.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Tuning {
+        /// Group commit through a writer thread (else: one transaction per write).
+        pub group: bool,
+        pub page_size: u32,
+        /// SQLite's cache_size (negative: KiB).
+        pub cache_size: i64,
+        /// Pages in the WAL before a commit checkpoints it (0: never; see `bg_checkpoint`).
+        pub wal_autocheckpoint: u32,
+        /// Checkpoint from a background thread every 200 ms instead.
+        pub bg_checkpoint: bool,
+    }
+
+    fn open_conn(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // page_size takes effect only on a new database, before WAL is switched on.
+        conn.pragma_update(None, "page_size", t.page_size)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", t.cache_size)?;
+        conn.pragma_update(None, "wal_autocheckpoint", t.wal_autocheckpoint)?;
+        Ok(conn)
+    }
+
+    fn insert_with(conn: &Connection, m: &Owned) -> Result<u64, rusqlite::Error> {
+        conn.prepare_cached(
+            "INSERT INTO sb_message (queue, enqueued_ms, expires_ms, delivery_count, dead_reason, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            m.queue,
+            m.enqueued_ms,
+            m.expires_ms,
+            m.delivery_count,
+            m.dead_reason,
+            m.body
+        ])?;
+        Ok(conn.last_insert_rowid() as u64)
+    }
+
+    struct Owned {
+        queue: String,
+        enqueued_ms: i64,
+        expires_ms: Option<i64>,
+        delivery_count: u32,
+        dead_reason: Option<String>,
+        body: Vec<u8>,
+    }
+
+    impl Owned {
+        fn of(m: &NewMessage<'_>) -> Owned {
+            Owned {
+                queue: m.queue.to_string(),
+                enqueued_ms: m.enqueued_ms,
+                expires_ms: m.expires_ms,
+                delivery_count: m.delivery_count,
+                dead_reason: m.dead_reason.map(str::to_string),
+                body: m.body.to_vec(),
+            }
+        }
+    }
+
+    impl GroupStore {
+        pub fn open(path: &Path, t: Tuning) -> Result<GroupStore, StoreError> {
+            let conn = open_conn(path, &t)?;
+            conn.execute_batch(SCHEMA)?;
+            let reader = open_conn(path, &t)?;
+            if t.bg_checkpoint {
+                let cp = open_conn(path, &t)?;
+                std::thread::Builder::new()
+                    .name("store-checkpoint".into())
+                    .spawn(move || {
+                        loop {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                            if cp.execute_batch("PRAGMA wal_checkpoint(PASSIVE)").is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|_| StoreError::Poisoned)?;
+            }
+            let (tx, rx) = mpsc::channel::<Op>();
+            if !t.group {
+                return Ok(GroupStore {
+                    writer: Mutex::new(tx),
+                    direct: Some(Mutex::new(conn)),
+                    reader: Mutex::new(reader),
+                });
+            }
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || {
+                    while let Ok(first) = rx.recv() {
+                        let mut batch = vec![first];
+                        while batch.len() < 512 {
+                            match rx.try_recv() {
+                                Ok(op) => batch.push(op),
+                                Err(_) => break,
+                            }
+                        }
+                        let begun = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+                        let done: Vec<_> = batch.into_iter().map(|op| op(&conn)).collect();
+                        let committed = begun && conn.execute_batch("COMMIT").is_ok();
+                        if begun && !committed {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
+                        for d in done {
+                            d(committed);
+                        }
+                    }
+                })
+                .map_err(|_| StoreError::Poisoned)?;
+            Ok(GroupStore {
+                writer: Mutex::new(tx),
+                direct: None,
+                reader: Mutex::new(reader),
+            })
+        }
+
+        /// Runs `f` in the writer's next transaction; waits for the commit.
+        fn write<T: Send + 'static>(
+            &self,
+            f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        ) -> Result<T, StoreError> {
+            if let Some(direct) = &self.direct {
+                let conn = direct.lock().map_err(|_| StoreError::Poisoned)?;
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                let result = f(&conn);
+                conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+                return result;
+            }
+            let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+            let op: Op = Box::new(move |conn| {
+                let result = f(conn);
+                Box::new(move |committed| {
+                    let _ = reply_tx.send(match result {
+                        Ok(_) if !committed => Err(StoreError::Poisoned),
+                        other => other,
+                    });
+                })
+            });
+            self.writer
+                .lock()
+                .map_err(|_| StoreError::Poisoned)?
+                .send(op)
+                .map_err(|_| StoreError::Poisoned)?;
+            reply_rx.recv().map_err(|_| StoreError::Poisoned)?
+        }
+
+        fn read(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+            self.reader.lock().map_err(|_| StoreError::Poisoned)
+        }
+    }
+
+    impl MessageStore for GroupStore {
+        fn ensure_queue(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
+            let name = name.to_string();
+            self.write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO sb_queue (name, created_ms) VALUES (?1, ?2)",
+                    params![name, now_ms],
+                )?;
+                Ok(())
+            })
+        }
+
+        fn queues(&self) -> Result<Vec<String>, StoreError> {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare("SELECT name FROM sb_queue ORDER BY name")?;
+            let names = stmt
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(names)
+        }
+
+        fn insert(&self, message: &NewMessage<'_>) -> Result<u64, StoreError> {
+            let m = Owned::of(message);
+            self.write(move |c| Ok(insert_with(c, &m)?))
+        }
+
+        fn index(&self) -> Result<Vec<StoredMessage>, StoreError> {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare(
+                "SELECT id, queue, enqueued_ms, expires_ms, delivery_count FROM sb_message ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok(StoredMessage {
+                        id: row.get::<_, i64>(0)? as u64,
+                        queue: row.get(1)?,
+                        enqueued_ms: row.get(2)?,
+                        expires_ms: row.get(3)?,
+                        delivery_count: row.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        }
+
+        fn body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            let conn = self.read()?;
+            Ok(conn
+                .prepare_cached("SELECT body FROM sb_message WHERE id = ?1")?
+                .query_row([id as i64], |row| row.get(0))
+                .optional()?)
+        }
+
+        fn dead_reason(&self, id: u64) -> Result<Option<String>, StoreError> {
+            let conn = self.read()?;
+            let reason = conn
+                .prepare_cached("SELECT dead_reason FROM sb_message WHERE id = ?1")?
+                .query_row([id as i64], |row| row.get::<_, Option<String>>(0))
+                .optional()?;
+            Ok(reason.flatten())
+        }
+
+        fn delete(&self, id: u64) -> Result<bool, StoreError> {
+            self.write(move |c| {
+                Ok(c.prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
+                    .execute([id as i64])?
+                    > 0)
+            })
+        }
+
+        fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
+            self.write(move |c| {
+                c.prepare_cached("UPDATE sb_message SET delivery_count = ?2 WHERE id = ?1")?
+                    .execute(params![id as i64, count])?;
+                Ok(())
+            })
+        }
+
+        fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError> {
+            let m = Owned::of(replacement);
+            self.write(move |c| {
+                // Inside the batch's transaction: a savepoint keeps delete + insert atomic.
+                c.execute_batch("SAVEPOINT replace_one")?;
+                let result = (|| {
+                    let n = c.execute("DELETE FROM sb_message WHERE id = ?1", [old_id as i64])?;
+                    if n == 0 {
+                        return Err(StoreError::NoSuchMessage(old_id));
+                    }
+                    Ok(insert_with(c, &m)?)
+                })();
+                match result {
+                    Ok(id) => {
+                        c.execute_batch("RELEASE replace_one")?;
+                        Ok(id)
+                    }
+                    Err(e) => {
+                        let _ = c.execute_batch("ROLLBACK TO replace_one; RELEASE replace_one");
+                        Err(e)
+                    }
+                }
+            })
+        }
+    }
 }
