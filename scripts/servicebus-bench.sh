@@ -15,6 +15,9 @@
 #                     experiments same, group, group16k, tuned (see sb_load.rs, `experiment`)
 #   RABBITMQ_PORT     AMQP port of the temporary RabbitMQ node (default 25672+N, free port)
 #   KEEP=1            keep the temporary directory (RabbitMQ logs, results.jsonl)
+#   CHECK=1           also check (ROUNDS=0 CHECK=1: only check), on RabbitMQ: which AMQP 1.0 address forms work for the
+#                     queue, and that the messages are persistent (still there after the
+#                     RabbitMQ application is restarted)
 #
 # Needs: cargo; for RabbitMQ, Debian's rabbitmq-server (apt-get install rabbitmq-server; the
 # AMQP 1.0 plugin ships with it). NOT run in CI: it takes minutes and needs Erlang.
@@ -190,5 +193,42 @@ for phase in $PHASES; do
     done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+if [ "$RABBITMQ" = 1 ] && [ "${CHECK:-0}" = 1 ]; then
+    rabbit_run() {
+        "$driver" run --label check --messages 50 --warmup 0 --json /dev/null \
+            --url "amqp://$RMQ_USER_P:$RMQ_PASS_P@127.0.0.1:$RABBITMQ_PORT" \
+            --consumer-url "amqp://$RMQ_USER_C:$RMQ_PASS_C@127.0.0.1:$RABBITMQ_PORT" \
+            --hostname "vhost:$VHOST" --timeout 30 "$@" >/dev/null 2>"$work/check.err"
+    }
+    echo "== RabbitMQ address forms (send to TARGET, receive from /amq/queue/$QUEUE and back)" >&2
+    for target in "/exchange/$NS/$QUEUE" "/amq/queue/$QUEUE" "/queue/$QUEUE" "$QUEUE" \
+        "/exchange/amq.default/$QUEUE"; do
+        if rabbit_run --target "$target"; then r=ok; else r="FAILED: $(tail -n 1 "$work/check.err")"; fi
+        echo "   target $target: $r" >&2
+    done
+    for source in "/queue/$QUEUE" "$QUEUE"; do
+        if rabbit_run --source "$source"; then r=ok; else r="FAILED: $(tail -n 1 "$work/check.err")"; fi
+        echo "   source $source: $r" >&2
+    done
+    echo "   (the same, with configure permission for both users: these forms declare the queue)" >&2
+    rmq rabbitmqctl -q set_permissions -p "$VHOST" "$RMQ_USER_P" ".*" ".*" "" >/dev/null
+    rmq rabbitmqctl -q set_permissions -p "$VHOST" "$RMQ_USER_C" ".*" "" ".*" >/dev/null
+    for target in "/queue/$QUEUE" "$QUEUE"; do
+        if rabbit_run --target "$target"; then r=ok; else r="FAILED: $(tail -n 1 "$work/check.err")"; fi
+        echo "   target $target: $r" >&2
+    done
+    for source in "/queue/$QUEUE" "$QUEUE"; do
+        if rabbit_run --source "$source"; then r=ok; else r="FAILED: $(tail -n 1 "$work/check.err")"; fi
+        echo "   source $source: $r" >&2
+    done
+    echo "== RabbitMQ persistence: 100 messages left in $QUEUE, then stop_app/start_app" >&2
+    rabbit_run --messages 100 --produce-only || echo "   produce failed" >&2
+    rmq rabbitmqctl -q list_queues -p "$VHOST" name durable messages messages_persistent >&2
+    rmq rabbitmqctl -q stop_app >/dev/null && rmq rabbitmqctl -q start_app >/dev/null
+    rmq rabbitmqctl -q list_queues -p "$VHOST" name durable messages messages_persistent >&2
+fi
 echo
-"$driver" report "$results"
+if [ -s "$results" ]; then
+    "$driver" report "$results"
+fi

@@ -35,6 +35,7 @@
 //!       --messages N (20000)  --warmup N (2000)  --size BYTES (10240)
 //!       --producers N (4)  --consumers M (2)  --window W (16: unsettled sends per producer)
 //!       --credit C (200: consumer link credit)  --timeout SECS (600: for warm-up + round)
+//!       --produce-only          send, do not consume (the messages stay in the queue)
 //!       --phase concurrent|split  (concurrent: consumers drain while producers send;
 //!                               split: send everything, then consume everything)
 //!       --pipeline broker|broker+receiver
@@ -362,10 +363,12 @@ struct Settings {
     window: usize,
     credit: u32,
     split: bool,
+    /// Send only and leave the messages in the queue (for checks, and a backlog).
+    produce_only: bool,
 }
 
 fn run(args: &[String]) -> Res<()> {
-    let opts = Opts::parse(args, &["spawn-ours"])?;
+    let opts = Opts::parse(args, &["spawn-ours", "produce-only"])?;
     let pipeline = Pipeline::parse(opts.str("pipeline").unwrap_or("broker"))?;
     if pipeline == Pipeline::BrokerAndReceiver {
         return Err(
@@ -425,6 +428,7 @@ fn run(args: &[String]) -> Res<()> {
         consumers: opts.num::<usize>("consumers", 2)?.max(1),
         window: opts.num::<usize>("window", 16)?.max(1),
         credit: opts.num::<u32>("credit", 200)?.max(1),
+        produce_only: opts.flag("produce-only"),
         split: match opts.str("phase").unwrap_or("concurrent") {
             "concurrent" => false,
             "split" => true,
@@ -435,7 +439,7 @@ fn run(args: &[String]) -> Res<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let result = rt.block_on(async {
         tokio::time::timeout(limit, async {
-        if settings.warmup > 0 {
+        if settings.warmup > 0 && !settings.produce_only {
             eprintln!("[{}] warm-up: {} messages", settings.label, settings.warmup);
             round(&settings, settings.warmup, "warmup", None).await?;
         }
@@ -709,7 +713,7 @@ async fn round(
     // In split mode the receivers attach when consuming starts: a receiver with credit that
     // nobody reads from makes fe2o3-amqp's session engine spin while the broker pushes.
     let mut consumer_links = Vec::new();
-    for i in 0..s.consumers {
+    for i in 0..if s.produce_only { 0 } else { s.consumers } {
         let (conn, mut session) = connect(
             &s.consumer,
             &format!("sb-load-{what}-c{i}"),
