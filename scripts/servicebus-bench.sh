@@ -13,18 +13,19 @@
 #   RABBITMQ=0        skip RabbitMQ (ours only)
 #   STORES="stock"    our broker's stores to run: stock (the broker as it is), and the
 #                     experiments same, group, group16k, tuned (see sb_load.rs, `experiment`)
-#   RABBITMQ_PORT     AMQP port of the temporary RabbitMQ node (default 25672+N, free port)
+#   RABBITMQ_PORT     AMQP port of the temporary RabbitMQ node (default: a free port)
 #   KEEP=1            keep the temporary directory (RabbitMQ logs, results.jsonl)
-#   CHECK=1           also check (ROUNDS=0 CHECK=1: only check), on RabbitMQ: which AMQP 1.0 address forms work for the
+#   CHECK=1           also check on RabbitMQ which AMQP 1.0 address forms work for the
 #                     queue, and that the messages are persistent (still there after the
-#                     RabbitMQ application is restarted)
+#                     RabbitMQ application is restarted); ROUNDS=0 CHECK=1: only that
 #
 # Needs: cargo; for RabbitMQ, Debian's rabbitmq-server (apt-get install rabbitmq-server; the
 # AMQP 1.0 plugin ships with it). NOT run in CI: it takes minutes and needs Erlang.
 #
 # RabbitMQ is run as a private node: nodename, config, definitions, data (mnesia), logs,
 # enabled-plugins file, Erlang cookie (HOME) and an epmd of its own (on its own port), all in
-# a temp directory; it listens on 127.0.0.1 only and is stopped at the end, epmd too. Nothing under /etc/rabbitmq or /var/lib/rabbitmq is used.
+# a temp directory; it listens on 127.0.0.1 only and is stopped at the end, epmd too.
+# Nothing under /etc/rabbitmq or /var/lib/rabbitmq is used.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
