@@ -1,0 +1,1342 @@
+//! Load driver for the service bus: messages per second and latency of 10 kB IPLOS-shaped
+//! messages through an AMQP 1.0 broker, measured with one client (fe2o3-amqp) so that our
+//! broker and RabbitMQ are compared like for like.
+//!
+//! ```text
+//! sb_load serve [--port P] [--state-dir DIR]
+//!     Our broker (mocks::servicebus) on 127.0.0.1:P with a SQLite store in DIR (a temp dir
+//!     by default), participants 123 (kommune0301) and 131725 (kpr). Prints
+//!     `listening 127.0.0.1:P pid N` and serves until its standard input closes.
+//!       --store stock|same|group|group16k|tuned
+//!                               stock: the broker's SqliteStore. The others are an
+//!                               EXPERIMENT (module `experiment` below, not part of the
+//!                               broker), a MessageStore plugged in with `with_store` to
+//!                               measure proposed changes: same (SqliteStore's settings, a
+//!                               control), group (group commit: one writer thread, one
+//!                               transaction for all waiting writes), group16k (and 16 KiB
+//!                               pages), tuned (64 MiB page cache, checkpoints from a
+//!                               background thread instead of on commit)
+//!       --runtime multi|current tokio's multi-thread runtime (default, one worker per core)
+//!                               or a current-thread runtime for the broker
+//!
+//! sb_load run --label NAME (--spawn-ours | --url amqp://USER:PASS@HOST:PORT) [options]
+//!     One measured round (after a warm-up) against a broker; prints a summary and, with
+//!     --json FILE, appends one JSON line to FILE.
+//!       --spawn-ours            start `sb_load serve` as a child process (a broker in its own
+//!                               process, as RabbitMQ is) and measure it
+//!       --store KIND, --runtime KIND
+//!                               with --spawn-ours: passed to `serve`
+//!       --url URL               the producers' connection (default user kommune0301)
+//!       --consumer-url URL      the consumers' connection (default: URL with user kpr)
+//!       --target ADDR           default /exchange/NHNTESTServiceBus/131725_async
+//!       --source ADDR           default /amq/queue/131725_async
+//!       --hostname H            the open frame's hostname (RabbitMQ: vhost:<vhost>)
+//!       --broker-pid PID        a process whose CPU time is reported (RabbitMQ's beam.smp)
+//!       --messages N (20000)  --warmup N (2000)  --size BYTES (10240)
+//!       --producers N (4)  --consumers M (2)  --window W (16: unsettled sends per producer)
+//!       --credit C (200: consumer link credit)  --timeout SECS (600: for warm-up + round)
+//!       --produce-only          send, do not consume (the messages stay in the queue)
+//!       --phase concurrent|split  (concurrent: consumers drain while producers send;
+//!                               split: send everything, then consume everything)
+//!       --pipeline broker|broker+receiver
+//!                               broker: the broker alone. broker+receiver: HOOK, see
+//!                               `Pipeline::BrokerAndReceiver` (not wired yet)
+//!
+//! sb_load report FILE
+//!     The JSON lines of FILE as a table.
+//! ```
+//!
+//! What a message is: a message-id (GUID form), to, reply-to, subject `IPLOS`, correlation-id,
+//! content-type `application/pkcs7-mime; smime-type=signed-and-enveloped-data`, application
+//! properties fromHerId, toHerId, applicationTimeStamp and cpaId (DOMAIN.md §4), the header's
+//! `durable` set (RabbitMQ stores it as a persistent message; our broker stores every
+//! message), and one data section of `--size` pseudo-random bytes (an encrypted CMS payload
+//! looks random to a broker). Sends are unsettled (at least once): a send counts when the
+//! broker's Accepted outcome arrives. Consumers accept every message.
+//!
+//! Not run in CI: see `scripts/servicebus-bench.sh`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fe2o3_amqp::connection::ConnectionHandle;
+use fe2o3_amqp::link::receiver::CreditMode;
+use fe2o3_amqp::session::SessionHandle;
+use fe2o3_amqp::types::messaging::Outcome;
+use fe2o3_amqp::{Receiver, Sender, Session};
+use fe2o3_amqp_types::messaging::{
+    ApplicationProperties, Body, Data, Header, Message, MessageId, Properties,
+};
+use fe2o3_amqp_types::primitives::{Binary, Value};
+use iplos_mocks::servicebus::{AmqpMessage, BrokerConfig};
+use iplos_model::ids::HerId;
+use tokio::sync::{Semaphore, watch};
+
+const NAMESPACE: &str = "NHNTESTServiceBus";
+const KOMMUNE_HER: u32 = 123;
+const KOMMUNE_USER: &str = "kommune0301";
+const KOMMUNE_PASS: &str = "load-kommune";
+const KPR_HER: u32 = 131725;
+const KPR_USER: &str = "kpr";
+const KPR_PASS: &str = "load-kpr";
+const CONTENT_TYPE: &str = "application/pkcs7-mime; smime-type=signed-and-enveloped-data";
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, Error>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("report") => report(&args[1..]),
+        _ => Err("usage: sb_load serve|run|report ... (see the file's documentation)".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("sb_load: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// `--key value` options; flags without a value are stored as "true".
+struct Opts(BTreeMap<String, String>);
+
+impl Opts {
+    fn parse(args: &[String], flags: &[&str]) -> Res<Opts> {
+        let mut map = BTreeMap::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let key = a
+                .strip_prefix("--")
+                .ok_or_else(|| format!("unexpected argument '{a}'"))?;
+            if flags.contains(&key) {
+                map.insert(key.to_string(), "true".to_string());
+            } else {
+                let v = it.next().ok_or_else(|| format!("--{key} needs a value"))?;
+                map.insert(key.to_string(), v.clone());
+            }
+        }
+        Ok(Opts(map))
+    }
+
+    fn str(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Res<T> {
+        match self.0.get(key) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{key}: bad number '{v}'").into()),
+        }
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
+fn her(n: u32) -> HerId {
+    HerId::new(n).expect("valid HER-id")
+}
+
+// ---------------------------------------------------------------------------------------
+// serve: our broker in its own process
+// ---------------------------------------------------------------------------------------
+
+fn serve(args: &[String]) -> Res<()> {
+    let opts = Opts::parse(args, &[])?;
+    let port: u16 = opts.num("port", 0)?;
+    let temp;
+    let state_dir = match opts.str("state-dir") {
+        Some(d) => std::path::PathBuf::from(d),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let store_kind = opts.str("store").unwrap_or("stock").to_string();
+    let rt = match opts.str("runtime").unwrap_or("multi") {
+        "multi" => tokio::runtime::Runtime::new()?,
+        "current" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+        other => return Err(format!("--runtime: '{other}' (multi | current)").into()),
+    };
+    rt.block_on(async move {
+        let mut config = BrokerConfig::new()
+            .with_namespace(NAMESPACE)
+            .with_bind(([127, 0, 0, 1], port).into())
+            .with_state_dir(&state_dir)
+            .with_participant(her(KOMMUNE_HER), KOMMUNE_USER, KOMMUNE_PASS)
+            .with_participant(her(KPR_HER), KPR_USER, KPR_PASS);
+        let path = state_dir.join("experiment.sqlite");
+        let stock = experiment::Tuning {
+            group: false,
+            page_size: 4096,
+            cache_size: -2000,
+            wal_autocheckpoint: 1000,
+            bg_checkpoint: false,
+        };
+        let tuning = match store_kind.as_str() {
+            "stock" => None,
+            // The broker's SqliteStore settings, through the experimental store (a control).
+            "same" => Some(stock),
+            "group" => Some(experiment::Tuning {
+                group: true,
+                ..stock
+            }),
+            "group16k" => Some(experiment::Tuning {
+                group: true,
+                page_size: 16384,
+                ..stock
+            }),
+            // 64 MiB page cache, checkpoints off the commit path.
+            "tuned" => Some(experiment::Tuning {
+                cache_size: -65536,
+                wal_autocheckpoint: 0,
+                bg_checkpoint: true,
+                ..stock
+            }),
+            other => {
+                return Err(format!(
+                    "--store: '{other}' (stock | same | group | group16k | tuned)"
+                )
+                .into());
+            }
+        };
+        if let Some(t) = tuning {
+            config = config.with_store(Arc::new(experiment::GroupStore::open(&path, t)?));
+        }
+        let broker = config.start().await?;
+        // HOOK(receiver): for `--pipeline broker+receiver` the national receiver
+        // (mocks::receiver, being written) is started here on `broker.bus()`, consuming
+        // 131725_async in-process and answering with AppRecs to the sender's 123_async.
+        println!(
+            "listening {} pid {}",
+            broker.local_addr(),
+            std::process::id()
+        );
+        std::io::stdout().flush()?;
+        // Serve until standard input closes (the parent drops its end, or EOF in a shell).
+        tokio::task::spawn_blocking(|| {
+            let mut sink = String::new();
+            while std::io::stdin().read_line(&mut sink).is_ok_and(|n| n > 0) {
+                sink.clear();
+            }
+        })
+        .await?;
+        broker.shutdown().await;
+        Ok::<_, Error>(())
+    })
+}
+
+/// Our broker started as a child process (`sb_load serve`); stopped when dropped.
+struct OurBroker {
+    child: Child,
+    addr: String,
+    // Kept open: the broker's standard output must not turn into a broken pipe.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl OurBroker {
+    fn spawn(store: &str, runtime: &str) -> Res<OurBroker> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--store", store, "--runtime", runtime])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout of the broker")?;
+        let mut stdout = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        stdout.read_line(&mut line)?;
+        let addr = line
+            .strip_prefix("listening ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .ok_or_else(|| format!("unexpected first line from the broker: {line:?}"))?
+            .to_string();
+        Ok(OurBroker {
+            child,
+            addr,
+            _stdout: stdout,
+        })
+    }
+}
+
+impl Drop for OurBroker {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// run: one measured round
+// ---------------------------------------------------------------------------------------
+
+/// What the messages go through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pipeline {
+    /// The broker alone: producers → queue 131725_async → consumers (as KPR).
+    Broker,
+    /// HOOK(receiver): broker + national receiver, CMS included. Not wired yet: the receiver
+    /// (`mocks/src/receiver.rs`) and the reference sender (`mocks/src/sender.rs`) are being
+    /// written. When they exist:
+    /// 1. the payload is a real signed-and-enveloped IPLOS message of about `--size` bytes
+    ///    made once per producer by the reference sender (`make_message`);
+    /// 2. `sb_load serve` starts the receiver on `broker.bus()` (see HOOK in `serve`); for
+    ///    RabbitMQ the receiver runs as an AMQP client of it (same queues);
+    /// 3. the consumers log in as the kommune (123) and consume the AppRecs from
+    ///    `/amq/queue/123_async`; a message counts as through when its AppRec arrives, matched
+    ///    by the AppRec's correlation to the original message-id (`index_of`).
+    BrokerAndReceiver,
+}
+
+impl Pipeline {
+    fn parse(s: &str) -> Res<Pipeline> {
+        match s {
+            "broker" => Ok(Pipeline::Broker),
+            "broker+receiver" => Ok(Pipeline::BrokerAndReceiver),
+            other => Err(format!("--pipeline: '{other}' (broker | broker+receiver)").into()),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Pipeline::Broker => "broker",
+            Pipeline::BrokerAndReceiver => "broker+receiver",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Endpoint {
+    addr: String,
+    user: String,
+    pass: String,
+}
+
+/// `amqp://user:pass@host:port[/anything]`.
+fn parse_url(url: &str) -> Res<Endpoint> {
+    let rest = url
+        .strip_prefix("amqp://")
+        .ok_or("only amqp:// URLs (plain, loopback) are supported")?;
+    let (cred, hostpath) = rest.rsplit_once('@').ok_or("the URL needs user:pass@")?;
+    let (user, pass) = cred.split_once(':').ok_or("the URL needs user:pass@")?;
+    let addr = hostpath.split('/').next().unwrap_or(hostpath).to_string();
+    Ok(Endpoint {
+        addr,
+        user: user.to_string(),
+        pass: pass.to_string(),
+    })
+}
+
+#[derive(Debug, Clone)]
+struct Settings {
+    label: String,
+    pipeline: Pipeline,
+    producer: Endpoint,
+    consumer: Endpoint,
+    hostname: Option<String>,
+    target: String,
+    source: String,
+    messages: usize,
+    warmup: usize,
+    size: usize,
+    producers: usize,
+    consumers: usize,
+    window: usize,
+    credit: u32,
+    split: bool,
+    /// Send only and leave the messages in the queue (for checks, and a backlog).
+    produce_only: bool,
+}
+
+fn run(args: &[String]) -> Res<()> {
+    let opts = Opts::parse(args, &["spawn-ours", "produce-only"])?;
+    let pipeline = Pipeline::parse(opts.str("pipeline").unwrap_or("broker"))?;
+    if pipeline == Pipeline::BrokerAndReceiver {
+        return Err(
+            "--pipeline broker+receiver is a hook for the receiver (mocks::receiver), \
+                    which is not written yet; see Pipeline::BrokerAndReceiver"
+                .into(),
+        );
+    }
+    let ours = if opts.flag("spawn-ours") {
+        Some(OurBroker::spawn(
+            opts.str("store").unwrap_or("stock"),
+            opts.str("runtime").unwrap_or("multi"),
+        )?)
+    } else {
+        None
+    };
+    let producer = match (&ours, opts.str("url")) {
+        (Some(b), _) => Endpoint {
+            addr: b.addr.clone(),
+            user: KOMMUNE_USER.into(),
+            pass: KOMMUNE_PASS.into(),
+        },
+        (None, Some(url)) => parse_url(url)?,
+        (None, None) => return Err("give --spawn-ours or --url".into()),
+    };
+    let consumer = match opts.str("consumer-url") {
+        Some(url) => parse_url(url)?,
+        None => Endpoint {
+            addr: producer.addr.clone(),
+            user: KPR_USER.into(),
+            pass: KPR_PASS.into(),
+        },
+    };
+    let broker_pid: Option<u32> = match (&ours, opts.str("broker-pid")) {
+        (Some(b), _) => Some(b.child.id()),
+        (None, Some(p)) => Some(p.parse().map_err(|_| "--broker-pid: not a pid")?),
+        (None, None) => None,
+    };
+    let settings = Settings {
+        label: opts.str("label").unwrap_or("broker").to_string(),
+        pipeline,
+        producer,
+        consumer,
+        hostname: opts.str("hostname").map(str::to_string),
+        target: opts
+            .str("target")
+            .map(str::to_string)
+            .unwrap_or(format!("/exchange/{NAMESPACE}/{KPR_HER}_async")),
+        source: opts
+            .str("source")
+            .map(str::to_string)
+            .unwrap_or(format!("/amq/queue/{KPR_HER}_async")),
+        messages: opts.num("messages", 20_000)?,
+        warmup: opts.num("warmup", 2_000)?,
+        size: opts.num("size", 10 * 1024)?,
+        producers: opts.num::<usize>("producers", 4)?.max(1),
+        consumers: opts.num::<usize>("consumers", 2)?.max(1),
+        window: opts.num::<usize>("window", 16)?.max(1),
+        credit: opts.num::<u32>("credit", 200)?.max(1),
+        produce_only: opts.flag("produce-only"),
+        split: match opts.str("phase").unwrap_or("concurrent") {
+            "concurrent" => false,
+            "split" => true,
+            other => return Err(format!("--phase: '{other}' (concurrent | split)").into()),
+        },
+    };
+    let limit = Duration::from_secs(opts.num("timeout", 600)?);
+    let rt = tokio::runtime::Runtime::new()?;
+    let result = rt.block_on(async {
+        tokio::time::timeout(limit, async {
+        if settings.warmup > 0 && !settings.produce_only {
+            eprintln!("[{}] warm-up: {} messages", settings.label, settings.warmup);
+            round(&settings, settings.warmup, "warmup", None).await?;
+        }
+        eprintln!(
+            "[{}] measuring: {} messages of {} bytes, {} producers (window {}), {} consumers (credit {}), {}",
+            settings.label,
+            settings.messages,
+            settings.size,
+            settings.producers,
+            settings.window,
+            settings.consumers,
+            settings.credit,
+            if settings.split { "split" } else { "concurrent" },
+        );
+        round(&settings, settings.messages, "run", broker_pid).await
+        })
+        .await
+        .unwrap_or_else(|_| Err(format!("no result within --timeout {}s", limit.as_secs()).into()))
+    });
+    // Tasks left behind by a timeout are dropped with the runtime.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    drop(ours);
+    let result = result?;
+    let line = result.to_json(&settings);
+    println!("{}", summary_line(&line));
+    if let Some(path) = opts.str("json") {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        writeln!(f, "{line}")?;
+    }
+    Ok(())
+}
+
+/// What a round measured.
+#[derive(Debug)]
+struct RoundResult {
+    sent: usize,
+    consumed: usize,
+    duplicates: usize,
+    not_accepted: usize,
+    send_secs: f64,
+    consume_secs: f64,
+    total_secs: f64,
+    settle_us: Vec<u64>,
+    e2e_us: Vec<u64>,
+    broker_cpu_secs: Option<f64>,
+    driver_cpu_secs: Option<f64>,
+    load_before: String,
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+impl RoundResult {
+    fn to_json(&self, s: &Settings) -> serde_json::Value {
+        let mut settle = self.settle_us.clone();
+        settle.sort_unstable();
+        let mut e2e = self.e2e_us.clone();
+        e2e.sort_unstable();
+        serde_json::json!({
+            "label": s.label,
+            "pipeline": s.pipeline.name(),
+            "phase": if s.split { "split" } else { "concurrent" },
+            "messages": s.messages,
+            "size": s.size,
+            "producers": s.producers,
+            "consumers": s.consumers,
+            "window": s.window,
+            "credit": s.credit,
+            "sent": self.sent,
+            "consumed": self.consumed,
+            "duplicates": self.duplicates,
+            "not_accepted": self.not_accepted,
+            "send_rate": self.sent as f64 / self.send_secs,
+            "consume_rate": self.consumed as f64 / self.consume_secs,
+            "end_to_end_rate": self.consumed as f64 / self.total_secs,
+            "total_secs": self.total_secs,
+            "settle_p50_ms": percentile(&settle, 50.0),
+            "settle_p99_ms": percentile(&settle, 99.0),
+            "e2e_p50_ms": percentile(&e2e, 50.0),
+            "e2e_p99_ms": percentile(&e2e, 99.0),
+            "broker_cpu_secs": self.broker_cpu_secs,
+            "broker_cpu_us_per_msg": self.broker_cpu_secs.map(|c| c * 1e6 / self.consumed.max(1) as f64),
+            "driver_cpu_secs": self.driver_cpu_secs,
+            "loadavg_before": self.load_before,
+        })
+    }
+}
+
+fn summary_line(v: &serde_json::Value) -> String {
+    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "[{}] {} msgs: send {:.0}/s (settle p50 {:.2} ms, p99 {:.2} ms), consume {:.0}/s, \
+         end to end {:.0}/s (p50 {:.1} ms, p99 {:.1} ms), broker CPU {:.0} µs/msg, dups {}",
+        v["label"].as_str().unwrap_or("?"),
+        v["consumed"],
+        f("send_rate"),
+        f("settle_p50_ms"),
+        f("settle_p99_ms"),
+        f("consume_rate"),
+        f("end_to_end_rate"),
+        f("e2e_p50_ms"),
+        f("e2e_p99_ms"),
+        f("broker_cpu_us_per_msg"),
+        v["duplicates"],
+    )
+}
+
+/// utime + stime of a process, in seconds (Linux /proc).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain spaces: split after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // Fields 14 and 15 of stat are utime and stime; `rest` starts at field 3.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some((utime + stime) / 100.0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Shared state of one round.
+struct Shared {
+    start: Instant,
+    /// Send time of message i, in ns after `start` (0: not sent yet).
+    sent_at: Vec<AtomicU64>,
+    /// How often message i was received.
+    seen: Vec<AtomicU8>,
+    distinct: AtomicUsize,
+    duplicates: AtomicUsize,
+    not_accepted: AtomicUsize,
+    last_send_done_ns: AtomicU64,
+    last_consume_ns: AtomicU64,
+    done: watch::Sender<bool>,
+    failed: AtomicBool,
+}
+
+fn elapsed_ns(start: Instant) -> u64 {
+    start.elapsed().as_nanos() as u64
+}
+
+/// The message-id: GUID-shaped, the round's tag and the message's index in the last group.
+fn message_id(tag: u32, index: usize) -> String {
+    format!("{tag:08x}-0000-4000-8000-{index:012}")
+}
+
+/// The index of a message of this round, from its message-id.
+fn index_of(message: &AmqpMessage, tag: u32) -> Option<usize> {
+    let id = match message.properties.as_ref()?.message_id.as_ref()? {
+        MessageId::String(s) => s,
+        _ => return None,
+    };
+    let (head, index) = id.rsplit_once('-')?;
+    if !head.starts_with(&format!("{tag:08x}-")) {
+        return None;
+    }
+    index.parse().ok()
+}
+
+fn payload(size: usize, seed: u64) -> Vec<u8> {
+    // xorshift: random-looking bytes, as an encrypted CMS payload is.
+    let mut x = seed | 1;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// An NHN-shaped message (DOMAIN.md §4). HOOK(receiver): for broker+receiver this is a
+/// signed-and-enveloped IPLOS message from the reference sender instead of random bytes.
+fn make_message(tag: u32, index: usize, body: &Binary) -> AmqpMessage {
+    let id = message_id(tag, index);
+    let properties = Properties::builder()
+        .message_id(MessageId::String(id.clone()))
+        .to(format!("{KPR_HER}_async"))
+        .reply_to(format!("{KOMMUNE_HER}_async"))
+        .subject("IPLOS")
+        .correlation_id(MessageId::String(id))
+        .content_type(CONTENT_TYPE)
+        .build();
+    let app = ApplicationProperties::builder()
+        .insert("fromHerId", KOMMUNE_HER.to_string())
+        .insert("toHerId", KPR_HER.to_string())
+        .insert("applicationTimeStamp", "2019-01-03T08:15:00+01:00")
+        .insert("cpaId", "cpa-load")
+        .build();
+    Message::builder()
+        .header(Header {
+            durable: true,
+            ..Default::default()
+        })
+        .properties(properties)
+        .application_properties(app)
+        .body(Body::Data(vec![Data(body.clone())].into()))
+        .build()
+}
+
+async fn connect(
+    endpoint: &Endpoint,
+    container_id: &str,
+    hostname: Option<&str>,
+) -> Res<(ConnectionHandle<()>, SessionHandle<()>)> {
+    let tcp = tokio::net::TcpStream::connect(&endpoint.addr).await?;
+    // fe2o3-amqp's Connection::open leaves Nagle on; both brokers turn it off on their side.
+    tcp.set_nodelay(true)?;
+    let mut connection = fe2o3_amqp::Connection::builder()
+        .container_id(container_id)
+        .hostname(hostname)
+        .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
+            username: endpoint.user.clone(),
+            password: endpoint.pass.clone(),
+        })
+        .open_with_stream(tcp)
+        .await?;
+    let session = Session::begin(&mut connection).await?;
+    Ok((connection, session))
+}
+
+async fn round(
+    s: &Settings,
+    count: usize,
+    what: &str,
+    broker_pid: Option<u32>,
+) -> Res<RoundResult> {
+    let tag: u32 = rand_tag();
+    let (done_tx, done_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        start: Instant::now(),
+        sent_at: (0..count).map(|_| AtomicU64::new(0)).collect(),
+        seen: (0..count).map(|_| AtomicU8::new(0)).collect(),
+        distinct: AtomicUsize::new(0),
+        duplicates: AtomicUsize::new(0),
+        not_accepted: AtomicUsize::new(0),
+        last_send_done_ns: AtomicU64::new(0),
+        last_consume_ns: AtomicU64::new(0),
+        done: done_tx,
+        failed: AtomicBool::new(false),
+    });
+
+    // Connect everything first, so that connection set-up is not measured.
+    let mut producer_links = Vec::new();
+    for i in 0..s.producers {
+        let (conn, mut session) = connect(
+            &s.producer,
+            &format!("sb-load-{what}-p{i}"),
+            s.hostname.as_deref(),
+        )
+        .await?;
+        let sender = Sender::attach(&mut session, format!("load-{what}-p{i}"), s.target.as_str())
+            .await
+            .map_err(|e| format!("attach sender to {}: {e}", s.target))?;
+        producer_links.push((conn, session, sender));
+    }
+    // In split mode the receivers attach when consuming starts: a receiver with credit that
+    // nobody reads from makes fe2o3-amqp's session engine spin while the broker pushes.
+    let mut consumer_links = Vec::new();
+    for i in 0..if s.produce_only { 0 } else { s.consumers } {
+        let (conn, mut session) = connect(
+            &s.consumer,
+            &format!("sb-load-{what}-c{i}"),
+            s.hostname.as_deref(),
+        )
+        .await?;
+        let receiver = if s.split {
+            None
+        } else {
+            Some(attach_receiver(&mut session, s, &format!("load-{what}-c{i}")).await?)
+        };
+        consumer_links.push((conn, session, receiver, format!("load-{what}-c{i}")));
+    }
+
+    let load_before = loadavg();
+    let broker_cpu0 = broker_pid.and_then(cpu_secs);
+    let driver_cpu0 = cpu_secs(std::process::id());
+    let t0 = Instant::now();
+    let t0_ns = t0.duration_since(shared.start).as_nanos() as u64;
+
+    // Producers: message i goes to producer i % N.
+    let mut producer_tasks = Vec::new();
+    for (p, (conn, session, sender)) in producer_links.into_iter().enumerate() {
+        let shared = shared.clone();
+        let (n, window, size) = (s.producers, s.window, s.size);
+        producer_tasks.push(tokio::spawn(async move {
+            let body = Binary::from(payload(size, 0x9e37_79b9_7f4a_7c15 ^ p as u64));
+            produce(
+                conn,
+                session,
+                sender,
+                (p..count).step_by(n),
+                window,
+                body,
+                tag,
+                shared,
+            )
+            .await
+        }));
+    }
+    type ConsumerLink = (
+        ConnectionHandle<()>,
+        SessionHandle<()>,
+        Option<Receiver>,
+        String,
+    );
+    let start_consumers = |links: Vec<ConsumerLink>| {
+        links
+            .into_iter()
+            .map(|(conn, mut session, receiver, name)| {
+                let shared = shared.clone();
+                let done = done_rx.clone();
+                let settings = s.clone();
+                tokio::spawn(async move {
+                    let receiver = match receiver {
+                        Some(r) => r,
+                        None => attach_receiver(&mut session, &settings, &name).await?,
+                    };
+                    consume(conn, session, receiver, tag, count, shared, done).await
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut settle_us = Vec::with_capacity(count);
+    let consumer_tasks;
+    if s.split {
+        for t in producer_tasks {
+            settle_us.extend(t.await??);
+        }
+        consumer_tasks = start_consumers(consumer_links);
+    } else {
+        consumer_tasks = start_consumers(consumer_links);
+        for t in producer_tasks {
+            settle_us.extend(t.await??);
+        }
+    }
+    let mut e2e_us = Vec::with_capacity(count);
+    for t in consumer_tasks {
+        e2e_us.extend(t.await??);
+    }
+    let total = t0.elapsed();
+    let broker_cpu = match (broker_cpu0, broker_pid.and_then(cpu_secs)) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    let driver_cpu = match (driver_cpu0, cpu_secs(std::process::id())) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    if shared.failed.load(Ordering::SeqCst) {
+        return Err("a producer or consumer failed (see above)".into());
+    }
+    let ns = |a: u64| a.saturating_sub(t0_ns) as f64 / 1e9;
+    let send_secs = ns(shared.last_send_done_ns.load(Ordering::SeqCst));
+    let last_consume = shared.last_consume_ns.load(Ordering::SeqCst);
+    // In split mode consuming starts when sending is over; in concurrent mode at t0.
+    let consume_secs = if s.split {
+        (last_consume.saturating_sub(shared.last_send_done_ns.load(Ordering::SeqCst))) as f64 / 1e9
+    } else {
+        ns(last_consume)
+    };
+    Ok(RoundResult {
+        sent: settle_us.len(),
+        consumed: shared.distinct.load(Ordering::SeqCst),
+        duplicates: shared.duplicates.load(Ordering::SeqCst),
+        not_accepted: shared.not_accepted.load(Ordering::SeqCst),
+        send_secs,
+        consume_secs,
+        total_secs: total.as_secs_f64(),
+        settle_us,
+        e2e_us: if s.split { Vec::new() } else { e2e_us },
+        broker_cpu_secs: broker_cpu,
+        driver_cpu_secs: driver_cpu,
+        load_before,
+    })
+}
+
+async fn attach_receiver(
+    session: &mut SessionHandle<()>,
+    s: &Settings,
+    name: &str,
+) -> Res<Receiver> {
+    Ok(Receiver::builder()
+        .name(name)
+        .source(s.source.as_str())
+        .credit_mode(CreditMode::Auto(s.credit))
+        .attach(session)
+        .await
+        .map_err(|e| format!("attach receiver to {}: {e}", s.source))?)
+}
+
+fn rand_tag() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+        .unwrap_or(1);
+    nanos ^ std::process::id().rotate_left(16)
+}
+
+/// Sends its messages with up to `window` unsettled at once; returns the settle latencies
+/// (send start → Accepted), in µs.
+#[allow(clippy::too_many_arguments)]
+async fn produce(
+    mut conn: ConnectionHandle<()>,
+    mut session: SessionHandle<()>,
+    mut sender: Sender,
+    indices: impl Iterator<Item = usize>,
+    window: usize,
+    body: Binary,
+    tag: u32,
+    shared: Arc<Shared>,
+) -> Res<Vec<u64>> {
+    let permits = Arc::new(Semaphore::new(window));
+    let mut waits = Vec::new();
+    for i in indices {
+        let permit = permits.clone().acquire_owned().await?;
+        let message = make_message(tag, i, &body);
+        let t = elapsed_ns(shared.start);
+        shared.sent_at[i].store(t.max(1), Ordering::SeqCst);
+        let fut = match sender.send_batchable(message).await {
+            Ok(fut) => fut,
+            Err(e) => {
+                shared.failed.store(true, Ordering::SeqCst);
+                return Err(format!("send: {e}").into());
+            }
+        };
+        let shared = shared.clone();
+        waits.push(tokio::spawn(async move {
+            let outcome = fut.await;
+            let now = elapsed_ns(shared.start);
+            shared.last_send_done_ns.fetch_max(now, Ordering::SeqCst);
+            drop(permit);
+            match outcome {
+                Ok(Outcome::Accepted(_)) => Ok((now - t) / 1000),
+                Ok(other) => {
+                    shared.failed.store(true, Ordering::SeqCst);
+                    Err(format!("message {i} not accepted: {other:?}"))
+                }
+                Err(e) => {
+                    shared.failed.store(true, Ordering::SeqCst);
+                    Err(format!("message {i}: {e}"))
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::with_capacity(waits.len());
+    for w in waits {
+        latencies.push(w.await??);
+    }
+    let _ = sender.close().await;
+    let _ = session.end().await;
+    let _ = conn.close().await;
+    Ok(latencies)
+}
+
+/// Receives and accepts until every message of the round has been seen (by any consumer);
+/// returns the end-to-end latencies (send start → received), in µs.
+async fn consume(
+    mut conn: ConnectionHandle<()>,
+    mut session: SessionHandle<()>,
+    mut receiver: Receiver,
+    tag: u32,
+    count: usize,
+    shared: Arc<Shared>,
+    mut done: watch::Receiver<bool>,
+) -> Res<Vec<u64>> {
+    let mut latencies = Vec::new();
+    loop {
+        let delivery = tokio::select! {
+            biased;
+            _ = done.wait_for(|d| *d) => break,
+            d = receiver.recv::<Body<Value>>() => d,
+        };
+        let delivery = match delivery {
+            Ok(d) => d,
+            Err(e) => {
+                shared.failed.store(true, Ordering::SeqCst);
+                let _ = shared.done.send(true);
+                return Err(format!("recv: {e}").into());
+            }
+        };
+        let now = elapsed_ns(shared.start);
+        let index = index_of(delivery.message(), tag).filter(|&i| i < count);
+        if let Err(e) = receiver.accept(&delivery).await {
+            shared.not_accepted.fetch_add(1, Ordering::SeqCst);
+            shared.failed.store(true, Ordering::SeqCst);
+            let _ = shared.done.send(true);
+            return Err(format!("accept: {e}").into());
+        }
+        let Some(i) = index else {
+            // Left over from an earlier round or run: accepted, not counted.
+            continue;
+        };
+        if shared.seen[i].fetch_add(1, Ordering::SeqCst) > 0 {
+            shared.duplicates.fetch_add(1, Ordering::SeqCst);
+            continue;
+        }
+        let sent = shared.sent_at[i].load(Ordering::SeqCst);
+        latencies.push(now.saturating_sub(sent) / 1000);
+        let done_now = elapsed_ns(shared.start);
+        shared.last_consume_ns.fetch_max(done_now, Ordering::SeqCst);
+        if shared.distinct.fetch_add(1, Ordering::SeqCst) + 1 == count {
+            let _ = shared.done.send(true);
+        }
+    }
+    let _ = receiver.close().await;
+    let _ = session.end().await;
+    let _ = conn.close().await;
+    Ok(latencies)
+}
+
+// ---------------------------------------------------------------------------------------
+// report: the table
+// ---------------------------------------------------------------------------------------
+
+fn report(args: &[String]) -> Res<()> {
+    let path = args.first().ok_or("usage: sb_load report FILE")?;
+    let text = std::fs::read_to_string(path)?;
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let header = [
+        "broker",
+        "pipeline",
+        "phase",
+        "msgs",
+        "send/s",
+        "settle p50/p99 ms",
+        "consume/s",
+        "e2e/s",
+        "e2e p50/p99 ms",
+        "broker CPU µs/msg",
+    ];
+    let f = |v: &serde_json::Value, k: &str| v[k].as_f64().unwrap_or(f64::NAN);
+    let mut table: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    for r in &rows {
+        table.push(vec![
+            r["label"].as_str().unwrap_or("?").to_string(),
+            r["pipeline"].as_str().unwrap_or("?").to_string(),
+            r["phase"].as_str().unwrap_or("?").to_string(),
+            r["consumed"].to_string(),
+            format!("{:.0}", f(r, "send_rate")),
+            format!(
+                "{:.2} / {:.2}",
+                f(r, "settle_p50_ms"),
+                f(r, "settle_p99_ms")
+            ),
+            format!("{:.0}", f(r, "consume_rate")),
+            format!("{:.0}", f(r, "end_to_end_rate")),
+            if r["phase"] == "split" {
+                "-".to_string()
+            } else {
+                format!("{:.1} / {:.1}", f(r, "e2e_p50_ms"), f(r, "e2e_p99_ms"))
+            },
+            format!("{:.0}", f(r, "broker_cpu_us_per_msg")),
+        ]);
+    }
+    let widths: Vec<usize> = (0..header.len())
+        .map(|c| {
+            table
+                .iter()
+                .map(|row| row[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for (n, row) in table.iter().enumerate() {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| {
+                let pad = w - cell.chars().count();
+                if c < 3 {
+                    format!("{cell}{}", " ".repeat(pad))
+                } else {
+                    format!("{}{cell}", " ".repeat(pad))
+                }
+            })
+            .collect();
+        println!("| {} |", cells.join(" | "));
+        if n == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            println!("|-{}-|", rule.join("-|-"));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// EXPERIMENT: a group-commit store, to measure a proposed change to the broker's store
+// ---------------------------------------------------------------------------------------
+
+/// Not part of the broker: plugged in through [`BrokerConfig::with_store`] by
+/// `serve --store group|group16k` to measure what group commit (and bigger pages) would buy.
+mod experiment {
+    use std::path::Path;
+    use std::sync::Mutex;
+    use std::sync::mpsc;
+
+    use iplos_mocks::servicebus::store::{MessageStore, NewMessage, StoreError, StoredMessage};
+    use rusqlite::{Connection, OptionalExtension, params};
+
+    const SCHEMA: &str = "
+        CREATE TABLE IF NOT EXISTS sb_queue (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS sb_message (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+            enqueued_ms INTEGER NOT NULL, expires_ms INTEGER,
+            delivery_count INTEGER NOT NULL DEFAULT 0, dead_reason TEXT, body BLOB NOT NULL);
+        CREATE INDEX IF NOT EXISTS sb_message_by_queue ON sb_message (queue, id);";
+
+    /// Work for the writer: runs inside the batch's transaction and returns what to do once
+    /// the transaction is committed (true) or rolled back (false).
+    type Op = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+    /// Writes go to one writer thread that commits everything waiting in one transaction;
+    /// reads use their own connection (WAL lets them run beside the writer).
+    pub struct GroupStore {
+        writer: Mutex<mpsc::Sender<Op>>,
+        /// `Some`: no writer thread; writes lock this connection and commit one by one.
+        direct: Option<Mutex<Connection>>,
+        reader: Mutex<Connection>,
+    }
+
+    /// How the experimental store is set up.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Tuning {
+        /// Group commit through a writer thread (else: one transaction per write).
+        pub group: bool,
+        pub page_size: u32,
+        /// SQLite's cache_size (negative: KiB).
+        pub cache_size: i64,
+        /// Pages in the WAL before a commit checkpoints it (0: never; see `bg_checkpoint`).
+        pub wal_autocheckpoint: u32,
+        /// Checkpoint from a background thread every 200 ms instead.
+        pub bg_checkpoint: bool,
+    }
+
+    fn open_conn(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // page_size takes effect only on a new database, before WAL is switched on.
+        conn.pragma_update(None, "page_size", t.page_size)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "cache_size", t.cache_size)?;
+        conn.pragma_update(None, "wal_autocheckpoint", t.wal_autocheckpoint)?;
+        Ok(conn)
+    }
+
+    fn insert_with(conn: &Connection, m: &Owned) -> Result<u64, rusqlite::Error> {
+        conn.prepare_cached(
+            "INSERT INTO sb_message (queue, enqueued_ms, expires_ms, delivery_count, dead_reason, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            m.queue,
+            m.enqueued_ms,
+            m.expires_ms,
+            m.delivery_count,
+            m.dead_reason,
+            m.body
+        ])?;
+        Ok(conn.last_insert_rowid() as u64)
+    }
+
+    struct Owned {
+        queue: String,
+        enqueued_ms: i64,
+        expires_ms: Option<i64>,
+        delivery_count: u32,
+        dead_reason: Option<String>,
+        body: Vec<u8>,
+    }
+
+    impl Owned {
+        fn of(m: &NewMessage<'_>) -> Owned {
+            Owned {
+                queue: m.queue.to_string(),
+                enqueued_ms: m.enqueued_ms,
+                expires_ms: m.expires_ms,
+                delivery_count: m.delivery_count,
+                dead_reason: m.dead_reason.map(str::to_string),
+                body: m.body.to_vec(),
+            }
+        }
+    }
+
+    impl GroupStore {
+        pub fn open(path: &Path, t: Tuning) -> Result<GroupStore, StoreError> {
+            let conn = open_conn(path, &t)?;
+            conn.execute_batch(SCHEMA)?;
+            let reader = open_conn(path, &t)?;
+            if t.bg_checkpoint {
+                let cp = open_conn(path, &t)?;
+                std::thread::Builder::new()
+                    .name("store-checkpoint".into())
+                    .spawn(move || {
+                        loop {
+                            std::thread::sleep(std::time::Duration::from_millis(200));
+                            if cp.execute_batch("PRAGMA wal_checkpoint(PASSIVE)").is_err() {
+                                break;
+                            }
+                        }
+                    })
+                    .map_err(|_| StoreError::Poisoned)?;
+            }
+            let (tx, rx) = mpsc::channel::<Op>();
+            if !t.group {
+                return Ok(GroupStore {
+                    writer: Mutex::new(tx),
+                    direct: Some(Mutex::new(conn)),
+                    reader: Mutex::new(reader),
+                });
+            }
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || {
+                    while let Ok(first) = rx.recv() {
+                        let mut batch = vec![first];
+                        while batch.len() < 512 {
+                            match rx.try_recv() {
+                                Ok(op) => batch.push(op),
+                                Err(_) => break,
+                            }
+                        }
+                        let begun = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+                        let done: Vec<_> = batch.into_iter().map(|op| op(&conn)).collect();
+                        let committed = begun && conn.execute_batch("COMMIT").is_ok();
+                        if begun && !committed {
+                            let _ = conn.execute_batch("ROLLBACK");
+                        }
+                        for d in done {
+                            d(committed);
+                        }
+                    }
+                })
+                .map_err(|_| StoreError::Poisoned)?;
+            Ok(GroupStore {
+                writer: Mutex::new(tx),
+                direct: None,
+                reader: Mutex::new(reader),
+            })
+        }
+
+        /// Runs `f` in the writer's next transaction; waits for the commit.
+        fn write<T: Send + 'static>(
+            &self,
+            f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        ) -> Result<T, StoreError> {
+            if let Some(direct) = &self.direct {
+                let conn = direct.lock().map_err(|_| StoreError::Poisoned)?;
+                conn.execute_batch("BEGIN IMMEDIATE")?;
+                let result = f(&conn);
+                conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+                return result;
+            }
+            let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+            let op: Op = Box::new(move |conn| {
+                let result = f(conn);
+                Box::new(move |committed| {
+                    let _ = reply_tx.send(match result {
+                        Ok(_) if !committed => Err(StoreError::Poisoned),
+                        other => other,
+                    });
+                })
+            });
+            self.writer
+                .lock()
+                .map_err(|_| StoreError::Poisoned)?
+                .send(op)
+                .map_err(|_| StoreError::Poisoned)?;
+            reply_rx.recv().map_err(|_| StoreError::Poisoned)?
+        }
+
+        fn read(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
+            self.reader.lock().map_err(|_| StoreError::Poisoned)
+        }
+    }
+
+    impl MessageStore for GroupStore {
+        fn ensure_queue(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
+            let name = name.to_string();
+            self.write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO sb_queue (name, created_ms) VALUES (?1, ?2)",
+                    params![name, now_ms],
+                )?;
+                Ok(())
+            })
+        }
+
+        fn queues(&self) -> Result<Vec<String>, StoreError> {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare("SELECT name FROM sb_queue ORDER BY name")?;
+            let names = stmt
+                .query_map([], |row| row.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok(names)
+        }
+
+        fn insert(&self, message: &NewMessage<'_>) -> Result<u64, StoreError> {
+            let m = Owned::of(message);
+            self.write(move |c| Ok(insert_with(c, &m)?))
+        }
+
+        fn index(&self) -> Result<Vec<StoredMessage>, StoreError> {
+            let conn = self.read()?;
+            let mut stmt = conn.prepare(
+                "SELECT id, queue, enqueued_ms, expires_ms, delivery_count FROM sb_message ORDER BY id",
+            )?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok(StoredMessage {
+                        id: row.get::<_, i64>(0)? as u64,
+                        queue: row.get(1)?,
+                        enqueued_ms: row.get(2)?,
+                        expires_ms: row.get(3)?,
+                        delivery_count: row.get(4)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        }
+
+        fn body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+            let conn = self.read()?;
+            Ok(conn
+                .prepare_cached("SELECT body FROM sb_message WHERE id = ?1")?
+                .query_row([id as i64], |row| row.get(0))
+                .optional()?)
+        }
+
+        fn dead_reason(&self, id: u64) -> Result<Option<String>, StoreError> {
+            let conn = self.read()?;
+            let reason = conn
+                .prepare_cached("SELECT dead_reason FROM sb_message WHERE id = ?1")?
+                .query_row([id as i64], |row| row.get::<_, Option<String>>(0))
+                .optional()?;
+            Ok(reason.flatten())
+        }
+
+        fn delete(&self, id: u64) -> Result<bool, StoreError> {
+            self.write(move |c| {
+                Ok(c.prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
+                    .execute([id as i64])?
+                    > 0)
+            })
+        }
+
+        fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
+            self.write(move |c| {
+                c.prepare_cached("UPDATE sb_message SET delivery_count = ?2 WHERE id = ?1")?
+                    .execute(params![id as i64, count])?;
+                Ok(())
+            })
+        }
+
+        fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError> {
+            let m = Owned::of(replacement);
+            self.write(move |c| {
+                // Inside the batch's transaction: a savepoint keeps delete + insert atomic.
+                c.execute_batch("SAVEPOINT replace_one")?;
+                let result = (|| {
+                    let n = c.execute("DELETE FROM sb_message WHERE id = ?1", [old_id as i64])?;
+                    if n == 0 {
+                        return Err(StoreError::NoSuchMessage(old_id));
+                    }
+                    Ok(insert_with(c, &m)?)
+                })();
+                match result {
+                    Ok(id) => {
+                        c.execute_batch("RELEASE replace_one")?;
+                        Ok(id)
+                    }
+                    Err(e) => {
+                        let _ = c.execute_batch("ROLLBACK TO replace_one; RELEASE replace_one");
+                        Err(e)
+                    }
+                }
+            })
+        }
+    }
+}
