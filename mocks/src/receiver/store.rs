@@ -778,39 +778,17 @@ impl MessageStore for RunStore {
 
     fn index(&self) -> Result<Vec<StoredMessage>, StoreError> {
         let conn = self.lock()?;
-        let mut stmt = conn.prepare(
-            "SELECT id, queue, enqueued_ms, expires_ms, delivery_count FROM sb_message ORDER BY id",
-        )?;
-        let rows = stmt
-            .query_map([], |row| {
-                Ok(StoredMessage {
-                    id: row.get::<_, i64>(0)? as u64,
-                    queue: row.get(1)?,
-                    enqueued_ms: row.get(2)?,
-                    expires_ms: row.get(3)?,
-                    delivery_count: row.get(4)?,
-                })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
+        crate::servicebus::store::index_with(&conn)
     }
 
     fn body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let conn = self.lock()?;
-        let body = conn
-            .prepare_cached("SELECT body FROM sb_message WHERE id = ?1")?
-            .query_row([id as i64], |row| row.get(0))
-            .optional()?;
-        Ok(body)
+        crate::servicebus::store::body_with(&conn, id)
     }
 
     fn dead_reason(&self, id: u64) -> Result<Option<String>, StoreError> {
         let conn = self.lock()?;
-        let reason = conn
-            .prepare_cached("SELECT dead_reason FROM sb_message WHERE id = ?1")?
-            .query_row([id as i64], |row| row.get::<_, Option<String>>(0))
-            .optional()?;
-        Ok(reason.flatten())
+        crate::servicebus::store::dead_reason_with(&conn, id)
     }
 
     fn delete(&self, id: u64) -> Result<bool, StoreError> {
