@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod output;
+mod scenario;
 
 /// The dress rehearsal for Norway's yearly IPLOS reporting: synthetic populations, mock
 /// national endpoints, conformance checks for EPJ vendors.
