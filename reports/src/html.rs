@@ -74,7 +74,8 @@ footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
 /// The filtering script: for every `table[data-filterable]` it wires the controls named by
 /// `data-search` (a search input: rows whose `data-search` text contains every word are
 /// shown) and `data-problems` (a checkbox: only rows with `data-problem="1"`), and writes
-/// the number of rows shown into the element named by `data-count`.
+/// the number of rows shown into the element named by `data-count`. A `?q=words` in the
+/// page's URL pre-fills the search (a link to one kommune: `index.html?q=0301`).
 pub const SCRIPT: &str = r#"
 (function(){
   document.querySelectorAll('table[data-filterable]').forEach(function(t){
@@ -91,6 +92,8 @@ pub const SCRIPT: &str = r#"
       }
       if(c) c.textContent=String(n);
     }
+    var m=/[?&]q=([^&]*)/.exec(location.search);
+    if(q&&m){ try{ q.value=decodeURIComponent(m[1].replace(/\+/g,' ')); }catch(e){} }
     if(q) q.addEventListener('input',apply);
     if(p) p.addEventListener('change',apply);
     apply();

@@ -228,11 +228,16 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, 
         path: path.clone(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(err)?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // Reports are for reading: rw-r--r-- (less the umask), not the temp file's rw-------.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
     tmp.write_all(contents).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(&path).map_err(|e| err(e.error))?;

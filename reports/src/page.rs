@@ -203,7 +203,8 @@ fn timeline(r: &RehearsalReport) -> String {
         .map(|(i, p)| Band {
             from: idx(p.first_day),
             to: idx(p.last_day),
-            label: p.name.clone(),
+            label: short(&p.id),
+            tooltip: format!("{}: {} – {}", p.name, p.first_day, p.last_day),
             colour: BAND_COLOURS[i % BAND_COLOURS.len()].to_string(),
         })
         .collect();
@@ -284,6 +285,9 @@ fn receipts(r: &RehearsalReport) -> String {
     )
 }
 
+/// How many affected kommuner a failure group lists before folding the rest away.
+const KLIST_OPEN: usize = 24;
+
 fn klinks(r: &RehearsalReport, ks: &[String]) -> String {
     let names: BTreeMap<&str, &str> = r
         .kommuner
@@ -291,7 +295,14 @@ fn klinks(r: &RehearsalReport, ks: &[String]) -> String {
         .map(|k| (k.kommunenr.as_str(), k.name.as_str()))
         .collect();
     let mut o = String::from("<div class=\"klist\">");
-    for k in ks {
+    for (i, k) in ks.iter().enumerate() {
+        if i == KLIST_OPEN && ks.len() > KLIST_OPEN {
+            let _ = write!(
+                o,
+                "<details><summary>and {} more</summary>",
+                ks.len() - KLIST_OPEN
+            );
+        }
         let _ = write!(
             o,
             "<a href=\"#k-{}\">{} {}</a>",
@@ -299,6 +310,9 @@ fn klinks(r: &RehearsalReport, ks: &[String]) -> String {
             esc(k),
             esc(names.get(k.as_str()).copied().unwrap_or(""))
         );
+    }
+    if ks.len() > KLIST_OPEN {
+        o.push_str("</details>");
     }
     o.push_str("</div>");
     o

@@ -27,8 +27,11 @@ pub struct Band {
     pub from: usize,
     /// Last x index (inclusive).
     pub to: usize,
-    /// Label drawn at the top of the band.
+    /// Label drawn at the top of the band (keep it short; bands' labels are staggered in
+    /// three rows).
     pub label: String,
+    /// Tooltip of the band (e.g. the full phase name and dates).
+    pub tooltip: String,
     /// Fill colour (drawn with low opacity).
     pub colour: String,
 }
@@ -57,7 +60,7 @@ impl Default for Frame {
             height: 320.0,
             left: 48.0,
             right: 12.0,
-            top: 44.0,
+            top: 60.0,
             bottom: 40.0,
         }
     }
@@ -167,23 +170,29 @@ pub fn line_chart(
     );
     open(&mut out, id, "line-chart", &f, title, &desc);
     // bands
-    for b in bands {
+    for (k, b) in bands.iter().enumerate() {
         if n == 0 || b.from >= n {
             continue;
         }
         let to = b.to.min(n - 1).max(b.from);
         let x0 = f.left + slot * b.from as f64;
         let w = slot * (to - b.from + 1) as f64;
+        // three label rows between the legend and the plot
+        let ly = f.top - 4.0 - 12.0 * (2 - (k % 3)) as f64;
         let _ = write!(
             out,
             "<g class=\"band\"><rect x=\"{x0:.1}\" y=\"{}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"{}\" fill-opacity=\"0.13\"><title>{}</title></rect>\
-<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#555\">{}</text></g>",
+<line x1=\"{x0:.1}\" y1=\"{:.1}\" x2=\"{x0:.1}\" y2=\"{}\" stroke=\"{}\" stroke-opacity=\"0.6\"/>\
+<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10.5\" fill=\"#444\">{}</text></g>",
             f.top,
             f.plot_h(),
             esc(&b.colour),
-            esc(&b.label),
+            esc(&b.tooltip),
+            ly + 2.0,
+            f.top,
+            esc(&b.colour),
             x0 + 2.0,
-            f.top - 4.0,
+            ly,
             esc(&b.label)
         );
     }
@@ -338,6 +347,7 @@ mod tests {
                 from: 0,
                 to: 5,
                 label: "\"w42\"".into(),
+                tooltip: "t".into(),
                 colour: "#f00".into(),
             }],
             &["a&b".into()],
