@@ -717,13 +717,13 @@ impl RehearsalReport {
         }
         for k in &self.kommuner {
             for p in &k.phases {
-                if let Some(c) = &p.cause {
-                    if !causes.contains(c.as_str()) {
-                        problems.push(format!(
-                            "kommune {} phase {} has cause {c}, which no failure group lists",
-                            k.kommunenr, p.phase
-                        ));
-                    }
+                if let Some(c) = &p.cause
+                    && !causes.contains(c.as_str())
+                {
+                    problems.push(format!(
+                        "kommune {} phase {} has cause {c}, which no failure group lists",
+                        k.kommunenr, p.phase
+                    ));
                 }
             }
         }
