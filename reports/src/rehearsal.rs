@@ -664,6 +664,72 @@ impl RehearsalReport {
             .sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
     }
 
+    /// Consistency problems a writer would otherwise pass on silently, one line each:
+    /// duplicate kommunenummer or phase ids, a kommune without an entry for a phase (or
+    /// with an entry for an unknown phase), a failure group or phase cause naming a kommune
+    /// or cause that is not there. Empty when the report is complete; `report.json` of a
+    /// finished run should satisfy it (every kommune, every phase).
+    pub fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let mut ids = BTreeSet::new();
+        for p in &self.phases {
+            if !ids.insert(p.id.as_str()) {
+                problems.push(format!("phase id {} appears twice", p.id));
+            }
+        }
+        let mut nrs = BTreeSet::new();
+        for k in &self.kommuner {
+            if !nrs.insert(k.kommunenr.as_str()) {
+                problems.push(format!("kommune {} appears twice", k.kommunenr));
+            }
+            for id in &ids {
+                match k.phases.iter().filter(|p| p.phase == *id).count() {
+                    0 => problems.push(format!(
+                        "kommune {} has no entry for phase {id}",
+                        k.kommunenr
+                    )),
+                    1 => {}
+                    n => problems.push(format!(
+                        "kommune {} has {n} entries for phase {id}",
+                        k.kommunenr
+                    )),
+                }
+            }
+            for p in &k.phases {
+                if !ids.contains(p.phase.as_str()) {
+                    problems.push(format!(
+                        "kommune {} has an entry for unknown phase {}",
+                        k.kommunenr, p.phase
+                    ));
+                }
+            }
+        }
+        let causes: BTreeSet<&str> = self.failures.iter().map(|f| f.cause.as_str()).collect();
+        for f in &self.failures {
+            for k in &f.kommuner {
+                if !nrs.contains(k.as_str()) {
+                    problems.push(format!(
+                        "failure group {} names unknown kommune {k}",
+                        f.cause
+                    ));
+                }
+            }
+        }
+        for k in &self.kommuner {
+            for p in &k.phases {
+                if let Some(c) = &p.cause
+                    && !causes.contains(c.as_str())
+                {
+                    problems.push(format!(
+                        "kommune {} phase {} has cause {c}, which no failure group lists",
+                        k.kommunenr, p.phase
+                    ));
+                }
+            }
+        }
+        problems
+    }
+
     /// A copy with the wall-clock section emptied: two runs with the same seed give equal
     /// values (and equal JSON) here.
     pub fn without_timing(&self) -> RehearsalReport {
@@ -731,4 +797,82 @@ impl RehearsalReport {
 /// [`RehearsalReport::derive_findings`].
 pub fn catalogue_rule_info(id: &str) -> Option<(Severity, String)> {
     iplos_model::rules::catalogue::by_id(id).map(|r| (r.severity.into(), r.title.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let v = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+        assert_eq!(percentile(&v, 50), Some(5));
+        assert_eq!(percentile(&v, 90), Some(9));
+        assert_eq!(percentile(&v, 100), Some(10));
+        assert_eq!(percentile(&v, 0), Some(1));
+        assert_eq!(percentile::<u8>(&[], 50), None);
+    }
+
+    #[test]
+    fn sample_is_consistent_and_check_finds_gaps() {
+        let mut r = crate::sample::sample(40, 1);
+        assert_eq!(r.check(), Vec::<String>::new());
+        r.kommuner[3].phases.remove(0);
+        let dup = r.kommuner[0].clone();
+        r.kommuner.push(dup);
+        let p = r.check();
+        assert!(
+            p.iter()
+                .any(|l| l.contains("has no entry for phase test_submission")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.contains("appears twice")), "{p:?}");
+    }
+
+    #[test]
+    fn delays_histogram_and_summary() {
+        let t = |h: i64| {
+            DateTime::parse_from_rfc3339("2017-01-02T08:00:00+01:00").unwrap()
+                + chrono::Duration::hours(h)
+        };
+        let mut d = ReceiptDelays {
+            delays: vec![
+                ReceiptDelay::new("0301", t(0), t(5)),
+                ReceiptDelay::new("0101", t(0), t(20)),
+                ReceiptDelay::new("0102", t(0), t(130)),
+            ],
+            ..ReceiptDelays::default()
+        };
+        d.recompute();
+        assert_eq!(d.delays[0].kommunenr, "0101");
+        assert_eq!(d.histogram[0].count, 1);
+        assert_eq!(d.histogram[3].count, 1);
+        assert_eq!(d.histogram.last().unwrap().count, 1);
+        assert_eq!(d.histogram.last().unwrap().to_hours, None);
+        assert_eq!(
+            (d.p50_hours, d.p90_hours, d.max_hours),
+            (Some(20.0), Some(130.0), Some(130.0))
+        );
+    }
+
+    #[test]
+    fn empty_report_renders() {
+        let r = RehearsalReport::new(
+            Tool::this_crate(),
+            RunInfo {
+                season: 2018,
+                scenario: "empty".into(),
+                seed: 0,
+                scale: 1.0,
+                channel: Channel::Amqp,
+                kommuner: 0,
+                virtual_start: DateTime::parse_from_rfc3339("2018-11-01T00:00:00+01:00").unwrap(),
+                virtual_end: DateTime::parse_from_rfc3339("2019-04-01T00:00:00+02:00").unwrap(),
+            },
+        );
+        assert!(crate::to_html(&r).contains("No days recorded"));
+        assert!(crate::to_junit(&r).contains("tests=\"0\""));
+        assert!(crate::to_json(&r).unwrap().contains("\"kommuner\": []"));
+        assert!(crate::console_summary(&r, None).contains("0 kommuner"));
+    }
 }

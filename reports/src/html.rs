@@ -1,0 +1,216 @@
+//! Building blocks of the self-contained HTML reports: escaping, the page shell with its
+//! inline stylesheet and script, status badges, stacked outcome bars, tables.
+//!
+//! A page is one file: inline CSS, inline SVG, a small inline script, no external fetch of
+//! any kind (no fonts, no CDN, no images). It reads fully without JavaScript; the script
+//! only adds filtering to tables marked `data-filterable` (progressive enhancement: the
+//! filter controls carry `hidden` until the script shows them). Everything interpolated is
+//! escaped with [`esc`].
+
+use std::fmt::Write as _;
+
+/// Escapes text for HTML element content and double- or single-quoted attributes.
+/// Control characters other than tab/LF/CR are dropped.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            '\t' | '\n' | '\r' => o.push(c),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {}
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// The shared stylesheet. Status classes `st-<status>` colour badges and bar segments.
+pub const CSS: &str = r#"
+:root{--ok:#2e7d32;--late:#ef8f00;--fail:#c62828;--none:#616161;--na:#bdbdbd;--ink:#1d1d1f;--muted:#5f6368;--line:#e0e0e0;--bg:#fafafa}
+*{box-sizing:border-box}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:var(--ink);background:var(--bg)}
+header.page{background:#0b3d5c;color:#fff;padding:18px 28px}
+header.page h1{margin:0 0 4px;font-size:22px}
+header.page .meta{color:#cfe3ef;font-size:13px}
+main{padding:8px 28px 40px;max-width:1280px}
+section{background:#fff;border:1px solid var(--line);border-radius:6px;padding:14px 18px;margin:16px 0}
+section h2{margin:0 0 10px;font-size:17px}
+p.note{color:var(--muted);margin:4px 0 10px;font-size:12.5px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#f3f5f7;font-weight:600}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.badge{display:inline-block;min-width:64px;text-align:center;padding:1px 6px;border-radius:9px;font-size:11.5px;color:#fff;white-space:nowrap}
+.st-on_time{background:var(--ok)}.st-late{background:var(--late)}.st-failed{background:var(--fail)}
+.st-not_attempted{background:var(--none)}.st-not_applicable{background:var(--na);color:#333}
+.sev-error{background:var(--fail)}.sev-warning{background:var(--late)}
+.verdict{display:grid;grid-template-columns:minmax(220px,300px) 1fr 150px;gap:6px 14px;align-items:center}
+.verdict .name{font-weight:600}
+.verdict .figure{font-variant-numeric:tabular-nums;text-align:right}
+.verdict .figure b{font-size:18px}
+.stack{display:flex;height:18px;border-radius:4px;overflow:hidden;background:#eee}
+.stack span{display:block;height:100%}
+.legend-inline span{display:inline-block;margin-right:14px;font-size:12px}
+.legend-inline i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
+svg.chart{width:100%;height:auto;display:block}
+.stats{display:flex;gap:26px;margin:8px 0}
+.stats div{font-size:12px;color:var(--muted)}.stats b{display:block;font-size:18px;color:var(--ink)}
+.klist a{display:inline-block;margin:0 6px 2px 0;color:#0b3d5c;text-decoration:none;font-size:12.5px}
+.klist a:hover{text-decoration:underline}
+details summary{cursor:pointer}
+ol.timeline{margin:6px 0 4px;padding-left:18px;font-size:12.5px}
+ol.timeline time{color:var(--muted);font-variant-numeric:tabular-nums;margin-right:6px}
+ol.timeline .kind{font-weight:600;margin-right:6px}
+.filter{margin:6px 0 10px;display:flex;gap:16px;align-items:center}
+.filter input[type=search]{width:320px;padding:5px 8px;font-size:14px;border:1px solid #bbb;border-radius:4px}
+tr.hidden{display:none}
+footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
+"#;
+
+/// The filtering script: for every `table[data-filterable]` it wires the controls named by
+/// `data-search` (a search input: rows whose `data-search` text contains every word are
+/// shown) and `data-problems` (a checkbox: only rows with `data-problem="1"`), and writes
+/// the number of rows shown into the element named by `data-count`. A `?q=words` in the
+/// page's URL pre-fills the search (a link to one kommune: `index.html?q=0301`).
+pub const SCRIPT: &str = r#"
+(function(){
+  document.querySelectorAll('table[data-filterable]').forEach(function(t){
+    var q=document.getElementById(t.dataset.search), p=document.getElementById(t.dataset.problems),
+        c=document.getElementById(t.dataset.count), rows=t.tBodies[0].rows;
+    [q,p].forEach(function(e){ if(e){ var w=e.closest('[hidden]'); if(w) w.hidden=false; } });
+    function apply(){
+      var words=(q&&q.value||'').toLowerCase().split(/\s+/).filter(Boolean), only=p&&p.checked, n=0;
+      for(var i=0;i<rows.length;i++){
+        var r=rows[i], s=r.getAttribute('data-search')||'', ok=true;
+        for(var j=0;j<words.length&&ok;j++) ok=s.indexOf(words[j])>=0;
+        if(only&&r.getAttribute('data-problem')!=='1') ok=false;
+        r.classList.toggle('hidden',!ok); if(ok) n++;
+      }
+      if(c) c.textContent=String(n);
+    }
+    var m=/[?&]q=([^&]*)/.exec(location.search);
+    if(q&&m){ try{ q.value=decodeURIComponent(m[1].replace(/\+/g,' ')); }catch(e){} }
+    if(q) q.addEventListener('input',apply);
+    if(p) p.addEventListener('change',apply);
+    apply();
+  });
+})();
+"#;
+
+/// A whole page: `title` in `<title>` and the header, `meta` (already HTML) under it,
+/// `body` (already HTML) in `<main>`, `footer` (already HTML) at the end.
+pub fn page(title: &str, meta: &str, body: &str, footer: &str) -> String {
+    let mut o = String::with_capacity(body.len() + CSS.len() + SCRIPT.len() + 1024);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+<title>{t}</title>\n<style>{CSS}</style>\n</head>\n<body>\n\
+<header class=\"page\"><h1>{t}</h1><div class=\"meta\">{meta}</div></header>\n\
+<main>\n{body}\n</main>\n<footer>{footer}</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
+        t = esc(title),
+    );
+    o
+}
+
+/// A `<section>` with an id and a heading.
+pub fn section(id: &str, title: &str, content: &str) -> String {
+    format!(
+        "<section id=\"{}\"><h2>{}</h2>\n{}\n</section>\n",
+        esc(id),
+        esc(title),
+        content
+    )
+}
+
+/// A coloured status badge: `class` is the CSS suffix (`st-<class>`), `label` the text.
+pub fn badge(prefix: &str, class: &str, label: &str) -> String {
+    format!(
+        "<span class=\"badge {}-{}\">{}</span>",
+        esc(prefix),
+        esc(class),
+        esc(label)
+    )
+}
+
+/// A horizontal stacked bar of `(css class, count, label)` parts; widths are shares of the
+/// sum. Each part has a tooltip "label: count".
+pub fn stacked_bar(parts: &[(&str, u64, &str)]) -> String {
+    let total: u64 = parts.iter().map(|p| p.1).sum();
+    let mut o = String::from("<div class=\"stack\">");
+    if total > 0 {
+        for (class, n, label) in parts {
+            if *n == 0 {
+                continue;
+            }
+            let pct = *n as f64 * 100.0 / total as f64;
+            let _ = write!(
+                o,
+                "<span class=\"{}\" style=\"width:{pct:.2}%\" title=\"{}: {n}\"></span>",
+                esc(class),
+                esc(label)
+            );
+        }
+    }
+    o.push_str("</div>");
+    o
+}
+
+/// A table from a header row and body rows of already-escaped HTML cells. Header cells
+/// starting with `#` are right-aligned numbers (the `#` is removed); body cells in those
+/// columns get `class="num"` too.
+pub fn table(id: &str, header: &[&str], rows: &[Vec<String>]) -> String {
+    let num: Vec<bool> = header.iter().map(|h| h.starts_with('#')).collect();
+    let mut o = String::new();
+    let _ = write!(o, "<table id=\"{}\"><thead><tr>", esc(id));
+    for h in header {
+        match h.strip_prefix('#') {
+            Some(h) => {
+                let _ = write!(o, "<th class=\"num\">{}</th>", esc(h));
+            }
+            None => {
+                let _ = write!(o, "<th>{}</th>", esc(h));
+            }
+        }
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for r in rows {
+        o.push_str("<tr>");
+        for (i, c) in r.iter().enumerate() {
+            if num.get(i).copied().unwrap_or(false) {
+                let _ = write!(o, "<td class=\"num\">{c}</td>");
+            } else {
+                let _ = write!(o, "<td>{c}</td>");
+            }
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody></table>");
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup_and_controls() {
+        assert_eq!(
+            esc("<script>\"a\" & 'b'\u{0}</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn page_is_self_contained() {
+        let p = page("T<", "m", "<p>x</p>", "f");
+        assert!(p.starts_with("<!DOCTYPE html>"));
+        assert!(p.contains("<title>T&lt;</title>"));
+        assert!(!p.contains("http://") && !p.contains("https://"));
+    }
+}
