@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod engine;
 mod output;
 mod scenario;
 
@@ -32,6 +33,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Manage the test PKI (CA, register and kommune certificates).
     Pki(cmd::pki::Args),
+    /// The dress rehearsal: replay a season for every kommune against the mocks.
+    Rehearse(cmd::rehearse::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => cmd::generate::run(a),
         Command::Serve(a) => cmd::serve::run(a),
         Command::Pki(a) => cmd::pki::run(a),
+        Command::Rehearse(a) => cmd::rehearse::run_cmd(a),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod generate;
 pub mod pki;
+pub mod rehearse;
 pub mod rules;
 pub mod serve;
 

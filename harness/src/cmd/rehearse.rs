@@ -1,0 +1,137 @@
+//! `iplos-harness rehearse`: the dress rehearsal — replay a whole season for every kommune
+//! against the mocks on loopback, on a virtual clock, and write the report.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::engine::{EngineConfig, run};
+use crate::scenario::{LATEST_SEASON, Scenario};
+
+/// Replay a season (test week to corrections deadline) for every kommune through the real
+/// endpoints on loopback, and write report.json, junit.xml and index.html.
+///
+/// Exit 0 when the rehearsal ran (whatever the simulated kommuner did), 1 when the harness
+/// itself failed or a `--fail-on` gate tripped, 2 for usage errors.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The data year whose season to replay (default: the latest shipped season).
+    #[arg(long, value_name = "YEAR", conflicts_with = "scenario")]
+    season: Option<i32>,
+    /// A scenario file (TOML, see scenarios/README.md).
+    #[arg(long, value_name = "FILE")]
+    scenario: Option<PathBuf>,
+    /// `all`, or kommunenummer, comma-separated.
+    #[arg(long, value_name = "all|KNR,...", default_value = "all")]
+    municipality: String,
+    /// Population scale (1.0: the real sizes).
+    #[arg(long, value_name = "F", default_value_t = 0.05)]
+    scale: f64,
+    /// The seed: the same seed gives the same report.json (outside its timing section).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Where the report and the mocks' state go (default: out/rehearsal-<year>).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Exit 1 when a kommune is late or failed in a phase (`late`), or when a rule was
+    /// found (a rule id). Repeat.
+    #[arg(long = "fail-on", value_name = "late|RULE")]
+    fail_on: Vec<String>,
+}
+
+/// Runs the command.
+pub fn run_cmd(args: Args) -> Result<ExitCode> {
+    let scenario = match (&args.scenario, args.season) {
+        (Some(path), _) => Scenario::load(path)?,
+        (None, Some(y)) => Scenario::for_season(y)?,
+        (None, None) => Scenario::for_season(LATEST_SEASON)?,
+    };
+    if !(args.scale > 0.0 && args.scale <= 2.0) {
+        anyhow::bail!("--scale {}: must be within (0, 2]", args.scale);
+    }
+    let kommuner = if args.municipality == "all" {
+        None
+    } else {
+        Some(
+            args.municipality
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        )
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("out/rehearsal-{}", scenario.season.data_year)));
+    let state = out.join("state");
+    if state.exists() {
+        std::fs::remove_dir_all(&state)
+            .with_context(|| format!("clearing the previous run's state in {}", state.display()))?;
+    }
+    let started = chrono::Utc::now();
+    let t0 = Instant::now();
+    let cfg = EngineConfig {
+        scenario,
+        kommuner,
+        scale: args.scale,
+        seed: args.seed,
+        state_dir: state,
+        progress: true,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    let mut report = match rt.block_on(run(cfg)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("iplos-harness: rehearse failed: {e:#}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    report.timing.started = Some(started);
+    report.timing.finished = Some(chrono::Utc::now());
+    report.timing.wall_seconds = Some(t0.elapsed().as_secs_f64());
+    report.timing.peak_rss_bytes = peak_rss();
+    let written = iplos_reports::write_report(&report, &out)
+        .with_context(|| format!("writing the report to {}", out.display()))?;
+    print!("{}", iplos_reports::console_summary(&report, Some(&written)));
+    let mut tripped = Vec::new();
+    for gate in &args.fail_on {
+        if gate == "late" {
+            let n = report
+                .kommuner
+                .iter()
+                .filter(|k| {
+                    k.phases.iter().any(|p| {
+                        matches!(
+                            p.status,
+                            iplos_reports::PhaseStatus::Late | iplos_reports::PhaseStatus::Failed
+                        )
+                    })
+                })
+                .count();
+            if n > 0 {
+                tripped.push(format!("late: {n} kommuner late or failed in a phase"));
+            }
+        } else if let Some(r) = report.findings.by_rule.iter().find(|r| &r.rule == gate) {
+            tripped.push(format!("{gate}: {} occurrences", r.occurrences));
+        }
+    }
+    if !tripped.is_empty() {
+        eprintln!("--fail-on: {}", tripped.join("; "));
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`).
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

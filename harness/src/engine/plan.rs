@@ -1,0 +1,165 @@
+//! What each kommune will do in a season, drawn once from the seed: its vendor, whether it
+//! tests, on which days it submits, which faults strike it, its contacts and its keys.
+//! Everything here is a pure function of (scenario, seed, kommune): the same seed gives
+//! the same plan whatever else runs.
+
+use std::collections::BTreeSet;
+
+use chrono::{Duration, NaiveDate};
+use iplos_generators::seed::stream_rng;
+use iplos_model::calendar::is_working_day;
+use iplos_model::municipality::Municipality;
+use rand::Rng;
+
+use crate::scenario::{ChannelSpec, Fault, PhaseId, Scenario};
+
+/// One kommune's plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Kommunenummer.
+    pub knr: String,
+    /// Name.
+    pub name: String,
+    /// Organisasjonsnummer.
+    pub orgnr: String,
+    /// Bydel (`00`).
+    pub bydel: String,
+    /// The filsluse username: the postmottak address.
+    pub postmottak: String,
+    /// The IPLOS contact's e-mail (receipts, forwarded mail).
+    pub contact: String,
+    /// The IPLOS contact's mobile.
+    pub phone: String,
+    /// The feedback key the kommune chose at encryption time.
+    pub feedback_key: String,
+    /// The filsluse password the contact will set.
+    pub filsluse_password: String,
+    /// The EPJ product (`navnEPJ`), `None`: the generator's draw.
+    pub vendor: Option<String>,
+    /// Takes part in the test submission.
+    pub tests: bool,
+    /// Day of the test submission.
+    pub test_day: NaiveDate,
+    /// Day of the ordinary submission.
+    pub ordinary_day: NaiveDate,
+    /// Minutes after 08:00 the kommune acts on a day.
+    pub minute: u32,
+    /// The faults that strike it.
+    pub faults: BTreeSet<Fault>,
+}
+
+impl Plan {
+    /// Whether `f` strikes this kommune.
+    pub fn has(&self, f: Fault) -> bool {
+        self.faults.contains(&f)
+    }
+}
+
+/// Draws the plan of kommune `m` in `scenario` with `seed`.
+pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
+    let year = scenario.season.data_year as u16;
+    let knr = m.number().to_string();
+    let mut rng = stream_rng(seed, year, &knr, "rehearsal");
+    let mut faults = BTreeSet::new();
+    for f in Fault::ALL {
+        let rate = scenario.rate(f);
+        // Draw for every fault even at rate 0 so that one rate does not shift the others.
+        let x: f64 = rng.r#gen();
+        if x < rate {
+            faults.insert(f);
+        }
+    }
+    let tests_draw: f64 = rng.r#gen();
+    let tests = scenario.phase(PhaseId::TestSubmission).is_some()
+        && tests_draw < scenario.rehearsal.test_share
+        && !faults.contains(&Fault::NeverTested);
+    if !tests {
+        // A kommune that does not test cannot also be struck by never_tested's opposite.
+    }
+    let vendor = if scenario.rehearsal.vendor_shares.is_empty() {
+        let _: f64 = rng.r#gen();
+        None
+    } else {
+        let total: f64 = scenario.rehearsal.vendor_shares.values().sum();
+        let mut x = rng.r#gen::<f64>() * total;
+        let mut pick = None;
+        for (name, share) in &scenario.rehearsal.vendor_shares {
+            if x < *share {
+                pick = Some(name.clone());
+                break;
+            }
+            x -= share;
+        }
+        pick.or_else(|| scenario.rehearsal.vendor_shares.keys().last().cloned())
+    };
+    let test_day = scenario
+        .phase(PhaseId::TestSubmission)
+        .map(|p| pick_working_day(&mut rng, p.first_day, p.last_day.min(p.first_day + Duration::days(13)), 0.0))
+        .unwrap_or_default();
+    let ordinary_day = scenario
+        .phase(PhaseId::OrdinarySubmission)
+        .map(|p| pick_working_day(&mut rng, p.first_day, p.last_day, scenario.rehearsal.submission_rush))
+        .unwrap_or_default();
+    let minute = rng.gen_range(60..420);
+    let domain = m
+        .postmottak()
+        .split_once('@')
+        .map_or("kommune.no", |(_, d)| d)
+        .to_string();
+    let contact = format!("iplos.kontakt{}@{domain}", rng.gen_range(1..10));
+    let phone = format!("4{:07}", rng.gen_range(0..10_000_000));
+    let feedback_key = format!("Tb{:06}k", rng.gen_range(0..1_000_000));
+    let filsluse_password = format!("Fs{:06}x", rng.gen_range(0..1_000_000));
+    Plan {
+        knr,
+        name: m.name().to_string(),
+        orgnr: m.orgnr().to_string(),
+        bydel: "00".into(),
+        postmottak: m.postmottak().to_lowercase(),
+        contact,
+        phone,
+        feedback_key,
+        filsluse_password,
+        vendor,
+        tests,
+        test_day,
+        ordinary_day,
+        minute,
+        faults,
+    }
+}
+
+/// A working day in `first..=last`; `rush` 0 draws evenly, 1 crowds the last three.
+fn pick_working_day<R: Rng>(rng: &mut R, first: NaiveDate, last: NaiveDate, rush: f64) -> NaiveDate {
+    let days: Vec<NaiveDate> = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .filter(|d| is_working_day(*d))
+        .collect();
+    if days.is_empty() {
+        return first;
+    }
+    let n = days.len();
+    // Weight of day i: 1 + rush * 8 for the last three working days.
+    let weights: Vec<f64> = (0..n)
+        .map(|i| if i + 3 >= n { 1.0 + rush * 8.0 } else { 1.0 })
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut x = rng.r#gen::<f64>() * total;
+    for (d, w) in days.iter().zip(&weights) {
+        if x < *w {
+            return *d;
+        }
+        x -= w;
+    }
+    days[n - 1]
+}
+
+/// Whether the plan's channel can have the fault (for the report's fault list).
+pub fn faults_for(plan: &Plan, channel: ChannelSpec) -> Vec<String> {
+    plan.faults
+        .iter()
+        .filter(|f| f.applies_to(channel))
+        .map(|f| f.as_str().to_string())
+        .collect()
+}

@@ -1,0 +1,1442 @@
+//! The event loop, the world of mocks, and the agents' steps.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use iplos_generators::{GenConfig, generate_kommune};
+use iplos_model::calendar::{
+    Clock, VirtualClock, is_working_day, next_working_day_after, oslo_instant,
+};
+use iplos_model::message::{Melding, OutputEncoding, write_message};
+use iplos_model::municipality::{self, Municipality};
+use iplos_reports::{
+    KommunePhase, KommuneResult, PhaseStatus, PhaseSummary, RehearsalReport, TimelineEvent,
+};
+
+use super::client::{self, FilsluseClient, LinkOutcome, Mailbox};
+use super::plan::{Plan, faults_for, plan};
+use crate::scenario::{ChannelSpec, Fault, PhaseId, Scenario};
+
+/// What to rehearse.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The scenario.
+    pub scenario: Scenario,
+    /// Only these kommuner (`None`: all of the data year).
+    pub kommuner: Option<Vec<String>>,
+    /// Population scale (1.0 = the real sizes).
+    pub scale: f64,
+    /// The seed.
+    pub seed: u64,
+    /// Where the state of the mocks goes (created).
+    pub state_dir: PathBuf,
+    /// Print progress.
+    pub progress: bool,
+}
+
+/// The phases a kommune is judged on, in order, with their report ids.
+const RECEIPT: &str = "receipt";
+
+/// What kind of file a submission carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Test,
+    Ordinary,
+    Correction,
+}
+
+impl Kind {
+    /// The report phase a submission of this kind belongs to.
+    fn phase(self) -> &'static str {
+        match self {
+            Kind::Test => "test_submission",
+            Kind::Ordinary => "ordinary_submission",
+            Kind::Correction => "corrections",
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Test => "test",
+            Kind::Ordinary => "ordinary",
+            Kind::Correction => "correction",
+        }
+    }
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    /// SSB sends the receipts owed (08:00 every working day).
+    SendReceipts,
+    /// SSB publishes feedback zips (`true`: test feedback).
+    PublishFeedback(bool),
+    /// A kommune submits.
+    Submit(usize, Kind),
+    /// The IPLOS contact looks for the receipt of its latest ordinary arrival.
+    CheckReceipt(usize),
+    /// Postmottak goes through its inbox (`true`: the contact phoned, forward at once).
+    Postmottak(usize, bool),
+    /// The IPLOS contact reads its mail.
+    ContactMail(usize),
+    /// The IPLOS contact asks SSB for the feedback it has not got.
+    ContactSsb(usize),
+    /// The IPLOS contact retries opening the feedback zip with 7-Zip.
+    RetryOpen(usize),
+}
+
+/// A submission as the kommune saw it.
+#[derive(Debug, Clone)]
+struct Sent {
+    kind: Kind,
+    arrived: DateTime<Utc>,
+    rejected: bool,
+}
+
+/// A kommune during the run.
+struct Agent {
+    plan: Plan,
+    municipality: &'static Municipality,
+    vendor: String,
+    timeline: Vec<(DateTime<Utc>, String, String)>,
+    /// When each feedback (`true`: test) was opened.
+    feedback_at: BTreeMap<bool, DateTime<Utc>>,
+    /// The receipt: seen (with its due time) or not.
+    receipt: Option<Option<DateTime<Utc>>>,
+    /// The faults that took effect, by report phase id.
+    causes: BTreeMap<&'static str, BTreeSet<Fault>>,
+    sent: Vec<Sent>,
+    login_fixed: bool,
+    it_fixed: bool,
+    password_set: bool,
+    forwarded: BTreeSet<u64>,
+    read: BTreeSet<u64>,
+    waiting_feedback: Option<bool>,
+    feedback_done: BTreeSet<bool>,
+    feedback_zip: Option<(bool, Vec<u8>)>,
+    needs_resend: bool,
+    has_corrections: bool,
+    corrections_scheduled: bool,
+    temp_password: Option<String>,
+    findings: BTreeMap<String, u64>,
+}
+
+impl Agent {
+    fn cause(&mut self, phase: &'static str, f: Fault) {
+        self.causes.entry(phase).or_default().insert(f);
+    }
+
+    fn note(&mut self, at: DateTime<Utc>, kind: &str, detail: impl Into<String>) {
+        self.timeline.push((at, kind.to_string(), detail.into()));
+    }
+}
+
+/// The mocks of one run.
+struct World {
+    clock: Arc<VirtualClock>,
+    mail: iplos_mocks::mail::MailHandle,
+    outbox: iplos_mocks::mail::Outbox,
+    mailbox: Mailbox,
+    filsluse: iplos_mocks::filsluse::Filsluse,
+    fs_client: FilsluseClient,
+    http: reqwest::Client,
+    channel: Channel,
+}
+
+/// The submission channel's mocks.
+enum Channel {
+    Sendemodul(SendemodulSide),
+    Servicebus(Box<ServicebusSide>),
+}
+
+/// Sendemodul and SSB's intake.
+struct SendemodulSide {
+    intake: Arc<iplos_mocks::intake::Intake>,
+    server: iplos_mocks::sendemodul::Sendemodul,
+    pins: iplos_mocks::sendemodul::Pins,
+}
+
+/// The broker, the receiver and the PKI.
+struct ServicebusSide {}
+
+/// Runs the season; returns the report (the caller writes it).
+pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
+    let sc = &cfg.scenario;
+    let year = u16::try_from(sc.season.data_year).context("data year")?;
+    let all = municipality::municipalities(year)?;
+    let chosen: Vec<&'static Municipality> = match &cfg.kommuner {
+        None => all.iter().collect(),
+        Some(list) => {
+            let mut v = Vec::new();
+            for k in list {
+                v.push(
+                    municipality::lookup(year, k)
+                        .with_context(|| format!("--municipality {k}"))?,
+                );
+            }
+            v
+        }
+    };
+    let first_day = sc
+        .season
+        .phases
+        .iter()
+        .map(|p| p.first_day)
+        .min()
+        .ok_or_else(|| anyhow!("the scenario has no phases"))?;
+    let last_day = sc
+        .season
+        .phases
+        .iter()
+        .map(|p| p.last_day)
+        .max()
+        .unwrap_or(first_day);
+    let start = at_oslo(first_day - Duration::days(7), 0, 0)?;
+    let end = at_oslo(last_day + Duration::days(14), 0, 0)?;
+    let clock = Arc::new(VirtualClock::new(start));
+    std::fs::create_dir_all(&cfg.state_dir)?;
+    let world = start_world(&cfg, clock.clone()).await?;
+
+    let mut agents: Vec<Agent> = chosen
+        .iter()
+        .map(|m| {
+            let p = plan(sc, m, cfg.seed);
+            Agent {
+                vendor: p.vendor.clone().unwrap_or_default(),
+                plan: p,
+                municipality: m,
+                timeline: Vec::new(),
+                feedback_at: BTreeMap::new(),
+                receipt: None,
+                causes: BTreeMap::new(),
+                sent: Vec::new(),
+                login_fixed: false,
+                it_fixed: false,
+                password_set: false,
+                forwarded: BTreeSet::new(),
+                read: BTreeSet::new(),
+                waiting_feedback: None,
+                feedback_done: BTreeSet::new(),
+                feedback_zip: None,
+                needs_resend: false,
+                has_corrections: false,
+                corrections_scheduled: false,
+                temp_password: None,
+                findings: BTreeMap::new(),
+            }
+        })
+        .collect();
+
+    // Filsluse users: one per kommune (its postmottak), created at the start of the season
+    // with the "Ny bruker" mail.
+    for a in &agents {
+        let spec = iplos_mocks::filsluse::UserSpec::new(a.plan.postmottak.clone())
+            .with_full_name(format!("{} kommune", a.plan.name));
+        world.filsluse.create_user(&spec).with_context(|| {
+            format!("creating the filsluse user of {}", a.plan.knr)
+        })?;
+    }
+
+    let mut q = Queue::default();
+    for (i, a) in agents.iter_mut().enumerate() {
+        if a.plan.tests {
+            q.push(at_oslo(a.plan.test_day, 8, a.plan.minute)?, Ev::Submit(i, Kind::Test));
+        }
+        let ordinary_day = if a.plan.has(Fault::EpjNotUpgraded) {
+            // The EPJ is upgraded during the extension.
+            sc.phase(PhaseId::Extension)
+                .map(|p| working_day_on_or_after(p.first_day + Duration::days(7)))
+                .unwrap_or(a.plan.ordinary_day)
+        } else {
+            a.plan.ordinary_day
+        };
+        q.push(at_oslo(ordinary_day, 8, a.plan.minute)?, Ev::Submit(i, Kind::Ordinary));
+        if !a.plan.tests && a.plan.has(Fault::NeverTested) {
+            a.cause("test_submission", Fault::NeverTested);
+        }
+        if ordinary_day != a.plan.ordinary_day {
+            a.cause("ordinary_submission", Fault::EpjNotUpgraded);
+        }
+    }
+    if matches!(world.channel, Channel::Sendemodul(_)) {
+        let mut d = first_day;
+        while d <= last_day + Duration::days(14) {
+            if is_working_day(d) {
+                q.push(at_oslo(d, 8, 0)?, Ev::SendReceipts);
+            }
+            d += Duration::days(1);
+        }
+    }
+    if let Some(p) = sc.phase(PhaseId::TestFeedback) {
+        q.push(at_oslo(working_day_on_or_after(p.first_day), 9, 0)?, Ev::PublishFeedback(true));
+    }
+    if let Some(p) = sc.phase(PhaseId::Feedback) {
+        q.push(at_oslo(working_day_on_or_after(p.first_day), 9, 0)?, Ev::PublishFeedback(false));
+    }
+
+    let total_events = q.len();
+    let mut done = 0usize;
+    while let Some((t, ev)) = q.pop() {
+        if t > end {
+            break;
+        }
+        clock.set(t).map_err(|e| anyhow!("virtual clock: {e}"))?;
+        handle(&cfg, &world, &mut agents, &mut q, t, ev).await?;
+        done += 1;
+        if cfg.progress && done % 500 == 0 {
+            eprintln!("rehearse: {done} events (of at least {total_events}), virtual time {t}");
+        }
+    }
+    clock.set(end).map_err(|e| anyhow!("virtual clock: {e}"))?;
+    let report = build_report(&cfg, &world, &agents, start, end)?;
+    world.filsluse.shutdown().await;
+    Ok(report)
+}
+
+async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<World> {
+    use iplos_mocks::mail::{MailConfig, MailServer, Outbox};
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let mail = MailServer::start(MailConfig::in_dir(cfg.state_dir.join("mail")), dyn_clock.clone())
+        .await
+        .context("starting the mail capture")?;
+    let outbox = Outbox::to_capture(&mail, dyn_clock.clone());
+    let http = client::http()?;
+    let mailbox = Mailbox::new(
+        http.clone(),
+        mail.http_url().ok_or_else(|| anyhow!("the mail capture has no HTTP API"))?,
+    );
+    let notifier = Arc::new(iplos_mocks::filsluse::MailNotifier::new(outbox.clone()));
+    let fs_config = iplos_mocks::filsluse::FilsluseConfig {
+        state_dir: Some(cfg.state_dir.join("filsluse")),
+        // [model] a rehearsal sets hundreds of passwords: a cheaper KDF keeps it fast.
+        kdf_iterations: 1_000,
+        ..Default::default()
+    };
+    let filsluse = iplos_mocks::filsluse::Filsluse::start(fs_config, dyn_clock.clone(), notifier.clone())
+        .await
+        .context("starting filsluse")?;
+    let fs_client = FilsluseClient::new(http.clone(), format!("http://{}", filsluse.addr()));
+    let channel = match cfg.scenario.season.channel {
+        ChannelSpec::Sendemodul => {
+            let intake = Arc::new(
+                iplos_mocks::intake::Intake::open(cfg.state_dir.join("intake.sqlite"), dyn_clock.clone())
+                    .context("opening the intake")?,
+            );
+            let pins = iplos_mocks::sendemodul::Pins::derive(cfg.seed);
+            let server = iplos_mocks::sendemodul::Sendemodul::start(
+                iplos_mocks::sendemodul::SendemodulConfig {
+                    data_year: cfg.scenario.season.data_year,
+                    pins: pins.clone(),
+                    ..Default::default()
+                },
+                intake.clone(),
+                dyn_clock.clone(),
+            )
+            .await
+            .context("starting Sendemodul")?;
+            Channel::Sendemodul(SendemodulSide {
+                intake,
+                server,
+                pins,
+            })
+        }
+        ChannelSpec::Servicebus => Channel::Servicebus(Box::new(ServicebusSide {})),
+    };
+    Ok(World {
+        clock,
+        mail,
+        outbox,
+        mailbox,
+        filsluse,
+        fs_client,
+        http,
+        channel,
+    })
+}
+
+/// The event queue.
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Reverse<(DateTime<Utc>, u64, Ev)>>,
+    seq: u64,
+}
+
+impl Queue {
+    fn push(&mut self, t: DateTime<Utc>, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, self.seq, ev)));
+    }
+    fn pop(&mut self) -> Option<(DateTime<Utc>, Ev)> {
+        self.heap.pop().map(|Reverse((t, _, e))| (t, e))
+    }
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
+}
+
+/// 08:00 + minutes on an Oslo date, as UTC.
+fn at_oslo(d: NaiveDate, hour: u32, minute: u32) -> Result<DateTime<Utc>> {
+    let base = NaiveTime::from_hms_opt(hour, 0, 0).ok_or_else(|| anyhow!("bad hour"))?;
+    let t = oslo_instant(d, base).ok_or_else(|| anyhow!("no Oslo instant for {d}"))?;
+    Ok(t + Duration::minutes(i64::from(minute)))
+}
+
+fn working_day_on_or_after(d: NaiveDate) -> NaiveDate {
+    if is_working_day(d) {
+        d
+    } else {
+        next_working_day_after(d).unwrap_or(d)
+    }
+}
+
+/// The next working day at `hour`:`minute` after instant `t`'s Oslo date.
+fn next_working(t: DateTime<Utc>, days: u32, hour: u32, minute: u32) -> Result<DateTime<Utc>> {
+    let mut d = iplos_model::calendar::oslo_date(t).ok_or_else(|| anyhow!("date of {t}"))?;
+    for _ in 0..days.max(1) {
+        d = next_working_day_after(d).ok_or_else(|| anyhow!("no working day after {d}"))?;
+    }
+    at_oslo(d, hour, minute)
+}
+
+async fn handle(
+    cfg: &EngineConfig,
+    w: &World,
+    agents: &mut [Agent],
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    ev: Ev,
+) -> Result<()> {
+    match ev {
+        Ev::SendReceipts => {
+            if let Channel::Sendemodul(s) = &w.channel {
+                let run = s.intake.send_due_receipts(&w.outbox, t).await?;
+                for (ids, why) in &run.failed {
+                    tracing::warn!(?ids, why, "receipt not sent");
+                }
+            }
+        }
+        Ev::PublishFeedback(test) => publish_feedback(cfg, w, agents, q, t, test).await?,
+        Ev::Submit(i, kind) => submit(cfg, w, &mut agents[i], i, q, t, kind).await?,
+        Ev::CheckReceipt(i) => check_receipt(w, &mut agents[i], i, q, t).await?,
+        Ev::Postmottak(i, urgent) => postmottak(cfg, w, &mut agents[i], i, q, t, urgent).await?,
+        Ev::ContactMail(i) => contact_mail(cfg, w, &mut agents[i], i, q, t).await?,
+        Ev::ContactSsb(i) => contact_ssb(w, &mut agents[i], i, q, t).await?,
+        Ev::RetryOpen(i) => {
+            let a = &mut agents[i];
+            if let Some((test, zip)) = a.feedback_zip.take() {
+                open_feedback(cfg, a, t, test, &zip, true)?;
+                after_feedback(cfg, a, i, q, t, test)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file a kommune sends.
+fn file_for(cfg: &EngineConfig, a: &Agent, kind: Kind) -> Result<Vec<u8>> {
+    let sc = &cfg.scenario;
+    let year = match kind {
+        Kind::Test => sc.season.test_data_year.unwrap_or(sc.season.data_year),
+        _ => sc.season.data_year,
+    };
+    let y = u16::try_from(year)?;
+    // The test uses the previous year's data; a kommune new this year reports its test
+    // data under its current number ([model]).
+    let gen_cfg = GenConfig::with_scale(cfg.scale);
+    let data = generate_kommune(y, a.municipality, &gen_cfg, cfg.seed)
+        .with_context(|| format!("generating {} for {year}", a.plan.knr))?;
+    let mut m: Melding = match kind {
+        Kind::Correction if !a.needs_resend => data.korreksjoner,
+        _ => data.melding,
+    };
+    if let Some(v) = &a.plan.vendor
+        && let Some(vendor) = iplos_generators::profile::VENDORS.iter().find(|x| x.navn_epj == v)
+    {
+        m.header.leverandor = vendor.leverandor.to_string();
+        m.header.navn_epj = vendor.navn_epj.to_string();
+    }
+    if kind == Kind::Ordinary && a.plan.has(Fault::OldKommunenummer) {
+        let old = old_number(sc.season.data_year as u16, &a.plan.knr);
+        for k in &mut m.kommuner {
+            *k = old.clone();
+        }
+    }
+    let mut out = Vec::new();
+    write_message(&m, &mut out, OutputEncoding::Utf8)?;
+    if kind == Kind::Ordinary && a.plan.has(Fault::DefectiveExport) {
+        out = defective(out)?;
+    }
+    Ok(out)
+}
+
+/// [model] A defective export: the vendor's exporter writes an element the schema does not
+/// know into the first notification, so the register rejects the file (XSD, reject-message).
+fn defective(xml: Vec<u8>) -> Result<Vec<u8>> {
+    let s = String::from_utf8(xml)?;
+    let Some(at) = s.find("<Notifikasjon ") else {
+        return Ok(s.into_bytes());
+    };
+    let close = at + s[at..].find('>').ok_or_else(|| anyhow!("no > after Notifikasjon"))? + 1;
+    let mut out = String::with_capacity(s.len() + 40);
+    out.push_str(&s[..close]);
+    out.push_str("<EksportFeil>ukjent felt</EksportFeil>");
+    out.push_str(&s[close..]);
+    Ok(out.into_bytes())
+}
+
+/// A kommunenummer not valid in `year`: a predecessor's number, or one from 2016 that is
+/// gone (the number people remember).
+fn old_number(year: u16, knr: &str) -> String {
+    for earlier in (2016..year).rev() {
+        if let Some((n, _)) = municipality::predecessors(knr, year, earlier)
+            .into_iter()
+            .find(|(n, _)| n != knr)
+        {
+            return n;
+        }
+    }
+    let valid: BTreeSet<&str> = municipality::municipalities(year)
+        .map(|v| v.iter().map(|m| m.number()).collect())
+        .unwrap_or_default();
+    for y in 2016..=2026u16 {
+        if let Ok(list) = municipality::municipalities(y) {
+            if let Some(m) = list.iter().find(|m| !valid.contains(m.number())) {
+                return m.number().to_string();
+            }
+        }
+    }
+    "9999".into()
+}
+
+async fn submit(
+    cfg: &EngineConfig,
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    kind: Kind,
+) -> Result<()> {
+    // IT faults: nothing reaches the endpoint until IT has fixed it.
+    for f in [Fault::FirewallClosed, Fault::DnsNotResolving] {
+        if a.plan.has(f) && !a.it_fixed {
+            let what = if f == Fault::FirewallClosed {
+                probe_closed_port().await
+            } else {
+                "iplos.nhn.no did not resolve (simulated; no lookup is made)".to_string()
+            };
+            a.note(t, "unreachable", format!("{}: {what}", f.title()));
+            a.cause(kind.phase(), f);
+            a.it_fixed = true;
+            q.push(
+                next_working(t, cfg.scenario.rehearsal.it_fix_working_days, 8, a.plan.minute)?,
+                Ev::Submit(i, kind),
+            );
+            return Ok(());
+        }
+    }
+    match &w.channel {
+        Channel::Sendemodul(s) => submit_sendemodul(cfg, w, s, a, i, q, t, kind).await,
+        Channel::Servicebus(_) => Err(anyhow!("the service bus season is not wired yet")),
+    }
+}
+
+/// A real connection attempt to a port where nothing listens: what a closed firewall
+/// looks like from the kommune.
+async fn probe_closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0");
+    let port = l.as_ref().ok().and_then(|l| l.local_addr().ok()).map(|a| a.port());
+    drop(l);
+    match port {
+        Some(p) => match tokio::net::TcpStream::connect(("127.0.0.1", p)).await {
+            Err(e) => format!("connection failed: {e}"),
+            Ok(_) => "connected (unexpectedly)".into(),
+        },
+        None => "no port".into(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn submit_sendemodul(
+    cfg: &EngineConfig,
+    w: &World,
+    s: &SendemodulSide,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    kind: Kind,
+) -> Result<()> {
+    let path = if kind == Kind::Test { "/SendemodulTEST" } else { "/Sendemodul" };
+    let pin = s.pins.pin(&a.plan.knr);
+    let (mut knr, mut bydel, mut orgnr, mut pin_used) =
+        (a.plan.knr.clone(), a.plan.bydel.clone(), a.plan.orgnr.clone(), pin.clone());
+    let mut wrong = None;
+    if !a.login_fixed {
+        if a.plan.has(Fault::WrongPin) {
+            pin_used = format!("{:06}", (pin.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
+            wrong = Some(Fault::WrongPin);
+        } else if a.plan.has(Fault::WrongOrgnr) {
+            orgnr = "974760673".into();
+            wrong = Some(Fault::WrongOrgnr);
+        } else if a.plan.has(Fault::WrongBydel) {
+            bydel = String::new();
+            wrong = Some(Fault::WrongBydel);
+        }
+    }
+    let _ = &mut knr;
+    let base = s.server.base_url().to_string();
+    let login = w
+        .http
+        .post(format!("{base}{path}/login"))
+        .form(&[
+            ("kommunenr", knr.as_str()),
+            ("bydel", bydel.as_str()),
+            ("orgnr", orgnr.as_str()),
+            ("pin", pin_used.as_str()),
+        ])
+        .send()
+        .await
+        .context("Sendemodul login")?;
+    let status = login.status();
+    let jar = client::cookies(&login);
+    if !(status.is_success() || status.is_redirection()) || jar.is_empty() {
+        a.note(t, "login-refused", format!("Sendemodul{} answered {status}", if kind == Kind::Test { "TEST" } else { "" }));
+        if let Some(f) = wrong {
+            a.login_fixed = true;
+            a.note(t, "fault", f.title());
+            a.cause(kind.phase(), f);
+            q.push(next_working(t, 1, 8, a.plan.minute)?, Ev::Submit(i, kind));
+        } else {
+            return Err(anyhow!("{}: Sendemodul refused the right credentials ({status})", a.plan.knr));
+        }
+        return Ok(());
+    }
+    a.login_fixed = true;
+    let bytes = file_for(cfg, a, kind)?;
+    let name = match kind {
+        Kind::Test => format!("{}{}_iplos_test.xml", a.plan.knr, a.plan.bydel),
+        Kind::Ordinary => format!("{}{}_iplos.xml", a.plan.knr, a.plan.bydel),
+        Kind::Correction => format!("{}{}_iplos_rettet.xml", a.plan.knr, a.plan.bydel),
+    };
+    let size = bytes.len();
+    let form = reqwest::multipart::Form::new()
+        .text("contact_email", a.plan.contact.clone())
+        .text("contact_phone", a.plan.phone.clone())
+        .text("feedback_key", a.plan.feedback_key.clone())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes)
+                .file_name(name.clone())
+                .mime_str("application/xml")?,
+        );
+    let resp = w
+        .http
+        .post(format!("{base}{path}/upload"))
+        .header(reqwest::header::COOKIE, client::cookie_header(&jar))
+        .multipart(form)
+        .send()
+        .await
+        .context("Sendemodul upload")?;
+    let st = resp.status();
+    let _ = resp.text().await;
+    if !st.is_success() {
+        return Err(anyhow!("{}: Sendemodul upload answered {st}", a.plan.knr));
+    }
+    // What SSB stored (the kommune sees it on the receipt page).
+    let channel = if kind == Kind::Test {
+        iplos_mocks::intake::Channel::Test
+    } else {
+        iplos_mocks::intake::Channel::Ordinary
+    };
+    let latest = s
+        .intake
+        .submissions_of(&a.plan.knr, channel)?
+        .into_iter()
+        .max_by_key(|x| x.id.0)
+        .ok_or_else(|| anyhow!("{}: the upload is not in the intake", a.plan.knr))?;
+    let summary = latest.summary.clone();
+    let rejected = summary.as_ref().is_some_and(|s| !s.schema_valid)
+        || latest
+            .report_json
+            .as_deref()
+            .is_some_and(|r| r.contains("\"reject-message\""));
+    a.note(
+        t,
+        &format!("{}-submitted", kind.as_str()),
+        format!(
+            "{name} ({size} bytes) via {path}; {} errors, {} warnings{}",
+            summary.as_ref().map_or(0, |s| s.errors),
+            summary.as_ref().map_or(0, |s| s.warnings),
+            if rejected { "; rejected" } else { "" }
+        ),
+    );
+    if kind != Kind::Test {
+        count_findings(a, latest.report_json.as_deref());
+    }
+    a.sent.push(Sent {
+        kind,
+        arrived: latest.arrived,
+        rejected,
+    });
+    if kind != Kind::Test {
+        // The contact looks for the receipt at 08:30 on the day it is due.
+        q.push(latest.receipt_due + Duration::minutes(30), Ev::CheckReceipt(i));
+    }
+    match kind {
+        Kind::Ordinary => {
+            a.has_corrections = cfg.scale > 0.0 && !rejected;
+            if rejected {
+                a.needs_resend = true;
+                for f in [Fault::DefectiveExport, Fault::OldKommunenummer] {
+                    if a.plan.has(f) {
+                        a.cause(kind.phase(), f);
+                        a.cause("corrections", f);
+                    }
+                }
+            }
+        }
+        Kind::Correction => {
+            if a.needs_resend && !rejected {
+                a.needs_resend = false;
+                // The kommune's own corrections follow a few days later.
+                if a.has_corrections {
+                    schedule_corrections(cfg, a, i, q, t)?;
+                }
+            }
+        }
+        Kind::Test => {}
+    }
+    Ok(())
+}
+
+fn count_findings(a: &mut Agent, report_json: Option<&str>) {
+    let Some(r) = report_json else { return };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(r) else {
+        return;
+    };
+    let Some(findings) = v.get("findings").and_then(|f| f.as_array()) else {
+        return;
+    };
+    for f in findings {
+        if let Some(rule) = f.get("rule").and_then(|r| r.as_str()) {
+            *a.findings.entry(rule.to_string()).or_insert(0) += 1;
+        }
+    }
+}
+
+fn schedule_corrections(
+    cfg: &EngineConfig,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    let Some(p) = cfg.scenario.phase(PhaseId::Corrections) else {
+        return Ok(());
+    };
+    let late = a.plan.has(Fault::LateCorrection);
+    let day = if late {
+        next_working_day_after(p.last_day).unwrap_or(p.last_day)
+    } else {
+        // A few working days after the feedback was read, within the window.
+        let mut d = iplos_model::calendar::oslo_date(t).unwrap_or(p.first_day);
+        for _ in 0..3 {
+            d = next_working_day_after(d).unwrap_or(d);
+        }
+        d.min(p.last_day).max(p.first_day)
+    };
+    let at = at_oslo(working_day_on_or_after(day), 8, a.plan.minute)?.max(t + Duration::minutes(1));
+    if late {
+        a.cause("corrections", Fault::LateCorrection);
+    }
+    q.push(at, Ev::Submit(i, Kind::Correction));
+    Ok(())
+}
+
+async fn check_receipt(
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    if a.receipt.is_some() {
+        return Ok(());
+    }
+    let Some(last) = a.sent.iter().rfind(|s| s.kind != Kind::Test).cloned() else {
+        return Ok(());
+    };
+    let due = iplos_model::calendar::receipt_time(last.arrived)
+        .ok_or_else(|| anyhow!("receipt time"))?;
+    let mails = w.mailbox.list(&a.plan.contact).await?;
+    let mut found = None;
+    for m in &mails {
+        if m.subject.contains("Kvittering") {
+            found = Some(m.id);
+        }
+    }
+    if a.plan.has(Fault::NoReceipt) {
+        // The receipt is in the mailbox's spam folder: the contact does not see it.
+        found = None;
+    }
+    let _ = q;
+    let _ = i;
+    match found {
+        Some(id) => {
+            a.read.insert(id);
+            a.note(t, "receipt-read", format!("SSB's receipt (due {})", oslo(due)));
+            a.receipt = Some(Some(due));
+        }
+        None => {
+            a.note(t, "no-receipt", "no receipt by 08:00 the working day after: the contact asks SSB");
+            a.receipt = Some(None);
+            if a.plan.has(Fault::NoReceipt) {
+                a.cause(RECEIPT, Fault::NoReceipt);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn publish_feedback(
+    cfg: &EngineConfig,
+    w: &World,
+    agents: &mut [Agent],
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    test: bool,
+) -> Result<()> {
+    let Channel::Sendemodul(s) = &w.channel else {
+        return Err(anyhow!("feedback for the service bus season is not wired yet"));
+    };
+    let channel = if test {
+        iplos_mocks::intake::Channel::Test
+    } else {
+        iplos_mocks::intake::Channel::Ordinary
+    };
+    for (i, a) in agents.iter_mut().enumerate() {
+        let subs = s.intake.submissions_of(&a.plan.knr, channel)?;
+        if subs.is_empty() {
+            continue;
+        }
+        let input = feedback_input(cfg, s, a, &subs, test)?;
+        iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+            .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
+        a.note(t, "feedback-published", if test { "test feedback on filsluse" } else { "feedback on filsluse" });
+        a.waiting_feedback = Some(test);
+        let next = if a.plan.has(Fault::PostmottakLate) {
+            next_working(t, 1, 9, 0)?
+        } else {
+            t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes))
+        };
+        q.push(next, Ev::Postmottak(i, false));
+        // With no feedback by Friday of the feedback week the contact asks SSB.
+        let friday = friday_of(t)?;
+        q.push(friday, Ev::ContactSsb(i));
+    }
+    Ok(())
+}
+
+/// The report phase of a feedback.
+fn feedback_phase(test: bool) -> &'static str {
+    if test { "test_feedback" } else { "feedback" }
+}
+
+fn friday_of(t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    use chrono::Datelike;
+    let d = iplos_model::calendar::oslo_date(t).ok_or_else(|| anyhow!("date"))?;
+    let offset = 4 - i64::from(d.weekday().num_days_from_monday());
+    at_oslo(d + Duration::days(offset.max(0)), 14, 0)
+}
+
+fn feedback_input(
+    cfg: &EngineConfig,
+    s: &SendemodulSide,
+    a: &Agent,
+    subs: &[iplos_mocks::intake::SubmissionInfo],
+    test: bool,
+) -> Result<iplos_mocks::feedback::FeedbackInput> {
+    let mut files = Vec::new();
+    for sub in subs {
+        let bytes = s.intake.raw_bytes(sub.id)?.unwrap_or_default();
+        let report = sub
+            .report_json
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?
+            .unwrap_or_default();
+        files.push(iplos_mocks::feedback::FeedbackFile {
+            name: sub.file_name.clone(),
+            arrived: sub.arrived,
+            report,
+            bytes,
+        });
+    }
+    Ok(iplos_mocks::feedback::FeedbackInput {
+        kommunenr: a.plan.knr.clone(),
+        bydel: a.plan.bydel.clone(),
+        kommune_name: a.plan.name.clone(),
+        data_year: if test {
+            cfg.scenario.season.test_data_year.unwrap_or(cfg.scenario.season.data_year)
+        } else {
+            cfg.scenario.season.data_year
+        },
+        kind: if test {
+            iplos_mocks::feedback::FeedbackKind::Test
+        } else {
+            iplos_mocks::feedback::FeedbackKind::Ordinary
+        },
+        key: if test {
+            cfg.scenario.season.test_feedback_key.clone()
+        } else {
+            subs.last().map_or(a.plan.feedback_key.clone(), |x| x.feedback_key.clone())
+        },
+        files,
+    })
+}
+
+/// Postmottak forwards the mail from SSB it has not forwarded yet to the IPLOS contact.
+async fn postmottak(
+    cfg: &EngineConfig,
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    urgent: bool,
+) -> Result<()> {
+    let phase = feedback_phase(a.waiting_feedback.unwrap_or(false));
+    if !urgent {
+        for f in [Fault::SpamFilter, Fault::PostmottakNever] {
+            if a.plan.has(f) {
+                a.cause(phase, f);
+                return Ok(());
+            }
+        }
+        if a.plan.has(Fault::PostmottakLate) {
+            a.cause(phase, Fault::PostmottakLate);
+        }
+    }
+    let mails = w.mailbox.list(&a.plan.postmottak).await?;
+    let mut any = false;
+    for m in mails {
+        if a.forwarded.contains(&m.id) {
+            continue;
+        }
+        a.forwarded.insert(m.id);
+        let (subject, text) = w.mailbox.text(m.id).await?;
+        let fwd = iplos_mocks::mail::OutgoingMail {
+            from: iplos_mocks::mail::MailAddress::new(a.plan.postmottak.clone()),
+            to: vec![iplos_mocks::mail::MailAddress::new(a.plan.contact.clone())],
+            subject: format!("VS: {subject}"),
+            body: format!(
+                "Videresendt fra postmottak.\n\n-------- Opprinnelig melding --------\nEmne: {subject}\n\n{text}"
+            ),
+            date: None,
+            message_id: None,
+        };
+        w.outbox.send(&fwd).await.context("forwarding from postmottak")?;
+        any = true;
+    }
+    if any {
+        a.note(t, "forwarded", "postmottak forwarded SSB's mail to the IPLOS contact");
+        let delay = if a.plan.has(Fault::LinkExpired) && !a.password_set { 61 } else { 10 };
+        q.push(t + Duration::minutes(delay), Ev::ContactMail(i));
+    }
+    let _ = cfg;
+    Ok(())
+}
+
+/// The IPLOS contact reads new mail and acts on it.
+async fn contact_mail(
+    cfg: &EngineConfig,
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(temp) = a.temp_password.take() {
+        w.fs_client
+            .token_changing(&a.plan.postmottak, &temp, &a.plan.filsluse_password)
+            .await
+            .context("signing on with SSB's temporary password")?;
+        a.password_set = true;
+        a.note(t, "password-set", "signed on with SSB's temporary password and changed it");
+        return download_feedback(cfg, w, a, i, q, t).await;
+    }
+    let mails = w.mailbox.list(&a.plan.contact).await?;
+    let mut new_file = false;
+    let mut link = None;
+    for m in mails {
+        if a.read.contains(&m.id) {
+            continue;
+        }
+        a.read.insert(m.id);
+        let (subject, text) = w.mailbox.text(m.id).await?;
+        if subject.contains("New File") || text.contains("New File Available") {
+            new_file = true;
+        }
+        if subject.contains("Nytt passord") || subject.contains("passord") {
+            if let Some(l) = client::link_containing(&text, "pxc=")
+                .or_else(|| client::link_containing(&text, "token="))
+            {
+                link = Some(l);
+            }
+        }
+    }
+    if let Some(l) = link {
+        match w.fs_client.use_link(&l, &a.plan.filsluse_password).await? {
+            LinkOutcome::PasswordSet => {
+                a.password_set = true;
+                a.note(t, "password-set", "filsluse password set through the link");
+            }
+            LinkOutcome::Refused(why) => {
+                a.note(t, "link-refused", format!("the password link was refused: {why}"));
+                let phase = feedback_phase(a.waiting_feedback.unwrap_or(false));
+                if a.plan.has(Fault::LinkExpired) {
+                    a.cause(phase, Fault::LinkExpired);
+                }
+                // Ask for a new link and phone postmottak to forward it at once.
+                w.fs_client.request_link(&a.plan.postmottak).await?;
+                a.note(t, "link-requested", "new password link requested; postmottak asked to forward it at once");
+                q.push(t + Duration::minutes(5), Ev::Postmottak(i, true));
+                return Ok(());
+            }
+        }
+    }
+    if (new_file || a.password_set) && a.waiting_feedback.is_some() {
+        if !a.password_set {
+            w.fs_client.request_link(&a.plan.postmottak).await?;
+            a.note(t, "link-requested", "New User Password Request on filsluse");
+            let next = if a.plan.has(Fault::PostmottakLate) {
+                next_working(t, 1, 9, 0)?
+            } else {
+                t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes))
+            };
+            q.push(next, Ev::Postmottak(i, false));
+            return Ok(());
+        }
+        download_feedback(cfg, w, a, i, q, t).await?;
+    }
+    Ok(())
+}
+
+async fn download_feedback(
+    cfg: &EngineConfig,
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    let Some(test) = a.waiting_feedback else {
+        return Ok(());
+    };
+    let token = w.fs_client.token(&a.plan.postmottak, &a.plan.filsluse_password).await?;
+    let want = if test { "_iplos_test.zip" } else { "_iplos.zip" };
+    let files = w.fs_client.files(&token).await?;
+    let Some(f) = files.iter().rev().find(|f| f.name.ends_with(want)) else {
+        a.note(t, "no-file", format!("no {want} in the folder"));
+        return Ok(());
+    };
+    let zip = w.fs_client.download(&token, &f.id).await?;
+    a.note(t, "downloaded", format!("{} ({} bytes)", f.name, zip.len()));
+    a.waiting_feedback = None;
+    if a.plan.has(Fault::WrongUnzipTool) && !a.feedback_done.contains(&test) {
+        // The built-in unzipper does not know AES-256.
+        let err = open_without_aes(&zip);
+        a.note(t, "zip-not-opened", format!("the zip could not be opened without AES-256 support: {err}"));
+        a.cause(feedback_phase(test), Fault::WrongUnzipTool);
+        a.feedback_zip = Some((test, zip));
+        q.push(next_working(t, 1, 9, 0)?, Ev::RetryOpen(i));
+        return Ok(());
+    }
+    open_feedback(cfg, a, t, test, &zip, false)?;
+    after_feedback(cfg, a, i, q, t, test)
+}
+
+/// After reading the ordinary feedback the kommune sends what it must correct.
+fn after_feedback(
+    cfg: &EngineConfig,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    test: bool,
+) -> Result<()> {
+    if !test && (a.needs_resend || a.has_corrections) && !a.corrections_scheduled {
+        a.corrections_scheduled = true;
+        schedule_corrections(cfg, a, i, q, t)?;
+    }
+    Ok(())
+}
+
+/// What an unzipper without AES support says (a real attempt with the zip crate).
+fn open_without_aes(zip: &[u8]) -> String {
+    match zip::ZipArchive::new(std::io::Cursor::new(zip)) {
+        Ok(mut z) => match z.by_index(0) {
+            Ok(mut e) => {
+                let mut sink = Vec::new();
+                match std::io::Read::read_to_end(&mut e, &mut sink) {
+                    Ok(_) => "opened (unexpectedly)".into(),
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(e) => e.to_string(),
+        },
+        Err(e) => e.to_string(),
+    }
+}
+
+fn open_feedback(
+    cfg: &EngineConfig,
+    a: &mut Agent,
+    t: DateTime<Utc>,
+    test: bool,
+    zip: &[u8],
+    retried: bool,
+) -> Result<()> {
+    let key = if test {
+        cfg.scenario.season.test_feedback_key.clone()
+    } else {
+        a.plan.feedback_key.clone()
+    };
+    let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).context("feedback zip")?;
+    let mut errors = 0usize;
+    {
+        let mut e = z
+            .by_name_decrypt("feilliste.csv", key.as_bytes())
+            .context("feilliste.csv in the feedback zip")?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut e, &mut text).context("reading feilliste.csv")?;
+        errors += text.lines().skip(1).filter(|l| l.contains("error") || l.contains("feil")).count();
+    }
+    a.note(
+        t,
+        "feedback-opened",
+        format!(
+            "{} opened{}; feilliste: {errors} error rows",
+            if test { "test feedback" } else { "feedback" },
+            if retried { " with 7-Zip" } else { "" }
+        ),
+    );
+    a.feedback_done.insert(test);
+    a.feedback_at.entry(test).or_insert(t);
+    if !test {
+        a.feedback_zip = None;
+    }
+    Ok(())
+}
+
+/// No feedback by Friday: the contact asks SSB, which sets a temporary password and tells
+/// the contact by phone; the contact signs on the next working day.
+async fn contact_ssb(
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    let Some(_) = a.waiting_feedback else {
+        return Ok(());
+    };
+    a.note(t, "contacted-ssb", "no feedback mail by Friday of the feedback week: the contact asks SSB");
+    let temp = format!("Tmp{}x9", &a.plan.filsluse_password[2..]);
+    w.filsluse
+        .set_temporary_password(&a.plan.postmottak, &temp)
+        .context("SSB sets a temporary password")?;
+    a.temp_password = Some(temp);
+    let phase = feedback_phase(a.waiting_feedback.unwrap_or(false));
+    for f in [Fault::PostmottakNever, Fault::SpamFilter] {
+        if a.plan.has(f) {
+            a.cause(phase, f);
+        }
+    }
+    q.push(next_working(t, 1, 9, 0)?, Ev::ContactMail(i));
+    Ok(())
+}
+
+fn oslo(t: DateTime<Utc>) -> String {
+    iplos_model::calendar::oslo_local(t)
+        .map(|l| l.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| t.to_rfc3339())
+}
+
+fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.with_timezone(&FixedOffset::east_opt(0).expect("UTC offset"))
+}
+
+fn build_report(
+    cfg: &EngineConfig,
+    w: &World,
+    agents: &[Agent],
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<RehearsalReport> {
+    use iplos_reports::{DailyCounts, FailureGroup, ReceiptDelay, RunInfo, Tool};
+    let sc = &cfg.scenario;
+    let channel = sc.season.channel;
+    let mut report = RehearsalReport::new(
+        Tool {
+            name: "iplos-harness".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        RunInfo {
+            season: sc.season.data_year,
+            scenario: sc.name.clone(),
+            seed: cfg.seed,
+            scale: cfg.scale,
+            channel: match channel {
+                ChannelSpec::Sendemodul => iplos_reports::Channel::Sendemodul,
+                ChannelSpec::Servicebus => iplos_reports::Channel::Amqp,
+            },
+            kommuner: 0,
+            virtual_start: fixed(start),
+            virtual_end: fixed(end),
+        },
+    );
+    // The phases judged, in season order, with their deadlines.
+    let deadline_of = |id: PhaseId| -> Option<DateTime<Utc>> {
+        sc.phase(id).and_then(|p| at_oslo(p.last_day + Duration::days(1), 0, 0).ok())
+    };
+    let mut judged: Vec<(&'static str, String, NaiveDate, NaiveDate, Option<DateTime<Utc>>)> = Vec::new();
+    for p in &sc.season.phases {
+        match p.id {
+            PhaseId::Publication | PhaseId::Extension => continue,
+            _ => {}
+        }
+        let id: &'static str = match p.id {
+            PhaseId::TestSubmission => "test_submission",
+            PhaseId::TestFeedback => "test_feedback",
+            PhaseId::OrdinarySubmission => "ordinary_submission",
+            PhaseId::Feedback => "feedback",
+            PhaseId::Corrections => "corrections",
+            _ => continue,
+        };
+        let deadline = if p.id == PhaseId::Feedback || p.id == PhaseId::TestFeedback {
+            deadline_of(p.id)
+        } else {
+            deadline_of(p.id)
+        };
+        judged.push((id, p.name.clone(), p.first_day, p.last_day, deadline));
+        if p.id == PhaseId::OrdinarySubmission {
+            judged.push((
+                RECEIPT,
+                if channel == ChannelSpec::Sendemodul {
+                    "receipt by e-mail at 08:00 the first working day after arrival".into()
+                } else {
+                    "AppRec receipt over the service bus".into()
+                },
+                p.first_day,
+                p.last_day,
+                None,
+            ));
+        }
+    }
+    judged.sort_by_key(|(id, _, first, _, _)| (*first, *id == RECEIPT));
+    for (id, name, first, last, deadline) in &judged {
+        report.phases.push(PhaseSummary::new(*id, name.clone(), *first, *last, deadline.map(fixed)));
+    }
+
+    let mut daily: BTreeMap<NaiveDate, DailyCounts> = BTreeMap::new();
+    let mut day = |t: DateTime<Utc>| -> NaiveDate { iplos_model::calendar::oslo_date(t).unwrap_or_default() };
+    let mut bump = |daily: &mut BTreeMap<NaiveDate, DailyCounts>, d: NaiveDate, f: &dyn Fn(&mut DailyCounts)| {
+        let e = daily.entry(d).or_insert(DailyCounts {
+            date: d,
+            submissions: 0,
+            receipts: 0,
+            rejections: 0,
+            feedback: 0,
+            corrections: 0,
+        });
+        f(e);
+    };
+    let mut failures: BTreeMap<String, FailureGroup> = BTreeMap::new();
+    for a in agents {
+        let mut phases = Vec::new();
+        for (id, _, _, _, deadline) in &judged {
+            let (status, at, reason) = judge(a, id, *deadline, sc);
+            let causes: Vec<&Fault> = a.causes.get(id).map(|c| c.iter().collect()).unwrap_or_default();
+            let cause = (!causes.is_empty())
+                .then(|| causes.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","));
+            for f in &causes {
+                let g = failures.entry(f.as_str().to_string()).or_insert_with(|| FailureGroup {
+                    cause: f.as_str().into(),
+                    title: f.title().into(),
+                    consequence: consequence(**f).into(),
+                    phases: Vec::new(),
+                    kommuner: Vec::new(),
+                });
+                g.kommuner.push(a.plan.knr.clone());
+                if !g.phases.iter().any(|p| p == id) {
+                    g.phases.push(id.to_string());
+                }
+            }
+            phases.push(KommunePhase {
+                phase: id.to_string(),
+                status,
+                at: at.map(fixed),
+                reason,
+                cause,
+            });
+        }
+        for s in &a.sent {
+            let d = day(s.arrived);
+            match s.kind {
+                Kind::Correction => bump(&mut daily, d, &|e| e.corrections += 1),
+                _ => bump(&mut daily, d, &|e| e.submissions += 1),
+            }
+            if s.rejected {
+                bump(&mut daily, d, &|e| e.rejections += 1);
+            }
+        }
+        for t in a.feedback_at.values() {
+            bump(&mut daily, day(*t), &|e| e.feedback += 1);
+        }
+        report.kommuner.push(KommuneResult {
+            kommunenr: a.plan.knr.clone(),
+            name: a.plan.name.clone(),
+            vendor: a.vendor.clone(),
+            channel: report.run.channel,
+            phases,
+            faults: faults_for(&a.plan, channel),
+            timeline: a
+                .timeline
+                .iter()
+                .map(|(t, k, d)| TimelineEvent {
+                    at: fixed(*t),
+                    kind: k.clone(),
+                    detail: d.clone(),
+                })
+                .collect(),
+            findings: a.findings.clone(),
+        });
+    }
+    if let Channel::Sendemodul(s) = &w.channel {
+        for sub in s.intake.all_submissions()? {
+            if sub.channel == iplos_mocks::intake::Channel::Test {
+                continue;
+            }
+            if let Some(sent) = sub.receipt_sent {
+                bump(&mut daily, day(sent), &|e| e.receipts += 1);
+                report
+                    .receipt_delays
+                    .delays
+                    .push(ReceiptDelay::new(sub.kommunenr.clone(), fixed(sub.arrived), fixed(sent)));
+            }
+        }
+    }
+    report.daily = daily.into_values().collect();
+    report.failures = failures.into_values().collect();
+    let messages: BTreeMap<String, u64> = agents
+        .iter()
+        .map(|a| (a.plan.knr.clone(), a.sent.iter().filter(|s| s.kind != Kind::Test).count() as u64))
+        .collect();
+    report.derive_findings(iplos_reports::rehearsal::catalogue_rule_info, &messages);
+    report.normalise();
+    Ok(report)
+}
+
+/// A kommune's status in one phase.
+fn judge(
+    a: &Agent,
+    id: &str,
+    deadline: Option<DateTime<Utc>>,
+    sc: &Scenario,
+) -> (PhaseStatus, Option<DateTime<Utc>>, Option<String>) {
+    let on_time = |t: DateTime<Utc>| deadline.is_none_or(|d| t < d);
+    match id {
+        "test_submission" => {
+            if !a.plan.tests {
+                return (PhaseStatus::NotAttempted, None, Some("did not take part in the test".into()));
+            }
+            match a.sent.iter().find(|s| s.kind == Kind::Test) {
+                Some(s) if on_time(s.arrived) => (PhaseStatus::OnTime, Some(s.arrived), None),
+                Some(s) => (PhaseStatus::Late, Some(s.arrived), Some("test file after the test week".into())),
+                None => (PhaseStatus::Failed, None, Some("no test file arrived".into())),
+            }
+        }
+        "test_feedback" | "feedback" => {
+            let test = id == "test_feedback";
+            let sent_any = a.sent.iter().any(|s| (s.kind == Kind::Test) == test);
+            if !sent_any {
+                return (PhaseStatus::NotApplicable, None, Some("nothing submitted".into()));
+            }
+            match a.feedback_at.get(&test) {
+                Some(t) if on_time(*t) => (PhaseStatus::OnTime, Some(*t), None),
+                Some(t) => (PhaseStatus::Late, Some(*t), Some("feedback opened after the feedback week".into())),
+                None => (PhaseStatus::Failed, None, Some("the feedback zip was never opened".into())),
+            }
+        }
+        "ordinary_submission" => {
+            let ok = a
+                .sent
+                .iter()
+                .filter(|s| s.kind != Kind::Test && !s.rejected)
+                .map(|s| s.arrived)
+                .min();
+            let rejected = a.sent.iter().any(|s| s.kind == Kind::Ordinary && s.rejected);
+            match ok {
+                Some(t) if on_time(t) => (PhaseStatus::OnTime, Some(t), None),
+                Some(t) if rejected => (PhaseStatus::Failed, Some(t), Some("the file sent in the window was rejected; an accepted file came only with the corrections".into())),
+                Some(t) => {
+                    let ext = sc
+                        .phase(PhaseId::Extension)
+                        .and_then(|p| at_oslo(p.last_day + Duration::days(1), 0, 0).ok())
+                        .is_some_and(|e| t < e);
+                    (PhaseStatus::Late, Some(t), Some(if ext { "sent in the extension".into() } else { "sent after the deadline".into() }))
+                }
+                None if rejected => (PhaseStatus::Failed, None, Some("every file sent was rejected".into())),
+                None => (PhaseStatus::Failed, None, Some("no file arrived".into())),
+            }
+        }
+        "receipt" => match a.receipt {
+            Some(Some(due)) => (PhaseStatus::OnTime, Some(due), None),
+            Some(None) => (PhaseStatus::Failed, None, Some("no receipt seen by 08:00 the first working day after arrival; the kommune contacted SSB".into())),
+            None if a.sent.iter().any(|s| s.kind != Kind::Test) => (PhaseStatus::Failed, None, Some("the receipt was never checked".into())),
+            None => (PhaseStatus::NotApplicable, None, None),
+        },
+        "corrections" => {
+            let corr: Vec<&Sent> = a.sent.iter().filter(|s| s.kind == Kind::Correction).collect();
+            if corr.is_empty() {
+                if a.needs_resend || a.has_corrections {
+                    return (PhaseStatus::Failed, None, Some("corrections were due but none arrived".into()));
+                }
+                return (PhaseStatus::NotApplicable, None, Some("nothing to correct".into()));
+            }
+            let last = corr.iter().map(|s| s.arrived).max().unwrap_or_default();
+            if on_time(last) {
+                (PhaseStatus::OnTime, Some(last), None)
+            } else {
+                (PhaseStatus::Late, Some(last), Some("corrections after the deadline miss the publication".into()))
+            }
+        }
+        _ => (PhaseStatus::NotApplicable, None, None),
+    }
+}
+
+/// The documented consequence of a fault (scenarios/README.md).
+pub fn consequence(f: Fault) -> &'static str {
+    match f {
+        Fault::NeverTested => "test submission not attempted; no test feedback",
+        Fault::PostmottakLate => "SSB's mails reach the contact a working day late; the password link expires and a new one is requested",
+        Fault::PostmottakNever => "no feedback mail reaches the contact; on Friday of the feedback week the contact asks SSB, gets a temporary password and opens the feedback the next working day (late)",
+        Fault::SpamFilter => "as postmottak_never: the mail sits in a spam folder; feedback late after contacting SSB",
+        Fault::LinkExpired => "the password link is refused after 60 minutes; a new link is requested and used at once",
+        Fault::WrongPin | Fault::WrongOrgnr | Fault::WrongBydel => "the first Sendemodul login is refused with the generic answer; the kommune submits one working day later",
+        Fault::NoReceipt => "the receipt phase fails: no receipt seen by 08:00, the kommune contacts SSB",
+        Fault::FirewallClosed | Fault::DnsNotResolving => "the first submission cannot reach the endpoint; IT fixes it and the kommune submits some working days later",
+        Fault::ServicebusNotActivated => "the first AMQP connection is refused; access is activated and the kommune sends some working days later",
+        Fault::EpjNotUpgraded => "the ordinary submission is sent in the extension (late)",
+        Fault::DefectiveExport => "the ordinary file is rejected; the fixed file comes with the corrections",
+        Fault::WrongUnzipTool => "the feedback zip cannot be opened; the contact installs 7-Zip and opens it the next working day",
+        Fault::OldKommunenummer => "the ordinary file is rejected (IPL22); the file with the right number comes with the corrections",
+        Fault::LateCorrection => "the corrections arrive after the deadline (late) and miss the publication",
+    }
+}
