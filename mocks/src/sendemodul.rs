@@ -1,0 +1,1 @@
+//! Sendemodul (placeholder).
