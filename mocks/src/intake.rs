@@ -418,7 +418,10 @@ fn validate(s: &Submission) -> Result<(), IntakeError> {
         ));
     }
     if s.contact_email.trim().is_empty() || s.contact_email.len() > 254 {
-        return Err(invalid("contact_email", "must be given (at most 254 bytes)"));
+        return Err(invalid(
+            "contact_email",
+            "must be given (at most 254 bytes)",
+        ));
     }
     if s.feedback_key.is_empty() || s.feedback_key.len() > 256 {
         return Err(invalid("feedback_key", "must be given (at most 256 bytes)"));
@@ -786,7 +789,11 @@ impl Intake {
         })
     }
 
-    fn query(&self, where_: &str, p: &[&dyn rusqlite::ToSql]) -> Result<Vec<SubmissionInfo>, IntakeError> {
+    fn query(
+        &self,
+        where_: &str,
+        p: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<SubmissionInfo>, IntakeError> {
         let conn = lock(&self.inner.conn);
         let sql = format!(
             "SELECT id, channel, kommunenr, bydel, data_year, checked_year, file_name, size, sha256, \
@@ -1000,7 +1007,12 @@ impl Intake {
                         }
                         tx.commit().map_err(db("recording a receipt"))?;
                     }
-                    let to = r.mail.to.first().map(|a| a.address.clone()).unwrap_or_default();
+                    let to = r
+                        .mail
+                        .to
+                        .first()
+                        .map(|a| a.address.clone())
+                        .unwrap_or_default();
                     tracing::info!(target: "iplos_mocks::intake", submissions = ?r.submissions, due = %r.due, %to, "receipt sent");
                     run.sent.push(SentReceipt {
                         submissions: r.submissions,
@@ -1023,7 +1035,11 @@ fn parse_summary(j: &str) -> Result<Summary, IntakeError> {
     let v: serde_json::Value =
         serde_json::from_str(j).map_err(|e| IntakeError::Corrupt(format!("summary: {e}")))?;
     let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0);
-    let b = |k: &str| v.get(k).and_then(serde_json::Value::as_bool).unwrap_or(false);
+    let b = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
     Ok(Summary {
         conformant: b("conformant"),
         errors: n("errors"),
@@ -1036,7 +1052,7 @@ fn parse_summary(j: &str) -> Result<Summary, IntakeError> {
 }
 
 /// Sends owed receipts every [`TICK`] on `clock`'s time, for a real-time `serve`. Abort
-/// the returned task to stop it.
+/// the returned task to stop it; a round already under way finishes (sends and records).
 pub fn spawn_receipt_ticker(
     intake: Intake,
     outbox: Arc<Outbox>,
@@ -1047,8 +1063,18 @@ pub fn spawn_receipt_ticker(
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            if let Err(e) = intake.send_due_receipts(&outbox, clock.now()).await {
-                tracing::error!(target: "iplos_mocks::intake", error = %e, "receipt ticker");
+            // Each round runs in its own task: aborting the ticker never cuts a round
+            // between a mail's sending and its recording.
+            let (intake, outbox, now) = (intake.clone(), outbox.clone(), clock.now());
+            let round = tokio::spawn(async move { intake.send_due_receipts(&outbox, now).await });
+            match round.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(target: "iplos_mocks::intake", error = %e, "receipt ticker")
+                }
+                Err(e) => {
+                    tracing::error!(target: "iplos_mocks::intake", error = %e, "receipt ticker round failed")
+                }
             }
         }
     })
@@ -1087,7 +1113,10 @@ mod tests {
         let info = intake.submission(a.id).unwrap().unwrap();
         assert!(info.report_json.unwrap().contains("findings"));
         // Friday 5 Jan 2018 -> Monday 8 Jan 08:00 Oslo = 07:00 UTC.
-        assert_eq!(a.receipt_due, Utc.with_ymd_and_hms(2018, 1, 8, 7, 0, 0).unwrap());
+        assert_eq!(
+            a.receipt_due,
+            Utc.with_ymd_and_hms(2018, 1, 8, 7, 0, 0).unwrap()
+        );
     }
 
     #[test]
@@ -1098,7 +1127,10 @@ mod tests {
         s.file_name = "../x".into();
         assert!(matches!(
             intake.submit(s),
-            Err(IntakeError::Invalid { field: "file_name", .. })
+            Err(IntakeError::Invalid {
+                field: "file_name",
+                ..
+            })
         ));
         let mut s = sub(b"x");
         s.kommunenr = "4".into();

@@ -8,6 +8,6 @@ pub mod intake;
 pub mod mail;
 pub mod pki;
 pub mod receiver;
-pub mod sender;
 pub mod sendemodul;
+pub mod sender;
 pub mod servicebus;

@@ -231,6 +231,9 @@ pub(crate) struct Session {
     pub(crate) expires: DateTime<Utc>,
 }
 
+/// A refused login: the outcome and, when locked, until when.
+pub(crate) type Refused = (LoginOutcome, Option<DateTime<Utc>>);
+
 #[derive(Debug, Default)]
 struct Failures {
     count: u32,
@@ -316,7 +319,7 @@ impl App {
         channel: Channel,
         form: &pages::LoginForm,
         ip: IpAddr,
-    ) -> Result<(String, Session), (LoginOutcome, Option<DateTime<Utc>>)> {
+    ) -> Result<(String, Session), Refused> {
         let now = self.now();
         let knr: String = form.kommunenr.trim().chars().take(16).collect();
         let knr_logged: String = knr.escape_debug().collect();

@@ -124,7 +124,12 @@ async fn a_streamed_2gb_body_is_refused_once_it_passes_the_limit() {
         let first = format!("{:x}\r\n{preamble}\r\n", preamble.len());
         wr.write_all(first.as_bytes()).await?;
         let chunk: Vec<u8> = (0..64 * 1024).map(|i| b"<Melding>"[i % 9]).collect();
-        let framed = [format!("{:x}\r\n", chunk.len()).into_bytes(), chunk, b"\r\n".to_vec()].concat();
+        let framed = [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk,
+            b"\r\n".to_vec(),
+        ]
+        .concat();
         while sent2.load(Ordering::Relaxed) < TWO_GB && !stop2.load(Ordering::Relaxed) {
             wr.write_all(&framed).await?;
             sent2.fetch_add(64 * 1024, Ordering::Relaxed);
@@ -142,11 +147,16 @@ async fn a_streamed_2gb_body_is_refused_once_it_passes_the_limit() {
     eprintln!("streamed upload: {sent} bytes sent before the 413 (limit {limit})");
     // Refused after the limit, long before 2 GB (socket buffers allow some slack).
     assert!(sent >= limit, "sent {sent}");
-    assert!(sent < 64 * 1024 * 1024, "sent {sent} bytes before the refusal");
+    assert!(
+        sent < 64 * 1024 * 1024,
+        "sent {sent} bytes before the refusal"
+    );
     assert!(started.elapsed() < Duration::from_secs(60));
     assert!(env.intake.all_submissions().unwrap().is_empty());
     // The partial upload's temporary file is gone.
-    let left: Vec<_> = std::fs::read_dir(dir.path().join("sendemodul-parts")).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("sendemodul-parts"))
+        .unwrap()
+        .collect();
     assert!(left.is_empty(), "{left:?}");
     let (s, _) = env.get(Channel::Ordinary, "", "").await;
     assert_eq!(s, StatusCode::OK);
@@ -168,7 +178,11 @@ async fn unterminated_and_stalled_multipart_bodies_are_refused_with_400() {
     let body = format!("{}<Melding>no end", file_preamble(&csrf));
     let req = format!(
         "{}{body}",
-        upload_head(&env, &cookie, &format!("Content-Length: {}\r\nConnection: close\r\n", body.len()))
+        upload_head(
+            &env,
+            &cookie,
+            &format!("Content-Length: {}\r\nConnection: close\r\n", body.len())
+        )
     );
     let answer = raw_http(env.sm.addr(), req.as_bytes()).await;
     assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
@@ -177,7 +191,11 @@ async fn unterminated_and_stalled_multipart_bodies_are_refused_with_400() {
     let body = format!("{}<Melding>", file_preamble(&csrf));
     let req = format!(
         "{}{body}",
-        upload_head(&env, &cookie, &format!("Content-Length: {}\r\n", body.len() + 1000))
+        upload_head(
+            &env,
+            &cookie,
+            &format!("Content-Length: {}\r\n", body.len() + 1000)
+        )
     );
     let started = Instant::now();
     let mut s = tokio::net::TcpStream::connect(env.sm.addr()).await.unwrap();
@@ -198,7 +216,9 @@ async fn unterminated_and_stalled_multipart_bodies_are_refused_with_400() {
 async fn a_file_that_is_not_xml_is_stored_and_reported() {
     let env = start_at(config(), friday()).await;
     let cookie = env.login(Channel::Ordinary, HAMAR).await;
-    let junk: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let junk: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let (s, page) = env
         .upload_file(Channel::Ordinary, &cookie, "040300.7z", &junk)
         .await;
@@ -206,19 +226,30 @@ async fn a_file_that_is_not_xml_is_stored_and_reported() {
     let sub = &env.intake.all_submissions().unwrap()[0];
     assert_eq!(env.intake.raw_bytes(sub.id).unwrap().unwrap(), junk);
     let sum = sub.summary.unwrap();
-    assert!(sum.errors >= 1 && !sum.schema_valid && sum.notifications == 0, "{sum:?}");
-    let report: serde_json::Value = serde_json::from_str(sub.report_json.as_ref().unwrap()).unwrap();
+    assert!(
+        sum.errors >= 1 && !sum.schema_valid && sum.notifications == 0,
+        "{sum:?}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(sub.report_json.as_ref().unwrap()).unwrap();
     assert_eq!(report["findings"][0]["category"], "wellformed", "{report}");
     assert_ne!(by_id(&page, "feil-antall").unwrap(), "0");
     // An IPLOS-shaped file of another kind: XML, but not a Melding.
     let (s, _) = env
-        .upload_file(Channel::Ordinary, &cookie, "feil.xml", b"<?xml version=\"1.0\"?><html><body/></html>")
+        .upload_file(
+            Channel::Ordinary,
+            &cookie,
+            "feil.xml",
+            b"<?xml version=\"1.0\"?><html><body/></html>",
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let sub = &env.intake.all_submissions().unwrap()[1];
     assert!(sub.summary.unwrap().errors >= 1);
     // An empty file is refused.
-    let (s, _) = env.upload_file(Channel::Ordinary, &cookie, "tom.xml", b"").await;
+    let (s, _) = env
+        .upload_file(Channel::Ordinary, &cookie, "tom.xml", b"")
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     assert_eq!(env.intake.all_submissions().unwrap().len(), 2);
 }

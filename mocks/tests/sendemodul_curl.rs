@@ -59,9 +59,23 @@ async fn curl_logs_in_uploads_and_gets_a_receipt_page() {
         env.url(Channel::Ordinary, "login"),
     ])
     .await;
-    assert!(upload_page.contains("enctype=\"multipart/form-data\""), "{upload_page}");
-    for id in ["epost", "telefon", "tilbakemeldingspassord", "fil", "del", "antall_deler", "gruppe"] {
-        assert!(upload_page.contains(&format!("<label for=\"{id}\">")), "label {id}");
+    assert!(
+        upload_page.contains("enctype=\"multipart/form-data\""),
+        "{upload_page}"
+    );
+    for id in [
+        "epost",
+        "telefon",
+        "tilbakemeldingspassord",
+        "fil",
+        "del",
+        "antall_deler",
+        "gruppe",
+    ] {
+        assert!(
+            upload_page.contains(&format!("<label for=\"{id}\">")),
+            "label {id}"
+        );
     }
     let csrf = field_value(&upload_page, "csrf").unwrap();
 
@@ -84,10 +98,17 @@ async fn curl_logs_in_uploads_and_gets_a_receipt_page() {
     ])
     .await;
     let sub = &env.intake.all_submissions().unwrap()[0];
-    assert_eq!(by_id(&receipt, "kommune").unwrap(), "0403 Hamar", "{receipt}");
+    assert_eq!(
+        by_id(&receipt, "kommune").unwrap(),
+        "0403 Hamar",
+        "{receipt}"
+    );
     assert_eq!(by_id(&receipt, "bydel").unwrap(), "00");
     assert_eq!(by_id(&receipt, "filnavn").unwrap(), "040300_2017.xml");
-    assert_eq!(by_id(&receipt, "storrelse").unwrap(), format!("{} byte", file.len()));
+    assert_eq!(
+        by_id(&receipt, "storrelse").unwrap(),
+        format!("{} byte", file.len())
+    );
     assert_eq!(by_id(&receipt, "sha256").unwrap(), sub.sha256);
     assert_eq!(
         by_id(&receipt, "ankommet").unwrap(),
@@ -103,7 +124,13 @@ async fn curl_logs_in_uploads_and_gets_a_receipt_page() {
     assert_eq!(env.intake.raw_bytes(sub.id).unwrap().unwrap(), file);
 
     // The history page lists it; the cookie jar's cookie is path-scoped and HttpOnly.
-    let hist = curl(vec![s("-s"), s("-b"), jar.clone(), env.url(Channel::Ordinary, "history")]).await;
+    let hist = curl(vec![
+        s("-s"),
+        s("-b"),
+        jar.clone(),
+        env.url(Channel::Ordinary, "history"),
+    ])
+    .await;
     assert!(hist.contains("040300_2017.xml"));
     let jar_text = std::fs::read_to_string(&jar).unwrap();
     assert!(jar_text.contains("#HttpOnly_127.0.0.1"), "{jar_text}");

@@ -39,7 +39,11 @@ async fn every_wrong_field_gets_the_same_answer_and_the_right_four_log_in() {
     }
     // Byte-identical pages: nothing tells which field was wrong.
     assert!(answers.windows(2).all(|w| w[0] == w[1]));
-    assert!(!refusal_text(&answers[0]).to_lowercase().contains("pin-koden er feil"));
+    assert!(
+        !refusal_text(&answers[0])
+            .to_lowercase()
+            .contains("pin-koden er feil")
+    );
     // The log says which one.
     let attempts = env.sm.login_attempts();
     let wrong: Vec<_> = attempts.iter().map(|a| a.outcome.clone()).collect();
@@ -59,12 +63,23 @@ async fn every_wrong_field_gets_the_same_answer_and_the_right_four_log_in() {
     let r = env
         .http
         .post(env.url(Channel::Ordinary, "login"))
-        .form(&[("kommunenr", HAMAR), ("bydel", "00"), ("orgnr", &org), ("pin", &pin)])
+        .form(&[
+            ("kommunenr", HAMAR),
+            ("bydel", "00"),
+            ("orgnr", &org),
+            ("pin", &pin),
+        ])
         .send()
         .await
         .unwrap();
-    let set = r.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("Path=/Sendemodul/"), "{set}");
+    let set = r.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        set.contains("HttpOnly") && set.contains("Path=/Sendemodul/"),
+        "{set}"
+    );
     // The ordinary session does not open the test portal.
     let (status, _) = env.get(Channel::Test, "upload", &cookie).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
@@ -81,9 +96,17 @@ async fn configured_bydeler_and_pins() {
     };
     let env = start_at(cfg, friday()).await;
     let org = orgnr("0301");
-    let (s, _, _) = env.login_raw(Channel::Test, "0301", "00", &org, "123987").await;
-    assert_eq!(s, StatusCode::UNAUTHORIZED, "00 is not one of Oslo's configured bydeler");
-    let (s, c, _) = env.login_raw(Channel::Test, "0301", "02", &org, "123987").await;
+    let (s, _, _) = env
+        .login_raw(Channel::Test, "0301", "00", &org, "123987")
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "00 is not one of Oslo's configured bydeler"
+    );
+    let (s, c, _) = env
+        .login_raw(Channel::Test, "0301", "02", &org, "123987")
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert!(c.unwrap().starts_with("SendemodulSession="));
     assert_eq!(env.sm.pin(HAMAR), Pins::derive(7, HAMAR));
@@ -102,32 +125,45 @@ async fn lockout_after_five_failures_survives_1000_wrong_pins_and_ends_on_the_cl
         assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
     }
     // Locked: the right PIN too.
-    let (s, c, body) = env.login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin).await;
+    let (s, c, body) = env
+        .login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin)
+        .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert!(c.is_none());
-    assert!(body.contains("sperret til 12.01.2018 kl. 14:15:00"), "{body}");
+    assert!(
+        body.contains("sperret til 12.01.2018 kl. 14:15:00"),
+        "{body}"
+    );
     // 1000 more wrong PINs (different ones).
     for i in 0..1000u32 {
         let wrong = format!("{:06}", (i * 7919) % 1_000_000);
         if wrong == pin {
             continue;
         }
-        let (s, _, _) = env.login_raw(Channel::Ordinary, HAMAR, "00", &org, &wrong).await;
+        let (s, _, _) = env
+            .login_raw(Channel::Ordinary, HAMAR, "00", &org, &wrong)
+            .await;
         assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "attempt {i}");
     }
     // The server still answers, and the lockout holds.
     let (s, page) = env.get(Channel::Ordinary, "", "").await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("Kommunenummer"));
-    let (s, _, _) = env.login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin).await;
+    let (s, _, _) = env
+        .login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin)
+        .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert!(env.sm.login_attempts().len() >= 1006);
     // 15 minutes later on the injected clock.
     env.clock.advance(Duration::minutes(14)).unwrap();
-    let (s, _, _) = env.login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin).await;
+    let (s, _, _) = env
+        .login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin)
+        .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     env.clock.advance(Duration::minutes(1)).unwrap();
-    let (s, c, _) = env.login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin).await;
+    let (s, c, _) = env
+        .login_raw(Channel::Ordinary, HAMAR, "00", &org, &pin)
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     assert!(c.is_some());
 }
@@ -143,7 +179,13 @@ async fn one_address_trying_many_kommuner_is_locked_too() {
     }
     // Elverum has no failures, but the address has five.
     let (s, _, _) = env
-        .login_raw(Channel::Ordinary, ELVERUM, "00", &orgnr(ELVERUM), &env.sm.pin(ELVERUM))
+        .login_raw(
+            Channel::Ordinary,
+            ELVERUM,
+            "00",
+            &orgnr(ELVERUM),
+            &env.sm.pin(ELVERUM),
+        )
         .await;
     assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(

@@ -50,7 +50,11 @@ async fn friday_upload_is_receipted_monday_0800_exactly_once() {
     // Saturday 08:00 Oslo (07:00 UTC): nothing.
     let saturday = Utc.with_ymd_and_hms(2018, 1, 13, 7, 0, 0).unwrap();
     env.clock.set(saturday).unwrap();
-    let run = env.intake.send_due_receipts(&outbox, saturday).await.unwrap();
+    let run = env
+        .intake
+        .send_due_receipts(&outbox, saturday)
+        .await
+        .unwrap();
     assert!(run.sent.is_empty());
     // Monday 07:59:59 Oslo: nothing.
     let before = Utc.with_ymd_and_hms(2018, 1, 15, 6, 59, 59).unwrap();
@@ -70,8 +74,14 @@ async fn friday_upload_is_receipted_monday_0800_exactly_once() {
     assert_eq!(msgs[0].date, "Mon, 15 Jan 2018 08:00:00 +0100");
     let m = mail.message(msgs[0].id).unwrap().unwrap();
     let text = m.text.unwrap();
-    assert!(text.contains("040300_2017.xml, ankommet 12.01.2018 14:00:00"), "{text}");
-    assert!(text.contains("040300_2017_v2.xml, ankommet 12.01.2018 20:00:00"), "{text}");
+    assert!(
+        text.contains("040300_2017.xml, ankommet 12.01.2018 14:00:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("040300_2017_v2.xml, ankommet 12.01.2018 20:00:00"),
+        "{text}"
+    );
     assert!(text.contains("0403 Hamar"), "{text}");
     // Again: nothing more.
     let run = env.intake.send_due_receipts(&outbox, monday).await.unwrap();
@@ -102,21 +112,43 @@ async fn wednesday_before_easter_is_receipted_on_the_tuesday_after_easter_monday
         .upload_file(Channel::Ordinary, &cookie, "korreksjon.xml", b"<Melding/>")
         .await;
     assert_eq!(s, StatusCode::OK, "{page}");
-    assert!(by_id(&page, "kvittering").unwrap().contains("03.04.2018 kl. 08:00:00"));
+    assert!(
+        by_id(&page, "kvittering")
+            .unwrap()
+            .contains("03.04.2018 kl. 08:00:00")
+    );
     // Every morning 08:00 from Thursday to Monday (holidays and a weekend): nothing.
     for day in 29..=31 {
         let t = Utc.with_ymd_and_hms(2018, 3, day, 6, 0, 0).unwrap();
         env.clock.set(t).unwrap();
-        assert!(env.intake.send_due_receipts(&outbox, t).await.unwrap().sent.is_empty());
+        assert!(
+            env.intake
+                .send_due_receipts(&outbox, t)
+                .await
+                .unwrap()
+                .sent
+                .is_empty()
+        );
     }
     for day in 1..=2 {
         let t = Utc.with_ymd_and_hms(2018, 4, day, 6, 0, 0).unwrap();
         env.clock.set(t).unwrap();
-        assert!(env.intake.send_due_receipts(&outbox, t).await.unwrap().sent.is_empty());
+        assert!(
+            env.intake
+                .send_due_receipts(&outbox, t)
+                .await
+                .unwrap()
+                .sent
+                .is_empty()
+        );
     }
     let tuesday = Utc.with_ymd_and_hms(2018, 4, 3, 6, 0, 0).unwrap();
     env.clock.set(tuesday).unwrap();
-    let run = env.intake.send_due_receipts(&outbox, tuesday).await.unwrap();
+    let run = env
+        .intake
+        .send_due_receipts(&outbox, tuesday)
+        .await
+        .unwrap();
     assert_eq!(run.sent.len(), 1);
     let msgs = mail.messages(CONTACT).unwrap();
     assert_eq!(msgs.len(), 1);
@@ -145,13 +177,31 @@ async fn a_restart_does_not_send_a_receipt_twice() {
     {
         let intake = Intake::open(&db, Arc::new(clock.clone())).unwrap();
         let a = intake.submit(sub("a.xml")).unwrap();
-        assert_eq!(a.receipt_due, Utc.with_ymd_and_hms(2018, 1, 15, 7, 0, 0).unwrap());
+        assert_eq!(
+            a.receipt_due,
+            Utc.with_ymd_and_hms(2018, 1, 15, 7, 0, 0).unwrap()
+        );
         clock.set(a.receipt_due).unwrap();
-        assert_eq!(intake.send_due_receipts(&outbox, clock.now()).await.unwrap().sent.len(), 1);
+        assert_eq!(
+            intake
+                .send_due_receipts(&outbox, clock.now())
+                .await
+                .unwrap()
+                .sent
+                .len(),
+            1
+        );
     }
     // Reopen: the receipt is recorded, the file and report are there, the chain continues.
     let intake = Intake::open(&db, Arc::new(clock.clone())).unwrap();
-    assert!(intake.send_due_receipts(&outbox, clock.now()).await.unwrap().sent.is_empty());
+    assert!(
+        intake
+            .send_due_receipts(&outbox, clock.now())
+            .await
+            .unwrap()
+            .sent
+            .is_empty()
+    );
     let all = intake.all_submissions().unwrap();
     assert_eq!(all.len(), 1);
     assert!(all[0].receipt_sent.is_some());
@@ -160,5 +210,48 @@ async fn a_restart_does_not_send_a_receipt_twice() {
     // so the checker reports chain findings that a fresh state would not.
     let b = intake.submit(sub("b.xml")).unwrap();
     assert!(b.summary.errors > 0, "{:?}", b.summary);
+    assert_eq!(mail.messages(CONTACT).unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_ticker_sends_what_is_owed_without_being_called() {
+    let env = start_at(config(), friday()).await;
+    let mail = capture(&env.clock).await;
+    let outbox = Arc::new(Outbox::to_capture(&mail, Arc::new(env.clock.clone())));
+    let cookie = env.login(Channel::Ordinary, HAMAR).await;
+    let (s, _) = env
+        .upload_file(Channel::Ordinary, &cookie, "a.xml", b"<Melding/>")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    env.clock
+        .set(Utc.with_ymd_and_hms(2018, 1, 15, 7, 0, 0).unwrap())
+        .unwrap();
+    let ticker = iplos_mocks::intake::spawn_receipt_ticker(
+        env.intake.clone(),
+        outbox,
+        Arc::new(env.clock.clone()),
+    );
+    let m = mail
+        .wait_for(
+            |m| m.subject.as_deref() == Some("Kvittering for mottatte IPLOS-data"),
+            std::time::Duration::from_secs(15),
+        )
+        .await
+        .unwrap();
+    assert_eq!(m.date.as_deref(), Some("Mon, 15 Jan 2018 08:00:00 +0100"));
+    // Recorded right after the SMTP server's answer.
+    let mut recorded = false;
+    for _ in 0..100 {
+        if env.intake.all_submissions().unwrap()[0]
+            .receipt_sent
+            .is_some()
+        {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ticker.abort();
+    assert!(recorded);
     assert_eq!(mail.messages(CONTACT).unwrap().len(), 1);
 }

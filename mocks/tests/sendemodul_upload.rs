@@ -34,15 +34,20 @@ async fn a_generated_file_is_stored_checked_and_receipted_on_the_page() {
     // The page.
     assert_eq!(by_id(&page, "kommune").unwrap(), "0403 Hamar");
     assert_eq!(by_id(&page, "filnavn").unwrap(), "040300_2017.xml");
-    assert_eq!(by_id(&page, "storrelse").unwrap(), format!("{} byte", file.len()));
+    assert_eq!(
+        by_id(&page, "storrelse").unwrap(),
+        format!("{} byte", file.len())
+    );
     assert_eq!(by_id(&page, "sha256").unwrap(), s.sha256);
     assert_eq!(
         by_id(&page, "ankommet").unwrap(),
         "12.01.2018 kl. 14:00:00 (Europe/Oslo)"
     );
-    assert!(by_id(&page, "kvittering")
-        .unwrap()
-        .contains("08:00 første virkedag etter ankomst: 15.01.2018 kl. 08:00:00"));
+    assert!(
+        by_id(&page, "kvittering")
+            .unwrap()
+            .contains("08:00 første virkedag etter ankomst: 15.01.2018 kl. 08:00:00")
+    );
     assert_eq!(by_id(&page, "feil-antall").unwrap(), "0");
 
     // The test portal checks last year's data: a 2016 file on /SendemodulTEST/.
@@ -54,7 +59,12 @@ async fn a_generated_file_is_stored_checked_and_receipted_on_the_page() {
     assert_eq!(status, StatusCode::OK, "{page}");
     let t = &env.intake.submissions_of(HAMAR, Channel::Test).unwrap()[0];
     assert_eq!(t.checked_year, 2016);
-    assert_eq!(t.summary.unwrap().errors, 0, "{}", t.report_json.as_deref().unwrap());
+    assert_eq!(
+        t.summary.unwrap().errors,
+        0,
+        "{}",
+        t.report_json.as_deref().unwrap()
+    );
 }
 
 fn split_fields<'a>(csrf: &'a str, no: &'a str, group: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -88,7 +98,10 @@ async fn three_parts_out_of_order_are_reassembled_byte_identical() {
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{page}");
-        assert_eq!(by_id(&page, "mangler").unwrap(), if no == "3" { "1, 2" } else { "2" });
+        assert_eq!(
+            by_id(&page, "mangler").unwrap(),
+            if no == "3" { "1, 2" } else { "2" }
+        );
         assert!(env.intake.all_submissions().unwrap().is_empty());
     }
     // The same part again is refused, and the group stays pending.
@@ -151,12 +164,20 @@ async fn a_missing_part_submits_nothing_and_inconsistent_parts_are_refused() {
     assert_eq!(status, StatusCode::ACCEPTED);
     assert!(env.intake.all_submissions().unwrap().is_empty());
     let pending = env.sm.pending_groups();
-    assert_eq!(pending, vec![(HAMAR.to_string(), "g1".to_string(), vec![1, 3], 3)]);
+    assert_eq!(
+        pending,
+        vec![(HAMAR.to_string(), "g1".to_string(), vec![1, 3], 3)]
+    );
     // A part count that changes within a group.
     let mut f = split_fields(&csrf, "2", "g1");
     f[4] = ("antall_deler", "4");
     let (status, page) = env
-        .upload(Channel::Ordinary, &cookie, &f, Some(("a.xml.002", &[b'b'; 1000])))
+        .upload(
+            Channel::Ordinary,
+            &cookie,
+            &f,
+            Some(("a.xml.002", &[b'b'; 1000])),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     // Part 2 larger than part 1: sizes inconsistent, the group is discarded.
@@ -198,14 +219,23 @@ async fn field_errors_are_named() {
         .upload(
             Channel::Ordinary,
             &cookie,
-            &[("csrf", "nope"), ("epost", "a@b.no"), ("tilbakemeldingspassord", "123456")],
+            &[
+                ("csrf", "nope"),
+                ("epost", "a@b.no"),
+                ("tilbakemeldingspassord", "123456"),
+            ],
             Some(("x.xml", b"<x/>")),
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // Not logged in.
     let (status, _) = env
-        .upload(Channel::Ordinary, "SendemodulSession=feil", &[], Some(("x.xml", b"<x/>")))
+        .upload(
+            Channel::Ordinary,
+            "SendemodulSession=feil",
+            &[],
+            Some(("x.xml", b"<x/>")),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(env.intake.all_submissions().unwrap().is_empty());
@@ -217,26 +247,39 @@ async fn one_kommune_never_sees_another_kommunes_uploads() {
     let hamar = env.login(Channel::Ordinary, HAMAR).await;
     let elverum = env.login(Channel::Ordinary, ELVERUM).await;
     let (s, _) = env
-        .upload_file(Channel::Ordinary, &hamar, "hamar-hemmelig.xml", b"<Melding/>")
+        .upload_file(
+            Channel::Ordinary,
+            &hamar,
+            "hamar-hemmelig.xml",
+            b"<Melding/>",
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     let id = env.intake.all_submissions().unwrap()[0].id;
     // Hamar sees it.
-    let (s, page) = env.get(Channel::Ordinary, &format!("receipt/{id}"), &hamar).await;
+    let (s, page) = env
+        .get(Channel::Ordinary, &format!("receipt/{id}"), &hamar)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(page.contains("hamar-hemmelig.xml"));
     let (_, hist) = env.get(Channel::Ordinary, "history", &hamar).await;
     assert!(hist.contains("hamar-hemmelig.xml"));
     // Elverum does not: not by id, not in its history.
-    let (s, page) = env.get(Channel::Ordinary, &format!("receipt/{id}"), &elverum).await;
+    let (s, page) = env
+        .get(Channel::Ordinary, &format!("receipt/{id}"), &elverum)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert!(!page.contains("hamar-hemmelig"));
     let (_, hist) = env.get(Channel::Ordinary, "history", &elverum).await;
     assert!(!hist.contains("hamar-hemmelig"), "{hist}");
     // Nor through the test portal with Hamar's ordinary cookie.
-    let (s, _) = env.get(Channel::Test, &format!("receipt/{id}"), &hamar).await;
+    let (s, _) = env
+        .get(Channel::Test, &format!("receipt/{id}"), &hamar)
+        .await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     // Ids that are not numbers.
-    let (s, _) = env.get(Channel::Ordinary, "receipt/..%2F..%2Fetc", &hamar).await;
+    let (s, _) = env
+        .get(Channel::Ordinary, "receipt/..%2F..%2Fetc", &hamar)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Form, FromRequest, Multipart, Path, Request, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, Form, FromRequest, Multipart, Path, Request, State,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -15,7 +17,7 @@ use serde::Deserialize;
 
 use super::upload::{self, Added, GroupKey, Refusal};
 use super::{App, COOKIE, Channel, FORM_OVERHEAD, Session, parse_portal, portal_name};
-use crate::intake::{SubmissionFile, SubmissionInfo, Submission, SubmissionId};
+use crate::intake::{Submission, SubmissionFile, SubmissionId, SubmissionInfo};
 
 type AppState = Arc<App>;
 
@@ -339,7 +341,12 @@ async fn upload_page(
         app.config.max_part_bytes,
         upload_form(channel, &s, 1, 1, &super::random_hex(16))
     );
-    page(StatusCode::OK, Some(channel), "Last opp IPLOS-fil (upload)", &body)
+    page(
+        StatusCode::OK,
+        Some(channel),
+        "Last opp IPLOS-fil (upload)",
+        &body,
+    )
 }
 
 fn refused(channel: Channel, s: Option<&Session>, r: &Refusal) -> Response {
@@ -361,7 +368,9 @@ fn valid_email(e: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !e.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
+        && !e
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
         && !local.contains('@')
 }
 
@@ -385,19 +394,37 @@ fn check_fields(app: &App, f: &upload::UploadForm) -> Result<Checked, Vec<String
         None
     } else {
         let digits = phone.chars().filter(char::is_ascii_digit).count();
-        if !phone.chars().all(|c| c.is_ascii_digit() || " +-".contains(c)) || !(8..=15).contains(&digits) {
-            errs.push("Mobiltelefon (phone): 8–15 sifre, ev. med +, mellomrom og - (8-15 digits)".to_string());
+        if !phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +-".contains(c))
+            || !(8..=15).contains(&digits)
+        {
+            errs.push(
+                "Mobiltelefon (phone): 8–15 sifre, ev. med +, mellomrom og - (8-15 digits)"
+                    .to_string(),
+            );
         }
         Some(phone)
     };
-    let key = f.text.get("tilbakemeldingspassord").cloned().unwrap_or_default();
+    let key = f
+        .text
+        .get("tilbakemeldingspassord")
+        .cloned()
+        .unwrap_or_default();
     let n = key.chars().count();
     if !(6..=128).contains(&n) || key.chars().any(char::is_control) {
-        errs.push("Passord for tilbakemeldingsfil (feedback key): minst 6 tegn (at least 6 characters)".to_string());
+        errs.push(
+            "Passord for tilbakemeldingsfil (feedback key): minst 6 tegn (at least 6 characters)"
+                .to_string(),
+        );
     }
     let num = |name: &str| -> Option<u32> {
         let v = f.field(name);
-        if v.is_empty() { Some(1) } else { v.parse().ok() }
+        if v.is_empty() {
+            Some(1)
+        } else {
+            v.parse().ok()
+        }
     };
     let (part, count) = match (num("del"), num("antall_deler")) {
         (Some(p), Some(c)) if p >= 1 && c >= 1 && p <= c && c <= app.config.max_parts => (p, c),
@@ -413,13 +440,17 @@ fn check_fields(app: &App, f: &upload::UploadForm) -> Result<Checked, Vec<String
     if count > 1
         && (group.is_empty()
             || group.len() > 64
-            || !group.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+            || !group
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
     {
         errs.push("Opplastingsgruppe (upload group id): påkrevd for delt fil; bokstaver, sifre, - og _, høyst 64 (required for split files)".to_string());
     }
     match &f.file {
         None => errs.push("Fil (file): velg en fil (choose a file)".to_string()),
-        Some(p) if p.size == 0 => errs.push(format!("Fil (file): {} er tom (is empty)", p.file_name)),
+        Some(p) if p.size == 0 => {
+            errs.push(format!("Fil (file): {} er tom (is empty)", p.file_name))
+        }
         _ => {}
     }
     if errs.is_empty() {
@@ -461,11 +492,11 @@ async fn upload_post(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(len) = declared {
-        if len > app.config.max_part_bytes.saturating_add(FORM_OVERHEAD) {
-            tracing::warn!(target: "iplos_mocks::sendemodul", kommunenr = %s.kommunenr, len, "upload refused: declared length over the limit");
-            return refused(channel, Some(&s), &upload::too_large(&app));
-        }
+    if let Some(len) = declared
+        && len > app.config.max_part_bytes.saturating_add(FORM_OVERHEAD)
+    {
+        tracing::warn!(target: "iplos_mocks::sendemodul", kommunenr = %s.kommunenr, len, "upload refused: declared length over the limit");
+        return refused(channel, Some(&s), &upload::too_large(&app));
     }
     let mp = match Multipart::from_request(req, &()).await {
         Ok(m) => m,
@@ -475,7 +506,10 @@ async fn upload_post(
                 Some(&s),
                 &Refusal::new(
                     StatusCode::BAD_REQUEST,
-                    format!("forventet multipart/form-data (expected a multipart/form-data upload): {}", e.body_text()),
+                    format!(
+                        "forventet multipart/form-data (expected a multipart/form-data upload): {}",
+                        e.body_text()
+                    ),
                 ),
             );
         }
@@ -500,17 +534,27 @@ async fn upload_post(
     let c = match check_fields(&app, &form) {
         Ok(c) => c,
         Err(errs) => {
-            let list: String = errs.iter().map(|e| format!("<li>{}</li>", esc(e))).collect();
+            let list: String = errs
+                .iter()
+                .map(|e| format!("<li>{}</li>", esc(e)))
+                .collect();
             return page(
                 StatusCode::BAD_REQUEST,
                 Some(channel),
                 "Filen ble ikke mottatt (upload refused)",
-                &format!("{}<p id=\"feil\">Rett opp (please correct):</p><ul>{list}</ul>\n", nav(channel, &s)),
+                &format!(
+                    "{}<p id=\"feil\">Rett opp (please correct):</p><ul>{list}</ul>\n",
+                    nav(channel, &s)
+                ),
             );
         }
     };
     let Some(part) = form.file else {
-        return refused(channel, Some(&s), &Refusal::new(StatusCode::BAD_REQUEST, "no file"));
+        return refused(
+            channel,
+            Some(&s),
+            &Refusal::new(StatusCode::BAD_REQUEST, "no file"),
+        );
     };
     let (file_name, parts) = if c.count == 1 {
         let name = part.file_name.clone();
@@ -542,7 +586,12 @@ async fn upload_post(
                     list(&missing),
                     upload_form(channel, &s, next, count, &c.group),
                 );
-                return page(StatusCode::ACCEPTED, Some(channel), "Del mottatt (part received)", &body);
+                return page(
+                    StatusCode::ACCEPTED,
+                    Some(channel),
+                    "Del mottatt (part received)",
+                    &body,
+                );
             }
             Ok(Added::Complete(parts, name)) => (name, parts),
         }
@@ -555,7 +604,8 @@ async fn upload_post(
         let file_path = if parts.len() == 1 {
             parts[0].path.to_path_buf()
         } else {
-            assembled = upload::reassemble(&app2, &parts).map_err(|e| format!("reassembling the parts: {e}"))?;
+            assembled = upload::reassemble(&app2, &parts)
+                .map_err(|e| format!("reassembling the parts: {e}"))?;
             assembled.to_path_buf()
         };
         let r = app2
@@ -581,10 +631,24 @@ async fn upload_post(
         Ok(Ok(a)) => a,
         Ok(Err(e)) => {
             tracing::error!(target: "iplos_mocks::sendemodul", error = %e, "intake refused an upload");
-            return refused(channel, Some(&s), &Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("filen kunne ikke lagres (could not be stored): {e}")));
+            return refused(
+                channel,
+                Some(&s),
+                &Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("filen kunne ikke lagres (could not be stored): {e}"),
+                ),
+            );
         }
         Err(e) => {
-            return refused(channel, Some(&s), &Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, format!("internal error: {e}")));
+            return refused(
+                channel,
+                Some(&s),
+                &Refusal::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("internal error: {e}"),
+                ),
+            );
         }
     };
     match app.intake.submission(accepted.id) {
@@ -592,12 +656,20 @@ async fn upload_post(
         Ok(None) | Err(_) => refused(
             channel,
             Some(&s),
-            &Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "the stored file could not be read back"),
+            &Refusal::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the stored file could not be read back",
+            ),
         ),
     }
 }
 
-fn receipt_page(channel: Channel, s: &Session, info: &SubmissionInfo, status: StatusCode) -> Response {
+fn receipt_page(
+    channel: Channel,
+    s: &Session,
+    info: &SubmissionInfo,
+    status: StatusCode,
+) -> Response {
     let check = match &info.summary {
         Some(sum) => format!(
             "<span id=\"feil-antall\">{}</span> feil (errors), <span id=\"advarsler-antall\">{}</span> advarsler (warnings); \
@@ -638,7 +710,12 @@ fn receipt_page(channel: Channel, s: &Session, info: &SubmissionInfo, status: St
         due = oslo(info.receipt_due),
         email = esc(&info.contact_email),
     );
-    page(status, Some(channel), "Kvittering for mottatt fil (receipt)", &body)
+    page(
+        status,
+        Some(channel),
+        "Kvittering for mottatt fil (receipt)",
+        &body,
+    )
 }
 
 async fn receipt(
@@ -663,7 +740,10 @@ async fn receipt(
             StatusCode::NOT_FOUND,
             Some(channel),
             "Finnes ikke (not found)",
-            &format!("{}<p>Ingen slik innsending (no such upload).</p>", nav(channel, &s)),
+            &format!(
+                "{}<p>Ingen slik innsending (no such upload).</p>",
+                nav(channel, &s)
+            ),
         ),
     }
 }
@@ -682,7 +762,11 @@ async fn history(
     let subs = match app.intake.submissions_of(&s.kommunenr, channel) {
         Ok(v) => v,
         Err(e) => {
-            return refused(channel, Some(&s), &Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()));
+            return refused(
+                channel,
+                Some(&s),
+                &Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            );
         }
     };
     let b = base(channel);
@@ -725,7 +809,9 @@ async fn history(
     let pending = if pending.is_empty() {
         String::new()
     } else {
-        format!("<h2>Uferdige delte opplastinger (incomplete split uploads)</h2>\n<ul>\n{pending}</ul>\n")
+        format!(
+            "<h2>Uferdige delte opplastinger (incomplete split uploads)</h2>\n<ul>\n{pending}</ul>\n"
+        )
     };
     let body = format!(
         "{}<table border=\"1\" cellpadding=\"4\">\n<tr><th>Nr.</th><th>Filnavn (file)</th><th>Størrelse (bytes)</th>\
@@ -733,5 +819,10 @@ async fn history(
          <th>Feil (errors)</th><th>Advarsler (warnings)</th></tr>\n{rows}</table>\n{pending}",
         nav(channel, &s)
     );
-    page(StatusCode::OK, Some(channel), "Innsendte filer (uploads)", &body)
+    page(
+        StatusCode::OK,
+        Some(channel),
+        "Innsendte filer (uploads)",
+        &body,
+    )
 }

@@ -212,7 +212,9 @@ pub(crate) async fn read_form(app: &App, mut mp: Multipart) -> Result<UploadForm
                 value.extend_from_slice(&chunk);
             }
             let value = String::from_utf8(value).map_err(|_| {
-                Refusal::bad(format!("feltet {name:?} er ikke UTF-8 (field is not UTF-8)"))
+                Refusal::bad(format!(
+                    "feltet {name:?} er ikke UTF-8 (field is not UTF-8)"
+                ))
             })?;
             form.text.insert(name, value);
         }
@@ -236,7 +238,9 @@ pub(crate) enum Added {
 fn group_file_name(name: &str) -> String {
     match name.rsplit_once('.') {
         Some((stem, suffix))
-            if !stem.is_empty() && suffix.len() >= 3 && suffix.bytes().all(|b| b.is_ascii_digit()) =>
+            if !stem.is_empty()
+                && suffix.len() >= 3
+                && suffix.bytes().all(|b| b.is_ascii_digit()) =>
         {
             stem.to_string()
         }
@@ -294,7 +298,9 @@ pub(crate) fn add_part(
     tracing::info!(target: "iplos_mocks::sendemodul", kommunenr = %key.kommunenr, group = %key.group, part = no, count, size = part.size, sha256 = %part.sha256, "split part received");
     group.parts.insert(no, part);
     let received: Vec<u32> = group.parts.keys().copied().collect();
-    let missing: Vec<u32> = (1..=count).filter(|n| !group.parts.contains_key(n)).collect();
+    let missing: Vec<u32> = (1..=count)
+        .filter(|n| !group.parts.contains_key(n))
+        .collect();
     if !missing.is_empty() {
         tracing::info!(target: "iplos_mocks::sendemodul", kommunenr = %key.kommunenr, group = %key.group, ?received, ?missing, "split upload pending");
         return Ok(Added::Pending {
@@ -315,7 +321,11 @@ pub(crate) fn add_part(
     let first = parts[0].size;
     let n = parts.len();
     for (i, p) in parts.iter().enumerate() {
-        let bad = if i + 1 < n { p.size != first } else { p.size > first };
+        let bad = if i + 1 < n {
+            p.size != first
+        } else {
+            p.size > first
+        };
         if bad {
             return Err(Refusal::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -361,7 +371,10 @@ mod tests {
             sanitise_file_name("C:\\Users\\iplos\\0403_2017.xml").unwrap(),
             "0403_2017.xml"
         );
-        assert_eq!(sanitise_file_name("..\\..\\..\\boot.ini").unwrap(), "boot.ini");
+        assert_eq!(
+            sanitise_file_name("..\\..\\..\\boot.ini").unwrap(),
+            "boot.ini"
+        );
         assert!(sanitise_file_name("a\0b").is_err());
         assert!(sanitise_file_name("a\nb").is_err());
         assert!(sanitise_file_name("..").is_err());

@@ -82,7 +82,12 @@ impl Env {
         let r = self
             .http
             .post(self.url(channel, "login"))
-            .form(&[("kommunenr", knr), ("bydel", bydel), ("orgnr", orgnr), ("pin", pin)])
+            .form(&[
+                ("kommunenr", knr),
+                ("bydel", bydel),
+                ("orgnr", orgnr),
+                ("pin", pin),
+            ])
             .send()
             .await
             .unwrap();
