@@ -4,8 +4,10 @@
 
 pub mod cms;
 pub mod filsluse;
+pub mod intake;
 pub mod mail;
 pub mod pki;
 pub mod receiver;
+pub mod sendemodul;
 pub mod sender;
 pub mod servicebus;
