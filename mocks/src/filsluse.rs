@@ -540,6 +540,18 @@ impl Filsluse {
         self.portal.files_info(username)
     }
 
+    /// The bytes of the user's file `id` (as stored); `None` if the user has no such file
+    /// (another user's file is `None` too).
+    pub fn file_bytes(&self, username: &str, id: u64) -> Result<Option<Vec<u8>>, FilsluseError> {
+        if !self.files(username)?.iter().any(|f| f.id == id) {
+            return Ok(None);
+        }
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        Ok(self.portal.store.file_bytes(id)?)
+    }
+
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
