@@ -48,7 +48,10 @@ async fn test_feedback_opens_with_123456_and_has_every_finding_and_no_numbers() 
     let published = feedback::publish(&fs, &user.username, &input).unwrap();
     assert_eq!(published.name, "040300_iplos_test.zip");
     assert_eq!(published.summary.findings, findings as u64);
-    assert_eq!(published.summary.by_rule["IPL08"], published.summary.findings);
+    assert_eq!(
+        published.summary.by_rule["IPL08"],
+        published.summary.findings
+    );
     assert_eq!(published.summary.by_severity["error"], findings as u64);
     // The file in the portal is the zip, and the mail came after it was stored.
     let stored = fs.files(&user.username).unwrap();
@@ -70,14 +73,11 @@ async fn test_feedback_opens_with_123456_and_has_every_finding_and_no_numbers() 
 
     let x = dir.path().join("x");
     let entries = sevenzip_extract(&zip, TEST_KEY, &x);
-    assert_eq!(
-        entries.keys().cloned().collect::<Vec<_>>(),
-        {
-            let mut e: Vec<String> = ENTRIES.iter().map(|s| s.to_string()).collect();
-            e.sort();
-            e
-        }
-    );
+    assert_eq!(entries.keys().cloned().collect::<Vec<_>>(), {
+        let mut e: Vec<String> = ENTRIES.iter().map(|s| s.to_string()).collect();
+        e.sort();
+        e
+    });
     // feilliste.csv: header + one row per finding, each naming the file and the rule.
     let rows = parse_csv(&entries["feilliste.csv"]);
     assert_eq!(rows.len() - 1, findings);
@@ -98,11 +98,17 @@ async fn test_feedback_opens_with_123456_and_has_every_finding_and_no_numbers() 
     for key in expected.keys() {
         assert!(cells.contains_key(key), "missing row {key}");
     }
-    assert!(cells.values().all(String::is_empty), "test feedback has no numbers: {cells:?}");
+    assert!(
+        cells.values().all(String::is_empty),
+        "test feedback has no numbers: {cells:?}"
+    );
     let kh = &entries["kontrolltabeller.html"];
     assert!(kh.contains("alle tall er fjernet"));
     for cell in kh.split("<td class=\"n\">").skip(1) {
-        assert!(cell.starts_with("–</td>"), "a number in the test tables: {cell:.40}");
+        assert!(
+            cell.starts_with("–</td>"),
+            "a number in the test tables: {cell:.40}"
+        );
     }
     // The summary keeps the real numbers for the caller.
     assert_eq!(
@@ -148,9 +154,19 @@ async fn ordinary_feedback_opens_with_the_kommunes_key_and_counts_match() {
     let expected = expected_counts(&bytes);
     // Real content: persons in the old age bands, known birth dates, several services.
     assert!(expected["Totalt|Personer"] > 10, "{expected:?}");
-    assert!(expected.get("Personer etter aldersgruppe|80-89").is_some_and(|n| *n > 0));
+    assert!(
+        expected
+            .get("Personer etter aldersgruppe|80-89")
+            .is_some_and(|n| *n > 0)
+    );
     assert!(!expected.contains_key("Personer etter aldersgruppe|ukjent"));
-    assert!(expected.keys().filter(|k| k.starts_with("Hendelser etter tjenestetype|")).count() >= 3);
+    assert!(
+        expected
+            .keys()
+            .filter(|k| k.starts_with("Hendelser etter tjenestetype|"))
+            .count()
+            >= 3
+    );
     for (k, v) in &expected {
         assert_eq!(cells.get(k), Some(&v.to_string()), "{k}");
     }
@@ -161,7 +177,9 @@ async fn ordinary_feedback_opens_with_the_kommunes_key_and_counts_match() {
         }
     }
     // Independently again: the raw count of <Notifikasjon elements.
-    let raw = String::from_utf8_lossy(&bytes).matches("<Notifikasjon ").count();
+    let raw = String::from_utf8_lossy(&bytes)
+        .matches("<Notifikasjon ")
+        .count();
     assert_eq!(cells["Totalt|Notifikasjoner"], raw.to_string());
     assert_eq!(published.summary.counts.notifications as usize, raw);
 }
@@ -176,7 +194,9 @@ async fn publishing_refuses_a_missing_user_a_wrong_kommune_and_an_empty_key() {
     assert!(e.to_string().contains("create it first"), "{e}");
 
     let elverum = iplos_model::municipality::lookup(YEAR, "0427").unwrap();
-    let other = fs.provision_user(&UserSpec::for_municipality(elverum)).unwrap();
+    let other = fs
+        .provision_user(&UserSpec::for_municipality(elverum))
+        .unwrap();
     let e = feedback::publish(&fs, &other.username, &input).unwrap_err();
     assert!(matches!(e, FeedbackError::WrongKommune { .. }), "{e}");
 

@@ -33,8 +33,13 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
     // Week 6 2017: ordinary feedback on data year 2016.
     let clock = VirtualClock::new(Utc.with_ymd_and_hms(2017, 2, 8, 13, 15, 0).unwrap());
     let shared: Arc<dyn Clock> = Arc::new(clock.clone());
-    let mail = MailServer::start(MailConfig::default(), shared.clone()).await.unwrap();
-    let notifier = Arc::new(MailNotifier::start(Arc::new(Outbox::to_capture(&mail, shared.clone()))));
+    let mail = MailServer::start(MailConfig::default(), shared.clone())
+        .await
+        .unwrap();
+    let notifier = Arc::new(MailNotifier::start(Arc::new(Outbox::to_capture(
+        &mail,
+        shared.clone(),
+    ))));
     let fs = Filsluse::start(
         FilsluseConfig {
             kdf_iterations: 1_000,
@@ -63,12 +68,20 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
     assert_eq!(msgs.len(), 2);
     let m2 = mail
         .wait_for(
-            |c| c.is_for(&postmottak) && c.text.as_deref().is_some_and(|t| t.contains("1 New File Available")),
+            |c| {
+                c.is_for(&postmottak)
+                    && c.text
+                        .as_deref()
+                        .is_some_and(|t| t.contains("1 New File Available"))
+            },
             PATIENCE,
         )
         .await
         .unwrap();
-    assert_eq!(m2.from.as_deref(), Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.no>"));
+    assert_eq!(
+        m2.from.as_deref(),
+        Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.no>")
+    );
     assert_eq!(m2.subject.as_deref(), Some("New File Notifcation"));
     assert_eq!(m2.date.as_deref(), Some("Wed, 8 Feb 2017 14:15:00 +0100"));
     let text = m2.text.unwrap().replace("\r\n", "\n");
@@ -79,13 +92,22 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
         format!("\nSize: {}\n", thousands(published.size)),
         "\nUploaded By: frassb\n".to_string(),
         format!("\nTracking ID: {}\n", published.file_id),
-        format!("\nLink: {}/human.aspx?OrgID=5281&Arg12=fileview&", fs.base_url()),
+        format!(
+            "\nLink: {}/human.aspx?OrgID=5281&Arg12=fileview&",
+            fs.base_url()
+        ),
         "\nIntegrity Verified: YES\n".to_string(),
     ] {
         assert!(text.contains(&line), "missing {line:?} in\n{text}");
     }
     let welcome = mail
-        .wait_for(|c| c.subject.as_deref() == Some("Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå"), PATIENCE)
+        .wait_for(
+            |c| {
+                c.subject.as_deref()
+                    == Some("Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå")
+            },
+            PATIENCE,
+        )
         .await
         .unwrap();
     assert!(welcome.is_for(&postmottak));
@@ -95,7 +117,11 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
     let url = |p: &str| format!("{}{p}", fs.base_url());
     let (s, body) = json(
         http.post(url("/api/v1/token"))
-            .form(&[("grant_type", "password"), ("username", &postmottak), ("password", "Midlertidig1")])
+            .form(&[
+                ("grant_type", "password"),
+                ("username", &postmottak),
+                ("password", "Midlertidig1"),
+            ])
             .send()
             .await
             .unwrap(),
@@ -143,13 +169,19 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
     assert_eq!(items[0]["name"], "040300_iplos.zip");
     assert_eq!(items[0]["uploadUsername"], "frassb");
     assert_eq!(items[0]["size"].as_u64(), Some(published.size));
-    let id = items[0]["id"].as_str().map(str::to_string).unwrap_or_else(|| items[0]["id"].to_string());
+    let id = items[0]["id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| items[0]["id"].to_string());
     assert_eq!(id, published.file_id.to_string());
     let (_, meta) = json(get(format!("/api/v1/files/{id}")).await).await;
     let r = get(format!("/api/v1/files/{id}/download")).await;
     assert_eq!(r.status(), StatusCode::OK);
     let downloaded = r.bytes().await.unwrap().to_vec();
-    let sha256: String = Sha256::digest(&downloaded).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256: String = Sha256::digest(&downloaded)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(sha256, published.sha256);
     // MOVEit's `hash` (SHA-1 here) matches the bytes too.
     let sha1 = meta["hash"].as_str().unwrap().to_string();
@@ -180,7 +212,10 @@ async fn mails_that_cannot_be_sent_are_counted_and_kept() {
     let port = dead.local_addr().unwrap().port();
     drop(dead);
     let notifier = Arc::new(MailNotifier::with_config(
-        Arc::new(Outbox::new(OutboxConfig::new("127.0.0.1", port), shared.clone())),
+        Arc::new(Outbox::new(
+            OutboxConfig::new("127.0.0.1", port),
+            shared.clone(),
+        )),
         MailerConfig {
             attempts: 2,
             retry_delay: Duration::from_millis(10),

@@ -70,17 +70,26 @@ pub fn expected_counts(bytes: &[u8]) -> BTreeMap<String, u64> {
     let mut svc_persons: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
     let mut events = 0;
     for n in &m.notifikasjoner {
-        *out.entry(format!("Notifikasjoner etter status|{}", n.status.code())).or_default() += 1;
+        *out.entry(format!("Notifikasjoner etter status|{}", n.status.code()))
+            .or_default() += 1;
         for e in &n.events {
             events += 1;
-            *out.entry(format!("Notifikasjoner etter hendelsestype|{}", e.kind.element())).or_default() += 1;
-            *out.entry(format!("Hendelser etter tjenestetype|{}", e.tjeneste_type)).or_default() += 1;
+            *out.entry(format!(
+                "Notifikasjoner etter hendelsestype|{}",
+                e.kind.element()
+            ))
+            .or_default() += 1;
+            *out.entry(format!("Hendelser etter tjenestetype|{}", e.tjeneste_type))
+                .or_default() += 1;
             let key = if e.bruker.fid.is_empty() {
                 format!("g{}", e.bruker.pasient_guid)
             } else {
                 format!("f{}", e.bruker.fid)
             };
-            svc_persons.entry(e.tjeneste_type.clone()).or_default().insert(key.clone());
+            svc_persons
+                .entry(e.tjeneste_type.clone())
+                .or_default()
+                .insert(key.clone());
             let band = PersonId::parse(&e.bruker.fid)
                 .ok()
                 .and_then(|p| p.birth_date())
@@ -103,12 +112,19 @@ pub fn expected_counts(bytes: &[u8]) -> BTreeMap<String, u64> {
         }
     }
     for (svc, set) in svc_persons {
-        out.insert(format!("Personer etter tjenestetype|{svc}"), set.len() as u64);
+        out.insert(
+            format!("Personer etter tjenestetype|{svc}"),
+            set.len() as u64,
+        );
     }
     for band in persons.values() {
-        *out.entry(format!("Personer etter aldersgruppe|{band}")).or_default() += 1;
+        *out.entry(format!("Personer etter aldersgruppe|{band}"))
+            .or_default() += 1;
     }
-    out.insert("Totalt|Notifikasjoner".into(), m.notifikasjoner.len() as u64);
+    out.insert(
+        "Totalt|Notifikasjoner".into(),
+        m.notifikasjoner.len() as u64,
+    );
     out.insert("Totalt|Hendelser".into(), events);
     out.insert("Totalt|Personer".into(), persons.len() as u64);
     out
@@ -158,7 +174,9 @@ pub fn sevenzip_extract(zip: &Path, key: &str, dir: &Path) -> BTreeMap<String, S
 
 /// Parses `;`-separated CSV (quoted fields, doubled quotes) after the BOM: rows of cells.
 pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
-    let text = text.strip_prefix('\u{feff}').expect("CSV starts with a BOM");
+    let text = text
+        .strip_prefix('\u{feff}')
+        .expect("CSV starts with a BOM");
     let mut rows = Vec::new();
     let mut row = Vec::new();
     let mut cell = String::new();
@@ -189,7 +207,10 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
             }
         }
     }
-    assert!(cell.is_empty() && row.is_empty(), "CSV must end with a line end");
+    assert!(
+        cell.is_empty() && row.is_empty(),
+        "CSV must end with a line end"
+    );
     rows
 }
 
