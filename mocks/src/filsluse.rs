@@ -43,6 +43,13 @@
 //! `password_change_required` with `password_requirements` until it is repeated with
 //! `new_password`.
 //!
+//! # Mail
+//!
+//! Every mail goes to the [`Notifier`] given at start: [`MailNotifier`] sends them over
+//! SMTP through [`crate::mail::Outbox`] (in order, retried, failures kept and counted,
+//! [`MailNotifier::flush`] to wait for them); [`RecordingNotifier`] only records them.
+//! The texts are in [`notify`], once.
+//!
 //! # Isolation
 //!
 //! A user sees only its own two folders and the files in them. Every route that takes an
@@ -68,6 +75,7 @@
 
 mod core;
 mod html;
+mod mailer;
 pub mod notify;
 pub mod password;
 mod rest;
@@ -83,6 +91,7 @@ use iplos_model::municipality::{self, Municipality, RegistryError};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use self::mailer::{FailedMail, MailNotifier, MailerConfig, MailerError};
 pub use self::notify::{
     FROM, FilsluseMail, LinkReason, NewFileMail, NewUserMail, Notifier, PasswordLinkMail,
     RecordingNotifier,
@@ -452,6 +461,11 @@ impl Filsluse {
         &self.portal.base_url
     }
 
+    /// The portal's time (its injected clock).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.portal.clock.now()
+    }
+
     /// The "New User Password Request" link that new-user mails carry.
     pub fn new_user_link(&self) -> String {
         self.portal.new_user_link()
@@ -524,6 +538,18 @@ impl Filsluse {
     /// The user's files.
     pub fn files(&self, username: &str) -> Result<Vec<FileInfo>, FilsluseError> {
         self.portal.files_info(username)
+    }
+
+    /// The bytes of the user's file `id` (as stored); `None` if the user has no such file
+    /// (another user's file is `None` too).
+    pub fn file_bytes(&self, username: &str, id: u64) -> Result<Option<Vec<u8>>, FilsluseError> {
+        if !self.files(username)?.iter().any(|f| f.id == id) {
+            return Ok(None);
+        }
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        Ok(self.portal.store.file_bytes(id)?)
     }
 
     /// Stops the server and waits for it.

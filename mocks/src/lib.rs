@@ -3,6 +3,7 @@
 //! mail and the receiver. Each endpoint is a server with a handle.
 
 pub mod cms;
+pub mod feedback;
 pub mod filsluse;
 pub mod intake;
 pub mod mail;

@@ -4,13 +4,34 @@
 //! (the mail outbox, wired by the harness; [`RecordingNotifier`] in tests). Each mail is a
 //! plain struct with the facts, plus `subject()` and `text()` that render the seeds' wording
 //! (seeds 000–003: figures 4-2, 4-4/4-8 and 4-10), sender [`FROM`].
+//!
+//! **These are the only copies of the filsluse texts.** [`crate::mail::national`]'s
+//! builders (`new_user_mail`, `password_mail`, `new_file_mail`) render through the same
+//! functions ([`new_user_text`], [`password_text`], [`new_file_text`]), and
+//! [`FilsluseMail::outgoing`] turns a recorded mail into the outbox's
+//! [`OutgoingMail`] (what [`super::MailNotifier`] sends). Where the seeds differ the
+//! choice is stated at the function.
 
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 
-/// The sender of every filsluse mail (seeds: FAQ 5.11).
+use crate::mail::{MailAddress, OutgoingMail};
+
+/// The sender of every filsluse mail (seeds: FAQ 5.11): [`SENDER_NAME`] and
+/// [`SENDER_ADDRESS`].
 pub const FROM: &str = "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>";
+/// The display name of the filsluse's sender.
+pub const SENDER_NAME: &str = "Statistisk sentralbyrå";
+/// The address of the filsluse's sender (seeds 000, 001, 003).
+pub const SENDER_ADDRESS: &str = "MoveITFilsluse@ssb.no";
+/// Subject of the new-user mail (seed 001, Figur 4-2).
+pub const NEW_USER_SUBJECT: &str = "Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå";
+/// Subject of the password mail (seeds 000 and 003).
+pub const PASSWORD_SUBJECT: &str = "IPLOS-tilbakemelding: Nytt passord - NB! Utløper på tid";
+/// Subject of the new-file notification, as the new-user mail announces it (seed 001:
+/// "Epost om filnedlasting vil ha emne: New File Notifcation." — spelled so, sic).
+pub const NEW_FILE_SUBJECT: &str = "New File Notifcation";
 /// The SSB guidance page the mails point to (seeds).
 pub const GUIDANCE_URL: &str =
     "http://www.ssb.no/innrapportering/offentlig-sektor/iplos?fane=veiledning";
@@ -46,33 +67,36 @@ pub struct NewUserMail {
 impl NewUserMail {
     /// The subject line.
     pub fn subject(&self) -> String {
-        "Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå".to_string()
+        NEW_USER_SUBJECT.to_string()
     }
 
-    /// The body, in the seed's wording.
+    /// The body, in the seed's wording ([`new_user_text`]).
     pub fn text(&self) -> String {
-        format!(
-            "Velkommen til Statistisk sentralbyrå!\n\n\
-             IPLOS (Individbasert Pleie og Omsorgsstatistikk)\n\n\
-             En konto har blitt opprettet for IPLOS-kontakt i din kommune, {full_name}. \
-             Kontoen gir tilgang for nedlasting av kryptert feillister og kontrolltabeller på \
-             IPLOS-innrapportering. Denne nedlastingen skal erstatte tilbakerapportering per CD. \
-             Feillistene og kontrolltabellene er unntatt offentligheten.\n\n\
-             Brukernavnet til kontoen er: {username}\n\n\
-             For å ta i bruk denne kontoen kan du bruke linken under. Du vil bli bedt om å skrive \
-             inn brukernavn, etter det vil du motta ytterligere instruksjoner om hvordan du kan få \
-             tilgang til systemet.\n\n\
-             {link}\n\n\
-             Når det blir lagt ut fil for nedlasting, vil det komme en egen epost om dette. \
-             Epost om filnedlasting vil ha emne: New File Notification.\n\n\
-             Dersom du trenger hjelp, kan du kontakte din kontaktperson i SSB ved epost til \
-             iplos@ssb.no og iplos@helsedirektoratet.no.\n\n\
-             Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\n",
-            full_name = self.full_name,
-            username = self.username,
-            link = self.link,
-        )
+        new_user_text(&self.full_name, &self.username, &self.link)
     }
+}
+
+/// The body of the new-user mail (seed 001, Figur 4-2): the account's full name, the
+/// username and the link to "New User Password Request" filled in.
+pub fn new_user_text(full_name: &str, username: &str, link: &str) -> String {
+    format!(
+        "Velkommen til Statistisk sentralbyrå!\n\n\
+         IPLOS (Individbasert Pleie og Omsorgsstatistikk)\n\n\
+         En konto har blitt opprettet for IPLOS-kontakt i din kommune, {full_name}. \
+         Kontoen gir tilgang for nedlasting av kryptert feillister og kontrolltabeller på \
+         IPLOS-innrapportering. Denne nedlastingen skal erstatte tilbakerapportering per CD. \
+         Feillistene og kontrolltabellene er unntatt offentligheten.\n\n\
+         Brukernavnet til kontoen er: {username}\n\n\
+         For å ta i bruk denne kontoen kan du bruke linken under. Du vil bli bedt om å skrive \
+         inn brukernavn, etter det vil du motta ytterligere instruksjoner om hvordan du kan få \
+         tilgang til systemet.\n\n\
+         {link}\n\n\
+         Når det blir lagt ut fil for nedlasting, vil det komme en egen epost om dette. \
+         Epost om filnedlasting vil ha emne: {NEW_FILE_SUBJECT}.\n\n\
+         Dersom du trenger hjelp, kan du kontakte din kontaktperson i SSB ved epost til \
+         iplos@ssb.no og iplos@helsedirektoratet.no.\n\n\
+         Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\n"
+    )
 }
 
 /// Why a password link was sent.
@@ -111,30 +135,35 @@ pub struct PasswordLinkMail {
 impl PasswordLinkMail {
     /// The subject line.
     pub fn subject(&self) -> String {
-        "IPLOS-tilbakemelding: Nytt passord - NB! Utløper på tid".to_string()
+        PASSWORD_SUBJECT.to_string()
     }
 
-    /// The body, in the seed's wording.
+    /// The body, in the seed's wording ([`password_text`]).
     pub fn text(&self) -> String {
-        format!(
-            "Til IPLOS-kontakt/innsendingsansvarlig for IPLOS i kommunen\n\n\
-             Passord må settes innen {m} minutter!\n\n\
-             Du har bedt om nytt passord til brukerkonto for på {portal} hos Statistisk \
-             sentralbyrå.\n\
-             Hvis dette er riktig, vennligst bruk linken nedenfor innen {m} minutter for å legge \
-             inn et nytt passord og logge deg på systemet.\n\n\
-             {link}\n\n\
-             Kontoen gir tilgang for nedlasting av kryptert feillister og kontrolltabeller på \
-             IPLOS-innrapportering. (Individbasert Pleie og Omsorgsstatistikk).\n\
-             Nedlastingen erstatter tilbakerapportering på CD. Feillistene og kontrolltabellene \
-             er personsensitive og unntatt offentlighet. Veiledning finnes på {guide}\n\n\
-             Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\ne-post: iplos@ssb.no\n",
-            m = self.valid_minutes,
-            portal = self.portal_url,
-            link = self.link,
-            guide = GUIDANCE_URL,
-        )
+        password_text(self.valid_minutes, &self.portal_url, &self.link)
     }
+}
+
+/// The body of the password mail: how many minutes the link works, the portal's address
+/// and the link. The wording is seed 000's (January 2018, "bruk linkene nedenfor",
+/// "IPLOS-innrapportering, (Individbasert …)"); seed 003 has the same mail with "linken"
+/// and a full stop.
+pub fn password_text(valid_minutes: i64, portal_url: &str, link: &str) -> String {
+    format!(
+        "Til IPLOS-kontakt/innsendingsansvarlig for IPLOS i kommunen\n\n\
+         Passord må settes innen {m} minutter!\n\n\
+         Du har bedt om nytt passord til brukerkonto for på {portal_url} hos Statistisk \
+         sentralbyrå.\n\
+         Hvis dette er riktig, vennligst bruk linkene nedenfor innen {m} minutter for å legge \
+         inn et nytt passord og logge deg på systemet.\n\n\
+         {link}\n\n\
+         Kontoen gir tilgang for nedlasting av kryptert feillister og kontrolltabeller på \
+         IPLOS-innrapportering, (Individbasert Pleie og Omsorgsstatistikk).\n\
+         Nedlastingen erstatter tilbakerapportering på CD. Feillistene og kontrolltabellene \
+         er personsensitive og unntatt offentlighet. Veiledning finnes på {GUIDANCE_URL}\n\n\
+         Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\ne-post: iplos@ssb.no\n",
+        m = valid_minutes,
+    )
 }
 
 /// "1 New File Available" (seed 001, figure 4-10).
@@ -167,32 +196,73 @@ pub struct NewFileMail {
 impl NewFileMail {
     /// The subject line.
     pub fn subject(&self) -> String {
-        "New File Notification".to_string()
+        NEW_FILE_SUBJECT.to_string()
     }
 
-    /// The body, in the seed's layout.
+    /// The body, in the seed's layout ([`new_file_text`]).
     pub fn text(&self) -> String {
-        format!(
-            "1 New File Available\n\n\
-             {folder}\n\n\
-             File Name: {name}\n\
-             Date and Time: {when}\n\
-             Size: {size}\n\
-             Uploaded By: {by}\n\
-             Tracking ID: {id}\n\
-             Link: {link}\n\
-             Integrity Verified: {ok}\n\n\
-             Regards,\nStatistisk sentralbyrå\n",
-            folder = self.folder_path,
-            name = self.file_name,
-            when = self.date_and_time,
-            size = thousands(self.size),
-            by = self.uploaded_by,
-            id = self.tracking_id,
-            link = self.link,
-            ok = if self.integrity_verified { "YES" } else { "NO" },
-        )
+        new_file_text(&NewFileFacts {
+            folder_path: &self.folder_path,
+            file_name: &self.file_name,
+            date_and_time: &self.date_and_time,
+            size: self.size,
+            uploaded_by: &self.uploaded_by,
+            tracking_id: &self.tracking_id,
+            link: &self.link,
+            integrity_verified: self.integrity_verified,
+        })
     }
+}
+
+/// What the "1 New File Available" text names.
+#[derive(Debug, Clone, Copy)]
+pub struct NewFileFacts<'a> {
+    /// `/Home/Ekstern/iplos/<username>/frassb`.
+    pub folder_path: &'a str,
+    /// The file name.
+    pub file_name: &'a str,
+    /// Europe/Oslo, `dd.mm.yyyy HH:MM:SS`.
+    pub date_and_time: &'a str,
+    /// Bytes (shown with `,` between thousands).
+    pub size: u64,
+    /// "frassb".
+    pub uploaded_by: &'a str,
+    /// The tracking id.
+    pub tracking_id: &'a str,
+    /// The link to the file.
+    pub link: &'a str,
+    /// "Integrity Verified: YES" or "NO".
+    pub integrity_verified: bool,
+}
+
+/// The body of "1 New File Available" in seed 001's layout (Figur 4-10: a blank line
+/// between the lines).
+pub fn new_file_text(f: &NewFileFacts<'_>) -> String {
+    format!(
+        "1 New File Available\n\n\
+         {folder}\n\n\
+         File Name: {name}\n\n\
+         Date and Time: {when}\n\n\
+         Size: {size}\n\n\
+         Uploaded By: {by}\n\n\
+         Tracking ID: {id}\n\n\
+         Link: {link}\n\n\
+         Integrity Verified: {ok}\n\n\
+         Regards,\nStatistisk sentralbyrå\n",
+        folder = f.folder_path,
+        name = f.file_name,
+        when = f.date_and_time,
+        size = thousands(f.size),
+        by = f.uploaded_by,
+        id = f.tracking_id,
+        link = f.link,
+        ok = if f.integrity_verified { "YES" } else { "NO" },
+    )
+}
+
+/// The sender of every filsluse mail as the outbox takes it.
+pub fn sender() -> MailAddress {
+    MailAddress::named(SENDER_NAME, SENDER_ADDRESS)
 }
 
 /// `24544` → `24,544` (the seed's "Size:" format).
@@ -244,6 +314,29 @@ impl FilsluseMail {
             FilsluseMail::NewUser(m) => m.text(),
             FilsluseMail::PasswordLink(m) => m.text(),
             FilsluseMail::NewFile(m) => m.text(),
+        }
+    }
+
+    /// When the portal sent it (account created, link requested, file uploaded): the
+    /// mail's `Date`.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            FilsluseMail::NewUser(m) => m.created_at,
+            FilsluseMail::PasswordLink(m) => m.requested_at,
+            FilsluseMail::NewFile(m) => m.uploaded_at,
+        }
+    }
+
+    /// The mail as the outbox sends it: from [`sender`], to the recipient, dated
+    /// [`FilsluseMail::at`] (the portal's injected clock).
+    pub fn outgoing(&self) -> OutgoingMail {
+        OutgoingMail {
+            from: sender(),
+            to: vec![MailAddress::new(self.to().to_string())],
+            subject: self.subject(),
+            body: self.text(),
+            date: Some(self.at()),
+            message_id: None,
         }
     }
 }

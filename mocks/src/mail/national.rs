@@ -13,6 +13,10 @@
 //!
 //! Links point at [`FilsluseLinks::base_url`], so a test points them at the filsluse mock.
 //! The shapes of the links (`human.aspx?...`) are those of the seeds.
+//!
+//! The three filsluse texts (and their subjects and sender) live once, in
+//! [`crate::filsluse::notify`]; the builders here only fill them in, so the portal's own
+//! mails ([`crate::filsluse::MailNotifier`]) and these are word for word the same.
 
 use chrono::{DateTime, Duration, Utc};
 use iplos_model::calendar::{OSLO, receipt_time};
@@ -20,13 +24,15 @@ use serde::Serialize;
 
 use super::MailError;
 use super::outbox::{MailAddress, OutgoingMail};
+use crate::filsluse::notify::{self, NewFileFacts};
+pub use crate::filsluse::notify::{NEW_FILE_SUBJECT, NEW_USER_SUBJECT, PASSWORD_SUBJECT};
 
 /// SSB's name as the display name of its mails.
 pub const SSB_NAME: &str = "Statistisk sentralbyrå";
 
 /// The sender address of every filsluse mail (seeds 000, 001, 003:
 /// "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>").
-pub const FILSLUSE_SENDER: &str = "MoveITFilsluse@ssb.no";
+pub const FILSLUSE_SENDER: &str = notify::SENDER_ADDRESS;
 
 /// The sender address of the 08:00 receipts. **\[model\]**: the seeds give `iplos@ssb.no`
 /// as SSB's IPLOS contact address (seed 000 §5.3, seed 002), not as the receipts' sender.
@@ -36,25 +42,12 @@ pub const RECEIPT_SENDER: &str = "iplos@ssb.no";
 /// "Passord må settes innen 60 minutter!", "You will have 60 minutes to use the link").
 pub const PASSWORD_LINK_VALIDITY: Duration = Duration::minutes(60);
 
-/// Subject of the new-user mail (seed 001, Figur 4-2).
-pub const NEW_USER_SUBJECT: &str = "Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå";
-
-/// Subject of the password mail (seeds 000 and 003).
-pub const PASSWORD_SUBJECT: &str = "IPLOS-tilbakemelding: Nytt passord - NB! Utløper på tid";
-
-/// Subject of the new-file notification, as the new-user mail announces it (seed 001:
-/// "Epost om filnedlasting vil ha emne: New File Notifcation." — spelled so, sic).
-pub const NEW_FILE_SUBJECT: &str = "New File Notifcation";
-
 /// Subject of the receipt. **\[model\]** (no seed shows the receipt; seed 000 speaks of
 /// "Kvitteringene for mottatte data").
 pub const RECEIPT_SUBJECT: &str = "Kvittering for mottatte IPLOS-data";
 
 /// Who uploads feedback files on the filsluse (seed 001: "Uploaded By: frassb").
-pub const UPLOADER: &str = "frassb";
-
-/// The SSB guide the password mail points to (seeds 000, 003).
-const GUIDE_URL: &str = "http://www.ssb.no/innrapportering/offentlig-sektor/iplos?fane=veiledning";
+pub const UPLOADER: &str = crate::filsluse::DEFAULT_UPLOADER;
 
 /// The date-time format of the filsluse (seed 001: "20.10.2016 18:31:29"), Oslo time.
 const FILSLUSE_TIME: &str = "%d.%m.%Y %H:%M:%S";
@@ -157,48 +150,21 @@ impl FilsluseUser {
 /// The folder of a user's feedback files: `/Home/Ekstern/iplos/<username>/frassb`
 /// (seed 001).
 pub fn folder_path(username: &str) -> String {
-    format!("/Home/Ekstern/iplos/{username}/{UPLOADER}")
+    format!(
+        "{}/{username}/{}",
+        crate::filsluse::HOME_ROOT,
+        crate::filsluse::UPLOAD_FOLDER
+    )
 }
 
 fn filsluse_sender() -> MailAddress {
-    MailAddress::named(SSB_NAME, FILSLUSE_SENDER)
+    notify::sender()
 }
 
 /// The filsluse's mail to a new user with the link to "New User Password Request"
 /// (seed 001, Figur 4-2). Dated by the outbox clock when sent.
 pub fn new_user_mail(user: &FilsluseUser, links: &FilsluseLinks) -> OutgoingMail {
-    let body = format!(
-        "Velkommen til Statistisk sentralbyrå!\n\
-         \n\
-         IPLOS (Individbasert Pleie og Omsorgsstatistikk)\n\
-         \n\
-         En konto har blitt opprettet for IPLOS-kontakt i din kommune, {full_name}. \
-         Kontoen gir tilgang for nedlasting av kryptert feillister og kontrolltabeller på \
-         IPLOS-innrapportering. Denne nedlastingen skal erstatte tilbakerapportering per CD. \
-         Feillistene og kontrolltabellene er unntatt offentligheten.\n\
-         \n\
-         Brukernavnet til kontoen er: {username}\n\
-         \n\
-         For å ta i bruk denne kontoen kan du bruke linken under. Du vil bli bedt om å skrive \
-         inn brukernavn, etter det vil du motta ytterligere instruksjoner om hvordan du kan få \
-         tilgang til systemet.\n\
-         \n\
-         {link}\n\
-         \n\
-         Når det blir lagt ut fil for nedlasting, vil det komme en egen epost om dette. Epost \
-         om filnedlasting vil ha emne: {NEW_FILE_SUBJECT}.\n\
-         \n\
-         Dersom du trenger hjelp, kan du kontakte din kontaktperson i SSB ved epost til \
-         iplos@ssb.no og iplos@helsedirektoratet.no.\n\
-         \n\
-         Med vennlig hilsen\n\
-         IPLOS-gruppa\n\
-         \n\
-         Statistisk sentralbyrå\n",
-        full_name = user.full_name,
-        username = user.username,
-        link = links.new_user_request(),
-    );
+    let body = notify::new_user_text(&user.full_name, &user.username, &links.new_user_request());
     OutgoingMail {
         from: filsluse_sender(),
         to: vec![MailAddress::new(user.email.clone())],
@@ -234,30 +200,7 @@ pub fn password_mail(
     let expires_at = requested
         .checked_add_signed(PASSWORD_LINK_VALIDITY)
         .ok_or_else(|| MailError::Time(format!("{requested} + 60 minutes")))?;
-    let body = format!(
-        "Til IPLOS-kontakt/innsendingsansvarlig for IPLOS i kommunen\n\
-         \n\
-         Passord må settes innen 60 minutter!\n\
-         \n\
-         Du har bedt om nytt passord til brukerkonto for på {portal} hos Statistisk \
-         sentralbyrå.\n\
-         Hvis dette er riktig, vennligst bruk linkene nedenfor innen 60 minutter for å legge \
-         inn et nytt passord og logge deg på systemet.\n\
-         \n\
-         {link}\n\
-         \n\
-         Kontoen gir tilgang for nedlasting av kryptert feillister og kontrolltabeller på \
-         IPLOS-innrapportering, (Individbasert Pleie og Omsorgsstatistikk).\n\
-         Nedlastingen erstatter tilbakerapportering på CD. Feillistene og kontrolltabellene \
-         er personsensitive og unntatt offentlighet. Veiledning finnes på {GUIDE_URL}\n\
-         \n\
-         Med vennlig hilsen\n\
-         IPLOS-gruppa\n\
-         \n\
-         Statistisk sentralbyrå\n\
-         e-post: iplos@ssb.no\n",
-        portal = links.portal(),
-    );
+    let body = notify::password_text(PASSWORD_LINK_VALIDITY.num_minutes(), &links.portal(), &link);
     Ok(PasswordMail {
         mail: OutgoingMail {
             from: filsluse_sender(),
@@ -290,34 +233,16 @@ pub struct NewFile {
 /// The filsluse's "1 New File Available" notification (seed 001, Figur 4-10), dated at
 /// the upload.
 pub fn new_file_mail(user: &FilsluseUser, links: &FilsluseLinks, file: &NewFile) -> OutgoingMail {
-    let body = format!(
-        "1 New File Available\n\
-         \n\
-         {folder}\n\
-         \n\
-         File Name: {name}\n\
-         \n\
-         Date and Time: {time}\n\
-         \n\
-         Size: {size}\n\
-         \n\
-         Uploaded By: {UPLOADER}\n\
-         \n\
-         Tracking ID: {tracking}\n\
-         \n\
-         Link: {link}\n\
-         \n\
-         Integrity Verified: YES\n\
-         \n\
-         Regards,\n\
-         Statistisk sentralbyrå\n",
-        folder = folder_path(&user.username),
-        name = file.file_name,
-        time = oslo_format(file.uploaded_at, FILSLUSE_TIME),
-        size = thousands(file.size),
-        tracking = file.tracking_id,
-        link = links.file_view(file.file_id, file.tracking_id, &user.username),
-    );
+    let body = notify::new_file_text(&NewFileFacts {
+        folder_path: &folder_path(&user.username),
+        file_name: &file.file_name,
+        date_and_time: &oslo_format(file.uploaded_at, FILSLUSE_TIME),
+        size: file.size,
+        uploaded_by: UPLOADER,
+        tracking_id: &file.tracking_id.to_string(),
+        link: &links.file_view(file.file_id, file.tracking_id, &user.username),
+        integrity_verified: true,
+    });
     OutgoingMail {
         from: filsluse_sender(),
         to: vec![MailAddress::new(user.email.clone())],
@@ -442,19 +367,6 @@ fn oslo_format(t: DateTime<Utc>, format: &str) -> String {
     t.with_timezone(&OSLO).format(format).to_string()
 }
 
-/// `24544` → `24,544` (the filsluse's size format, seed 001).
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Percent-encodes all but RFC 3986 unreserved characters (`@` → `%40`, as in seed 001).
 fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -471,6 +383,7 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filsluse::notify::thousands;
     use chrono::TimeZone;
 
     #[test]
