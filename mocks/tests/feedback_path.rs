@@ -82,7 +82,7 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
         m2.from.as_deref(),
         Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.no>")
     );
-    assert_eq!(m2.subject.as_deref(), Some("New File Notifcation"));
+    assert_eq!(m2.subject.as_deref(), Some("New File Notification"));
     assert_eq!(m2.date.as_deref(), Some("Wed, 8 Feb 2017 14:15:00 +0100"));
     let text = m2.text.unwrap().replace("\r\n", "\n");
     for line in [
@@ -238,7 +238,7 @@ async fn mails_that_cannot_be_sent_are_counted_and_kept() {
     assert_eq!(notifier.sent_count(), 0);
     assert_eq!(notifier.failed_count(), 2);
     let failures = notifier.failures();
-    assert_eq!(failures[1].mail.subject(), "New File Notifcation");
+    assert_eq!(failures[1].mail.subject(), "New File Notification");
     assert!(failures[1].error.contains("SMTP"), "{}", failures[1].error);
     assert_eq!(failures[1].attempts, 2);
     // The zip is in the portal all the same.

@@ -186,6 +186,12 @@ pub struct Csv {
     out: String,
 }
 
+impl Default for Csv {
+    fn default() -> Self {
+        Csv::new()
+    }
+}
+
 impl Csv {
     /// A CSV starting with the UTF-8 BOM (Excel then reads it as UTF-8).
     pub fn new() -> Csv {

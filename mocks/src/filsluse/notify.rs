@@ -29,9 +29,11 @@ pub const SENDER_ADDRESS: &str = "MoveITFilsluse@ssb.no";
 pub const NEW_USER_SUBJECT: &str = "Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå";
 /// Subject of the password mail (seeds 000 and 003).
 pub const PASSWORD_SUBJECT: &str = "IPLOS-tilbakemelding: Nytt passord - NB! Utløper på tid";
-/// Subject of the new-file notification, as the new-user mail announces it (seed 001:
-/// "Epost om filnedlasting vil ha emne: New File Notifcation." — spelled so, sic).
-pub const NEW_FILE_SUBJECT: &str = "New File Notifcation";
+/// Subject of the new-file notification. **\[model\]** MOVEit's wording; seed 001's
+/// new-user mail announces it as "New File Notifcation" (sic) and that text keeps the
+/// seed's spelling ([`new_user_text`]), but the portal's own subject is taken to be
+/// spelled right.
+pub const NEW_FILE_SUBJECT: &str = "New File Notification";
 /// The SSB guidance page the mails point to (seeds).
 pub const GUIDANCE_URL: &str =
     "http://www.ssb.no/innrapportering/offentlig-sektor/iplos?fane=veiledning";
@@ -92,7 +94,7 @@ pub fn new_user_text(full_name: &str, username: &str, link: &str) -> String {
          tilgang til systemet.\n\n\
          {link}\n\n\
          Når det blir lagt ut fil for nedlasting, vil det komme en egen epost om dette. \
-         Epost om filnedlasting vil ha emne: {NEW_FILE_SUBJECT}.\n\n\
+         Epost om filnedlasting vil ha emne: New File Notifcation.\n\n\
          Dersom du trenger hjelp, kan du kontakte din kontaktperson i SSB ved epost til \
          iplos@ssb.no og iplos@helsedirektoratet.no.\n\n\
          Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\n"
