@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use reqwest::{Client, StatusCode, redirect};
+use reqwest::{Client, redirect};
 use serde::Deserialize;
 
 /// A client that does not follow redirects (the agent reads each answer).
@@ -183,8 +183,8 @@ impl FilsluseClient {
         let mut jar = cookies(&page);
         let html = page.text().await?;
         let mut form = vec![("username".to_string(), username.to_string())];
-        if let Some(csrf) = input_value(&html, "csrf") {
-            form.push(("csrf".into(), csrf));
+        if let Some(csrf) = input_value(&html, "csrftoken") {
+            form.push(("csrftoken".into(), csrf));
         }
         let resp = self
             .client
@@ -194,7 +194,7 @@ impl FilsluseClient {
             .send()
             .await?;
         merge_cookies(&mut jar, cookies(&resp));
-        if resp.status().is_server_error() || resp.status() == StatusCode::BAD_REQUEST {
+        if !resp.status().is_success() {
             bail!("password request refused: {}", resp.status());
         }
         Ok(())
@@ -237,13 +237,11 @@ impl FilsluseClient {
                 first_sentence(&html)
             )));
         }
-        let csrf = input_value(&html, "csrf").unwrap_or_default();
+        let csrf = input_value(&html, "csrftoken").unwrap_or_default();
         let form = [
-            ("csrf", csrf.as_str()),
+            ("csrftoken", csrf.as_str()),
             ("new_password", password),
-            ("confirm_password", password),
-            ("password", password),
-            ("password2", password),
+            ("new_password2", password),
         ];
         let resp = self
             .client

@@ -131,6 +131,11 @@ impl Agent {
     }
 
     fn note(&mut self, at: DateTime<Utc>, kind: &str, detail: impl Into<String>) {
+        // Steps taken at the same virtual instant keep their order (a second apart).
+        let at = match self.timeline.last() {
+            Some((last, _, _)) if *last >= at => *last + Duration::seconds(1),
+            _ => at,
+        };
         self.timeline.push((at, kind.to_string(), detail.into()));
     }
 }
@@ -142,6 +147,7 @@ struct World {
     outbox: iplos_mocks::mail::Outbox,
     mailbox: Mailbox,
     filsluse: iplos_mocks::filsluse::Filsluse,
+    notifier: Arc<iplos_mocks::filsluse::MailNotifier>,
     fs_client: FilsluseClient,
     http: reqwest::Client,
     channel: Channel,
@@ -155,9 +161,8 @@ enum Channel {
 
 /// Sendemodul and SSB's intake.
 struct SendemodulSide {
-    intake: Arc<iplos_mocks::intake::Intake>,
+    intake: iplos_mocks::intake::Intake,
     server: iplos_mocks::sendemodul::Sendemodul,
-    pins: iplos_mocks::sendemodul::Pins,
 }
 
 /// The broker, the receiver and the PKI.
@@ -304,12 +309,13 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
         .await
         .context("starting the mail capture")?;
     let outbox = Outbox::to_capture(&mail, dyn_clock.clone());
+    let notifier_outbox = Arc::new(Outbox::to_capture(&mail, dyn_clock.clone()));
     let http = client::http()?;
     let mailbox = Mailbox::new(
         http.clone(),
         mail.http_url().ok_or_else(|| anyhow!("the mail capture has no HTTP API"))?,
     );
-    let notifier = Arc::new(iplos_mocks::filsluse::MailNotifier::new(outbox.clone()));
+    let notifier = Arc::new(iplos_mocks::filsluse::MailNotifier::start(notifier_outbox));
     let fs_config = iplos_mocks::filsluse::FilsluseConfig {
         state_dir: Some(cfg.state_dir.join("filsluse")),
         // [model] a rehearsal sets hundreds of passwords: a cheaper KDF keeps it fast.
@@ -322,15 +328,14 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
     let fs_client = FilsluseClient::new(http.clone(), format!("http://{}", filsluse.addr()));
     let channel = match cfg.scenario.season.channel {
         ChannelSpec::Sendemodul => {
-            let intake = Arc::new(
+            let intake =
                 iplos_mocks::intake::Intake::open(cfg.state_dir.join("intake.sqlite"), dyn_clock.clone())
-                    .context("opening the intake")?,
-            );
-            let pins = iplos_mocks::sendemodul::Pins::derive(cfg.seed);
+                    .context("opening the intake")?;
             let server = iplos_mocks::sendemodul::Sendemodul::start(
                 iplos_mocks::sendemodul::SendemodulConfig {
                     data_year: cfg.scenario.season.data_year,
-                    pins: pins.clone(),
+                    pins: iplos_mocks::sendemodul::Pins::seeded(cfg.seed),
+                    state_dir: Some(cfg.state_dir.join("sendemodul")),
                     ..Default::default()
                 },
                 intake.clone(),
@@ -338,11 +343,7 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
             )
             .await
             .context("starting Sendemodul")?;
-            Channel::Sendemodul(SendemodulSide {
-                intake,
-                server,
-                pins,
-            })
+            Channel::Sendemodul(SendemodulSide { intake, server })
         }
         ChannelSpec::Servicebus => Channel::Servicebus(Box::new(ServicebusSide {})),
     };
@@ -352,6 +353,7 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
         outbox,
         mailbox,
         filsluse,
+        notifier,
         fs_client,
         http,
         channel,
@@ -572,7 +574,7 @@ async fn submit_sendemodul(
     kind: Kind,
 ) -> Result<()> {
     let path = if kind == Kind::Test { "/SendemodulTEST" } else { "/Sendemodul" };
-    let pin = s.pins.pin(&a.plan.knr);
+    let pin = s.server.pin(&a.plan.knr);
     let (mut knr, mut bydel, mut orgnr, mut pin_used) =
         (a.plan.knr.clone(), a.plan.bydel.clone(), a.plan.orgnr.clone(), pin.clone());
     let mut wrong = None;
@@ -603,7 +605,7 @@ async fn submit_sendemodul(
         .await
         .context("Sendemodul login")?;
     let status = login.status();
-    let jar = client::cookies(&login);
+    let mut jar = client::cookies(&login);
     if !(status.is_success() || status.is_redirection()) || jar.is_empty() {
         a.note(t, "login-refused", format!("Sendemodul{} answered {status}", if kind == Kind::Test { "TEST" } else { "" }));
         if let Some(f) = wrong {
@@ -624,12 +626,27 @@ async fn submit_sendemodul(
         Kind::Correction => format!("{}{}_iplos_rettet.xml", a.plan.knr, a.plan.bydel),
     };
     let size = bytes.len();
+    let page = w
+        .http
+        .get(format!("{base}{path}/upload"))
+        .header(reqwest::header::COOKIE, client::cookie_header(&jar))
+        .send()
+        .await
+        .context("Sendemodul upload page")?;
+    client::merge_cookies(&mut jar, client::cookies(&page));
+    let html = page.text().await?;
+    let csrf = client::input_value(&html, "csrf").unwrap_or_default();
+    let group = client::input_value(&html, "gruppe").unwrap_or_else(|| format!("g{}", a.plan.knr));
     let form = reqwest::multipart::Form::new()
-        .text("contact_email", a.plan.contact.clone())
-        .text("contact_phone", a.plan.phone.clone())
-        .text("feedback_key", a.plan.feedback_key.clone())
+        .text("csrf", csrf)
+        .text("gruppe", group)
+        .text("del", "1")
+        .text("antall_deler", "1")
+        .text("epost", a.plan.contact.clone())
+        .text("telefon", a.plan.phone.clone())
+        .text("tilbakemeldingspassord", a.plan.feedback_key.clone())
         .part(
-            "file",
+            "fil",
             reqwest::multipart::Part::bytes(bytes)
                 .file_name(name.clone())
                 .mime_str("application/xml")?,
@@ -827,6 +844,7 @@ async fn publish_feedback(
         let input = feedback_input(cfg, s, a, &subs, test)?;
         iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
             .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
+        flush(w).await?;
         a.note(t, "feedback-published", if test { "test feedback on filsluse" } else { "feedback on filsluse" });
         a.waiting_feedback = Some(test);
         let next = if a.plan.has(Fault::PostmottakLate) {
@@ -840,6 +858,14 @@ async fn publish_feedback(
         q.push(friday, Ev::ContactSsb(i));
     }
     Ok(())
+}
+
+/// Waits until the filsluse mails queued so far are in the capture (deterministic order).
+async fn flush(w: &World) -> Result<()> {
+    w.notifier
+        .flush(std::time::Duration::from_secs(60))
+        .await
+        .map_err(|e| anyhow!("filsluse mail: {e}"))
 }
 
 /// The report phase of a feedback.
@@ -870,12 +896,12 @@ fn feedback_input(
             .map(serde_json::from_str)
             .transpose()?
             .unwrap_or_default();
-        files.push(iplos_mocks::feedback::FeedbackFile {
-            name: sub.file_name.clone(),
-            arrived: sub.arrived,
+        files.push(iplos_mocks::feedback::FeedbackFile::new(
+            sub.file_name.clone(),
+            sub.arrived,
             report,
-            bytes,
-        });
+            iplos_mocks::feedback::Content::Bytes(bytes),
+        ));
     }
     Ok(iplos_mocks::feedback::FeedbackInput {
         kommunenr: a.plan.knr.clone(),
@@ -1004,6 +1030,7 @@ async fn contact_mail(
                 }
                 // Ask for a new link and phone postmottak to forward it at once.
                 w.fs_client.request_link(&a.plan.postmottak).await?;
+                flush(w).await?;
                 a.note(t, "link-requested", "new password link requested; postmottak asked to forward it at once");
                 q.push(t + Duration::minutes(5), Ev::Postmottak(i, true));
                 return Ok(());
@@ -1013,6 +1040,7 @@ async fn contact_mail(
     if (new_file || a.password_set) && a.waiting_feedback.is_some() {
         if !a.password_set {
             w.fs_client.request_link(&a.plan.postmottak).await?;
+            flush(w).await?;
             a.note(t, "link-requested", "New User Password Request on filsluse");
             let next = if a.plan.has(Fault::PostmottakLate) {
                 next_working(t, 1, 9, 0)?

@@ -1,10 +1,10 @@
 //! The rule catalogue: every check the harness performs, with a stable id, its category,
 //! severity, the consequence the national side applies and where the rule comes from.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which level of checking a rule belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Category {
     /// XML well-formedness, encoding and parser limits.
@@ -16,7 +16,7 @@ pub enum Category {
 }
 
 /// How serious a finding is. An `Error` makes the message non-conformant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Reported, but the message still conforms.
@@ -27,7 +27,7 @@ pub enum Severity {
 
 /// What the national receiver does with data that breaks the rule
 /// (the spec's "Konsekvens" lines).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Consequence {
     /// "Slettemerk melding": the whole message is discarded.

@@ -19,7 +19,7 @@ pub use content::ContentState;
 use crate::message::{Header, Kontaktperson, Melding, Notifikasjon};
 
 /// Where a finding is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Location {
     /// 1-based line of the element (or of the parser's position for syntax errors).
     pub line: u64,
@@ -27,7 +27,7 @@ pub struct Location {
     pub path: String,
 }
 
-/// One thing found wrong.
+/// One thing found wrong. Read back from JSON, the rule id must be one of the catalogue's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// The rule id.
@@ -42,6 +42,33 @@ pub struct Finding {
     pub location: Location,
     /// What is wrong, in words that name the value and what was expected.
     pub message: String,
+}
+
+impl<'de> serde::Deserialize<'de> for Finding {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Finding, D::Error> {
+        /// The JSON shape, with an owned rule id.
+        #[derive(serde::Deserialize)]
+        struct Shadow {
+            rule: String,
+            category: Category,
+            severity: Severity,
+            consequence: Consequence,
+            location: Location,
+            message: String,
+        }
+        let s = Shadow::deserialize(d)?;
+        let rule = catalogue::by_id(&s.rule)
+            .map(|r| r.id)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown rule id {:?}", s.rule)))?;
+        Ok(Finding {
+            rule,
+            category: s.category,
+            severity: s.severity,
+            consequence: s.consequence,
+            location: s.location,
+            message: s.message,
+        })
+    }
 }
 
 /// Escapes control characters (`\0`, `\n`, `\u{85}`, ...) that a message or path copied
@@ -215,7 +242,7 @@ pub enum Item {
 }
 
 /// The result of checking one message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct CheckReport {
     /// True when no finding has error severity (including findings omitted by the cap).
     pub conformant: bool,
