@@ -284,20 +284,25 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     }
 
     let total_events = q.len();
+    let mut stats: BTreeMap<&'static str, Vec<std::time::Duration>> = BTreeMap::new();
     let mut done = 0usize;
     while let Some((t, ev)) = q.pop() {
         if t > end {
             break;
         }
         clock.set(t).map_err(|e| anyhow!("virtual clock: {e}"))?;
+        let label = ev.label();
+        let t0 = std::time::Instant::now();
         handle(&cfg, &world, &mut agents, &mut q, t, ev).await?;
+        stats.entry(label).or_default().push(t0.elapsed());
         done += 1;
         if cfg.progress && done % 500 == 0 {
             eprintln!("rehearse: {done} events (of at least {total_events}), virtual time {t}");
         }
     }
     clock.set(end).map_err(|e| anyhow!("virtual clock: {e}"))?;
-    let report = build_report(&cfg, &world, &agents, start, end)?;
+    let mut report = build_report(&cfg, &world, &agents, start, end)?;
+    report.timing.endpoints = step_stats(&stats);
     world.filsluse.shutdown().await;
     Ok(report)
 }
@@ -358,6 +363,50 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
         http,
         channel,
     })
+}
+
+impl Ev {
+    /// The step's name in the timing section.
+    fn label(&self) -> &'static str {
+        match self {
+            Ev::SendReceipts => "national: 08:00 receipts",
+            Ev::PublishFeedback(_) => "national: publish feedback",
+            Ev::Submit(_, Kind::Test) => "kommune: test submission",
+            Ev::Submit(_, Kind::Ordinary) => "kommune: ordinary submission",
+            Ev::Submit(_, Kind::Correction) => "kommune: corrections",
+            Ev::CheckReceipt(_) => "kommune: look for the receipt",
+            Ev::Postmottak(..) => "kommune: postmottak forwards",
+            Ev::ContactMail(_) => "kommune: contact reads mail",
+            Ev::ContactSsb(_) => "kommune: contact asks SSB",
+            Ev::RetryOpen(_) => "kommune: open the zip again",
+        }
+    }
+}
+
+/// Wall-clock latency of each kind of step (each step is one or more requests to the
+/// endpoints, done one at a time).
+fn step_stats(
+    stats: &BTreeMap<&'static str, Vec<std::time::Duration>>,
+) -> Vec<iplos_reports::EndpointStats> {
+    stats
+        .iter()
+        .map(|(name, v)| {
+            let mut ms: Vec<f64> = v.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+            ms.sort_by(f64::total_cmp);
+            let total: f64 = ms.iter().sum();
+            let pct = |p: f64| ms[((ms.len() as f64 - 1.0) * p).round() as usize];
+            iplos_reports::EndpointStats {
+                endpoint: (*name).to_string(),
+                requests: ms.len() as u64,
+                errors: 0,
+                per_second: if total > 0.0 { ms.len() as f64 / (total / 1000.0) } else { 0.0 },
+                p50_ms: pct(0.5),
+                p90_ms: pct(0.9),
+                p99_ms: pct(0.99),
+                max_ms: *ms.last().unwrap_or(&0.0),
+            }
+        })
+        .collect()
 }
 
 /// The event queue.

@@ -157,6 +157,8 @@ struct Transaction {
 }
 
 struct Session {
+    /// The same socket, for TCP_QUICKACK.
+    ack: Option<socket2::Socket>,
     shared: Arc<Shared>,
     peer: SocketAddr,
     reader: BufReader<OwnedReadHalf>,
@@ -225,8 +227,14 @@ impl Session {
         shutdown: watch::Receiver<bool>,
     ) -> Session {
         let _ = stream.set_nodelay(true);
+        // A handle on the same socket for TCP_QUICKACK (see `next_line`).
+        let ack = std::os::fd::AsFd::as_fd(&stream)
+            .try_clone_to_owned()
+            .ok()
+            .map(socket2::Socket::from);
         let (read, write) = stream.into_split();
         Session {
+            ack,
             shared,
             peer,
             reader: BufReader::with_capacity(16 * 1024, read),
@@ -286,6 +294,13 @@ impl Session {
     async fn next_line(&mut self, max: usize, deadline: Instant) -> Next {
         if *self.shutdown.borrow() {
             return Next::Shutdown;
+        }
+        // Acknowledge at once what arrives: a client that writes the message and its
+        // terminating "." in two writes (lettre does) would otherwise wait for the delayed
+        // ACK (40 ms on Linux) before sending the terminator — Nagle against delayed ACK.
+        #[cfg(target_os = "linux")]
+        if let Some(s) = &self.ack {
+            let _ = s.set_tcp_quickack(true);
         }
         let read = read_line_limited(&mut self.reader, &mut self.buf, max);
         tokio::select! {
