@@ -531,6 +531,21 @@ impl Pki {
         name: &str,
         options: &IssueOptions,
     ) -> Result<Party, PkiError> {
+        self.issue_with_keys(her_id, orgnr, name, options, None)
+    }
+
+    /// As [`issue_with`](Self::issue_with), with the (signing, encryption) key pairs given
+    /// instead of generated: RSA key generation is most of the cost of a pair (about 0.5 s),
+    /// so a rehearsal of hundreds of kommuner certifies one vendor-held key pair per
+    /// kommune certificate. Each certificate is still the kommune's own (subject, serial).
+    pub fn issue_with_keys(
+        &mut self,
+        her_id: HerId,
+        orgnr: &OrgNr,
+        name: &str,
+        options: &IssueOptions,
+        keys: Option<(&PKey<Private>, &PKey<Private>)>,
+    ) -> Result<Party, PkiError> {
         let cfg = &self.index.config;
         let (from, until) = match (options.validity, options.variant) {
             (Some((a, b)), _) => (a.timestamp(), b.timestamp()),
@@ -553,7 +568,10 @@ impl Pki {
         for role in [Role::Signing, Role::Encryption] {
             let serial = self.index.next_serial;
             self.index.next_serial += 1;
-            let key = new_key(self.index.config.key_bits)?;
+            let key = match (keys, role) {
+                (Some((k, _)), Role::Signing) | (Some((_, k)), Role::Encryption) => k.clone(),
+                (None, _) => new_key(self.index.config.key_bits)?,
+            };
             let usage = match (role, options.variant) {
                 (Role::Signing, Variant::WrongKeyUsage) => Usage::Encryption,
                 (Role::Encryption, Variant::WrongKeyUsage) => Usage::DigitalSignatureOnly,
@@ -711,7 +729,8 @@ enum Usage {
     DigitalSignatureOnly,
 }
 
-fn new_key(bits: u32) -> Result<PKey<Private>, ErrorStack> {
+/// A new RSA key of `bits` bits.
+pub fn new_key(bits: u32) -> Result<PKey<Private>, ErrorStack> {
     PKey::from_rsa(Rsa::generate(bits)?)
 }
 
