@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod engine;
+mod national;
 mod output;
 mod scenario;
 

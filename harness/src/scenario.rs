@@ -12,7 +12,7 @@ use std::fmt;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use iplos_model::calendar::{Channel, PhaseKind, Season};
+use iplos_model::calendar::{PhaseKind, Season};
 use serde::{Deserialize, Serialize};
 
 /// The scenario files shipped with the tool: (file name, text).

@@ -98,7 +98,10 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
     report.timing.peak_rss_bytes = peak_rss();
     let written = iplos_reports::write_report(&report, &out)
         .with_context(|| format!("writing the report to {}", out.display()))?;
-    print!("{}", iplos_reports::console_summary(&report, Some(&written)));
+    print!(
+        "{}",
+        iplos_reports::console_summary(&report, Some(&written))
+    );
     let mut tripped = Vec::new();
     for gate in &args.fail_on {
         if gate == "late" {

@@ -10,6 +10,11 @@
 //!                          messages, verdicts and receipts (rcv_*), one SQLite file
 //! DIR/participants.json    the AMQP users (mode 0600), kept across runs
 //! DIR/endpoints.json       what a vendor needs (written at every start)
+//! DIR/intake.sqlite        Sendemodul's intake: every file, its check report, receipts
+//! DIR/sendemodul/          split uploads in progress
+//! DIR/filsluse/            the portal's users, files, tokens
+//! DIR/mail/                every mail captured (and .eml files)
+//! DIR/sendemodul-pins.json the PIN seed (kept across runs)
 //! ```
 //!
 //! # Participants
@@ -106,6 +111,25 @@ pub struct Args {
     /// Largest AMQP message the broker takes, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 100)]
     max_message_mib: u64,
+    /// Sendemodul's HTTP port (`/Sendemodul/`, `/SendemodulTEST/`); 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    sendemodul_port: u16,
+    /// Filsluse's HTTP port (HTML and the MOVEit REST API); 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    filsluse_port: u16,
+    /// The mail capture's SMTP port; 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    smtp_port: u16,
+    /// The mail capture's HTTP reading API port; 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    mail_http_port: u16,
+    /// SSB's operator API (publish feedback); 0 picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = 0)]
+    admin_port: u16,
+    /// Send the national side's mail (receipts, filsluse) to this SMTP server instead of
+    /// the capture, e.g. `smtp.example.org:25`.
+    #[arg(long, value_name = "HOST:PORT")]
+    smtp_relay: Option<String>,
 }
 
 /// One AMQP user.
@@ -133,6 +157,10 @@ struct Endpoints {
     generated_by: String,
     data_year: u16,
     amqp: Amqp,
+    sendemodul: SendemodulEndpoint,
+    filsluse: FilsluseEndpoint,
+    mail: MailEndpoint,
+    admin: AdminEndpoint,
     register: Vec<RegisterEndpoint>,
     pki: PkiFiles,
     state: StateFiles,
@@ -150,6 +178,35 @@ struct Amqp {
     receive_address: String,
     sasl: &'static str,
     max_message_bytes: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct SendemodulEndpoint {
+    ordinary_url: String,
+    test_url: String,
+    login_fields: [&'static str; 4],
+    upload_fields: [&'static str; 7],
+}
+
+#[derive(Debug, Serialize)]
+struct FilsluseEndpoint {
+    url: String,
+    api: String,
+    home_root: &'static str,
+    new_user_request: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MailEndpoint {
+    smtp: String,
+    http_api: String,
+    relay: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct AdminEndpoint {
+    url: String,
+    publish_feedback: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,6 +239,9 @@ struct KommuneEndpoint {
     kommunenummer: String,
     name: String,
     orgnr: String,
+    bydel: &'static str,
+    sendemodul_pin: String,
+    filsluse_username: String,
     her_id: u32,
     username: String,
     password: String,
@@ -477,6 +537,25 @@ async fn serve(args: Args) -> Result<ExitCode> {
     .await
     .context("cannot start the receiver")?;
 
+    // Sendemodul, filsluse, mail, the receipt ticker and the operator API.
+    let web = super::serve_web::start(
+        &super::serve_web::WebArgs {
+            bind: args.bind,
+            sendemodul_port: args.sendemodul_port,
+            filsluse_port: args.filsluse_port,
+            smtp_port: args.smtp_port,
+            mail_http_port: args.mail_http_port,
+            admin_port: args.admin_port,
+            smtp_relay: args.smtp_relay.clone(),
+            seed: args.seed,
+        },
+        &state,
+        year,
+        &kommuner,
+        clock.clone(),
+    )
+    .await?;
+
     // endpoints.json.
     let host = broker.local_addr().ip().to_string();
     let port = broker.port();
@@ -489,6 +568,9 @@ async fn serve(args: Args) -> Result<ExitCode> {
             kommunenummer: k.number().to_string(),
             name: name.clone(),
             orgnr: k.orgnr().to_string(),
+            bydel: "00",
+            sendemodul_pin: web.sendemodul.pin(k.number()),
+            filsluse_username: k.postmottak().to_lowercase(),
             her_id: c.her_id,
             username: c.username.clone(),
             password: c.password.clone(),
@@ -529,6 +611,38 @@ async fn serve(args: Args) -> Result<ExitCode> {
             receive_address: "/amq/queue/{queue}".into(),
             sasl: "PLAIN",
             max_message_bytes: args.max_message_mib * 1024 * 1024,
+        },
+        sendemodul: SendemodulEndpoint {
+            ordinary_url: format!("{}/Sendemodul/", web.sendemodul.base_url()),
+            test_url: format!("{}/SendemodulTEST/", web.sendemodul.base_url()),
+            login_fields: ["kommunenr", "bydel", "orgnr", "pin"],
+            upload_fields: [
+                "fil",
+                "epost",
+                "telefon",
+                "tilbakemeldingspassord",
+                "del",
+                "antall_deler",
+                "gruppe",
+            ],
+        },
+        filsluse: FilsluseEndpoint {
+            url: web.filsluse.base_url().to_string(),
+            api: format!("{}/api/v1", web.filsluse.base_url()),
+            home_root: iplos_mocks::filsluse::HOME_ROOT,
+            new_user_request: web.filsluse.new_user_link(),
+        },
+        mail: MailEndpoint {
+            smtp: web.mail.smtp_addr().to_string(),
+            http_api: web.mail.http_url().unwrap_or_default(),
+            relay: args.smtp_relay.clone(),
+        },
+        admin: AdminEndpoint {
+            url: web.admin_url.clone(),
+            publish_feedback: format!(
+                "POST {}/feedback/{{kommunenummer}}?kind=test|ordinary",
+                web.admin_url
+            ),
         },
         register: register
             .iter()
@@ -601,6 +715,28 @@ async fn serve(args: Args) -> Result<ExitCode> {
         pki_dir.display(),
         pki.ca_path().display()
     );
+    println!(
+        "  Sendemodul  {}/Sendemodul/ and /SendemodulTEST/ (kommunenr, bydel 00, orgnr, PIN from endpoints.json)",
+        web.sendemodul.base_url()
+    );
+    println!(
+        "  filsluse    {} (REST {}/api/v1); users: each kommune's postmottak address",
+        web.filsluse.base_url(),
+        web.filsluse.base_url()
+    );
+    println!(
+        "  mail        SMTP {}  read: {}{}",
+        web.mail.smtp_addr(),
+        web.mail.http_url().unwrap_or_default(),
+        args.smtp_relay
+            .as_ref()
+            .map(|r| format!("  (national mail relayed to {r})"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  operator    POST {}/feedback/<kommunenummer>?kind=test|ordinary publishes feedback",
+        web.admin_url
+    );
     println!("  run store   {}", store_path.display());
     println!("  endpoints   {}", endpoints_path.display());
     if receiver.recovered() > 0 {
@@ -616,6 +752,7 @@ async fn serve(args: Args) -> Result<ExitCode> {
     println!("stopping");
     receiver.shutdown().await;
     broker.shutdown().await;
+    web.shutdown().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -90,7 +90,12 @@ impl Mailbox {
     /// The messages in `address`'s mailbox, oldest first.
     pub async fn list(&self, address: &str) -> Result<Vec<MailSummary>> {
         let url = format!("{}/mailboxes/{}/messages", self.base, encode(address));
-        let resp = self.client.get(&url).send().await.with_context(|| url.clone())?;
+        let resp = self
+            .client
+            .get(&url)
+            .send()
+            .await
+            .with_context(|| url.clone())?;
         if !resp.status().is_success() {
             bail!("{url}: {}", resp.status());
         }
@@ -111,8 +116,16 @@ impl Mailbox {
             .error_for_status()?
             .json()
             .await?;
-        let subject = v.get("subject").and_then(|s| s.as_str()).unwrap_or("").to_string();
-        let text = v.get("text").and_then(|s| s.as_str()).unwrap_or("").to_string();
+        let subject = v
+            .get("subject")
+            .and_then(|s| s.as_str())
+            .unwrap_or("")
+            .to_string();
+        let text = v
+            .get("text")
+            .and_then(|s| s.as_str())
+            .unwrap_or("")
+            .to_string();
         Ok((subject, text))
     }
 }
@@ -215,7 +228,11 @@ impl FilsluseClient {
         // Follow redirects by hand (carrying cookies) to the change-password form.
         for _ in 0..5 {
             let Some(loc) = location.take() else { break };
-            let url = if loc.starts_with("http") { self.localise(&loc) } else { format!("{}{}", self.base, loc) };
+            let url = if loc.starts_with("http") {
+                self.localise(&loc)
+            } else {
+                format!("{}{}", self.base, loc)
+            };
             let r = self
                 .client
                 .get(&url)
@@ -255,7 +272,10 @@ impl FilsluseClient {
         if st.is_success() || st.is_redirection() {
             Ok(LinkOutcome::PasswordSet)
         } else {
-            Ok(LinkOutcome::Refused(format!("{st}: {}", first_sentence(&body))))
+            Ok(LinkOutcome::Refused(format!(
+                "{st}: {}",
+                first_sentence(&body)
+            )))
         }
     }
 
@@ -317,7 +337,10 @@ impl FilsluseClient {
             .error_for_status()?
             .json()
             .await?;
-        let items = v.get("items").cloned().unwrap_or(serde_json::Value::Array(vec![]));
+        let items = v
+            .get("items")
+            .cloned()
+            .unwrap_or(serde_json::Value::Array(vec![]));
         Ok(serde_json::from_value(items)?)
     }
 
@@ -339,7 +362,10 @@ impl FilsluseClient {
 
     /// Links in mails carry the portal's public base; the agent talks to the bound one.
     fn localise(&self, link: &str) -> String {
-        match link.find("://").and_then(|i| link[i + 3..].find('/').map(|j| i + 3 + j)) {
+        match link
+            .find("://")
+            .and_then(|i| link[i + 3..].find('/').map(|j| i + 3 + j))
+        {
             Some(path_at) => format!("{}{}", self.base, &link[path_at..]),
             None => link.to_string(),
         }

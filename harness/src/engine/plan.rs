@@ -94,11 +94,25 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
     };
     let test_day = scenario
         .phase(PhaseId::TestSubmission)
-        .map(|p| pick_working_day(&mut rng, p.first_day, p.last_day.min(p.first_day + Duration::days(13)), 0.0))
+        .map(|p| {
+            pick_working_day(
+                &mut rng,
+                p.first_day,
+                p.last_day.min(p.first_day + Duration::days(13)),
+                0.0,
+            )
+        })
         .unwrap_or_default();
     let ordinary_day = scenario
         .phase(PhaseId::OrdinarySubmission)
-        .map(|p| pick_working_day(&mut rng, p.first_day, p.last_day, scenario.rehearsal.submission_rush))
+        .map(|p| {
+            pick_working_day(
+                &mut rng,
+                p.first_day,
+                p.last_day,
+                scenario.rehearsal.submission_rush,
+            )
+        })
         .unwrap_or_default();
     let minute = rng.gen_range(60..420);
     let domain = m
@@ -130,7 +144,12 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
 }
 
 /// A working day in `first..=last`; `rush` 0 draws evenly, 1 crowds the last three.
-fn pick_working_day<R: Rng>(rng: &mut R, first: NaiveDate, last: NaiveDate, rush: f64) -> NaiveDate {
+fn pick_working_day<R: Rng>(
+    rng: &mut R,
+    first: NaiveDate,
+    last: NaiveDate,
+    rush: f64,
+) -> NaiveDate {
     let days: Vec<NaiveDate> = first
         .iter_days()
         .take_while(|d| *d <= last)

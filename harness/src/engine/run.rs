@@ -179,8 +179,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
             let mut v = Vec::new();
             for k in list {
                 v.push(
-                    municipality::lookup(year, k)
-                        .with_context(|| format!("--municipality {k}"))?,
+                    municipality::lookup(year, k).with_context(|| format!("--municipality {k}"))?,
                 );
             }
             v
@@ -239,17 +238,21 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     // Filsluse users: one per kommune (its postmottak), created at the start of the season
     // with the "Ny bruker" mail.
     for a in &agents {
-        let spec = iplos_mocks::filsluse::UserSpec::new(a.plan.postmottak.clone())
-            .with_full_name(format!("{} kommune", a.plan.name));
-        world.filsluse.create_user(&spec).with_context(|| {
-            format!("creating the filsluse user of {}", a.plan.knr)
-        })?;
+        let spec = iplos_mocks::filsluse::UserSpec::for_municipality(a.municipality)
+            .with_username(a.plan.postmottak.clone());
+        world
+            .filsluse
+            .create_user(&spec)
+            .with_context(|| format!("creating the filsluse user of {}", a.plan.knr))?;
     }
 
     let mut q = Queue::default();
     for (i, a) in agents.iter_mut().enumerate() {
         if a.plan.tests {
-            q.push(at_oslo(a.plan.test_day, 8, a.plan.minute)?, Ev::Submit(i, Kind::Test));
+            q.push(
+                at_oslo(a.plan.test_day, 8, a.plan.minute)?,
+                Ev::Submit(i, Kind::Test),
+            );
         }
         let ordinary_day = if a.plan.has(Fault::EpjNotUpgraded) {
             // The EPJ is upgraded during the extension.
@@ -259,7 +262,10 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
         } else {
             a.plan.ordinary_day
         };
-        q.push(at_oslo(ordinary_day, 8, a.plan.minute)?, Ev::Submit(i, Kind::Ordinary));
+        q.push(
+            at_oslo(ordinary_day, 8, a.plan.minute)?,
+            Ev::Submit(i, Kind::Ordinary),
+        );
         if !a.plan.tests && a.plan.has(Fault::NeverTested) {
             a.cause("test_submission", Fault::NeverTested);
         }
@@ -277,10 +283,16 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
         }
     }
     if let Some(p) = sc.phase(PhaseId::TestFeedback) {
-        q.push(at_oslo(working_day_on_or_after(p.first_day), 9, 0)?, Ev::PublishFeedback(true));
+        q.push(
+            at_oslo(working_day_on_or_after(p.first_day), 9, 0)?,
+            Ev::PublishFeedback(true),
+        );
     }
     if let Some(p) = sc.phase(PhaseId::Feedback) {
-        q.push(at_oslo(working_day_on_or_after(p.first_day), 9, 0)?, Ev::PublishFeedback(false));
+        q.push(
+            at_oslo(working_day_on_or_after(p.first_day), 9, 0)?,
+            Ev::PublishFeedback(false),
+        );
     }
 
     let total_events = q.len();
@@ -310,15 +322,19 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
 async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<World> {
     use iplos_mocks::mail::{MailConfig, MailServer, Outbox};
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let mail = MailServer::start(MailConfig::in_dir(cfg.state_dir.join("mail")), dyn_clock.clone())
-        .await
-        .context("starting the mail capture")?;
+    let mail = MailServer::start(
+        MailConfig::in_dir(cfg.state_dir.join("mail")),
+        dyn_clock.clone(),
+    )
+    .await
+    .context("starting the mail capture")?;
     let outbox = Outbox::to_capture(&mail, dyn_clock.clone());
     let notifier_outbox = Arc::new(Outbox::to_capture(&mail, dyn_clock.clone()));
     let http = client::http()?;
     let mailbox = Mailbox::new(
         http.clone(),
-        mail.http_url().ok_or_else(|| anyhow!("the mail capture has no HTTP API"))?,
+        mail.http_url()
+            .ok_or_else(|| anyhow!("the mail capture has no HTTP API"))?,
     );
     let notifier = Arc::new(iplos_mocks::filsluse::MailNotifier::start(notifier_outbox));
     let fs_config = iplos_mocks::filsluse::FilsluseConfig {
@@ -327,15 +343,18 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
         kdf_iterations: 1_000,
         ..Default::default()
     };
-    let filsluse = iplos_mocks::filsluse::Filsluse::start(fs_config, dyn_clock.clone(), notifier.clone())
-        .await
-        .context("starting filsluse")?;
+    let filsluse =
+        iplos_mocks::filsluse::Filsluse::start(fs_config, dyn_clock.clone(), notifier.clone())
+            .await
+            .context("starting filsluse")?;
     let fs_client = FilsluseClient::new(http.clone(), format!("http://{}", filsluse.addr()));
     let channel = match cfg.scenario.season.channel {
         ChannelSpec::Sendemodul => {
-            let intake =
-                iplos_mocks::intake::Intake::open(cfg.state_dir.join("intake.sqlite"), dyn_clock.clone())
-                    .context("opening the intake")?;
+            let intake = iplos_mocks::intake::Intake::open(
+                cfg.state_dir.join("intake.sqlite"),
+                dyn_clock.clone(),
+            )
+            .context("opening the intake")?;
             let server = iplos_mocks::sendemodul::Sendemodul::start(
                 iplos_mocks::sendemodul::SendemodulConfig {
                     data_year: cfg.scenario.season.data_year,
@@ -399,7 +418,11 @@ fn step_stats(
                 endpoint: (*name).to_string(),
                 requests: ms.len() as u64,
                 errors: 0,
-                per_second: if total > 0.0 { ms.len() as f64 / (total / 1000.0) } else { 0.0 },
+                per_second: if total > 0.0 {
+                    ms.len() as f64 / (total / 1000.0)
+                } else {
+                    0.0
+                },
                 p50_ms: pct(0.5),
                 p90_ms: pct(0.9),
                 p99_ms: pct(0.99),
@@ -505,7 +528,9 @@ fn file_for(cfg: &EngineConfig, a: &Agent, kind: Kind) -> Result<Vec<u8>> {
         _ => data.melding,
     };
     if let Some(v) = &a.plan.vendor
-        && let Some(vendor) = iplos_generators::profile::VENDORS.iter().find(|x| x.navn_epj == v)
+        && let Some(vendor) = iplos_generators::profile::VENDORS
+            .iter()
+            .find(|x| x.navn_epj == v)
     {
         m.header.leverandor = vendor.leverandor.to_string();
         m.header.navn_epj = vendor.navn_epj.to_string();
@@ -531,7 +556,11 @@ fn defective(xml: Vec<u8>) -> Result<Vec<u8>> {
     let Some(at) = s.find("<Notifikasjon ") else {
         return Ok(s.into_bytes());
     };
-    let close = at + s[at..].find('>').ok_or_else(|| anyhow!("no > after Notifikasjon"))? + 1;
+    let close = at
+        + s[at..]
+            .find('>')
+            .ok_or_else(|| anyhow!("no > after Notifikasjon"))?
+        + 1;
     let mut out = String::with_capacity(s.len() + 40);
     out.push_str(&s[..close]);
     out.push_str("<EksportFeil>ukjent felt</EksportFeil>");
@@ -584,7 +613,12 @@ async fn submit(
             a.cause(kind.phase(), f);
             a.it_fixed = true;
             q.push(
-                next_working(t, cfg.scenario.rehearsal.it_fix_working_days, 8, a.plan.minute)?,
+                next_working(
+                    t,
+                    cfg.scenario.rehearsal.it_fix_working_days,
+                    8,
+                    a.plan.minute,
+                )?,
                 Ev::Submit(i, kind),
             );
             return Ok(());
@@ -600,7 +634,11 @@ async fn submit(
 /// looks like from the kommune.
 async fn probe_closed_port() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0");
-    let port = l.as_ref().ok().and_then(|l| l.local_addr().ok()).map(|a| a.port());
+    let port = l
+        .as_ref()
+        .ok()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port());
     drop(l);
     match port {
         Some(p) => match tokio::net::TcpStream::connect(("127.0.0.1", p)).await {
@@ -622,10 +660,18 @@ async fn submit_sendemodul(
     t: DateTime<Utc>,
     kind: Kind,
 ) -> Result<()> {
-    let path = if kind == Kind::Test { "/SendemodulTEST" } else { "/Sendemodul" };
+    let path = if kind == Kind::Test {
+        "/SendemodulTEST"
+    } else {
+        "/Sendemodul"
+    };
     let pin = s.server.pin(&a.plan.knr);
-    let (mut knr, mut bydel, mut orgnr, mut pin_used) =
-        (a.plan.knr.clone(), a.plan.bydel.clone(), a.plan.orgnr.clone(), pin.clone());
+    let (mut knr, mut bydel, mut orgnr, mut pin_used) = (
+        a.plan.knr.clone(),
+        a.plan.bydel.clone(),
+        a.plan.orgnr.clone(),
+        pin.clone(),
+    );
     let mut wrong = None;
     if !a.login_fixed {
         if a.plan.has(Fault::WrongPin) {
@@ -656,14 +702,24 @@ async fn submit_sendemodul(
     let status = login.status();
     let mut jar = client::cookies(&login);
     if !(status.is_success() || status.is_redirection()) || jar.is_empty() {
-        a.note(t, "login-refused", format!("Sendemodul{} answered {status}", if kind == Kind::Test { "TEST" } else { "" }));
+        a.note(
+            t,
+            "login-refused",
+            format!(
+                "Sendemodul{} answered {status}",
+                if kind == Kind::Test { "TEST" } else { "" }
+            ),
+        );
         if let Some(f) = wrong {
             a.login_fixed = true;
             a.note(t, "fault", f.title());
             a.cause(kind.phase(), f);
             q.push(next_working(t, 1, 8, a.plan.minute)?, Ev::Submit(i, kind));
         } else {
-            return Err(anyhow!("{}: Sendemodul refused the right credentials ({status})", a.plan.knr));
+            return Err(anyhow!(
+                "{}: Sendemodul refused the right credentials ({status})",
+                a.plan.knr
+            ));
         }
         return Ok(());
     }
@@ -751,7 +807,10 @@ async fn submit_sendemodul(
     });
     if kind != Kind::Test {
         // The contact looks for the receipt at 08:30 on the day it is due.
-        q.push(latest.receipt_due + Duration::minutes(30), Ev::CheckReceipt(i));
+        q.push(
+            latest.receipt_due + Duration::minutes(30),
+            Ev::CheckReceipt(i),
+        );
     }
     match kind {
         Kind::Ordinary => {
@@ -837,8 +896,8 @@ async fn check_receipt(
     let Some(last) = a.sent.iter().rfind(|s| s.kind != Kind::Test).cloned() else {
         return Ok(());
     };
-    let due = iplos_model::calendar::receipt_time(last.arrived)
-        .ok_or_else(|| anyhow!("receipt time"))?;
+    let due =
+        iplos_model::calendar::receipt_time(last.arrived).ok_or_else(|| anyhow!("receipt time"))?;
     let mails = w.mailbox.list(&a.plan.contact).await?;
     let mut found = None;
     for m in &mails {
@@ -855,11 +914,19 @@ async fn check_receipt(
     match found {
         Some(id) => {
             a.read.insert(id);
-            a.note(t, "receipt-read", format!("SSB's receipt (due {})", oslo(due)));
+            a.note(
+                t,
+                "receipt-read",
+                format!("SSB's receipt (due {})", oslo(due)),
+            );
             a.receipt = Some(Some(due));
         }
         None => {
-            a.note(t, "no-receipt", "no receipt by 08:00 the working day after: the contact asks SSB");
+            a.note(
+                t,
+                "no-receipt",
+                "no receipt by 08:00 the working day after: the contact asks SSB",
+            );
             a.receipt = Some(None);
             if a.plan.has(Fault::NoReceipt) {
                 a.cause(RECEIPT, Fault::NoReceipt);
@@ -878,7 +945,9 @@ async fn publish_feedback(
     test: bool,
 ) -> Result<()> {
     let Channel::Sendemodul(s) = &w.channel else {
-        return Err(anyhow!("feedback for the service bus season is not wired yet"));
+        return Err(anyhow!(
+            "feedback for the service bus season is not wired yet"
+        ));
     };
     let channel = if test {
         iplos_mocks::intake::Channel::Test
@@ -886,15 +955,29 @@ async fn publish_feedback(
         iplos_mocks::intake::Channel::Ordinary
     };
     for (i, a) in agents.iter_mut().enumerate() {
-        let subs = s.intake.submissions_of(&a.plan.knr, channel)?;
-        if subs.is_empty() {
+        let Some(input) = crate::national::feedback_from_intake(
+            &s.intake,
+            &a.plan.knr,
+            &a.plan.name,
+            cfg.scenario.season.data_year,
+            channel,
+            &cfg.scenario.season.test_feedback_key,
+        )?
+        else {
             continue;
-        }
-        let input = feedback_input(cfg, s, a, &subs, test)?;
+        };
         iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
             .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
         flush(w).await?;
-        a.note(t, "feedback-published", if test { "test feedback on filsluse" } else { "feedback on filsluse" });
+        a.note(
+            t,
+            "feedback-published",
+            if test {
+                "test feedback on filsluse"
+            } else {
+                "feedback on filsluse"
+            },
+        );
         a.waiting_feedback = Some(test);
         let next = if a.plan.has(Fault::PostmottakLate) {
             next_working(t, 1, 9, 0)?
@@ -927,52 +1010,6 @@ fn friday_of(t: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let d = iplos_model::calendar::oslo_date(t).ok_or_else(|| anyhow!("date"))?;
     let offset = 4 - i64::from(d.weekday().num_days_from_monday());
     at_oslo(d + Duration::days(offset.max(0)), 14, 0)
-}
-
-fn feedback_input(
-    cfg: &EngineConfig,
-    s: &SendemodulSide,
-    a: &Agent,
-    subs: &[iplos_mocks::intake::SubmissionInfo],
-    test: bool,
-) -> Result<iplos_mocks::feedback::FeedbackInput> {
-    let mut files = Vec::new();
-    for sub in subs {
-        let bytes = s.intake.raw_bytes(sub.id)?.unwrap_or_default();
-        let report = sub
-            .report_json
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()?
-            .unwrap_or_default();
-        files.push(iplos_mocks::feedback::FeedbackFile::new(
-            sub.file_name.clone(),
-            sub.arrived,
-            report,
-            iplos_mocks::feedback::Content::Bytes(bytes),
-        ));
-    }
-    Ok(iplos_mocks::feedback::FeedbackInput {
-        kommunenr: a.plan.knr.clone(),
-        bydel: a.plan.bydel.clone(),
-        kommune_name: a.plan.name.clone(),
-        data_year: if test {
-            cfg.scenario.season.test_data_year.unwrap_or(cfg.scenario.season.data_year)
-        } else {
-            cfg.scenario.season.data_year
-        },
-        kind: if test {
-            iplos_mocks::feedback::FeedbackKind::Test
-        } else {
-            iplos_mocks::feedback::FeedbackKind::Ordinary
-        },
-        key: if test {
-            cfg.scenario.season.test_feedback_key.clone()
-        } else {
-            subs.last().map_or(a.plan.feedback_key.clone(), |x| x.feedback_key.clone())
-        },
-        files,
-    })
 }
 
 /// Postmottak forwards the mail from SSB it has not forwarded yet to the IPLOS contact.
@@ -1015,12 +1052,23 @@ async fn postmottak(
             date: None,
             message_id: None,
         };
-        w.outbox.send(&fwd).await.context("forwarding from postmottak")?;
+        w.outbox
+            .send(&fwd)
+            .await
+            .context("forwarding from postmottak")?;
         any = true;
     }
     if any {
-        a.note(t, "forwarded", "postmottak forwarded SSB's mail to the IPLOS contact");
-        let delay = if a.plan.has(Fault::LinkExpired) && !a.password_set { 61 } else { 10 };
+        a.note(
+            t,
+            "forwarded",
+            "postmottak forwarded SSB's mail to the IPLOS contact",
+        );
+        let delay = if a.plan.has(Fault::LinkExpired) && !a.password_set {
+            61
+        } else {
+            10
+        };
         q.push(t + Duration::minutes(delay), Ev::ContactMail(i));
     }
     let _ = cfg;
@@ -1042,7 +1090,11 @@ async fn contact_mail(
             .await
             .context("signing on with SSB's temporary password")?;
         a.password_set = true;
-        a.note(t, "password-set", "signed on with SSB's temporary password and changed it");
+        a.note(
+            t,
+            "password-set",
+            "signed on with SSB's temporary password and changed it",
+        );
         return download_feedback(cfg, w, a, i, q, t).await;
     }
     let mails = w.mailbox.list(&a.plan.contact).await?;
@@ -1072,7 +1124,11 @@ async fn contact_mail(
                 a.note(t, "password-set", "filsluse password set through the link");
             }
             LinkOutcome::Refused(why) => {
-                a.note(t, "link-refused", format!("the password link was refused: {why}"));
+                a.note(
+                    t,
+                    "link-refused",
+                    format!("the password link was refused: {why}"),
+                );
                 let phase = feedback_phase(a.waiting_feedback.unwrap_or(false));
                 if a.plan.has(Fault::LinkExpired) {
                     a.cause(phase, Fault::LinkExpired);
@@ -1080,7 +1136,11 @@ async fn contact_mail(
                 // Ask for a new link and phone postmottak to forward it at once.
                 w.fs_client.request_link(&a.plan.postmottak).await?;
                 flush(w).await?;
-                a.note(t, "link-requested", "new password link requested; postmottak asked to forward it at once");
+                a.note(
+                    t,
+                    "link-requested",
+                    "new password link requested; postmottak asked to forward it at once",
+                );
                 q.push(t + Duration::minutes(5), Ev::Postmottak(i, true));
                 return Ok(());
             }
@@ -1115,8 +1175,15 @@ async fn download_feedback(
     let Some(test) = a.waiting_feedback else {
         return Ok(());
     };
-    let token = w.fs_client.token(&a.plan.postmottak, &a.plan.filsluse_password).await?;
-    let want = if test { "_iplos_test.zip" } else { "_iplos.zip" };
+    let token = w
+        .fs_client
+        .token(&a.plan.postmottak, &a.plan.filsluse_password)
+        .await?;
+    let want = if test {
+        "_iplos_test.zip"
+    } else {
+        "_iplos.zip"
+    };
     let files = w.fs_client.files(&token).await?;
     let Some(f) = files.iter().rev().find(|f| f.name.ends_with(want)) else {
         a.note(t, "no-file", format!("no {want} in the folder"));
@@ -1128,7 +1195,11 @@ async fn download_feedback(
     if a.plan.has(Fault::WrongUnzipTool) && !a.feedback_done.contains(&test) {
         // The built-in unzipper does not know AES-256.
         let err = open_without_aes(&zip);
-        a.note(t, "zip-not-opened", format!("the zip could not be opened without AES-256 support: {err}"));
+        a.note(
+            t,
+            "zip-not-opened",
+            format!("the zip could not be opened without AES-256 support: {err}"),
+        );
         a.cause(feedback_phase(test), Fault::WrongUnzipTool);
         a.feedback_zip = Some((test, zip));
         q.push(next_working(t, 1, 9, 0)?, Ev::RetryOpen(i));
@@ -1192,7 +1263,11 @@ fn open_feedback(
             .context("feilliste.csv in the feedback zip")?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut e, &mut text).context("reading feilliste.csv")?;
-        errors += text.lines().skip(1).filter(|l| l.contains("error") || l.contains("feil")).count();
+        errors += text
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains("error") || l.contains("feil"))
+            .count();
     }
     a.note(
         t,
@@ -1223,7 +1298,11 @@ async fn contact_ssb(
     let Some(_) = a.waiting_feedback else {
         return Ok(());
     };
-    a.note(t, "contacted-ssb", "no feedback mail by Friday of the feedback week: the contact asks SSB");
+    a.note(
+        t,
+        "contacted-ssb",
+        "no feedback mail by Friday of the feedback week: the contact asks SSB",
+    );
     let temp = format!("Tmp{}x9", &a.plan.filsluse_password[2..]);
     w.filsluse
         .set_temporary_password(&a.plan.postmottak, &temp)
@@ -1280,9 +1359,16 @@ fn build_report(
     );
     // The phases judged, in season order, with their deadlines.
     let deadline_of = |id: PhaseId| -> Option<DateTime<Utc>> {
-        sc.phase(id).and_then(|p| at_oslo(p.last_day + Duration::days(1), 0, 0).ok())
+        sc.phase(id)
+            .and_then(|p| at_oslo(p.last_day + Duration::days(1), 0, 0).ok())
     };
-    let mut judged: Vec<(&'static str, String, NaiveDate, NaiveDate, Option<DateTime<Utc>>)> = Vec::new();
+    let mut judged: Vec<(
+        &'static str,
+        String,
+        NaiveDate,
+        NaiveDate,
+        Option<DateTime<Utc>>,
+    )> = Vec::new();
     for p in &sc.season.phases {
         match p.id {
             PhaseId::Publication | PhaseId::Extension => continue,
@@ -1318,12 +1404,21 @@ fn build_report(
     }
     judged.sort_by_key(|(id, _, first, _, _)| (*first, *id == RECEIPT));
     for (id, name, first, last, deadline) in &judged {
-        report.phases.push(PhaseSummary::new(*id, name.clone(), *first, *last, deadline.map(fixed)));
+        report.phases.push(PhaseSummary::new(
+            *id,
+            name.clone(),
+            *first,
+            *last,
+            deadline.map(fixed),
+        ));
     }
 
     let mut daily: BTreeMap<NaiveDate, DailyCounts> = BTreeMap::new();
-    let mut day = |t: DateTime<Utc>| -> NaiveDate { iplos_model::calendar::oslo_date(t).unwrap_or_default() };
-    let mut bump = |daily: &mut BTreeMap<NaiveDate, DailyCounts>, d: NaiveDate, f: &dyn Fn(&mut DailyCounts)| {
+    let mut day =
+        |t: DateTime<Utc>| -> NaiveDate { iplos_model::calendar::oslo_date(t).unwrap_or_default() };
+    let mut bump = |daily: &mut BTreeMap<NaiveDate, DailyCounts>,
+                    d: NaiveDate,
+                    f: &dyn Fn(&mut DailyCounts)| {
         let e = daily.entry(d).or_insert(DailyCounts {
             date: d,
             submissions: 0,
@@ -1339,17 +1434,28 @@ fn build_report(
         let mut phases = Vec::new();
         for (id, _, _, _, deadline) in &judged {
             let (status, at, reason) = judge(a, id, *deadline, sc);
-            let causes: Vec<&Fault> = a.causes.get(id).map(|c| c.iter().collect()).unwrap_or_default();
-            let cause = (!causes.is_empty())
-                .then(|| causes.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(","));
+            let causes: Vec<&Fault> = a
+                .causes
+                .get(id)
+                .map(|c| c.iter().collect())
+                .unwrap_or_default();
+            let cause = (!causes.is_empty()).then(|| {
+                causes
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
             for f in &causes {
-                let g = failures.entry(f.as_str().to_string()).or_insert_with(|| FailureGroup {
-                    cause: f.as_str().into(),
-                    title: f.title().into(),
-                    consequence: consequence(**f).into(),
-                    phases: Vec::new(),
-                    kommuner: Vec::new(),
-                });
+                let g = failures
+                    .entry(f.as_str().to_string())
+                    .or_insert_with(|| FailureGroup {
+                        cause: f.as_str().into(),
+                        title: f.title().into(),
+                        consequence: consequence(**f).into(),
+                        phases: Vec::new(),
+                        kommuner: Vec::new(),
+                    });
                 g.kommuner.push(a.plan.knr.clone());
                 if !g.phases.iter().any(|p| p == id) {
                     g.phases.push(id.to_string());
@@ -1402,10 +1508,11 @@ fn build_report(
             }
             if let Some(sent) = sub.receipt_sent {
                 bump(&mut daily, day(sent), &|e| e.receipts += 1);
-                report
-                    .receipt_delays
-                    .delays
-                    .push(ReceiptDelay::new(sub.kommunenr.clone(), fixed(sub.arrived), fixed(sent)));
+                report.receipt_delays.delays.push(ReceiptDelay::new(
+                    sub.kommunenr.clone(),
+                    fixed(sub.arrived),
+                    fixed(sent),
+                ));
             }
         }
     }
@@ -1413,7 +1520,12 @@ fn build_report(
     report.failures = failures.into_values().collect();
     let messages: BTreeMap<String, u64> = agents
         .iter()
-        .map(|a| (a.plan.knr.clone(), a.sent.iter().filter(|s| s.kind != Kind::Test).count() as u64))
+        .map(|a| {
+            (
+                a.plan.knr.clone(),
+                a.sent.iter().filter(|s| s.kind != Kind::Test).count() as u64,
+            )
+        })
         .collect();
     report.derive_findings(iplos_reports::rehearsal::catalogue_rule_info, &messages);
     report.normalise();
@@ -1502,18 +1614,42 @@ fn judge(
 pub fn consequence(f: Fault) -> &'static str {
     match f {
         Fault::NeverTested => "test submission not attempted; no test feedback",
-        Fault::PostmottakLate => "SSB's mails reach the contact a working day late; the password link expires and a new one is requested",
-        Fault::PostmottakNever => "no feedback mail reaches the contact; on Friday of the feedback week the contact asks SSB, gets a temporary password and opens the feedback the next working day (late)",
-        Fault::SpamFilter => "as postmottak_never: the mail sits in a spam folder; feedback late after contacting SSB",
-        Fault::LinkExpired => "the password link is refused after 60 minutes; a new link is requested and used at once",
-        Fault::WrongPin | Fault::WrongOrgnr | Fault::WrongBydel => "the first Sendemodul login is refused with the generic answer; the kommune submits one working day later",
-        Fault::NoReceipt => "the receipt phase fails: no receipt seen by 08:00, the kommune contacts SSB",
-        Fault::FirewallClosed | Fault::DnsNotResolving => "the first submission cannot reach the endpoint; IT fixes it and the kommune submits some working days later",
-        Fault::ServicebusNotActivated => "the first AMQP connection is refused; access is activated and the kommune sends some working days later",
+        Fault::PostmottakLate => {
+            "SSB's mails reach the contact a working day late; the password link expires and a new one is requested"
+        }
+        Fault::PostmottakNever => {
+            "no feedback mail reaches the contact; on Friday of the feedback week the contact asks SSB, gets a temporary password and opens the feedback the next working day (late)"
+        }
+        Fault::SpamFilter => {
+            "as postmottak_never: the mail sits in a spam folder; feedback late after contacting SSB"
+        }
+        Fault::LinkExpired => {
+            "the password link is refused after 60 minutes; a new link is requested and used at once"
+        }
+        Fault::WrongPin | Fault::WrongOrgnr | Fault::WrongBydel => {
+            "the first Sendemodul login is refused with the generic answer; the kommune submits one working day later"
+        }
+        Fault::NoReceipt => {
+            "the receipt phase fails: no receipt seen by 08:00, the kommune contacts SSB"
+        }
+        Fault::FirewallClosed | Fault::DnsNotResolving => {
+            "the first submission cannot reach the endpoint; IT fixes it and the kommune submits some working days later"
+        }
+        Fault::ServicebusNotActivated => {
+            "the first AMQP connection is refused; access is activated and the kommune sends some working days later"
+        }
         Fault::EpjNotUpgraded => "the ordinary submission is sent in the extension (late)",
-        Fault::DefectiveExport => "the ordinary file is rejected; the fixed file comes with the corrections",
-        Fault::WrongUnzipTool => "the feedback zip cannot be opened; the contact installs 7-Zip and opens it the next working day",
-        Fault::OldKommunenummer => "the ordinary file is rejected (IPL22); the file with the right number comes with the corrections",
-        Fault::LateCorrection => "the corrections arrive after the deadline (late) and miss the publication",
+        Fault::DefectiveExport => {
+            "the ordinary file is rejected; the fixed file comes with the corrections"
+        }
+        Fault::WrongUnzipTool => {
+            "the feedback zip cannot be opened; the contact installs 7-Zip and opens it the next working day"
+        }
+        Fault::OldKommunenummer => {
+            "the ordinary file is rejected (IPL22); the file with the right number comes with the corrections"
+        }
+        Fault::LateCorrection => {
+            "the corrections arrive after the deadline (late) and miss the publication"
+        }
     }
 }
