@@ -62,6 +62,14 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                 .collect(),
         )
     };
+    // Unknown kommuner are a usage error (exit 2), found before anything starts.
+    if let Some(list) = &kommuner as &Option<Vec<String>> {
+        let year = u16::try_from(scenario.season.data_year)?;
+        for k in list {
+            iplos_model::municipality::lookup(year, k)
+                .with_context(|| format!("--municipality {k}"))?;
+        }
+    }
     let out = args
         .out
         .clone()

@@ -1414,11 +1414,11 @@ fn build_report(
     }
 
     let mut daily: BTreeMap<NaiveDate, DailyCounts> = BTreeMap::new();
-    let mut day =
+    let day =
         |t: DateTime<Utc>| -> NaiveDate { iplos_model::calendar::oslo_date(t).unwrap_or_default() };
-    let mut bump = |daily: &mut BTreeMap<NaiveDate, DailyCounts>,
-                    d: NaiveDate,
-                    f: &dyn Fn(&mut DailyCounts)| {
+    let bump = |daily: &mut BTreeMap<NaiveDate, DailyCounts>,
+                d: NaiveDate,
+                f: &dyn Fn(&mut DailyCounts)| {
         let e = daily.entry(d).or_insert(DailyCounts {
             date: d,
             submissions: 0,

@@ -1,0 +1,360 @@
+//! `iplos-harness rehearse` as a user runs it: whole seasons against the real endpoints on
+//! loopback, judged from the report it writes.
+//!
+//! - With every fault at zero, every kommune completes every phase on time and every
+//!   receipt goes out at the first 08:00 on a working day after arrival.
+//! - With one fault at 1.0, the report shows exactly that fault's documented consequence
+//!   (scenarios/README.md) and no other cause.
+//! - The same seed gives the same report.json outside its timing section.
+//! - All 426 kommuner of 2017 at scale 0.02: every kommune and every phase in report.json,
+//!   and junit.xml parses with Python's ElementTree.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_iplos-harness")
+}
+
+/// A few kommuner of 2017 of different sizes.
+const KOMMUNER: &str = "0301,0403,1103";
+
+fn scenario(dir: &Path, faults: &str) -> PathBuf {
+    let text = format!(
+        "name = \"test\"\n[season]\ndata_year = 2017\nchannel = \"sendemodul\"\ntest_data_year = 2016\n\
+         [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
+    );
+    let path = dir.join("scenario.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs a rehearsal; returns report.json.
+fn rehearse(dir: &Path, scenario: &Path, kommuner: &str, scale: &str, seed: &str) -> Value {
+    let out = dir.join("out");
+    let o = Command::new(bin())
+        .args(["rehearse", "--scenario"])
+        .arg(scenario)
+        .args([
+            "--municipality",
+            kommuner,
+            "--scale",
+            scale,
+            "--seed",
+            seed,
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .expect("rehearse runs");
+    assert!(
+        o.status.success(),
+        "rehearse failed:\n{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+fn phase<'a>(k: &'a Value, id: &str) -> &'a Value {
+    k["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == id)
+        .unwrap_or_else(|| panic!("kommune {} has no phase {id}", k["kommunenr"]))
+}
+
+fn causes(report: &Value) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for k in report["kommuner"].as_array().unwrap() {
+        for p in k["phases"].as_array().unwrap() {
+            if let Some(c) = p["cause"].as_str() {
+                out.extend(c.split(',').map(str::to_string));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn without_faults_every_phase_is_on_time_and_receipts_come_at_0800() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario(dir.path(), "");
+    let r = rehearse(dir.path(), &sc, KOMMUNER, "0.005", "3");
+    let kommuner = r["kommuner"].as_array().unwrap();
+    assert_eq!(kommuner.len(), 3);
+    for k in kommuner {
+        for p in k["phases"].as_array().unwrap() {
+            assert_eq!(
+                p["status"], "on_time",
+                "{} {}: {p}",
+                k["kommunenr"], p["phase"]
+            );
+        }
+    }
+    assert!(causes(&r).is_empty());
+    assert!(r["failures"].as_array().unwrap().is_empty());
+    let delays = r["receipt_delays"]["delays"].as_array().unwrap();
+    assert_eq!(
+        delays.len(),
+        6,
+        "a receipt for each ordinary file and each correction"
+    );
+    for d in delays {
+        let arrived = chrono::DateTime::parse_from_rfc3339(d["arrived"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let receipted = chrono::DateTime::parse_from_rfc3339(d["receipted"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            Some(receipted),
+            iplos_model::calendar::receipt_time(arrived),
+            "receipt for {d}"
+        );
+    }
+}
+
+/// What a fault at 1.0 must show: (phase, allowed statuses) that carry the cause.
+fn expect_fault(fault: &str, phases: &[(&str, &[&str])]) {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario(dir.path(), &format!("{fault} = 1.0"));
+    let r = rehearse(dir.path(), &sc, KOMMUNER, "0.005", "3");
+    assert_eq!(
+        causes(&r),
+        BTreeSet::from([fault.to_string()]),
+        "only {fault} may appear as a cause"
+    );
+    let groups: Vec<&str> = r["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["cause"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, vec![fault]);
+    for k in r["kommuner"].as_array().unwrap() {
+        assert!(
+            k["faults"].as_array().unwrap().iter().any(|f| f == fault),
+            "{} lists the fault",
+            k["kommunenr"]
+        );
+        for (id, statuses) in phases {
+            let p = phase(k, id);
+            assert!(
+                p["cause"]
+                    .as_str()
+                    .is_some_and(|c| c.split(',').any(|c| c == fault)),
+                "{} {id} should carry {fault}: {p}",
+                k["kommunenr"]
+            );
+            let st = p["status"].as_str().unwrap();
+            assert!(
+                statuses.contains(&st),
+                "{} {id}: {st} not in {statuses:?}",
+                k["kommunenr"]
+            );
+        }
+    }
+}
+
+const IN_TIME: &[&str] = &["on_time", "late"];
+
+#[test]
+fn fault_never_tested() {
+    expect_fault("never_tested", &[("test_submission", &["not_attempted"])]);
+}
+
+#[test]
+fn fault_postmottak_late() {
+    expect_fault(
+        "postmottak_late",
+        &[("test_feedback", &["on_time"]), ("feedback", &["on_time"])],
+    );
+}
+
+#[test]
+fn fault_postmottak_never() {
+    expect_fault(
+        "postmottak_never",
+        &[("test_feedback", &["late"]), ("feedback", &["late"])],
+    );
+}
+
+#[test]
+fn fault_spam_filter() {
+    expect_fault(
+        "spam_filter",
+        &[("test_feedback", &["late"]), ("feedback", &["late"])],
+    );
+}
+
+#[test]
+fn fault_link_expired() {
+    expect_fault("link_expired", &[("test_feedback", &["on_time"])]);
+}
+
+#[test]
+fn fault_wrong_pin() {
+    expect_fault("wrong_pin", &[("test_submission", IN_TIME)]);
+}
+
+#[test]
+fn fault_wrong_orgnr() {
+    expect_fault("wrong_orgnr", &[("test_submission", IN_TIME)]);
+}
+
+#[test]
+fn fault_wrong_bydel() {
+    expect_fault("wrong_bydel", &[("test_submission", IN_TIME)]);
+}
+
+#[test]
+fn fault_no_receipt() {
+    expect_fault("no_receipt", &[("receipt", &["failed"])]);
+}
+
+#[test]
+fn fault_firewall_closed() {
+    expect_fault("firewall_closed", &[("test_submission", IN_TIME)]);
+}
+
+#[test]
+fn fault_dns_not_resolving() {
+    expect_fault("dns_not_resolving", &[("test_submission", IN_TIME)]);
+}
+
+#[test]
+fn fault_defective_export() {
+    expect_fault(
+        "defective_export",
+        &[
+            ("ordinary_submission", &["failed"]),
+            ("corrections", &["on_time"]),
+        ],
+    );
+}
+
+#[test]
+fn fault_wrong_unzip_tool() {
+    expect_fault(
+        "wrong_unzip_tool",
+        &[("test_feedback", &["on_time"]), ("feedback", &["on_time"])],
+    );
+}
+
+#[test]
+fn fault_old_kommunenummer() {
+    expect_fault(
+        "old_kommunenummer",
+        &[
+            ("ordinary_submission", &["failed"]),
+            ("corrections", &["on_time"]),
+        ],
+    );
+}
+
+#[test]
+fn fault_late_correction() {
+    expect_fault("late_correction", &[("corrections", &["late"])]);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario(
+        dir.path(),
+        "postmottak_late = 0.5\nwrong_pin = 0.5\ndefective_export = 0.3",
+    );
+    let mut a = rehearse(
+        &dir.path().join("a"),
+        &sc,
+        "0301,0403,1103,1601",
+        "0.005",
+        "9",
+    );
+    let mut b = rehearse(
+        &dir.path().join("b"),
+        &sc,
+        "0301,0403,1103,1601",
+        "0.005",
+        "9",
+    );
+    a.as_object_mut().unwrap().remove("timing");
+    b.as_object_mut().unwrap().remove("timing");
+    assert_eq!(
+        serde_json::to_string_pretty(&a).unwrap(),
+        serde_json::to_string_pretty(&b).unwrap()
+    );
+    let mut c = rehearse(
+        &dir.path().join("c"),
+        &sc,
+        "0301,0403,1103,1601",
+        "0.005",
+        "10",
+    );
+    c.as_object_mut().unwrap().remove("timing");
+    assert_ne!(a, c, "another seed gives another season");
+}
+
+#[test]
+fn all_426_kommuner_of_2017_at_scale_0_02() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(bin())
+        .args(["rehearse", "--season", "2017", "--scale", "0.02", "--out"])
+        .arg(&out)
+        .output()
+        .expect("rehearse runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap();
+    let kommuner = r["kommuner"].as_array().unwrap();
+    assert_eq!(kommuner.len(), 426);
+    let phases: Vec<&str> = r["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "test_submission",
+            "test_feedback",
+            "ordinary_submission",
+            "receipt",
+            "feedback",
+            "corrections"
+        ]
+    );
+    for k in kommuner {
+        let got: Vec<&str> = k["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["phase"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, phases, "{}", k["kommunenr"]);
+    }
+    // junit.xml with a standard parser: one suite per phase, one case per kommune.
+    let py = "import sys, xml.etree.ElementTree as ET\n\
+              root = ET.parse(sys.argv[1]).getroot()\n\
+              suites = root.findall('testsuite')\n\
+              print(len(suites), ' '.join(str(len(s.findall('testcase'))) for s in suites))";
+    let o = Command::new("/usr/bin/python3")
+        .args(["-c", py])
+        .arg(out.join("junit.xml"))
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "6 426 426 426 426 426 426"
+    );
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(html.contains("Trondheim") || html.contains("Oslo"));
+}
