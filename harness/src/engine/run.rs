@@ -121,6 +121,8 @@ struct Agent {
     needs_resend: bool,
     has_corrections: bool,
     corrections_scheduled: bool,
+    /// What it sent over the service bus (the national side builds feedback from it).
+    sent_bytes: Vec<(String, DateTime<Utc>, Vec<u8>, Option<String>)>,
     temp_password: Option<String>,
     findings: BTreeMap<String, u64>,
 }
@@ -166,7 +168,107 @@ struct SendemodulSide {
 }
 
 /// The broker, the receiver and the PKI.
-struct ServicebusSide {}
+struct ServicebusSide {
+    broker: iplos_mocks::servicebus::BrokerHandle,
+    receiver: iplos_mocks::receiver::ReceiverHandle,
+    store: Arc<iplos_mocks::receiver::RunStore>,
+    register: iplos_mocks::pki::Party,
+    trust: Arc<iplos_mocks::cms::TrustStore>,
+    /// Kommunenummer → (its certificate pair, AMQP user, password).
+    kommuner: BTreeMap<String, (iplos_mocks::pki::Party, String, String)>,
+    register_her: iplos_model::ids::HerId,
+    validation_her: iplos_model::ids::HerId,
+}
+
+/// [model] Kommuner's HER-ids, as `serve` gives them: 9 000 000 + kommunenummer.
+fn kommune_her(knr: &str) -> Result<iplos_model::ids::HerId> {
+    let n: u32 = knr.parse().with_context(|| format!("kommunenummer {knr}"))?;
+    Ok(iplos_model::ids::HerId::new(9_000_000 + n)?)
+}
+
+async fn start_servicebus(
+    cfg: &EngineConfig,
+    clock: Arc<dyn Clock>,
+    kommuner: &[&'static Municipality],
+) -> Result<ServicebusSide> {
+    use iplos_mocks::pki::{IssueOptions, Pki, PkiConfig, Variant};
+    use iplos_mocks::receiver::{Receiver, ReceiverConfig, RunStore, StaticDirectory};
+    use iplos_mocks::servicebus::BrokerConfig;
+    let sc = &cfg.scenario;
+    let register_her = iplos_model::ids::HerId::new(
+        sc.season.register_her_id.ok_or_else(|| anyhow!("no register HER-id"))?,
+    )?;
+    let validation_her = iplos_model::ids::HerId::new(
+        sc.season.validation_her_id.ok_or_else(|| anyhow!("no validation HER-id"))?,
+    )?;
+    let mut pki = Pki::init_with(
+        cfg.state_dir.join("pki"),
+        PkiConfig {
+            register_her_id: register_her.get(),
+            ..PkiConfig::default()
+        },
+    )
+    .context("creating the test PKI")?;
+    let register = pki.register()?;
+    let trust = Arc::new(pki.trust_store()?);
+    let directory = Arc::new(StaticDirectory::new(pki.trust_store()?));
+    // [model] One key pair (signing, encryption) certified for every kommune: RSA key
+    // generation would otherwise dominate the rehearsal. Each certificate is the kommune's.
+    let sign_key = iplos_mocks::pki::new_key(2048)?;
+    let enc_key = iplos_mocks::pki::new_key(2048)?;
+    let store = Arc::new(RunStore::open(&cfg.state_dir.join("run.sqlite"), clock.clone())?);
+    let mut broker = BrokerConfig::new().with_store(store.clone()).with_clock(clock.clone());
+    let mut parties = BTreeMap::new();
+    for m in kommuner {
+        let her = kommune_her(m.number())?;
+        let org = iplos_model::ids::OrgNr::parse(m.orgnr())
+            .with_context(|| format!("orgnr of {}", m.number()))?;
+        let party = pki.issue_with_keys(
+            her,
+            &org,
+            &format!("{} kommune", m.name()),
+            &IssueOptions::variant(Variant::Valid),
+            Some((&sign_key, &enc_key)),
+        )?;
+        directory.register_party(&party);
+        let user = format!("kommune{}", m.number());
+        let password = format!(
+            "pw{:016x}",
+            iplos_generators::seed::sub_seed(cfg.seed, 0, m.number(), "amqp")
+        );
+        broker = broker.with_participant(her, &user, &password);
+        parties.insert(m.number().to_string(), (party, user, password));
+    }
+    for h in [register_her, validation_her] {
+        broker = broker.with_participant(h, &format!("kpr{}", h.get()), &format!("kpr-{:x}", cfg.seed));
+    }
+    let broker = broker.start().await.context("starting the AMQP broker")?;
+    let receiver = Receiver::start(
+        broker.bus(),
+        store.clone(),
+        register.clone(),
+        directory,
+        ReceiverConfig {
+            her_ids: vec![register_her, validation_her],
+            name: register.name.clone(),
+            data_year: Some(sc.season.data_year),
+            clock,
+            ..ReceiverConfig::default()
+        },
+    )
+    .await
+    .context("starting the receiver")?;
+    Ok(ServicebusSide {
+        broker,
+        receiver,
+        store,
+        register,
+        trust,
+        kommuner: parties,
+        register_her,
+        validation_her,
+    })
+}
 
 /// Runs the season; returns the report (the caller writes it).
 pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
@@ -203,7 +305,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     let end = at_oslo(last_day + Duration::days(14), 0, 0)?;
     let clock = Arc::new(VirtualClock::new(start));
     std::fs::create_dir_all(&cfg.state_dir)?;
-    let world = start_world(&cfg, clock.clone()).await?;
+    let world = start_world(&cfg, clock.clone(), &chosen).await?;
 
     let mut agents: Vec<Agent> = chosen
         .iter()
@@ -229,6 +331,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
                 needs_resend: false,
                 has_corrections: false,
                 corrections_scheduled: false,
+                sent_bytes: Vec::new(),
                 temp_password: None,
                 findings: BTreeMap::new(),
             }
@@ -315,11 +418,22 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     clock.set(end).map_err(|e| anyhow!("virtual clock: {e}"))?;
     let mut report = build_report(&cfg, &world, &agents, start, end)?;
     report.timing.endpoints = step_stats(&stats);
-    world.filsluse.shutdown().await;
+    let World {
+        filsluse, channel, ..
+    } = world;
+    filsluse.shutdown().await;
+    if let Channel::Servicebus(b) = channel {
+        b.receiver.shutdown().await;
+        b.broker.shutdown().await;
+    }
     Ok(report)
 }
 
-async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<World> {
+async fn start_world(
+    cfg: &EngineConfig,
+    clock: Arc<VirtualClock>,
+    chosen: &[&'static Municipality],
+) -> Result<World> {
     use iplos_mocks::mail::{MailConfig, MailServer, Outbox};
     let dyn_clock: Arc<dyn Clock> = clock.clone();
     let mail = MailServer::start(
@@ -369,7 +483,9 @@ async fn start_world(cfg: &EngineConfig, clock: Arc<VirtualClock>) -> Result<Wor
             .context("starting Sendemodul")?;
             Channel::Sendemodul(SendemodulSide { intake, server })
         }
-        ChannelSpec::Servicebus => Channel::Servicebus(Box::new(ServicebusSide {})),
+        ChannelSpec::Servicebus => {
+            Channel::Servicebus(Box::new(start_servicebus(cfg, dyn_clock.clone(), chosen).await?))
+        }
     };
     Ok(World {
         clock,
@@ -626,8 +742,111 @@ async fn submit(
     }
     match &w.channel {
         Channel::Sendemodul(s) => submit_sendemodul(cfg, w, s, a, i, q, t, kind).await,
-        Channel::Servicebus(_) => Err(anyhow!("the service bus season is not wired yet")),
+        Channel::Servicebus(b) => submit_servicebus(cfg, w, b, a, i, q, t, kind).await,
     }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn submit_servicebus(
+    cfg: &EngineConfig,
+    w: &World,
+    b: &ServicebusSide,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    kind: Kind,
+) -> Result<()> {
+    use iplos_mocks::sender::{Answer, Counterpart, ReferenceSender, SenderConfig, SenderIdentity};
+    let (party, user, password) = b
+        .kommuner
+        .get(&a.plan.knr)
+        .ok_or_else(|| anyhow!("{} has no service bus identity", a.plan.knr))?
+        .clone();
+    // Access not activated: the broker refuses the kommune's credentials (a real SASL
+    // refusal: the broker does not know this password).
+    let not_active = a.plan.has(Fault::ServicebusNotActivated) && !a.login_fixed;
+    let pass = if not_active { format!("{password}-inactive") } else { password };
+    let target = if kind == Kind::Test { b.validation_her } else { b.register_her };
+    let identity = SenderIdentity {
+        party,
+        register: Counterpart::from_party(&b.register, target),
+        trust: b.trust.clone(),
+    };
+    let mut scfg = SenderConfig::new(b.broker.connection_string(&user, &pass), identity);
+    scfg.clock = w.clock.clone();
+    scfg.timeout = std::time::Duration::from_secs(120);
+    let mut sender = match ReferenceSender::connect(scfg).await {
+        Ok(s) => s,
+        Err(e) if not_active => {
+            a.note(t, "connect-refused", format!("the service bus refused the connection: {e}"));
+            a.cause(kind.phase(), Fault::ServicebusNotActivated);
+            a.login_fixed = true;
+            q.push(
+                next_working(t, cfg.scenario.rehearsal.it_fix_working_days, 8, a.plan.minute)?,
+                Ev::Submit(i, kind),
+            );
+            return Ok(());
+        }
+        Err(e) => return Err(anyhow!("{}: connecting to the service bus: {e}", a.plan.knr)),
+    };
+    a.login_fixed = true;
+    let bytes = file_for(cfg, a, kind)?;
+    let size = bytes.len();
+    let answer = sender.submit(&bytes, &[]).await;
+    sender.close().await;
+    let answer =
+        answer.map_err(|e| anyhow!("{}: sending over the service bus: {e}", a.plan.knr))?;
+    let arrived = w.clock.now();
+    let (status, rejected, detail) = match &answer {
+        Answer::AppRec(r) => {
+            let code = r.apprec.status.code().to_string();
+            let n = r.apprec.errors.len();
+            (Some(code.clone()), code == "2", format!("AppRec status {code}, {n} errors"))
+        }
+        Answer::Error(e) => (
+            None,
+            true,
+            format!("error message {}: {}", e.condition_text, e.description),
+        ),
+    };
+    a.note(
+        t,
+        &format!("{}-submitted", kind.as_str()),
+        format!("{size} bytes to HER-id {target} over AMQP; {detail}"),
+    );
+    if kind != Kind::Test {
+        // The register's verdict (findings by rule), from the run store.
+        let me = kommune_her(&a.plan.knr)?.to_string();
+        let queue = format!("{target}_");
+        let verdict = b
+            .store
+            .messages()?
+            .into_iter()
+            .filter(|m| m.from_her.as_deref() == Some(me.as_str()) && m.queue.starts_with(&queue))
+            .filter_map(|m| m.verdict)
+            .last();
+        let report = verdict.and_then(|v| {
+            serde_json::from_str::<serde_json::Value>(&v)
+                .ok()
+                .and_then(|v| v.get("report").cloned())
+                .map(|r| r.to_string())
+        });
+        count_findings(a, report.as_deref());
+        if !rejected {
+            let name = format!("{}_{}_{}.xml", a.plan.knr, kind.as_str(), a.sent.len() + 1);
+            a.sent_bytes.push((name, arrived, bytes, report));
+        }
+        if status.is_some() && a.receipt.is_none() {
+            a.receipt = Some(Some(arrived));
+        }
+    }
+    a.sent.push(Sent {
+        kind,
+        arrived,
+        rejected,
+    });
+    after_sent(cfg, a, i, q, t, kind, rejected)
 }
 
 /// A real connection attempt to a port where nothing listens: what a closed firewall
@@ -812,6 +1031,19 @@ async fn submit_sendemodul(
             Ev::CheckReceipt(i),
         );
     }
+    after_sent(cfg, a, i, q, t, kind, rejected)
+}
+
+/// What a kommune does after a file was taken in (or rejected).
+fn after_sent(
+    cfg: &EngineConfig,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    kind: Kind,
+    rejected: bool,
+) -> Result<()> {
     match kind {
         Kind::Ordinary => {
             a.has_corrections = cfg.scale > 0.0 && !rejected;
@@ -945,9 +1177,7 @@ async fn publish_feedback(
     test: bool,
 ) -> Result<()> {
     let Channel::Sendemodul(s) = &w.channel else {
-        return Err(anyhow!(
-            "feedback for the service bus season is not wired yet"
-        ));
+        return publish_servicebus_feedback(cfg, w, agents, q, t).await;
     };
     let channel = if test {
         iplos_mocks::intake::Channel::Test
@@ -988,6 +1218,55 @@ async fn publish_feedback(
         // With no feedback by Friday of the feedback week the contact asks SSB.
         let friday = friday_of(t)?;
         q.push(friday, Ev::ContactSsb(i));
+    }
+    Ok(())
+}
+
+/// [model] Service bus seasons: the register's feedback goes to filsluse as in the SSB
+/// years, built from the verdicts in the run store and the content the kommune sent (the
+/// receiver keeps no decrypted copy), with the kommune's own key.
+async fn publish_servicebus_feedback(
+    cfg: &EngineConfig,
+    w: &World,
+    agents: &mut [Agent],
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    use iplos_mocks::feedback::{Content, FeedbackFile, FeedbackInput};
+    for (i, a) in agents.iter_mut().enumerate() {
+        if a.sent_bytes.is_empty() {
+            continue;
+        }
+        let mut input = FeedbackInput::ordinary(
+            &a.plan.knr,
+            &a.plan.name,
+            cfg.scenario.season.data_year,
+            &a.plan.feedback_key,
+        );
+        for (name, arrived, bytes, report) in &a.sent_bytes {
+            let report: iplos_model::rules::CheckReport = match report {
+                Some(r) => serde_json::from_str(r).context("a verdict's check report")?,
+                None => Default::default(),
+            };
+            input = input.with_file(FeedbackFile::new(
+                name.clone(),
+                *arrived,
+                report,
+                Content::Bytes(bytes.clone()),
+            ));
+        }
+        iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+            .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
+        flush(w).await?;
+        a.note(t, "feedback-published", "feedback on filsluse");
+        a.waiting_feedback = Some(false);
+        let next = if a.plan.has(Fault::PostmottakLate) {
+            next_working(t, 1, 9, 0)?
+        } else {
+            t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes))
+        };
+        q.push(next, Ev::Postmottak(i, false));
+        q.push(friday_of(t)?, Ev::ContactSsb(i));
     }
     Ok(())
 }
