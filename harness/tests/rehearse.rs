@@ -27,6 +27,20 @@ fn scenario(dir: &Path, faults: &str) -> PathBuf {
         "name = \"test\"\n[season]\ndata_year = 2017\nchannel = \"sendemodul\"\ntest_data_year = 2016\n\
          [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
     );
+    write_scenario(dir, &text)
+}
+
+/// The 2018 season (KPR over the service bus).
+fn scenario_2018(dir: &Path, faults: &str) -> PathBuf {
+    let text = format!(
+        "name = \"test 2018\"\n[season]\ndata_year = 2018\nchannel = \"servicebus\"\n\
+         register_her_id = 134197\nvalidation_her_id = 131725\n\
+         [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
+    );
+    write_scenario(dir, &text)
+}
+
+fn write_scenario(dir: &Path, text: &str) -> PathBuf {
     let path = dir.join("scenario.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -119,13 +133,27 @@ fn without_faults_every_phase_is_on_time_and_receipts_come_at_0800() {
     }
 }
 
-/// What a fault at 1.0 must show: (phase, allowed statuses) that carry the cause.
+/// What a fault at 1.0 must show in the 2017 season: (phase, allowed statuses) that carry
+/// the cause.
 fn expect_fault(fault: &str, phases: &[(&str, &[&str])]) {
     let dir = tempfile::tempdir().unwrap();
     let sc = scenario(dir.path(), &format!("{fault} = 1.0"));
     let r = rehearse(dir.path(), &sc, KOMMUNER, "0.005", "3");
+    expect_consequence(&r, fault, phases);
+}
+
+/// The same in the 2018 season (service bus).
+fn expect_fault_2018(fault: &str, phases: &[(&str, &[&str])]) {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario_2018(dir.path(), &format!("{fault} = 1.0"));
+    let r = rehearse(dir.path(), &sc, "0301,0403,5001", "0.005", "3");
+    assert_eq!(r["run"]["channel"], "amqp");
+    expect_consequence(&r, fault, phases);
+}
+
+fn expect_consequence(r: &Value, fault: &str, phases: &[(&str, &[&str])]) {
     assert_eq!(
-        causes(&r),
+        causes(r),
         BTreeSet::from([fault.to_string()]),
         "only {fault} may appear as a cause"
     );
@@ -260,6 +288,62 @@ fn fault_old_kommunenummer() {
 #[test]
 fn fault_late_correction() {
     expect_fault("late_correction", &[("corrections", &["late"])]);
+}
+
+#[test]
+fn the_2018_season_goes_over_amqp_with_apprec_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario_2018(dir.path(), "");
+    let r = rehearse(dir.path(), &sc, "0301,0403,5001", "0.005", "3");
+    assert_eq!(r["run"]["channel"], "amqp");
+    for k in r["kommuner"].as_array().unwrap() {
+        for p in k["phases"].as_array().unwrap() {
+            assert_eq!(
+                p["status"], "on_time",
+                "{} {}: {p}",
+                k["kommunenr"], p["phase"]
+            );
+        }
+        let details: Vec<&str> = k["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["detail"].as_str().unwrap())
+            .collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("to HER-id 134197 over AMQP; AppRec status 1")),
+            "{details:?}"
+        );
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("to HER-id 131725 over AMQP")),
+            "the prøveinnsending goes to KPR Validering: {details:?}"
+        );
+    }
+}
+
+#[test]
+fn fault_servicebus_not_activated() {
+    expect_fault_2018("servicebus_not_activated", &[("test_submission", IN_TIME)]);
+}
+
+#[test]
+fn fault_epj_not_upgraded() {
+    expect_fault_2018(
+        "epj_not_upgraded",
+        &[
+            ("test_submission", &["not_attempted"]),
+            ("ordinary_submission", &["late"]),
+        ],
+    );
+}
+
+#[test]
+fn fault_defective_export_over_the_service_bus() {
+    expect_fault_2018("defective_export", &[("ordinary_submission", IN_TIME)]);
 }
 
 #[test]

@@ -123,6 +123,8 @@ struct Agent {
     corrections_scheduled: bool,
     /// What it sent over the service bus (the national side builds feedback from it).
     sent_bytes: Vec<(String, DateTime<Utc>, Vec<u8>, Option<String>)>,
+    /// The vendor has fixed the export (after a rejection).
+    export_fixed: bool,
     temp_password: Option<String>,
     findings: BTreeMap<String, u64>,
 }
@@ -182,7 +184,9 @@ struct ServicebusSide {
 
 /// [model] Kommuner's HER-ids, as `serve` gives them: 9 000 000 + kommunenummer.
 fn kommune_her(knr: &str) -> Result<iplos_model::ids::HerId> {
-    let n: u32 = knr.parse().with_context(|| format!("kommunenummer {knr}"))?;
+    let n: u32 = knr
+        .parse()
+        .with_context(|| format!("kommunenummer {knr}"))?;
     Ok(iplos_model::ids::HerId::new(9_000_000 + n)?)
 }
 
@@ -196,10 +200,14 @@ async fn start_servicebus(
     use iplos_mocks::servicebus::BrokerConfig;
     let sc = &cfg.scenario;
     let register_her = iplos_model::ids::HerId::new(
-        sc.season.register_her_id.ok_or_else(|| anyhow!("no register HER-id"))?,
+        sc.season
+            .register_her_id
+            .ok_or_else(|| anyhow!("no register HER-id"))?,
     )?;
     let validation_her = iplos_model::ids::HerId::new(
-        sc.season.validation_her_id.ok_or_else(|| anyhow!("no validation HER-id"))?,
+        sc.season
+            .validation_her_id
+            .ok_or_else(|| anyhow!("no validation HER-id"))?,
     )?;
     let mut pki = Pki::init_with(
         cfg.state_dir.join("pki"),
@@ -216,8 +224,13 @@ async fn start_servicebus(
     // generation would otherwise dominate the rehearsal. Each certificate is the kommune's.
     let sign_key = iplos_mocks::pki::new_key(2048)?;
     let enc_key = iplos_mocks::pki::new_key(2048)?;
-    let store = Arc::new(RunStore::open(&cfg.state_dir.join("run.sqlite"), clock.clone())?);
-    let mut broker = BrokerConfig::new().with_store(store.clone()).with_clock(clock.clone());
+    let store = Arc::new(RunStore::open(
+        &cfg.state_dir.join("run.sqlite"),
+        clock.clone(),
+    )?);
+    let mut broker = BrokerConfig::new()
+        .with_store(store.clone())
+        .with_clock(clock.clone());
     let mut parties = BTreeMap::new();
     for m in kommuner {
         let her = kommune_her(m.number())?;
@@ -240,7 +253,11 @@ async fn start_servicebus(
         parties.insert(m.number().to_string(), (party, user, password));
     }
     for h in [register_her, validation_her] {
-        broker = broker.with_participant(h, &format!("kpr{}", h.get()), &format!("kpr-{:x}", cfg.seed));
+        broker = broker.with_participant(
+            h,
+            &format!("kpr{}", h.get()),
+            &format!("kpr-{:x}", cfg.seed),
+        );
     }
     let broker = broker.start().await.context("starting the AMQP broker")?;
     let receiver = Receiver::start(
@@ -332,6 +349,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
                 has_corrections: false,
                 corrections_scheduled: false,
                 sent_bytes: Vec::new(),
+                export_fixed: false,
                 temp_password: None,
                 findings: BTreeMap::new(),
             }
@@ -351,6 +369,11 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
 
     let mut q = Queue::default();
     for (i, a) in agents.iter_mut().enumerate() {
+        if a.plan.tests && a.plan.has(Fault::EpjNotUpgraded) {
+            // An EPJ that cannot send over the service bus cannot take part in the test.
+            a.plan.tests = false;
+            a.cause("test_submission", Fault::EpjNotUpgraded);
+        }
         if a.plan.tests {
             q.push(
                 at_oslo(a.plan.test_day, 8, a.plan.minute)?,
@@ -483,9 +506,9 @@ async fn start_world(
             .context("starting Sendemodul")?;
             Channel::Sendemodul(SendemodulSide { intake, server })
         }
-        ChannelSpec::Servicebus => {
-            Channel::Servicebus(Box::new(start_servicebus(cfg, dyn_clock.clone(), chosen).await?))
-        }
+        ChannelSpec::Servicebus => Channel::Servicebus(Box::new(
+            start_servicebus(cfg, dyn_clock.clone(), chosen).await?,
+        )),
     };
     Ok(World {
         clock,
@@ -626,8 +649,8 @@ async fn handle(
     Ok(())
 }
 
-/// The file a kommune sends.
-fn file_for(cfg: &EngineConfig, a: &Agent, kind: Kind) -> Result<Vec<u8>> {
+/// The file a kommune sends (and the EPJ product that wrote it).
+fn file_for(cfg: &EngineConfig, a: &mut Agent, kind: Kind) -> Result<Vec<u8>> {
     let sc = &cfg.scenario;
     let year = match kind {
         Kind::Test => sc.season.test_data_year.unwrap_or(sc.season.data_year),
@@ -651,15 +674,16 @@ fn file_for(cfg: &EngineConfig, a: &Agent, kind: Kind) -> Result<Vec<u8>> {
         m.header.leverandor = vendor.leverandor.to_string();
         m.header.navn_epj = vendor.navn_epj.to_string();
     }
-    if kind == Kind::Ordinary && a.plan.has(Fault::OldKommunenummer) {
+    if kind == Kind::Ordinary && a.plan.has(Fault::OldKommunenummer) && !a.export_fixed {
         let old = old_number(sc.season.data_year as u16, &a.plan.knr);
         for k in &mut m.kommuner {
             *k = old.clone();
         }
     }
+    a.vendor = m.header.navn_epj.clone();
     let mut out = Vec::new();
     write_message(&m, &mut out, OutputEncoding::Utf8)?;
-    if kind == Kind::Ordinary && a.plan.has(Fault::DefectiveExport) {
+    if kind == Kind::Ordinary && a.plan.has(Fault::DefectiveExport) && !a.export_fixed {
         out = defective(out)?;
     }
     Ok(out)
@@ -766,8 +790,16 @@ async fn submit_servicebus(
     // Access not activated: the broker refuses the kommune's credentials (a real SASL
     // refusal: the broker does not know this password).
     let not_active = a.plan.has(Fault::ServicebusNotActivated) && !a.login_fixed;
-    let pass = if not_active { format!("{password}-inactive") } else { password };
-    let target = if kind == Kind::Test { b.validation_her } else { b.register_her };
+    let pass = if not_active {
+        format!("{password}-inactive")
+    } else {
+        password
+    };
+    let target = if kind == Kind::Test {
+        b.validation_her
+    } else {
+        b.register_her
+    };
     let identity = SenderIdentity {
         party,
         register: Counterpart::from_party(&b.register, target),
@@ -779,16 +811,30 @@ async fn submit_servicebus(
     let mut sender = match ReferenceSender::connect(scfg).await {
         Ok(s) => s,
         Err(e) if not_active => {
-            a.note(t, "connect-refused", format!("the service bus refused the connection: {e}"));
+            a.note(
+                t,
+                "connect-refused",
+                format!("the service bus refused the connection: {e}"),
+            );
             a.cause(kind.phase(), Fault::ServicebusNotActivated);
             a.login_fixed = true;
             q.push(
-                next_working(t, cfg.scenario.rehearsal.it_fix_working_days, 8, a.plan.minute)?,
+                next_working(
+                    t,
+                    cfg.scenario.rehearsal.it_fix_working_days,
+                    8,
+                    a.plan.minute,
+                )?,
                 Ev::Submit(i, kind),
             );
             return Ok(());
         }
-        Err(e) => return Err(anyhow!("{}: connecting to the service bus: {e}", a.plan.knr)),
+        Err(e) => {
+            return Err(anyhow!(
+                "{}: connecting to the service bus: {e}",
+                a.plan.knr
+            ));
+        }
     };
     a.login_fixed = true;
     let bytes = file_for(cfg, a, kind)?;
@@ -802,7 +848,11 @@ async fn submit_servicebus(
         Answer::AppRec(r) => {
             let code = r.apprec.status.code().to_string();
             let n = r.apprec.errors.len();
-            (Some(code.clone()), code == "2", format!("AppRec status {code}, {n} errors"))
+            (
+                Some(code.clone()),
+                code == "2",
+                format!("AppRec status {code}, {n} errors"),
+            )
         }
         Answer::Error(e) => (
             None,
@@ -833,10 +883,8 @@ async fn submit_servicebus(
                 .map(|r| r.to_string())
         });
         count_findings(a, report.as_deref());
-        if !rejected {
-            let name = format!("{}_{}_{}.xml", a.plan.knr, kind.as_str(), a.sent.len() + 1);
-            a.sent_bytes.push((name, arrived, bytes, report));
-        }
+        let name = format!("{}_{}_{}.xml", a.plan.knr, kind.as_str(), a.sent.len() + 1);
+        a.sent_bytes.push((name, arrived, bytes, report));
         if status.is_some() && a.receipt.is_none() {
             a.receipt = Some(Some(arrived));
         }
@@ -846,6 +894,26 @@ async fn submit_servicebus(
         arrived,
         rejected,
     });
+    if kind == Kind::Ordinary && rejected {
+        // The AppRec says rejected (status 2): the vendor fixes the export and the kommune
+        // sends again, as the spec expects of a sender.
+        for f in [Fault::DefectiveExport, Fault::OldKommunenummer] {
+            if a.plan.has(f) {
+                a.cause(kind.phase(), f);
+            }
+        }
+        a.export_fixed = true;
+        a.note(
+            t,
+            "resend-planned",
+            "status 2: the export is fixed and sent again in 3 working days",
+        );
+        q.push(
+            next_working(t, 3, 8, a.plan.minute)?,
+            Ev::Submit(i, Kind::Ordinary),
+        );
+        return Ok(());
+    }
     after_sent(cfg, a, i, q, t, kind, rejected)
 }
 
@@ -1060,6 +1128,7 @@ fn after_sent(
         Kind::Correction => {
             if a.needs_resend && !rejected {
                 a.needs_resend = false;
+                a.has_corrections = cfg.scale > 0.0;
                 // The kommune's own corrections follow a few days later.
                 if a.has_corrections {
                     schedule_corrections(cfg, a, i, q, t)?;
@@ -1852,6 +1921,7 @@ fn judge(
             let rejected = a.sent.iter().any(|s| s.kind == Kind::Ordinary && s.rejected);
             match ok {
                 Some(t) if on_time(t) => (PhaseStatus::OnTime, Some(t), None),
+                Some(t) if rejected && a.export_fixed => (PhaseStatus::Late, Some(t), Some("the first file was rejected; the fixed file came after the deadline".into())),
                 Some(t) if rejected => (PhaseStatus::Failed, Some(t), Some("the file sent in the window was rejected; an accepted file came only with the corrections".into())),
                 Some(t) => {
                     let ext = sc
@@ -1919,13 +1989,13 @@ pub fn consequence(f: Fault) -> &'static str {
         }
         Fault::EpjNotUpgraded => "the ordinary submission is sent in the extension (late)",
         Fault::DefectiveExport => {
-            "the ordinary file is rejected; the fixed file comes with the corrections"
+            "the ordinary file is rejected (Sendemodul: the fixed file comes with the corrections; service bus: AppRec status 2, the fixed file is sent 3 working days later)"
         }
         Fault::WrongUnzipTool => {
             "the feedback zip cannot be opened; the contact installs 7-Zip and opens it the next working day"
         }
         Fault::OldKommunenummer => {
-            "the ordinary file is rejected (IPL22); the file with the right number comes with the corrections"
+            "the ordinary file is rejected (IPL22; Sendemodul: the right file comes with the corrections; service bus: AppRec status 2, sent again 3 working days later)"
         }
         Fault::LateCorrection => {
             "the corrections arrive after the deadline (late) and miss the publication"
