@@ -442,3 +442,93 @@ fn all_426_kommuner_of_2017_at_scale_0_02() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("Trondheim") || html.contains("Oslo"));
 }
+
+/// The 2016 season over Sendemodul, and its report in headless Chromium (Debian's
+/// `chromium`, installed by .ci/run): a screenshot is taken and is a real PNG, and the DOM
+/// after the page's script ran has the summary, the timeline chart, the receipt histogram
+/// and one row per kommune in the searchable table.
+#[test]
+fn the_2016_season_and_its_page_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"2016\"\n[season]\ndata_year = 2016\nchannel = \"sendemodul\"\ntest_data_year = 2015\n\
+                [faults]\npostmottak_never = 0.5\n";
+    let sc = write_scenario(dir.path(), text);
+    let r = rehearse(dir.path(), &sc, "0301,0403,1103,0104,1201", "0.005", "5");
+    assert_eq!(r["run"]["channel"], "sendemodul");
+    assert_eq!(r["run"]["season"], 2016);
+    let test_phase = &r["phases"][0];
+    assert_eq!(test_phase["first_day"], "2016-10-17", "week 42 of 2016");
+    let html = dir.path().join("out").join("index.html");
+
+    let chromium = "/usr/bin/chromium";
+    assert!(
+        Path::new(chromium).is_file(),
+        "{chromium} is missing: install Debian's chromium, as .ci/run does"
+    );
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ];
+    let url = format!("file://{}", html.display());
+    let png = dir.path().join("page.png");
+    let o = Command::new(chromium)
+        .args(flags)
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("p1").display()
+        ))
+        .args([
+            "--window-size=1280,1600",
+            &format!("--screenshot={}", png.display()),
+        ])
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    assert!(
+        png.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    assert!(
+        bytes.len() > 20_000,
+        "a page with content, not a blank one ({} bytes)",
+        bytes.len()
+    );
+    let o = Command::new(chromium)
+        .args(flags)
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("p2").display()
+        ))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&o.stdout);
+    for id in [
+        "summary",
+        "timeline-chart",
+        "receipt-histogram",
+        "failures",
+        "kommune-table",
+        "kommune-search",
+    ] {
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "#{id} missing from the rendered page"
+        );
+    }
+    assert_eq!(dom.matches("<tr id=\"k-").count(), 5, "one row per kommune");
+    assert!(
+        dom.contains("postmottak_never"),
+        "the failure cause is on the page"
+    );
+}

@@ -656,7 +656,9 @@ fn file_for(cfg: &EngineConfig, a: &mut Agent, kind: Kind) -> Result<Vec<u8>> {
         Kind::Test => sc.season.test_data_year.unwrap_or(sc.season.data_year),
         _ => sc.season.data_year,
     };
-    let y = u16::try_from(year)?;
+    // [model] The generators start at data year 2016: the 2016 season's test (2015 data in
+    // reality) sends generated 2016 data.
+    let y = u16::try_from(year)?.max(*iplos_model::municipality::supported_years().start());
     // The test uses the previous year's data; a kommune new this year reports its test
     // data under its current number ([model]).
     let gen_cfg = GenConfig::with_scale(cfg.scale);
