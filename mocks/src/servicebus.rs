@@ -415,11 +415,12 @@ impl Broker {
             reject_policy: config.reject_policy,
             default_ttl: config.default_ttl,
         };
-        let core = Arc::new(
-            tokio::task::spawn_blocking(move || Core::open(store, settings))
-                .await
-                .map_err(|e| BusError::Internal(e.to_string()))??,
-        );
+        let (core, writer) = tokio::task::spawn_blocking(move || Core::open(store, settings))
+            .await
+            .map_err(|e| BusError::Internal(e.to_string()))??;
+        // The writer lives as long as the core (the Bus handles outlive the broker handle).
+        tokio::spawn(writer);
+        let core = Arc::new(core);
         let tls = match &config.tls {
             Some(tls) => Some(server::tls_acceptor(tls)?),
             None => None,
