@@ -474,6 +474,19 @@ impl Core {
 
     /// Stores a message in a queue; returns once it is durable.
     async fn publish_inner(&self, queue: &str, message: &AmqpMessage) -> Result<u64, BusError> {
+        let answer = self.enqueue(queue, message)?;
+        answer
+            .await
+            .map_err(|_| BusError::Internal("the service bus writer failed".into()))?
+    }
+
+    /// Hands a message to the writer at once (messages enqueued one after the other get
+    /// increasing ids: a link's order is kept); the answer comes when it is durable.
+    pub(crate) fn enqueue(
+        &self,
+        queue: &str,
+        message: &AmqpMessage,
+    ) -> Result<oneshot::Receiver<Result<u64, BusError>>, BusError> {
         let q = self.queue_or_err(queue)?.clone();
         let now = self.now_ms();
         let ttl = message
@@ -494,9 +507,7 @@ impl Core {
                 done,
             })
             .map_err(|_| BusError::Internal("the service bus writer is gone".into()))?;
-        answer
-            .await
-            .map_err(|_| BusError::Internal("the service bus writer failed".into()))?
+        Ok(answer)
     }
 
     /// Takes the message at the head of the queue, if one is waiting. Expired messages met on

@@ -507,11 +507,21 @@ async fn producer_link(
         match received {
             Ok(delivery) => {
                 let (info, message) = delivery.into_parts();
-                let (core, name) = (ctx.core.clone(), queue.name.clone());
-                storing.spawn(async move {
-                    let result = core.publish(&name, message).await;
-                    (info, result)
-                });
+                // Handed to the writer here, in the link's order (the queue keeps it);
+                // only the wait for the commit runs beside the next transfers.
+                match ctx.core.enqueue(&queue.name, &message) {
+                    Ok(answer) => {
+                        storing.spawn(async move {
+                            let result = answer.await.unwrap_or_else(|_| {
+                                Err(BusError::Internal("the service bus writer failed".into()))
+                            });
+                            (info, result)
+                        });
+                    }
+                    Err(e) => {
+                        storing.spawn(async move { (info, Err(e)) });
+                    }
+                }
             }
             // Detached already by the link itself.
             Err(RecvError::MessageSizeExceeded(e)) => {
