@@ -417,6 +417,9 @@ struct Settings {
     /// how many of it run, when the receiver is [`ReceiverKind::Client`].
     certs: Option<Arc<pipe::Certs>>,
     receiver: Option<(Endpoint, usize)>,
+    /// The receiver role's content state of the kommune, kept across the rounds of a run
+    /// (as the national receiver keeps it).
+    chain: Arc<std::sync::Mutex<iplos_model::rules::ContentState>>,
 }
 
 fn run(args: &[String]) -> Res<()> {
@@ -489,6 +492,7 @@ fn run(args: &[String]) -> Res<()> {
         consumer,
         certs: certs.map(Arc::new),
         receiver,
+        chain: Default::default(),
         hostname: opts.str("hostname").map(str::to_string),
         target: opts
             .str("target")
@@ -519,7 +523,7 @@ fn run(args: &[String]) -> Res<()> {
         tokio::time::timeout(limit, async {
         if settings.warmup > 0 && !settings.produce_only {
             eprintln!("[{}] warm-up: {} messages", settings.label, settings.warmup);
-            round(&settings, settings.warmup, "warmup", None).await?;
+            round(&settings, settings.warmup, 0, "warmup", None).await?;
         }
         eprintln!(
             "[{}] measuring: {} messages of {} bytes, {} producers (window {}), {} consumers (credit {}), {}",
@@ -532,7 +536,7 @@ fn run(args: &[String]) -> Res<()> {
             settings.credit,
             if settings.split { "split" } else { "concurrent" },
         );
-        round(&settings, settings.messages, "run", broker_pid).await
+        round(&settings, settings.messages, settings.warmup, "run", broker_pid).await
         })
         .await
         .unwrap_or_else(|_| Err(format!("no result within --timeout {}s", limit.as_secs()).into()))
@@ -783,9 +787,12 @@ async fn connect(
     Ok((connection, session))
 }
 
+/// One round of `count` messages. broker+receiver: its IPLOS documents are numbered from
+/// `first_document` on (the kommune's chain goes on from the previous round's).
 async fn round(
     s: &Settings,
     count: usize,
+    first_document: usize,
     what: &str,
     broker_pid: Option<u32>,
 ) -> Res<RoundResult> {
@@ -809,7 +816,8 @@ async fn round(
         Some(certs) => {
             let (certs, size) = (certs.clone(), s.size);
             let built = tokio::task::spawn_blocking(move || -> Result<_, String> {
-                pipe::build(&certs, size, count, &|i| message_id(tag, i)).map_err(|e| e.to_string())
+                pipe::build(&certs, size, first_document, count, &|i| message_id(tag, i))
+                    .map_err(|e| e.to_string())
             })
             .await??;
             Some(Arc::new(built))
@@ -837,6 +845,7 @@ async fn round(
                 s.hostname.clone(),
                 (**certs).clone(),
                 s.credit,
+                s.chain.clone(),
                 done_rx.clone(),
             )));
         }
@@ -1278,6 +1287,7 @@ mod pipe {
     pub fn build(
         certs: &Certs,
         size: usize,
+        first: usize,
         count: usize,
         id_of: &(dyn Fn(usize) -> String + Sync),
     ) -> Res<Vec<AmqpMessage>> {
@@ -1297,7 +1307,7 @@ mod pipe {
                         (from..(from + chunk).min(count))
                             .map(|i| {
                                 let mut out =
-                                    build_message(identity, &iplos(size, i), &[], Utc::now())
+                                    build_message(identity, &iplos(size, first + i), &[], Utc::now())
                                     .map_err(|e| e.to_string())?;
                                 let id = id_of(i);
                                 let props = out
@@ -1457,6 +1467,7 @@ mod pipe {
         hostname: Option<String>,
         certs: Certs,
         credit: u32,
+        chain: Arc<std::sync::Mutex<ContentState>>,
         mut done: watch::Receiver<bool>,
     ) -> Res<std::collections::BTreeMap<String, usize>> {
         let (mut conn, mut session) =
@@ -1476,7 +1487,6 @@ mod pipe {
         .await
         .map_err(|e| format!("receiver role: attach to {KOMMUNE_HER}_async: {e}"))?;
         let certs = Arc::new(certs);
-        let mut state = Some(ContentState::new());
         let mut statuses = std::collections::BTreeMap::new();
         loop {
             let delivery = tokio::select! {
@@ -1485,13 +1495,12 @@ mod pipe {
                 d = rx.recv::<Body<Value>>() => d.map_err(|e| format!("receiver role: recv: {e}"))?,
             };
             let message = delivery.message().clone();
-            let (certs2, mut st) = (certs.clone(), state.take().unwrap_or_default());
-            let (judged, st) = tokio::task::spawn_blocking(move || {
-                let r = judge(&certs2, &message, &mut st);
-                (r, st)
+            let (certs2, chain) = (certs.clone(), chain.clone());
+            let judged = tokio::task::spawn_blocking(move || {
+                let mut state = chain.lock().unwrap_or_else(|p| p.into_inner());
+                judge(&certs2, &message, &mut state)
             })
             .await?;
-            state = Some(st);
             match judged {
                 Ok((reply, status)) => {
                     match tx.send(reply).await {
