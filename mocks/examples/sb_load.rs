@@ -247,7 +247,10 @@ fn serve(args: &[String]) -> Res<()> {
         let broker = config.start().await?;
         let _receiver = match national {
             Some((certs, store)) => {
-                let dir = opts.str("pki").map(std::path::PathBuf::from).unwrap_or_default();
+                let dir = opts
+                    .str("pki")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_default();
                 Some(pipe::start_national(broker.bus(), store, &certs, &dir).await?)
             }
             None => None,
@@ -441,7 +444,8 @@ fn run(args: &[String]) -> Res<()> {
     } else {
         None
     };
-    let national = pipeline == Pipeline::BrokerAndReceiver && receiver_kind == ReceiverKind::National;
+    let national =
+        pipeline == Pipeline::BrokerAndReceiver && receiver_kind == ReceiverKind::National;
     let ours = if opts.flag("spawn-ours") {
         Some(OurBroker::spawn(
             opts.str("store").unwrap_or("stock"),
@@ -929,7 +933,17 @@ async fn round(
                         Some(r) => r,
                         None => attach_receiver(&mut session, &settings, &name).await?,
                     };
-                    consume(conn, session, receiver, tag, count, by_correlation, shared, done).await
+                    consume(
+                        conn,
+                        session,
+                        receiver,
+                        tag,
+                        count,
+                        by_correlation,
+                        shared,
+                        done,
+                    )
+                    .await
                 })
             })
             .collect::<Vec<_>>()
@@ -966,7 +980,9 @@ async fn round(
         .take();
     let apprec_check = match (&s.certs, sample) {
         (Some(certs), Some(m)) => Some(match pipe::read_apprec_status(certs, &m) {
-            Ok(status) => format!("first AppRec decrypted and verified by the kommune: status {status}"),
+            Ok(status) => {
+                format!("first AppRec decrypted and verified by the kommune: status {status}")
+            }
             Err(e) => format!("first AppRec NOT valid: {e}"),
         }),
         _ => None,
@@ -1099,6 +1115,7 @@ async fn produce(
 
 /// Receives and accepts until every message of the round has been seen (by any consumer);
 /// returns the end-to-end latencies (send start → received), in µs.
+#[allow(clippy::too_many_arguments)]
 async fn consume(
     mut conn: ConnectionHandle<()>,
     mut session: SessionHandle<()>,
@@ -1132,7 +1149,10 @@ async fn consume(
         }
         .filter(|&i| i < count);
         if by_correlation && index.is_some() {
-            let mut sample = shared.apprec_sample.lock().unwrap_or_else(|p| p.into_inner());
+            let mut sample = shared
+                .apprec_sample
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             if sample.is_none() {
                 *sample = Some(delivery.message().clone());
             }
@@ -1251,7 +1271,10 @@ mod pipe {
         // The chain goes on from the previous document's last notification.
         let previous = match index {
             0 => None,
-            i => melding(size, i - 1).notifikasjoner.last().map(|n| n.guid.clone()),
+            i => melding(size, i - 1)
+                .notifikasjoner
+                .last()
+                .map(|n| n.guid.clone()),
         };
         if let (Some(first), Some(prev)) = (m.notifikasjoner.first_mut(), previous) {
             first.forrige_guid = prev;
@@ -1273,7 +1296,12 @@ mod pipe {
         let mut previous: Option<String> = None;
         for (k, n) in merged.notifikasjoner.iter_mut().enumerate() {
             n.lopenr = (first + k).to_string();
-            n.tid = format!("{YEAR}-12-02T{:02}:{:02}:{:02}", 8 + k / 3600, (k / 60) % 60, k % 60);
+            n.tid = format!(
+                "{YEAR}-12-02T{:02}:{:02}:{:02}",
+                8 + k / 3600,
+                (k / 60) % 60,
+                k % 60
+            );
             if let Some(p) = previous.take() {
                 n.forrige_guid = p;
             }
@@ -1306,9 +1334,13 @@ mod pipe {
                     s.spawn(move || {
                         (from..(from + chunk).min(count))
                             .map(|i| {
-                                let mut out =
-                                    build_message(identity, &iplos(size, first + i), &[], Utc::now())
-                                    .map_err(|e| e.to_string())?;
+                                let mut out = build_message(
+                                    identity,
+                                    &iplos(size, first + i),
+                                    &[],
+                                    Utc::now(),
+                                )
+                                .map_err(|e| e.to_string())?;
                                 let id = id_of(i);
                                 let props = out
                                     .message
@@ -1324,7 +1356,10 @@ mod pipe {
                 .collect();
             handles
                 .into_iter()
-                .map(|h| h.join().unwrap_or_else(|_| Err("builder thread panicked".into())))
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("builder thread panicked".into()))
+                })
                 .collect()
         });
         let mut all = Vec::with_capacity(count);
@@ -1505,7 +1540,11 @@ mod pipe {
                 Ok((reply, status)) => {
                     match tx.send(reply).await {
                         Ok(Outcome::Accepted(_)) => {}
-                        other => return Err(format!("receiver role: AppRec not accepted: {other:?}").into()),
+                        other => {
+                            return Err(
+                                format!("receiver role: AppRec not accepted: {other:?}").into()
+                            );
+                        }
                     }
                     rx.accept(&delivery).await?;
                     *statuses.entry(status).or_insert(0) += 1;
@@ -1612,7 +1651,11 @@ fn report(args: &[String]) -> Res<()> {
             .push(r);
     }
     let median = |rs: &[&serde_json::Value], k: &str| {
-        let mut v: Vec<f64> = rs.iter().map(|r| f(r, k)).filter(|x| x.is_finite()).collect();
+        let mut v: Vec<f64> = rs
+            .iter()
+            .map(|r| f(r, k))
+            .filter(|x| x.is_finite())
+            .collect();
         v.sort_by(f64::total_cmp);
         match v.len() {
             0 => f64::NAN,

@@ -89,7 +89,9 @@ impl MessageStore for GatedStore {
             while !*released {
                 released = cv.wait(released).unwrap();
             }
-            return Err(StoreError::Batch("the process died before the commit".into()));
+            return Err(StoreError::Batch(
+                "the process died before the commit".into(),
+            ));
         }
         self.inner.commit_batch(inserts, deletes)
     }
@@ -193,7 +195,10 @@ async fn accept_not_committed_when_the_broker_dies_is_redelivered() {
     assert_eq!(message_id_of(d.message()), "accepted-late");
     assert_eq!(data_of(d.message()), b"payload");
     // The lost lease was not the consumer's failure: not counted.
-    assert_eq!(d.message().header.as_ref().map_or(0, |h| h.delivery_count), 0);
+    assert_eq!(
+        d.message().header.as_ref().map_or(0, |h| h.delivery_count),
+        0
+    );
     receiver.accept(&d).await.unwrap();
     eventually("deleted", || broker.bus().len(&queue).unwrap() == 0).await;
     drop(broker);

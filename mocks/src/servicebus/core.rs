@@ -572,9 +572,7 @@ impl Core {
             .collect();
         if !missing.is_empty() {
             let store = self.store.clone();
-            let mut read = blocking(move || store.bodies(&missing))
-                .await?
-                .into_iter();
+            let mut read = blocking(move || store.bodies(&missing)).await?.into_iter();
             for b in bodies.iter_mut().filter(|b| b.is_none()) {
                 *b = read.next().flatten().map(Arc::from);
             }

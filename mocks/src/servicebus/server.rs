@@ -696,7 +696,9 @@ async fn consumer_link(
             lease = core.take(&queue), if in_flight.len() < CONSUMER_WINDOW => lease,
         };
         // More of what is waiting, up to the window; all loaded at once.
-        let room = CONSUMER_WINDOW.saturating_sub(in_flight.len()).min(CONSUMER_TAKE);
+        let room = CONSUMER_WINDOW
+            .saturating_sub(in_flight.len())
+            .min(CONSUMER_TAKE);
         let mut leases = vec![first];
         while leases.len() < room {
             match core.try_take(&queue) {
