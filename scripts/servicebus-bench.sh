@@ -20,6 +20,8 @@
 #                     "--messages 2000 --warmup 200 --producers 1": one kommune sending in
 #                     order, so that its notifications chain)
 #   PHASES="concurrent split"  the --phase values of the broker runs (default both)
+#   RUN_TIMEOUT=SECS  a run that takes longer fails and the next one starts (default 180;
+#                     fe2o3-amqp's client has been seen to hang, spinning, now and then)
 #   RABBITMQ=0        skip RabbitMQ (ours only)
 #   STORES="stock"    our broker's stores to run: stock (the broker as it is), and the
 #                     experiments same, group, group16k, tuned (see sb_load.rs, `experiment`)
@@ -43,6 +45,7 @@ ROUNDS="${ROUNDS:-3}"
 PHASES="${PHASES:-concurrent split}"
 PIPELINES="${PIPELINES:-broker broker+receiver}"
 RECEIVER_ARGS="${RECEIVER_ARGS:---messages 2000 --warmup 200 --producers 1}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
 STORES="${STORES:-stock}"
 RABBITMQ="${RABBITMQ:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
@@ -205,10 +208,10 @@ for pipeline in $PIPELINES; do
             label=ours
             [ "$store" = stock ] || label="ours-$store"
             "$driver" run --label "$label" --spawn-ours --store "$store" --phase "$phase" \
-                --json "$results" "$@" || echo "!! $label $phase round $round failed" >&2
+                --json "$results" --timeout "$RUN_TIMEOUT" "$@" || echo "!! $label $phase round $round failed" >&2
         done
         if [ "$RABBITMQ" = 1 ]; then
-            "$driver" run --label rabbitmq-3.10 --phase "$phase" --json "$results" \
+            "$driver" run --label rabbitmq-3.10 --phase "$phase" --json "$results" --timeout "$RUN_TIMEOUT" \
                 "${rabbit_args[@]}" "$@" \
                 || echo "!! rabbitmq $phase round $round failed" >&2
         fi
@@ -219,13 +222,13 @@ for pipeline in $PIPELINES; do
         echo "== broker + receiver, round $round/$ROUNDS" >&2
         # shellcheck disable=SC2086 # RECEIVER_ARGS is a list of options
         "$driver" run --label ours+national-receiver --spawn-ours --pipeline broker+receiver \
-            --json "$results" $RECEIVER_ARGS || echo "!! ours+national round $round failed" >&2
+            --json "$results" --timeout "$RUN_TIMEOUT" $RECEIVER_ARGS || echo "!! ours+national round $round failed" >&2
         # shellcheck disable=SC2086
         "$driver" run --label ours --spawn-ours --pipeline broker+receiver --receiver client \
-            --json "$results" $RECEIVER_ARGS || echo "!! ours round $round failed" >&2
+            --json "$results" --timeout "$RUN_TIMEOUT" $RECEIVER_ARGS || echo "!! ours round $round failed" >&2
         if [ "$RABBITMQ" = 1 ]; then
             # shellcheck disable=SC2086
-            "$driver" run --label rabbitmq-3.10 --pipeline broker+receiver --json "$results" \
+            "$driver" run --label rabbitmq-3.10 --pipeline broker+receiver --json "$results" --timeout "$RUN_TIMEOUT" \
                 "${rabbit_args[@]}" $RECEIVER_ARGS \
                 || echo "!! rabbitmq broker+receiver round $round failed" >&2
         fi
