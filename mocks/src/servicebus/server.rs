@@ -1,5 +1,6 @@
 //! The network side: listener, TLS, SASL, and one task per connection, session and link.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +22,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
@@ -463,8 +464,53 @@ async fn on_attach(
 /// their commits finish; a new transfer is read only while fewer are pending).
 const PRODUCER_PIPELINE: usize = 64;
 
+/// A transfer handed to the writer: its delivery and the answer to come.
+type Storing = (
+    DeliveryInfo,
+    Result<oneshot::Receiver<Result<u64, BusError>>, BusError>,
+);
+
+/// The answer of the oldest transfer being stored. The writer commits in the order it was
+/// given the messages, so the oldest is always the next to finish.
+async fn oldest_stored(pending: &mut VecDeque<Storing>) -> Result<u64, BusError> {
+    match pending.front_mut() {
+        Some((_, Ok(answer))) => answer
+            .await
+            .unwrap_or_else(|_| Err(BusError::Internal("the service bus writer failed".into()))),
+        Some((_, Err(e))) => Err(BusError::Internal(e.to_string())),
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends a stored transfer's outcome: Accepted, or Rejected with the store's error.
+async fn answer_stored(
+    receiver: &mut Receiver,
+    info: DeliveryInfo,
+    result: Result<u64, BusError>,
+    queue: &str,
+) -> bool {
+    let sent = match result {
+        Ok(_) => receiver.accept(info).await.map(|_| ()),
+        Err(e) => {
+            tracing::error!(error = %e, %queue, "could not store a message");
+            receiver
+                .reject(
+                    info,
+                    amqp_error(
+                        AmqpError::InternalError,
+                        format!("could not store the message: {e}"),
+                    ),
+                )
+                .await
+                .map(|_| ())
+        }
+    };
+    sent.is_ok()
+}
+
 /// A client's sending link: store each message, then settle it (Accepted once it is
-/// durable). Several transfers are stored at once, so that they share group commits.
+/// durable). Transfers are handed to the writer in the link's order, and up to
+/// [`PRODUCER_PIPELINE`] are stored at once, so that they share group commits.
 async fn producer_link(
     mut receiver: Receiver,
     queue: Arc<Queue>,
@@ -472,29 +518,13 @@ async fn producer_link(
     ctx: Arc<ServerCtx>,
 ) {
     let mut shutdown = ctx.shutdown.clone();
-    let mut storing: JoinSet<(DeliveryInfo, Result<u64, BusError>)> = JoinSet::new();
+    let mut pending: VecDeque<Storing> = VecDeque::new();
     let closing = loop {
         let received = tokio::select! {
             biased;
-            Some(stored) = storing.join_next(), if !storing.is_empty() => {
-                let Ok((info, result)) = stored else { continue };
-                let answered = match result {
-                    Ok(_) => receiver.accept(info).await.map(|_| ()),
-                    Err(e) => {
-                        tracing::error!(error = %e, queue = %queue.name, "could not store a message");
-                        receiver
-                            .reject(
-                                info,
-                                amqp_error(
-                                    AmqpError::InternalError,
-                                    format!("could not store the message: {e}"),
-                                ),
-                            )
-                            .await
-                            .map(|_| ())
-                    }
-                };
-                if answered.is_err() {
+            result = oldest_stored(&mut pending) => {
+                let Some((info, _)) = pending.pop_front() else { continue };
+                if !answer_stored(&mut receiver, info, result, &queue.name).await {
                     // The link is gone; what was stored stays stored, and the unsettled
                     // sender will resend it (at least once).
                     break false;
@@ -502,26 +532,15 @@ async fn producer_link(
                 continue;
             }
             _ = shutdown_requested(&mut shutdown) => break true,
-            r = receiver.recv::<Body<Value>>(), if storing.len() < PRODUCER_PIPELINE => r,
+            r = receiver.recv::<Body<Value>>(), if pending.len() < PRODUCER_PIPELINE => r,
         };
         match received {
             Ok(delivery) => {
                 let (info, message) = delivery.into_parts();
                 // Handed to the writer here, in the link's order (the queue keeps it);
                 // only the wait for the commit runs beside the next transfers.
-                match ctx.core.enqueue(&queue.name, &message) {
-                    Ok(answer) => {
-                        storing.spawn(async move {
-                            let result = answer.await.unwrap_or_else(|_| {
-                                Err(BusError::Internal("the service bus writer failed".into()))
-                            });
-                            (info, result)
-                        });
-                    }
-                    Err(e) => {
-                        storing.spawn(async move { (info, Err(e)) });
-                    }
-                }
+                let answer = ctx.core.enqueue(&queue.name, &message);
+                pending.push_back((info, answer));
             }
             // Detached already by the link itself.
             Err(RecvError::MessageSizeExceeded(e)) => {
@@ -536,14 +555,14 @@ async fn producer_link(
             )) => {
                 // Answer what is being stored before closing our end (the outcomes may
                 // still reach a peer that only detached).
-                settle_stored(&mut receiver, &mut storing).await;
+                settle_stored(&mut receiver, &mut pending, &queue.name).await;
                 let _ = timeout(Duration::from_secs(1), receiver.close()).await;
                 return;
             }
             Err(RecvError::LinkStateError(_)) => break false,
             Err(e) => {
                 tracing::info!(queue = %queue.name, error = %e, "bad transfer, closing the link");
-                settle_stored(&mut receiver, &mut storing).await;
+                settle_stored(&mut receiver, &mut pending, &queue.name).await;
                 let condition = match e {
                     RecvError::MessageDecode(_) => AmqpError::DecodeError,
                     _ => AmqpError::NotAllowed,
@@ -559,39 +578,24 @@ async fn producer_link(
     };
     // Whatever ends the link, the stores under way finish (they are in the writer's hands);
     // their outcomes are sent if the link can still carry them.
-    settle_stored(&mut receiver, &mut storing).await;
+    settle_stored(&mut receiver, &mut pending, &queue.name).await;
     if closing {
         let _ = timeout(Duration::from_secs(1), receiver.close()).await;
     }
 }
 
 /// Waits for the stores under way and sends their outcomes (ignoring a link that is gone).
-async fn settle_stored(
-    receiver: &mut Receiver,
-    storing: &mut JoinSet<(DeliveryInfo, Result<u64, BusError>)>,
-) {
+async fn settle_stored(receiver: &mut Receiver, pending: &mut VecDeque<Storing>, queue: &str) {
     let finish = async {
-        while let Some(stored) = storing.join_next().await {
-            let Ok((info, result)) = stored else { continue };
-            let _ = match result {
-                Ok(_) => receiver.accept(info).await.map(|_| ()),
-                Err(e) => receiver
-                    .reject(
-                        info,
-                        amqp_error(
-                            AmqpError::InternalError,
-                            format!("could not store the message: {e}"),
-                        ),
-                    )
-                    .await
-                    .map(|_| ()),
-            };
+        while !pending.is_empty() {
+            let result = oldest_stored(pending).await;
+            if let Some((info, _)) = pending.pop_front() {
+                answer_stored(receiver, info, result, queue).await;
+            }
         }
     };
-    if timeout(Duration::from_secs(5), finish).await.is_err() {
-        // The writer is stuck: stop waiting (the stores still finish in the background).
-        storing.detach_all();
-    }
+    // A stuck writer: stop waiting (the stores still finish in the background).
+    let _ = timeout(Duration::from_secs(5), finish).await;
 }
 
 /// A message leased to a remote consumer. Dropped without being settled (the task was
