@@ -9,7 +9,19 @@
 #
 # Environment:
 #   ROUNDS=N          measured rounds per broker, alternating ours/RabbitMQ (default 3)
-#   PHASES="concurrent split"  the --phase values to run (default both)
+#   PIPELINES="broker broker+receiver"  what to measure (default both):
+#                     broker: the broker alone, PHASES below, with the options given;
+#                     broker+receiver: real signed and encrypted IPLOS messages answered with
+#                     AppRecs (CMS included), concurrent phase, RECEIVER_ARGS; three runs per
+#                     round: ours with the national receiver (mocks::receiver) in-process,
+#                     ours with sb_load's receiver role as an AMQP client, and RabbitMQ with
+#                     the same receiver role
+#   RECEIVER_ARGS     sb_load options for broker+receiver (default
+#                     "--messages 2000 --warmup 200 --producers 1": one kommune sending in
+#                     order, so that its notifications chain)
+#   PHASES="concurrent split"  the --phase values of the broker runs (default both)
+#   RUN_TIMEOUT=SECS  a run that takes longer fails and the next one starts (default 180;
+#                     fe2o3-amqp's client has been seen to hang, spinning, now and then)
 #   RABBITMQ=0        skip RabbitMQ (ours only)
 #   STORES="stock"    our broker's stores to run: stock (the broker as it is), and the
 #                     experiments same, group, group16k, tuned (see sb_load.rs, `experiment`)
@@ -31,6 +43,9 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ROUNDS="${ROUNDS:-3}"
 PHASES="${PHASES:-concurrent split}"
+PIPELINES="${PIPELINES:-broker broker+receiver}"
+RECEIVER_ARGS="${RECEIVER_ARGS:---messages 2000 --warmup 200 --producers 1}"
+RUN_TIMEOUT="${RUN_TIMEOUT:-180}"
 STORES="${STORES:-stock}"
 RABBITMQ="${RABBITMQ:-1}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$here/target}"
@@ -75,7 +90,7 @@ driver="$CARGO_TARGET_DIR/release/examples/sb_load"
 # ---------------------------------------------------------------------------------------
 RMQ_USER_P=kommune0301 RMQ_PASS_P=load-kommune
 RMQ_USER_C=kpr RMQ_PASS_C=load-kpr
-VHOST=iplos NS=NHNTESTServiceBus QUEUE=131725_async
+VHOST=iplos NS=NHNTESTServiceBus QUEUE=131725_async REPLY_QUEUE=123_async
 
 rmq() {
     # Runs a RabbitMQ tool against the private node.
@@ -110,9 +125,11 @@ start_rabbitmq() {
     echo "[]." >"$work/rabbit/advanced.config"
     # The AMQP 1.0 plugin, enabled offline (the file rabbitmq-plugins --offline writes).
     echo "[rabbitmq_amqp1_0]." >"$work/rabbit/enabled_plugins"
-    # Users, a vhost, NHN's namespace as a durable direct exchange and the KPR queue as a
-    # durable classic queue bound to it by its name: the addresses are then the same as
-    # for our broker (/exchange/NHNTESTServiceBus/131725_async, /amq/queue/131725_async).
+    # Users, a vhost, NHN's namespace as a durable direct exchange and the KPR queue and the
+    # kommune's queue (for AppRecs) as durable classic queues bound to it by their names:
+    # the addresses are then the same as for our broker (/exchange/NHNTESTServiceBus/
+    # 131725_async, /amq/queue/131725_async). Both users may read and write (the kommune
+    # reads its AppRecs, KPR's receiver role writes them).
     cat >"$work/rabbit/definitions.json" <<EOF
 {
   "users": [
@@ -121,8 +138,8 @@ start_rabbitmq() {
   ],
   "vhosts": [{"name": "$VHOST"}],
   "permissions": [
-    {"user": "$RMQ_USER_P", "vhost": "$VHOST", "configure": "", "write": ".*", "read": ""},
-    {"user": "$RMQ_USER_C", "vhost": "$VHOST", "configure": "", "write": "", "read": ".*"}
+    {"user": "$RMQ_USER_P", "vhost": "$VHOST", "configure": "", "write": ".*", "read": ".*"},
+    {"user": "$RMQ_USER_C", "vhost": "$VHOST", "configure": "", "write": ".*", "read": ".*"}
   ],
   "exchanges": [
     {"name": "$NS", "vhost": "$VHOST", "type": "direct", "durable": true,
@@ -130,11 +147,15 @@ start_rabbitmq() {
   ],
   "queues": [
     {"name": "$QUEUE", "vhost": "$VHOST", "durable": true, "auto_delete": false,
+     "arguments": {}},
+    {"name": "$REPLY_QUEUE", "vhost": "$VHOST", "durable": true, "auto_delete": false,
      "arguments": {}}
   ],
   "bindings": [
     {"source": "$NS", "vhost": "$VHOST", "destination": "$QUEUE",
-     "destination_type": "queue", "routing_key": "$QUEUE", "arguments": {}}
+     "destination_type": "queue", "routing_key": "$QUEUE", "arguments": {}},
+    {"source": "$NS", "vhost": "$VHOST", "destination": "$REPLY_QUEUE",
+     "destination_type": "queue", "routing_key": "$REPLY_QUEUE", "arguments": {}}
   ]
 }
 EOF
@@ -175,23 +196,44 @@ EOF
 [ "$RABBITMQ" = 1 ] && start_rabbitmq
 
 echo "machine: $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
-for phase in $PHASES; do
-    for round in $(seq 1 "$ROUNDS"); do
-        echo "== $phase, round $round/$ROUNDS" >&2
+rabbit_args=(--url "amqp://$RMQ_USER_P:$RMQ_PASS_P@127.0.0.1:${RABBITMQ_PORT:-0}"
+    --consumer-url "amqp://$RMQ_USER_C:$RMQ_PASS_C@127.0.0.1:${RABBITMQ_PORT:-0}"
+    --hostname "vhost:$VHOST" --broker-pid "${beam_pid:-0}")
+for pipeline in $PIPELINES; do
+  if [ "$pipeline" = broker ]; then
+    for phase in $PHASES; do
+      for round in $(seq 1 "$ROUNDS"); do
+        echo "== broker alone, $phase, round $round/$ROUNDS" >&2
         for store in $STORES; do
             label=ours
             [ "$store" = stock ] || label="ours-$store"
             "$driver" run --label "$label" --spawn-ours --store "$store" --phase "$phase" \
-                --json "$results" "$@" || echo "!! $label $phase round $round failed" >&2
+                --json "$results" --timeout "$RUN_TIMEOUT" "$@" || echo "!! $label $phase round $round failed" >&2
         done
         if [ "$RABBITMQ" = 1 ]; then
-            "$driver" run --label rabbitmq-3.10 --phase "$phase" --json "$results" \
-                --url "amqp://$RMQ_USER_P:$RMQ_PASS_P@127.0.0.1:$RABBITMQ_PORT" \
-                --consumer-url "amqp://$RMQ_USER_C:$RMQ_PASS_C@127.0.0.1:$RABBITMQ_PORT" \
-                --hostname "vhost:$VHOST" --broker-pid "$beam_pid" "$@" \
+            "$driver" run --label rabbitmq-3.10 --phase "$phase" --json "$results" --timeout "$RUN_TIMEOUT" \
+                "${rabbit_args[@]}" "$@" \
                 || echo "!! rabbitmq $phase round $round failed" >&2
         fi
+      done
     done
+  else
+    for round in $(seq 1 "$ROUNDS"); do
+        echo "== broker + receiver, round $round/$ROUNDS" >&2
+        # shellcheck disable=SC2086 # RECEIVER_ARGS is a list of options
+        "$driver" run --label ours+national-receiver --spawn-ours --pipeline broker+receiver \
+            --json "$results" --timeout "$RUN_TIMEOUT" $RECEIVER_ARGS || echo "!! ours+national round $round failed" >&2
+        # shellcheck disable=SC2086
+        "$driver" run --label ours --spawn-ours --pipeline broker+receiver --receiver client \
+            --json "$results" --timeout "$RUN_TIMEOUT" $RECEIVER_ARGS || echo "!! ours round $round failed" >&2
+        if [ "$RABBITMQ" = 1 ]; then
+            # shellcheck disable=SC2086
+            "$driver" run --label rabbitmq-3.10 --pipeline broker+receiver --json "$results" --timeout "$RUN_TIMEOUT" \
+                "${rabbit_args[@]}" $RECEIVER_ARGS \
+                || echo "!! rabbitmq broker+receiver round $round failed" >&2
+        fi
+    done
+  fi
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 

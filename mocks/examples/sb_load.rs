@@ -3,10 +3,12 @@
 //! broker and RabbitMQ are compared like for like.
 //!
 //! ```text
-//! sb_load serve [--port P] [--state-dir DIR]
+//! sb_load serve [--port P] [--state-dir DIR] [--pki DIR]
 //!     Our broker (mocks::servicebus) on 127.0.0.1:P with a SQLite store in DIR (a temp dir
 //!     by default), participants 123 (kommune0301) and 131725 (kpr). Prints
-//!     `listening 127.0.0.1:P pid N` and serves until its standard input closes.
+//!     `listening 127.0.0.1:P pid N` and serves until its standard input closes. With
+//!     --pki (a test PKI made by `run`): the broker's store is the receiver's run store and
+//!     the national receiver (mocks::receiver) consumes 131725_async in-process.
 //!       --store stock|same|group|group16k|tuned
 //!                               stock: the broker's SqliteStore. The others are an
 //!                               EXPERIMENT (module `experiment` below, not part of the
@@ -39,8 +41,19 @@
 //!       --phase concurrent|split  (concurrent: consumers drain while producers send;
 //!                               split: send everything, then consume everything)
 //!       --pipeline broker|broker+receiver
-//!                               broker: the broker alone. broker+receiver: HOOK, see
-//!                               `Pipeline::BrokerAndReceiver` (not wired yet)
+//!                               broker: the broker alone. broker+receiver: real IPLOS
+//!                               messages (MsgHead, signed, encrypted; built before the
+//!                               round), answered with signed and encrypted AppRecs to
+//!                               123_async, counted when the AppRec arrives (see
+//!                               `Pipeline::BrokerAndReceiver`); defaults --messages 2000
+//!                               --warmup 200; the consumers log in as the kommune and
+//!                               --consumer-url is the receiver role's connection (KPR)
+//!       --receiver national|client  broker+receiver: national = mocks::receiver::Receiver
+//!                               in-process in our broker (default with --spawn-ours;
+//!                               `serve --pki DIR`); client = this driver's receiver role,
+//!                               an AMQP client of the broker (the same code for both
+//!                               brokers; default with --url)
+//!       --receivers N (1)       receiver roles (client), each one message at a time
 //!
 //! sb_load report FILE
 //!     The JSON lines of FILE as a table.
@@ -72,7 +85,9 @@ use fe2o3_amqp_types::messaging::{
     ApplicationProperties, Body, Data, Header, Message, MessageId, Properties,
 };
 use fe2o3_amqp_types::primitives::{Binary, Value};
+use iplos_mocks::receiver::{RUN_STORE_FILE, RunStore};
 use iplos_mocks::servicebus::{AmqpMessage, BrokerConfig};
+use iplos_model::calendar::SystemClock;
 use iplos_model::ids::HerId;
 use tokio::sync::{Semaphore, watch};
 
@@ -213,10 +228,33 @@ fn serve(args: &[String]) -> Res<()> {
         if let Some(t) = tuning {
             config = config.with_store(Arc::new(experiment::GroupStore::open(&path, t)?));
         }
+        // With --pki: the national receiver in-process, on the broker's run store.
+        let national = match opts.str("pki") {
+            Some(dir) => {
+                if tuning.is_some() {
+                    return Err("--pki needs --store stock".into());
+                }
+                let certs = pipe::load(std::path::Path::new(dir))?;
+                let store = Arc::new(RunStore::open(
+                    &state_dir.join(RUN_STORE_FILE),
+                    Arc::new(SystemClock),
+                )?);
+                config = config.with_store(store.clone());
+                Some((certs, store))
+            }
+            None => None,
+        };
         let broker = config.start().await?;
-        // HOOK(receiver): for `--pipeline broker+receiver` the national receiver
-        // (mocks::receiver, being written) is started here on `broker.bus()`, consuming
-        // 131725_async in-process and answering with AppRecs to the sender's 123_async.
+        let _receiver = match national {
+            Some((certs, store)) => {
+                let dir = opts
+                    .str("pki")
+                    .map(std::path::PathBuf::from)
+                    .unwrap_or_default();
+                Some(pipe::start_national(broker.bus(), store, &certs, &dir).await?)
+            }
+            None => None,
+        };
         println!(
             "listening {} pid {}",
             broker.local_addr(),
@@ -245,10 +283,14 @@ struct OurBroker {
 }
 
 impl OurBroker {
-    fn spawn(store: &str, runtime: &str) -> Res<OurBroker> {
+    fn spawn(store: &str, runtime: &str, pki: Option<&std::path::Path>) -> Res<OurBroker> {
         let exe = std::env::current_exe()?;
-        let mut child = Command::new(exe)
-            .args(["serve", "--store", store, "--runtime", runtime])
+        let mut command = Command::new(exe);
+        command.args(["serve", "--store", store, "--runtime", runtime]);
+        if let Some(dir) = pki {
+            command.arg("--pki").arg(dir);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -294,17 +336,26 @@ impl Drop for OurBroker {
 enum Pipeline {
     /// The broker alone: producers → queue 131725_async → consumers (as KPR).
     Broker,
-    /// HOOK(receiver): broker + national receiver, CMS included. Not wired yet: the receiver
-    /// (`mocks/src/receiver.rs`) and the reference sender (`mocks/src/sender.rs`) are being
-    /// written. When they exist:
-    /// 1. the payload is a real signed-and-enveloped IPLOS message of about `--size` bytes
-    ///    made once per producer by the reference sender (`make_message`);
-    /// 2. `sb_load serve` starts the receiver on `broker.bus()` (see HOOK in `serve`); for
-    ///    RabbitMQ the receiver runs as an AMQP client of it (same queues);
-    /// 3. the consumers log in as the kommune (123) and consume the AppRecs from
-    ///    `/amq/queue/123_async`; a message counts as through when its AppRec arrives, matched
-    ///    by the AppRec's correlation to the original message-id (`index_of`).
+    /// Broker + receiver, CMS included: the producers (the kommune 123) send real IPLOS
+    /// messages (MsgHead, signed by the kommune, encrypted for the register, built by the
+    /// reference sender's `build_message` before the round); the receiver consumes
+    /// 131725_async, decrypts, verifies, checks and answers with a signed and encrypted
+    /// AppRec to 123_async; the consumers (as the kommune) count a message as through
+    /// when its AppRec arrives (matched by correlation-id). The receiver is
+    /// [`ReceiverKind::National`] or [`ReceiverKind::Client`].
     BrokerAndReceiver,
+}
+
+/// Which receiver answers in `--pipeline broker+receiver`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReceiverKind {
+    /// `mocks::receiver::Receiver` in-process on our broker (`serve --pki`), on the
+    /// broker's run store, with its exactly-once bookkeeping. Ours only.
+    National,
+    /// The receiver role of this driver (`pipe::client_role`), an AMQP client of the broker
+    /// under test: the same checks with the same functions, one message at a time, the
+    /// same code for both brokers.
+    Client,
 }
 
 impl Pipeline {
@@ -365,22 +416,41 @@ struct Settings {
     split: bool,
     /// Send only and leave the messages in the queue (for checks, and a backlog).
     produce_only: bool,
+    /// broker+receiver: the certificates, and the receiver role's connection (as KPR) and
+    /// how many of it run, when the receiver is [`ReceiverKind::Client`].
+    certs: Option<Arc<pipe::Certs>>,
+    receiver: Option<(Endpoint, usize)>,
+    /// The receiver role's content state of the kommune, kept across the rounds of a run
+    /// (as the national receiver keeps it).
+    chain: Arc<std::sync::Mutex<iplos_model::rules::ContentState>>,
 }
 
 fn run(args: &[String]) -> Res<()> {
     let opts = Opts::parse(args, &["spawn-ours", "produce-only"])?;
     let pipeline = Pipeline::parse(opts.str("pipeline").unwrap_or("broker"))?;
-    if pipeline == Pipeline::BrokerAndReceiver {
-        return Err(
-            "--pipeline broker+receiver is a hook for the receiver (mocks::receiver), \
-                    which is not written yet; see Pipeline::BrokerAndReceiver"
-                .into(),
-        );
-    }
+    let receiver_kind = match (opts.str("receiver"), opts.flag("spawn-ours")) {
+        (Some("national"), true) | (None, true) => ReceiverKind::National,
+        (Some("national"), false) => {
+            return Err("--receiver national runs inside our broker: use --spawn-ours".into());
+        }
+        (Some("client"), _) | (None, false) => ReceiverKind::Client,
+        (Some(other), _) => return Err(format!("--receiver: '{other}' (national | client)").into()),
+    };
+    // The PKI of a broker+receiver run (kept until the end of the run).
+    let pki_dir = tempfile::tempdir()?;
+    let certs = if pipeline == Pipeline::BrokerAndReceiver {
+        pipe::create_pki(pki_dir.path())?;
+        Some(pipe::load(pki_dir.path())?)
+    } else {
+        None
+    };
+    let national =
+        pipeline == Pipeline::BrokerAndReceiver && receiver_kind == ReceiverKind::National;
     let ours = if opts.flag("spawn-ours") {
         Some(OurBroker::spawn(
             opts.str("store").unwrap_or("stock"),
             opts.str("runtime").unwrap_or("multi"),
+            national.then(|| pki_dir.path()),
         )?)
     } else {
         None
@@ -407,22 +477,38 @@ fn run(args: &[String]) -> Res<()> {
         (None, Some(p)) => Some(p.parse().map_err(|_| "--broker-pid: not a pid")?),
         (None, None) => None,
     };
+    let both = pipeline == Pipeline::BrokerAndReceiver;
+    // broker+receiver: the consumers are the kommune (they receive the AppRecs); the
+    // consumer connection given (KPR) is the receiver role's.
+    let (consumer, receiver) = if both {
+        let receivers = opts.num::<usize>("receivers", 1)?.max(1);
+        (
+            producer.clone(),
+            (receiver_kind == ReceiverKind::Client).then_some((consumer, receivers)),
+        )
+    } else {
+        (consumer, None)
+    };
     let settings = Settings {
         label: opts.str("label").unwrap_or("broker").to_string(),
         pipeline,
         producer,
         consumer,
+        certs: certs.map(Arc::new),
+        receiver,
+        chain: Default::default(),
         hostname: opts.str("hostname").map(str::to_string),
         target: opts
             .str("target")
             .map(str::to_string)
             .unwrap_or(format!("/exchange/{NAMESPACE}/{KPR_HER}_async")),
-        source: opts
-            .str("source")
-            .map(str::to_string)
-            .unwrap_or(format!("/amq/queue/{KPR_HER}_async")),
-        messages: opts.num("messages", 20_000)?,
-        warmup: opts.num("warmup", 2_000)?,
+        source: opts.str("source").map(str::to_string).unwrap_or(if both {
+            format!("/amq/queue/{KOMMUNE_HER}_async")
+        } else {
+            format!("/amq/queue/{KPR_HER}_async")
+        }),
+        messages: opts.num("messages", if both { 2_000 } else { 20_000 })?,
+        warmup: opts.num("warmup", if both { 200 } else { 2_000 })?,
         size: opts.num("size", 10 * 1024)?,
         producers: opts.num::<usize>("producers", 4)?.max(1),
         consumers: opts.num::<usize>("consumers", 2)?.max(1),
@@ -441,7 +527,7 @@ fn run(args: &[String]) -> Res<()> {
         tokio::time::timeout(limit, async {
         if settings.warmup > 0 && !settings.produce_only {
             eprintln!("[{}] warm-up: {} messages", settings.label, settings.warmup);
-            round(&settings, settings.warmup, "warmup", None).await?;
+            round(&settings, settings.warmup, 0, "warmup", None).await?;
         }
         eprintln!(
             "[{}] measuring: {} messages of {} bytes, {} producers (window {}), {} consumers (credit {}), {}",
@@ -454,7 +540,7 @@ fn run(args: &[String]) -> Res<()> {
             settings.credit,
             if settings.split { "split" } else { "concurrent" },
         );
-        round(&settings, settings.messages, "run", broker_pid).await
+        round(&settings, settings.messages, settings.warmup, "run", broker_pid).await
         })
         .await
         .unwrap_or_else(|_| Err(format!("no result within --timeout {}s", limit.as_secs()).into()))
@@ -490,6 +576,12 @@ struct RoundResult {
     broker_cpu_secs: Option<f64>,
     driver_cpu_secs: Option<f64>,
     load_before: String,
+    /// Bytes of one encoded message as sent.
+    size_sent: usize,
+    /// broker+receiver, receiver role: AppRecs sent per status.
+    statuses: BTreeMap<String, usize>,
+    /// broker+receiver: the check of the first AppRec.
+    apprec_check: Option<String>,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -532,6 +624,15 @@ impl RoundResult {
             "broker_cpu_us_per_msg": self.broker_cpu_secs.map(|c| c * 1e6 / self.consumed.max(1) as f64),
             "driver_cpu_secs": self.driver_cpu_secs,
             "loadavg_before": self.load_before,
+            "size_sent": self.size_sent,
+            "receiver": match (s.pipeline, &s.receiver) {
+                (Pipeline::Broker, _) => "none",
+                (_, Some(_)) => "client",
+                (_, None) => "national",
+            },
+            "apprec_statuses": self.statuses,
+            "apprec_check": self.apprec_check,
+            "machine_cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
         })
     }
 }
@@ -588,6 +689,8 @@ struct Shared {
     last_consume_ns: AtomicU64,
     done: watch::Sender<bool>,
     failed: AtomicBool,
+    /// broker+receiver: the first AppRec received (read after the round).
+    apprec_sample: std::sync::Mutex<Option<AmqpMessage>>,
 }
 
 fn elapsed_ns(start: Instant) -> u64 {
@@ -602,6 +705,19 @@ fn message_id(tag: u32, index: usize) -> String {
 /// The index of a message of this round, from its message-id.
 fn index_of(message: &AmqpMessage, tag: u32) -> Option<usize> {
     let id = match message.properties.as_ref()?.message_id.as_ref()? {
+        MessageId::String(s) => s,
+        _ => return None,
+    };
+    let (head, index) = id.rsplit_once('-')?;
+    if !head.starts_with(&format!("{tag:08x}-")) {
+        return None;
+    }
+    index.parse().ok()
+}
+
+/// The index of the message an AppRec answers, from its correlation-id.
+fn index_of_correlation(message: &AmqpMessage, tag: u32) -> Option<usize> {
+    let id = match message.properties.as_ref()?.correlation_id.as_ref()? {
         MessageId::String(s) => s,
         _ => return None,
     };
@@ -675,9 +791,12 @@ async fn connect(
     Ok((connection, session))
 }
 
+/// One round of `count` messages. broker+receiver: its IPLOS documents are numbered from
+/// `first_document` on (the kommune's chain goes on from the previous round's).
 async fn round(
     s: &Settings,
     count: usize,
+    first_document: usize,
     what: &str,
     broker_pid: Option<u32>,
 ) -> Res<RoundResult> {
@@ -694,7 +813,47 @@ async fn round(
         last_consume_ns: AtomicU64::new(0),
         done: done_tx,
         failed: AtomicBool::new(false),
+        apprec_sample: std::sync::Mutex::new(None),
     });
+    // broker+receiver: the real messages, built (signed, encrypted) before the round.
+    let prebuilt: Option<Arc<Vec<AmqpMessage>>> = match &s.certs {
+        Some(certs) => {
+            let (certs, size) = (certs.clone(), s.size);
+            let built = tokio::task::spawn_blocking(move || -> Result<_, String> {
+                pipe::build(&certs, size, first_document, count, &|i| message_id(tag, i))
+                    .map_err(|e| e.to_string())
+            })
+            .await??;
+            Some(Arc::new(built))
+        }
+        None => None,
+    };
+    let size_sent = match &prebuilt {
+        Some(m) => m
+            .first()
+            .map(|m| iplos_mocks::servicebus::encode_message(m).map_or(0, |b| b.len()))
+            .unwrap_or(0),
+        None => iplos_mocks::servicebus::encode_message(&make_message(
+            tag,
+            0,
+            &Binary::from(payload(s.size, 1)),
+        ))
+        .map_or(0, |b| b.len()),
+    };
+    // broker+receiver with the receiver role: it runs beside the round.
+    let mut roles = Vec::new();
+    if let (Some((endpoint, n)), Some(certs)) = (&s.receiver, &s.certs) {
+        for _ in 0..*n {
+            roles.push(tokio::spawn(pipe::client_role(
+                endpoint.clone(),
+                s.hostname.clone(),
+                (**certs).clone(),
+                s.credit,
+                s.chain.clone(),
+                done_rx.clone(),
+            )));
+        }
+    }
 
     // Connect everything first, so that connection set-up is not measured.
     let mut producer_links = Vec::new();
@@ -739,6 +898,7 @@ async fn round(
     for (p, (conn, session, sender)) in producer_links.into_iter().enumerate() {
         let shared = shared.clone();
         let (n, window, size) = (s.producers, s.window, s.size);
+        let prebuilt = prebuilt.clone();
         producer_tasks.push(tokio::spawn(async move {
             let body = Binary::from(payload(size, 0x9e37_79b9_7f4a_7c15 ^ p as u64));
             produce(
@@ -747,7 +907,7 @@ async fn round(
                 sender,
                 (p..count).step_by(n),
                 window,
-                body,
+                Messages { body, prebuilt },
                 tag,
                 shared,
             )
@@ -767,12 +927,23 @@ async fn round(
                 let shared = shared.clone();
                 let done = done_rx.clone();
                 let settings = s.clone();
+                let by_correlation = s.pipeline == Pipeline::BrokerAndReceiver;
                 tokio::spawn(async move {
                     let receiver = match receiver {
                         Some(r) => r,
                         None => attach_receiver(&mut session, &settings, &name).await?,
                     };
-                    consume(conn, session, receiver, tag, count, shared, done).await
+                    consume(
+                        conn,
+                        session,
+                        receiver,
+                        tag,
+                        count,
+                        by_correlation,
+                        shared,
+                        done,
+                    )
+                    .await
                 })
             })
             .collect::<Vec<_>>()
@@ -795,6 +966,27 @@ async fn round(
         e2e_us.extend(t.await??);
     }
     let total = t0.elapsed();
+    let _ = shared.done.send(true);
+    let mut statuses = BTreeMap::new();
+    for r in roles {
+        for (k, v) in r.await?? {
+            *statuses.entry(k).or_insert(0) += v;
+        }
+    }
+    let sample = shared
+        .apprec_sample
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    let apprec_check = match (&s.certs, sample) {
+        (Some(certs), Some(m)) => Some(match pipe::read_apprec_status(certs, &m) {
+            Ok(status) => {
+                format!("first AppRec decrypted and verified by the kommune: status {status}")
+            }
+            Err(e) => format!("first AppRec NOT valid: {e}"),
+        }),
+        _ => None,
+    };
     let broker_cpu = match (broker_cpu0, broker_pid.and_then(cpu_secs)) {
         (Some(a), Some(b)) => Some(b - a),
         _ => None,
@@ -828,6 +1020,9 @@ async fn round(
         broker_cpu_secs: broker_cpu,
         driver_cpu_secs: driver_cpu,
         load_before,
+        size_sent,
+        statuses,
+        apprec_check,
     })
 }
 
@@ -853,6 +1048,12 @@ fn rand_tag() -> u32 {
     nanos ^ std::process::id().rotate_left(16)
 }
 
+/// What a producer sends: NHN-shaped messages around `body`, or the prebuilt ones.
+struct Messages {
+    body: Binary,
+    prebuilt: Option<Arc<Vec<AmqpMessage>>>,
+}
+
 /// Sends its messages with up to `window` unsettled at once; returns the settle latencies
 /// (send start → Accepted), in µs.
 #[allow(clippy::too_many_arguments)]
@@ -862,7 +1063,7 @@ async fn produce(
     mut sender: Sender,
     indices: impl Iterator<Item = usize>,
     window: usize,
-    body: Binary,
+    messages: Messages,
     tag: u32,
     shared: Arc<Shared>,
 ) -> Res<Vec<u64>> {
@@ -870,7 +1071,10 @@ async fn produce(
     let mut waits = Vec::new();
     for i in indices {
         let permit = permits.clone().acquire_owned().await?;
-        let message = make_message(tag, i, &body);
+        let message = match &messages.prebuilt {
+            Some(m) => m[i].clone(),
+            None => make_message(tag, i, &messages.body),
+        };
         let t = elapsed_ns(shared.start);
         shared.sent_at[i].store(t.max(1), Ordering::SeqCst);
         let fut = match sender.send_batchable(message).await {
@@ -911,12 +1115,14 @@ async fn produce(
 
 /// Receives and accepts until every message of the round has been seen (by any consumer);
 /// returns the end-to-end latencies (send start → received), in µs.
+#[allow(clippy::too_many_arguments)]
 async fn consume(
     mut conn: ConnectionHandle<()>,
     mut session: SessionHandle<()>,
     mut receiver: Receiver,
     tag: u32,
     count: usize,
+    by_correlation: bool,
     shared: Arc<Shared>,
     mut done: watch::Receiver<bool>,
 ) -> Res<Vec<u64>> {
@@ -936,7 +1142,21 @@ async fn consume(
             }
         };
         let now = elapsed_ns(shared.start);
-        let index = index_of(delivery.message(), tag).filter(|&i| i < count);
+        let index = if by_correlation {
+            index_of_correlation(delivery.message(), tag)
+        } else {
+            index_of(delivery.message(), tag)
+        }
+        .filter(|&i| i < count);
+        if by_correlation && index.is_some() {
+            let mut sample = shared
+                .apprec_sample
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if sample.is_none() {
+                *sample = Some(delivery.message().clone());
+            }
+        }
         if let Err(e) = receiver.accept(&delivery).await {
             shared.not_accepted.fetch_add(1, Ordering::SeqCst);
             shared.failed.store(true, Ordering::SeqCst);
@@ -963,6 +1183,385 @@ async fn consume(
     let _ = session.end().await;
     let _ = conn.close().await;
     Ok(latencies)
+}
+
+// ---------------------------------------------------------------------------------------
+// broker+receiver: real IPLOS messages, CMS, the national receiver
+// ---------------------------------------------------------------------------------------
+
+/// The pieces of `--pipeline broker+receiver`: a test PKI (the register and the kommune
+/// 123), IPLOS messages signed and encrypted by the reference sender's message builder,
+/// and the receiver role that runs as an AMQP client of either broker.
+mod pipe {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use chrono::Utc;
+    use fe2o3_amqp::link::receiver::CreditMode;
+    use fe2o3_amqp::types::messaging::Outcome;
+    use fe2o3_amqp::{Receiver, Sender};
+    use fe2o3_amqp_types::messaging::{
+        ApplicationProperties, Body, Data, Message, MessageId, Properties,
+    };
+    use fe2o3_amqp_types::primitives::{Binary, Value};
+    use iplos_mocks::cms::{self, TrustStore};
+    use iplos_mocks::pki::{Party, Pki, Variant};
+    use iplos_mocks::receiver::{
+        Receiver as NationalReceiver, ReceiverConfig, ReceiverHandle, RunStore, StaticDirectory,
+        apprec_errors, apprec_status, nhn,
+    };
+    use iplos_mocks::sender::{
+        Counterpart, SenderIdentity, build_message, melding_xml, sample_melding,
+    };
+    use iplos_mocks::servicebus::{AmqpMessage, Bus};
+    use iplos_model::ids::OrgNr;
+    use iplos_model::message::{
+        AppRec, AppRecParty, Coded, Melding, OriginalMsgId, read_msghead, write_apprec,
+    };
+    use iplos_model::rules::{CheckOptions, ContentState, check_stream};
+    use tokio::sync::watch;
+
+    use super::{Endpoint, KOMMUNE_HER, KPR_HER, NAMESPACE, Res, connect, her};
+
+    /// The data year of the messages and of the receiver's check.
+    pub const YEAR: i32 = 2024;
+    const KOMMUNE_NR: &str = "0301";
+    const KOMMUNE_NAME: &str = "Oslo kommune";
+    const REGISTER_NAME: &str = "KPR";
+
+    /// The certificates of a run.
+    #[derive(Clone)]
+    pub struct Certs {
+        pub register: Party,
+        pub kommune: Party,
+        pub trust: Arc<TrustStore>,
+    }
+
+    impl std::fmt::Debug for Certs {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Certs").finish_non_exhaustive()
+        }
+    }
+
+    /// Creates the test PKI in `dir`: the register's pair and one for the kommune 123.
+    pub fn create_pki(dir: &Path) -> Res<()> {
+        let mut pki = Pki::init(dir)?;
+        let orgnr = OrgNr::parse("974778874").map_err(|e| e.to_string())?;
+        pki.issue(her(KOMMUNE_HER), &orgnr, KOMMUNE_NAME)?;
+        Ok(())
+    }
+
+    /// Loads the PKI of `dir`.
+    pub fn load(dir: &Path) -> Res<Certs> {
+        let pki = Pki::load(dir)?;
+        Ok(Certs {
+            register: pki.register()?,
+            kommune: pki.party(her(KOMMUNE_HER), Variant::Valid)?,
+            trust: Arc::new(pki.trust_store()?),
+        })
+    }
+
+    /// IPLOS document `index` of about `size` bytes once in a MsgHead, signed and
+    /// encrypted: sample messages of the kommune (one person's long-term stay each, new
+    /// persons for each document) merged until it is big enough, the notifications
+    /// numbered on from the previous document's (the check wants them increasing per
+    /// kommune; the receiver sees them in that order unless producers overtake each other).
+    pub fn iplos(size: usize, index: usize) -> Vec<u8> {
+        let mut m = melding(size, index);
+        // The chain goes on from the previous document's last notification.
+        let previous = match index {
+            0 => None,
+            i => melding(size, i - 1)
+                .notifikasjoner
+                .last()
+                .map(|n| n.guid.clone()),
+        };
+        if let (Some(first), Some(prev)) = (m.notifikasjoner.first_mut(), previous) {
+            first.forrige_guid = prev;
+        }
+        melding_xml(&m)
+    }
+
+    fn melding(size: usize, index: usize) -> Melding {
+        let seed0 = index as u64 * 1000;
+        let mut merged: Melding = sample_melding(KOMMUNE_NR, YEAR, seed0);
+        let mut seed = 1;
+        // Signed-and-enveloped CMS adds about 3 kB (certificate, signature, headers).
+        while melding_xml(&merged).len() + 3000 < size && seed < 500 {
+            let more = sample_melding(KOMMUNE_NR, YEAR, seed0 + seed);
+            merged.notifikasjoner.extend(more.notifikasjoner);
+            seed += 1;
+        }
+        let first = 1 + index * 1000;
+        let mut previous: Option<String> = None;
+        for (k, n) in merged.notifikasjoner.iter_mut().enumerate() {
+            n.lopenr = (first + k).to_string();
+            n.tid = format!(
+                "{YEAR}-12-02T{:02}:{:02}:{:02}",
+                8 + k / 3600,
+                (k / 60) % 60,
+                k % 60
+            );
+            if let Some(p) = previous.take() {
+                n.forrige_guid = p;
+            }
+            previous = Some(n.guid.clone());
+        }
+        merged
+    }
+
+    /// `count` messages built by the reference sender's builder (MsgHead, signed by the
+    /// kommune, encrypted for the register), message-id `id_of(i)`; built on all cores.
+    pub fn build(
+        certs: &Certs,
+        size: usize,
+        first: usize,
+        count: usize,
+        id_of: &(dyn Fn(usize) -> String + Sync),
+    ) -> Res<Vec<AmqpMessage>> {
+        let identity = SenderIdentity {
+            party: certs.kommune.clone(),
+            register: Counterpart::from_party(&certs.register, her(KPR_HER)),
+            trust: certs.trust.clone(),
+        };
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let chunk = count.div_ceil(threads).max(1);
+        let parts: Vec<Res<Vec<AmqpMessage>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..count)
+                .step_by(chunk)
+                .map(|from| {
+                    let identity = &identity;
+                    s.spawn(move || {
+                        (from..(from + chunk).min(count))
+                            .map(|i| {
+                                let mut out = build_message(
+                                    identity,
+                                    &iplos(size, first + i),
+                                    &[],
+                                    Utc::now(),
+                                )
+                                .map_err(|e| e.to_string())?;
+                                let id = id_of(i);
+                                let props = out
+                                    .message
+                                    .properties
+                                    .get_or_insert_with(Properties::default);
+                                props.message_id = Some(MessageId::String(id.clone()));
+                                props.correlation_id = Some(MessageId::String(id));
+                                Ok(out.message)
+                            })
+                            .collect::<Res<Vec<_>>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("builder thread panicked".into()))
+                })
+                .collect()
+        });
+        let mut all = Vec::with_capacity(count);
+        for p in parts {
+            all.extend(p?);
+        }
+        Ok(all)
+    }
+
+    /// The national receiver (`mocks::receiver`) in-process on our broker, on the broker's
+    /// run store, for the register HER-id 131725.
+    pub async fn start_national(
+        bus: Bus,
+        store: Arc<RunStore>,
+        certs: &Certs,
+        pki_dir: &Path,
+    ) -> Res<ReceiverHandle> {
+        let pki = Pki::load(pki_dir)?;
+        let directory = StaticDirectory::new(pki.trust_store()?);
+        directory.register_party(&certs.kommune);
+        let config = ReceiverConfig {
+            her_ids: vec![her(KPR_HER)],
+            name: REGISTER_NAME.into(),
+            data_year: Some(YEAR),
+            ..ReceiverConfig::default()
+        };
+        Ok(NationalReceiver::start(
+            bus,
+            store,
+            certs.register.clone(),
+            Arc::new(directory),
+            config,
+        )
+        .await?)
+    }
+
+    /// What the receiver role does with one message, with the functions the national
+    /// receiver uses: decrypt and verify (`mocks::cms`, signer pinned to the kommune's
+    /// certificate), read the MsgHead, check the IPLOS content (`check_stream`, the
+    /// kommune's chain kept across messages), map the findings to an AppRec
+    /// (`mocks::receiver::apprec_status`/`apprec_errors`), sign it with the register's key
+    /// and encrypt it for the kommune. Returns the AppRec message and its status code.
+    pub fn judge(
+        certs: &Certs,
+        m: &AmqpMessage,
+        state: &mut ContentState,
+    ) -> Result<(AmqpMessage, String), String> {
+        let now = Utc::now();
+        let data = nhn::single_data(m).map_err(|s| format!("the message has {s}"))?;
+        let verified = cms::decrypt_then_verify(
+            data,
+            &certs.register.encryption.cert,
+            &certs.register.encryption.key,
+            &certs.trust,
+            Some(&certs.kommune.signing.cert),
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        let info = read_msghead(&verified.content).map_err(|e| e.to_string())?;
+        let options = CheckOptions {
+            data_year: Some(YEAR),
+            test_mode: true,
+            ..CheckOptions::default()
+        };
+        let report = {
+            let doc = info.content_document();
+            check_stream(&doc[..], &options, state, &mut |_| {})
+        };
+        let status = apprec_status(&report);
+        let status_code = status.code().to_string();
+        if std::env::var_os("SB_LOAD_FINDINGS").is_some() {
+            for f in &report.findings {
+                eprintln!("finding {} {:?}: {}", f.rule, f.severity, f.message);
+            }
+        }
+        let mut apprec = AppRec::new(
+            &nhn::new_guid(),
+            &nhn::format_timestamp(now),
+            AppRecParty::new(REGISTER_NAME, &KPR_HER.to_string()),
+            AppRecParty::new(KOMMUNE_NAME, &KOMMUNE_HER.to_string()),
+            status,
+            OriginalMsgId {
+                msg_type: Coded::cs(&info.msg_type.v, "IPLOS-melding til KPR"),
+                issue_date: info.gen_date.clone(),
+                id: info.msg_id.clone(),
+            },
+        );
+        apprec.errors = apprec_errors(&report, 100);
+        let xml = write_apprec(&apprec);
+        let payload = cms::sign_then_encrypt(
+            &xml,
+            &certs.register.signing.cert,
+            &certs.register.signing.key,
+            &certs.kommune.encryption.cert,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        let props = Properties::builder()
+            .message_id(MessageId::String(nhn::new_guid()))
+            .to(format!("{KOMMUNE_HER}_async"))
+            .reply_to(format!("{KPR_HER}_async"))
+            .subject(nhn::SUBJECT_APPREC)
+            .content_type(nhn::CONTENT_TYPE_SIGNED_ENVELOPED);
+        let props = match nhn::message_id(m) {
+            Some(id) => props.correlation_id(MessageId::String(id)),
+            None => props,
+        };
+        let app = ApplicationProperties::builder()
+            .insert(nhn::FROM_HER_ID, KPR_HER.to_string())
+            .insert(nhn::TO_HER_ID, KOMMUNE_HER.to_string())
+            .insert(nhn::APPLICATION_TIMESTAMP, nhn::format_timestamp(now))
+            .build();
+        let message = Message::builder()
+            .properties(props.build())
+            .application_properties(app)
+            .body(Body::Data(vec![Data(Binary::from(payload))].into()))
+            .build();
+        Ok((message, status_code))
+    }
+
+    /// Reads an AppRec as the kommune would (decrypt, verify against the register's
+    /// certificate, parse); its status code.
+    pub fn read_apprec_status(certs: &Certs, m: &AmqpMessage) -> Result<String, String> {
+        let identity = SenderIdentity {
+            party: certs.kommune.clone(),
+            register: Counterpart::from_party(&certs.register, her(KPR_HER)),
+            trust: certs.trust.clone(),
+        };
+        iplos_mocks::sender::read_apprec_message(&identity, m, Utc::now())
+            .map(|r| r.apprec.status.code().to_string())
+    }
+
+    /// The receiver role as an AMQP client (the same code for both brokers): consumes the
+    /// register's queue as KPR, one message at a time (as the national receiver does),
+    /// judges it on a blocking thread, sends the AppRec to the kommune's queue and waits
+    /// for the broker's Accepted, then accepts the message. Returns the AppRecs sent per
+    /// status code.
+    pub async fn client_role(
+        endpoint: Endpoint,
+        hostname: Option<String>,
+        certs: Certs,
+        credit: u32,
+        chain: Arc<std::sync::Mutex<ContentState>>,
+        mut done: watch::Receiver<bool>,
+    ) -> Res<std::collections::BTreeMap<String, usize>> {
+        let (mut conn, mut session) =
+            connect(&endpoint, "sb-load-receiver", hostname.as_deref()).await?;
+        let mut rx = Receiver::builder()
+            .name("kpr-receiver")
+            .source(format!("/amq/queue/{KPR_HER}_async"))
+            .credit_mode(CreditMode::Auto(credit))
+            .attach(&mut session)
+            .await
+            .map_err(|e| format!("receiver role: attach to {KPR_HER}_async: {e}"))?;
+        let mut tx = Sender::attach(
+            &mut session,
+            "kpr-apprec",
+            format!("/exchange/{NAMESPACE}/{KOMMUNE_HER}_async"),
+        )
+        .await
+        .map_err(|e| format!("receiver role: attach to {KOMMUNE_HER}_async: {e}"))?;
+        let certs = Arc::new(certs);
+        let mut statuses = std::collections::BTreeMap::new();
+        loop {
+            let delivery = tokio::select! {
+                biased;
+                _ = done.wait_for(|d| *d) => break,
+                d = rx.recv::<Body<Value>>() => d.map_err(|e| format!("receiver role: recv: {e}"))?,
+            };
+            let message = delivery.message().clone();
+            let (certs2, chain) = (certs.clone(), chain.clone());
+            let judged = tokio::task::spawn_blocking(move || {
+                let mut state = chain.lock().unwrap_or_else(|p| p.into_inner());
+                judge(&certs2, &message, &mut state)
+            })
+            .await?;
+            match judged {
+                Ok((reply, status)) => {
+                    match tx.send(reply).await {
+                        Ok(Outcome::Accepted(_)) => {}
+                        other => {
+                            return Err(
+                                format!("receiver role: AppRec not accepted: {other:?}").into()
+                            );
+                        }
+                    }
+                    rx.accept(&delivery).await?;
+                    *statuses.entry(status).or_insert(0) += 1;
+                }
+                Err(e) => {
+                    eprintln!("receiver role: message not judged: {e}");
+                    rx.reject(&delivery, None).await?;
+                    *statuses.entry("not judged".to_string()).or_insert(0) += 1;
+                }
+            }
+        }
+        let _ = rx.close().await;
+        let _ = tx.close().await;
+        let _ = session.end().await;
+        let _ = conn.close().await;
+        Ok(statuses)
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1040,6 +1639,52 @@ fn report(args: &[String]) -> Res<()> {
         if n == 0 {
             let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
             println!("|-{}-|", rule.join("-|-"));
+        }
+    }
+    // Medians over the rounds of each broker, pipeline and phase.
+    let mut groups: BTreeMap<(String, String, String), Vec<&serde_json::Value>> = BTreeMap::new();
+    for r in &rows {
+        let key = |k: &str| r[k].as_str().unwrap_or("?").to_string();
+        groups
+            .entry((key("pipeline"), key("phase"), key("label")))
+            .or_default()
+            .push(r);
+    }
+    let median = |rs: &[&serde_json::Value], k: &str| {
+        let mut v: Vec<f64> = rs
+            .iter()
+            .map(|r| f(r, k))
+            .filter(|x| x.is_finite())
+            .collect();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    };
+    println!();
+    println!("medians (msg/s):");
+    println!("| pipeline | phase | broker | rounds | send | consume | end to end | size sent |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for ((pipeline, phase, label), rs) in &groups {
+        println!(
+            "| {pipeline} | {phase} | {label} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            rs.len(),
+            median(rs, "send_rate"),
+            median(rs, "consume_rate"),
+            median(rs, "end_to_end_rate"),
+            rs[0]["size_sent"],
+        );
+    }
+    for r in &rows {
+        if let Some(check) = r["apprec_check"].as_str() {
+            println!(
+                "{} {}: {check}; AppRecs by status: {}",
+                r["label"].as_str().unwrap_or("?"),
+                r["receiver"].as_str().unwrap_or("?"),
+                r["apprec_statuses"]
+            );
         }
     }
     Ok(())

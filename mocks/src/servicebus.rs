@@ -19,8 +19,21 @@
 //!   `amqp:unauthorized-access`.
 //! - **Durability**: a producer's delivery is settled (Accepted) only after the message is
 //!   in the store ([`SqliteStore`] in the state directory; in memory without one). Pre-settled
-//!   sends are stored too. Everything except in-memory leases survives a restart.
-//! - **Consumers, at least once**: a message is deleted when a consumer accepts it. Released,
+//!   sends are stored too. Everything except in-memory leases survives a restart. Writes are
+//!   **group commits** \[model\]: one writer task commits everything that arrived while
+//!   the previous commit ran in one transaction (see [`MessageStore::commit_batch`]); the
+//!   transfers of one producer link are handed to it in the link's order, so a queue keeps
+//!   each link's order, and several transfers of a link are stored at once (up to 64).
+//! - **Consumers, at least once**: a message is deleted when a consumer accepts it, in the
+//!   writer's next group commit (typically within a millisecond). The broker guarantees
+//!   \[model\]: an accept whose delete was committed never brings the message back; an
+//!   accept that reached the broker but whose delete was not committed when the broker
+//!   process died is lost with it, and the message is delivered again after the restart
+//!   (with the delivery count it had: the loss is not the consumer's failure). This is
+//!   at least once, as AMQP's settled-at-the-receiver accept and RabbitMQ (which also
+//!   applies acks asynchronously) give; the in-process [`Delivery::accept`] returns only
+//!   after the commit, and the national receiver records its settlement in that same
+//!   transaction (see `receiver`). Released,
 //!   modified, or lost with the consumer's link or connection: back to the head of the queue
 //!   with its delivery count (the header's `delivery-count`) one higher. At
 //!   [`BrokerConfig::max_deliveries`] (10) failed deliveries it goes to `<herid>_dl`.
@@ -54,10 +67,19 @@
 //!
 //! The receiver (the national side) uses the same queues in-process through [`Bus`].
 //!
-//! Limits of this implementation: a consumer link takes the next message off its queue
-//! before the client has granted credit, and hands out one message at a time (the next is
-//! sent once the previous is settled). A link that never grants credit therefore holds one
-//! message until it detaches; several consumers of one queue share it one message each.
+//! **Consumer links** \[model\]: a link keeps up to 64 deliveries unsettled at once (within
+//! the client's credit: each transfer waits for credit) and acts on each outcome as it
+//! arrives, as RabbitMQ does with a prefetch. It takes up to 16 waiting messages off the
+//! queue at a time, loaded together (from the body cache of recently stored messages, else
+//! in one read of the store). A consequence, the same as with RabbitMQ's prefetch: a
+//! released message goes back to the head of the queue, but messages already sent to the
+//! consumer come before it.
+//!
+//! Limits of this implementation: the server side of fe2o3-amqp does not expose a link's
+//! credit, so a link takes messages off the queue before it knows the client has credit
+//! for them: a link that never grants credit holds up to 16 messages until it detaches
+//! (they go back to the queue, uncounted), and several consumers of one queue may get
+//! uneven shares.
 //!
 //! Notes for clients written against it: the broker turns Nagle's algorithm off on its
 //! sockets; a client that does not (fe2o3-amqp's `Connection::open` does not) pays a
@@ -415,11 +437,12 @@ impl Broker {
             reject_policy: config.reject_policy,
             default_ttl: config.default_ttl,
         };
-        let core = Arc::new(
-            tokio::task::spawn_blocking(move || Core::open(store, settings))
-                .await
-                .map_err(|e| BusError::Internal(e.to_string()))??,
-        );
+        let (core, writer) = tokio::task::spawn_blocking(move || Core::open(store, settings))
+            .await
+            .map_err(|e| BusError::Internal(e.to_string()))??;
+        // The writer lives as long as the core (the Bus handles outlive the broker handle).
+        tokio::spawn(writer);
+        let core = Arc::new(core);
         let tls = match &config.tls {
             Some(tls) => Some(server::tls_acceptor(tls)?),
             None => None,

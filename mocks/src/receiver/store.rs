@@ -16,6 +16,10 @@
 //!   ([`RunStore::arm_reply`]); the broker's `insert` of a message carrying that id then
 //!   also stamps the delivery as replied.
 //!
+//! The broker writes in group commits ([`MessageStore::commit_batch`]: other messages'
+//! stores and deletes share the transaction); the arms apply to each write of the group
+//! and their stamps commit or roll back with it.
+//!
 //! A crash can therefore only leave a delivery *before* or *after* each step, never in
 //! between, and the receiver's recovery finishes exactly what is missing.
 //!
@@ -726,19 +730,7 @@ impl RunStore {
 }
 
 fn insert_sb(conn: &Connection, m: &NewMessage<'_>) -> Result<u64, StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO sb_message (queue, enqueued_ms, expires_ms, delivery_count, dead_reason, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        m.queue,
-        m.enqueued_ms,
-        m.expires_ms,
-        m.delivery_count,
-        m.dead_reason,
-        m.body
-    ])?;
-    Ok(conn.last_insert_rowid() as u64)
+    crate::servicebus::store::insert_with(conn, m)
 }
 
 impl MessageStore for RunStore {
@@ -803,6 +795,52 @@ impl MessageStore for RunStore {
             self.disarm_settle(&queue);
         }
         Ok(n > 0)
+    }
+
+    /// The broker's group commit, with the arms applied to each write as in `insert` and
+    /// `delete`: the stamps commit (or roll back) with the batch.
+    fn commit_batch(
+        &self,
+        inserts: &[NewMessage<'_>],
+        deletes: &[u64],
+    ) -> Result<Vec<u64>, StoreError> {
+        let reply_arms: Vec<Option<ReplyArm>> =
+            inserts.iter().map(|m| self.reply_arm_for(m)).collect();
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(inserts.len());
+        for (m, arm) in inserts.iter().zip(&reply_arms) {
+            let id = insert_sb(&tx, m)?;
+            if let Some(arm) = arm {
+                tx.prepare_cached(
+                    "UPDATE rcv_delivery SET replied_ms = ?2, reply_sb_id = ?3 WHERE id = ?1 AND replied_ms IS NULL",
+                )?
+                .execute(params![arm.delivery, self.now_ms(), id as i64])?;
+            }
+            ids.push(id);
+        }
+        let mut hooked = Vec::new();
+        for id in deletes {
+            if let Some(queue) = self.settle_hook(&tx, *id)? {
+                hooked.push(queue);
+            }
+            crate::servicebus::store::delete_with(&tx, *id)?;
+        }
+        tx.commit()?;
+        for (m, arm) in inserts.iter().zip(&reply_arms) {
+            if let Some(arm) = arm {
+                self.disarm_reply(m.queue, arm.delivery);
+            }
+        }
+        for queue in hooked {
+            self.disarm_settle(&queue);
+        }
+        Ok(ids)
+    }
+
+    fn bodies(&self, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let conn = self.lock()?;
+        crate::servicebus::store::bodies_with(&conn, ids)
     }
 
     fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {

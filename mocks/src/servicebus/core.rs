@@ -1,8 +1,23 @@
 //! The queues: an in-memory index over the durable [`MessageStore`], with at-least-once
 //! leasing, redelivery at the head, dead-lettering and expiry. Both the AMQP links and the
 //! in-process [`Bus`](super::Bus) go through this.
+//!
+//! **The writer** (one task per broker): stores and accept-deletes are sent to it; it
+//! takes everything waiting (up to [`MAX_BATCH`] writes), commits it with
+//! [`MessageStore::commit_batch`] in one transaction on a blocking thread, and only then
+//! updates the index (a stored message becomes visible to consumers, an accepted one leaves
+//! the leased set) and answers each writer. While one commit runs the next batch collects,
+//! so the commit rate adapts to the load (group commit). The index is changed only by the
+//! writer after the commit, so a caller that is cancelled can not leave the index and the
+//! store disagreeing.
+//!
+//! **The body cache** \[model\]: the encoded bodies of messages just stored are kept in
+//! memory (at most [`BODY_CACHE_BYTES`], bodies up to [`BODY_CACHE_MAX_BODY`], oldest
+//! dropped first) so that a consumer keeping up with the producers is served without
+//! reading the store. A cached body is exactly the stored one; it is dropped when its
+//! message is deleted or moved.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,7 +27,7 @@ use fe2o3_amqp_types::messaging::{
 };
 use fe2o3_amqp_types::primitives::{OrderedMap, Symbol, Timestamp, Value};
 use iplos_model::calendar::Clock;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::address::{QueueKind, parse_queue_name};
 use super::store::{MessageStore, NewMessage, StoreError};
@@ -42,6 +57,181 @@ pub fn decode_message(bytes: &[u8]) -> Result<AmqpMessage, BusError> {
         .map_err(|e| BusError::Encoding(e.to_string()))
 }
 
+/// Most writes the writer commits in one transaction.
+pub(crate) const MAX_BATCH: usize = 256;
+/// Bytes of encoded bodies the body cache keeps at most.
+pub(crate) const BODY_CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Bodies larger than this are not cached.
+pub(crate) const BODY_CACHE_MAX_BODY: usize = 1024 * 1024;
+
+/// Recently stored bodies, oldest dropped first.
+#[derive(Debug, Default)]
+struct BodyCache {
+    bodies: HashMap<u64, Arc<[u8]>>,
+    order: VecDeque<u64>,
+    bytes: usize,
+}
+
+impl BodyCache {
+    fn put(&mut self, id: u64, body: Vec<u8>) {
+        if body.len() > BODY_CACHE_MAX_BODY {
+            return;
+        }
+        self.bytes += body.len();
+        self.bodies.insert(id, Arc::from(body));
+        self.order.push_back(id);
+        while self.bytes > BODY_CACHE_BYTES {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            if let Some(b) = self.bodies.remove(&old) {
+                self.bytes -= b.len();
+            }
+        }
+        // Ids of removed bodies stay in `order` until they reach the front; keep that
+        // bounded too.
+        if self.order.len() > 4 * self.bodies.len() + 1024 {
+            let bodies = &self.bodies;
+            self.order.retain(|id| bodies.contains_key(id));
+        }
+    }
+
+    fn get(&self, id: u64) -> Option<Arc<[u8]>> {
+        self.bodies.get(&id).cloned()
+    }
+
+    fn remove(&mut self, id: u64) {
+        if let Some(b) = self.bodies.remove(&id) {
+            self.bytes -= b.len();
+        }
+    }
+}
+
+/// A write for the writer task.
+enum WriteOp {
+    Insert {
+        queue: Arc<Queue>,
+        enqueued_ms: i64,
+        expires_ms: Option<i64>,
+        body: Vec<u8>,
+        done: oneshot::Sender<Result<u64, BusError>>,
+    },
+    Delete {
+        queue: Arc<Queue>,
+        id: u64,
+        done: oneshot::Sender<Result<(), BusError>>,
+    },
+}
+
+/// The writer: group commits of what [`Core`] sends it, then the index updates.
+async fn run_writer(
+    store: Arc<dyn MessageStore>,
+    cache: Arc<Mutex<BodyCache>>,
+    mut rx: mpsc::UnboundedReceiver<WriteOp>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let ops = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        let store = store.clone();
+        let committed = tokio::task::spawn_blocking(move || {
+            let mut inserts = Vec::new();
+            let mut deletes = Vec::new();
+            for op in &ops {
+                match op {
+                    WriteOp::Insert {
+                        queue,
+                        enqueued_ms,
+                        expires_ms,
+                        body,
+                        ..
+                    } => inserts.push(NewMessage {
+                        queue: &queue.name,
+                        enqueued_ms: *enqueued_ms,
+                        expires_ms: *expires_ms,
+                        delivery_count: 0,
+                        dead_reason: None,
+                        body,
+                    }),
+                    WriteOp::Delete { id, .. } => deletes.push(*id),
+                }
+            }
+            let result = store.commit_batch(&inserts, &deletes);
+            drop(inserts);
+            (ops, result)
+        })
+        .await;
+        let (ops, result) = match committed {
+            Ok(r) => r,
+            Err(e) => {
+                // The blocking task panicked: its writers see their channel closed.
+                tracing::error!(error = %e, "service bus writer: commit task failed");
+                continue;
+            }
+        };
+        match result {
+            Ok(ids) => {
+                let mut ids = ids.into_iter();
+                let mut cache = lock(&cache);
+                for op in ops {
+                    match op {
+                        WriteOp::Insert {
+                            queue,
+                            expires_ms,
+                            body,
+                            done,
+                            ..
+                        } => {
+                            let Some(id) = ids.next() else {
+                                let _ = done.send(Err(BusError::Internal(
+                                    "the store returned fewer ids than messages".into(),
+                                )));
+                                continue;
+                            };
+                            cache.put(id, body);
+                            queue.lock().ready.insert(
+                                id,
+                                Entry {
+                                    id,
+                                    expires_ms,
+                                    delivery_count: 0,
+                                },
+                            );
+                            queue.notify.notify_waiters();
+                            let _ = done.send(Ok(id));
+                        }
+                        WriteOp::Delete { queue, id, done } => {
+                            cache.remove(id);
+                            queue.lock().leased.remove(&id);
+                            let _ = done.send(Ok(()));
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, writes = ops.len(), "service bus group commit failed");
+                let text = e.to_string();
+                for op in ops {
+                    let err = BusError::Store(StoreError::Batch(text.clone()));
+                    match op {
+                        WriteOp::Insert { done, .. } => {
+                            let _ = done.send(Err(err));
+                        }
+                        WriteOp::Delete { done, .. } => {
+                            let _ = done.send(Err(err));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Every change under these locks is a single insert/remove: a poisoned lock is still
+    // consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     id: u64,
@@ -68,7 +258,7 @@ impl Queue {
     fn lock(&self) -> std::sync::MutexGuard<'_, QueueState> {
         // A panic while holding the lock leaves the maps consistent (every mutation is a
         // single insert/remove), so a poisoned lock is safe to keep using.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 }
 
@@ -103,6 +293,8 @@ pub(crate) enum Failure {
 pub(crate) struct Core {
     pub(crate) namespace: String,
     store: Arc<dyn MessageStore>,
+    writer: mpsc::UnboundedSender<WriteOp>,
+    cache: Arc<Mutex<BodyCache>>,
     queues: HashMap<String, Arc<Queue>>,
     clock: Arc<dyn Clock>,
     max_deliveries: u32,
@@ -137,12 +329,17 @@ async fn blocking<T: Send + 'static>(
         .map_err(BusError::Store)
 }
 
+/// What [`Core::open`] returns besides the core: the writer task to spawn.
+pub(crate) type WriterTask = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 impl Core {
     /// Creates the configured queues in the store and loads what is already stored.
+    /// The returned writer task must be spawned on the runtime for writes to happen; it
+    /// ends when the core is dropped.
     pub(crate) fn open(
         store: Arc<dyn MessageStore>,
         settings: CoreSettings,
-    ) -> Result<Core, BusError> {
+    ) -> Result<(Core, WriterTask), BusError> {
         let now = settings.clock.now().timestamp_millis();
         let mut names = settings.queue_names;
         for name in store.queues()? {
@@ -200,15 +397,21 @@ impl Core {
                 },
             );
         }
-        Ok(Core {
+        let (writer, rx) = mpsc::unbounded_channel();
+        let cache = Arc::new(Mutex::new(BodyCache::default()));
+        let task: WriterTask = Box::pin(run_writer(store.clone(), cache.clone(), rx));
+        let core = Core {
             namespace: settings.namespace,
             store,
+            writer,
+            cache,
             queues,
             clock: settings.clock,
             max_deliveries: settings.max_deliveries.max(1),
             reject_policy: settings.reject_policy,
             default_ttl: settings.default_ttl,
-        })
+        };
+        Ok((core, task))
     }
 
     pub(crate) fn now_ms(&self) -> i64 {
@@ -237,26 +440,24 @@ impl Core {
         Ok((s.ready.len(), s.leased.len()))
     }
 
-    /// Stores a message in a queue; returns once it is durable. The work runs in its own
-    /// task, so a caller that is cancelled half-way can not leave the index and the store
-    /// disagreeing.
-    pub(crate) async fn publish(
-        self: &Arc<Self>,
-        queue: &str,
-        message: AmqpMessage,
-    ) -> Result<u64, BusError> {
-        let (core, queue) = (self.clone(), queue.to_string());
-        tokio::spawn(async move { core.publish_inner(&queue, &message).await })
-            .await
-            .map_err(|e| BusError::Internal(format!("publish task failed: {e}")))?
+    /// Stores a message in a queue; returns once it is durable. The index is updated by
+    /// the writer after the commit, so a caller cancelled half-way can not leave the index
+    /// and the store disagreeing.
+    pub(crate) async fn publish(&self, queue: &str, message: AmqpMessage) -> Result<u64, BusError> {
+        self.publish_inner(queue, &message).await
     }
 
-    /// Records the outcome of a lease (in its own task, like [`Core::publish`]).
+    /// Records the outcome of a lease. An accept goes to the writer (whose work does not
+    /// depend on the caller); the other outcomes run in their own task, so a caller that
+    /// is cancelled half-way can not leave the index and the store disagreeing.
     pub(crate) async fn settle(
         self: &Arc<Self>,
         lease: Lease,
         how: Settlement,
     ) -> Result<(), BusError> {
+        if how == Settlement::Accept {
+            return self.ack_inner(&lease).await;
+        }
         let core = self.clone();
         tokio::spawn(async move {
             match how {
@@ -273,6 +474,19 @@ impl Core {
 
     /// Stores a message in a queue; returns once it is durable.
     async fn publish_inner(&self, queue: &str, message: &AmqpMessage) -> Result<u64, BusError> {
+        let answer = self.enqueue(queue, message)?;
+        answer
+            .await
+            .map_err(|_| BusError::Internal("the service bus writer failed".into()))?
+    }
+
+    /// Hands a message to the writer at once (messages enqueued one after the other get
+    /// increasing ids: a link's order is kept); the answer comes when it is durable.
+    pub(crate) fn enqueue(
+        &self,
+        queue: &str,
+        message: &AmqpMessage,
+    ) -> Result<oneshot::Receiver<Result<u64, BusError>>, BusError> {
         let q = self.queue_or_err(queue)?.clone();
         let now = self.now_ms();
         let ttl = message
@@ -283,29 +497,17 @@ impl Core {
             .or_else(|| self.default_ttl.map(|d| d.as_millis() as i64));
         let expires_ms = ttl.map(|t| now.saturating_add(t));
         let body = encode_message(message)?;
-        let store = self.store.clone();
-        let name = q.name.clone();
-        let id = blocking(move || {
-            store.insert(&NewMessage {
-                queue: &name,
+        let (done, answer) = oneshot::channel();
+        self.writer
+            .send(WriteOp::Insert {
+                queue: q,
                 enqueued_ms: now,
                 expires_ms,
-                delivery_count: 0,
-                dead_reason: None,
-                body: &body,
+                body,
+                done,
             })
-        })
-        .await?;
-        q.lock().ready.insert(
-            id,
-            Entry {
-                id,
-                expires_ms,
-                delivery_count: 0,
-            },
-        );
-        q.notify.notify_waiters();
-        Ok(id)
+            .map_err(|_| BusError::Internal("the service bus writer is gone".into()))?;
+        Ok(answer)
     }
 
     /// Takes the message at the head of the queue, if one is waiting. Expired messages met on
@@ -348,27 +550,64 @@ impl Core {
     /// The stored message of a lease, with the header's delivery-count set to the number of
     /// failed deliveries so far. `None` if the message is gone from the store.
     pub(crate) async fn load(&self, lease: &Lease) -> Result<Option<AmqpMessage>, BusError> {
-        let store = self.store.clone();
-        let id = lease.id;
-        let Some(bytes) = blocking(move || store.body(id)).await? else {
-            return Ok(None);
-        };
-        let mut message = decode_message(&bytes)?;
-        if lease.delivery_count > 0 || message.header.is_some() {
-            let header = message.header.get_or_insert_with(Header::default);
-            header.delivery_count = lease.delivery_count;
-            header.first_acquirer = lease.delivery_count == 0;
-        }
-        Ok(Some(message))
+        let mut loaded = self.load_many(std::slice::from_ref(lease)).await?;
+        Ok(loaded.pop().flatten())
     }
 
-    /// The consumer accepted the message: delete it durably.
+    /// The stored messages of several leases (see [`Core::load`]), in order: from the body
+    /// cache, and what is not there in one read of the store.
+    pub(crate) async fn load_many(
+        &self,
+        leases: &[Lease],
+    ) -> Result<Vec<Option<AmqpMessage>>, BusError> {
+        let mut bodies: Vec<Option<Arc<[u8]>>> = {
+            let cache = lock(&self.cache);
+            leases.iter().map(|l| cache.get(l.id)).collect()
+        };
+        let missing: Vec<u64> = leases
+            .iter()
+            .zip(&bodies)
+            .filter(|(_, b)| b.is_none())
+            .map(|(l, _)| l.id)
+            .collect();
+        if !missing.is_empty() {
+            let store = self.store.clone();
+            let mut read = blocking(move || store.bodies(&missing)).await?.into_iter();
+            for b in bodies.iter_mut().filter(|b| b.is_none()) {
+                *b = read.next().flatten().map(Arc::from);
+            }
+        }
+        let mut out = Vec::with_capacity(leases.len());
+        for (lease, bytes) in leases.iter().zip(bodies) {
+            let Some(bytes) = bytes else {
+                out.push(None);
+                continue;
+            };
+            let mut message = decode_message(&bytes)?;
+            if lease.delivery_count > 0 || message.header.is_some() {
+                let header = message.header.get_or_insert_with(Header::default);
+                header.delivery_count = lease.delivery_count;
+                header.first_acquirer = lease.delivery_count == 0;
+            }
+            out.push(Some(message));
+        }
+        Ok(out)
+    }
+
+    /// The consumer accepted the message: delete it durably (in the writer's next group
+    /// commit); returns once the delete is committed.
     async fn ack_inner(&self, lease: &Lease) -> Result<(), BusError> {
-        let store = self.store.clone();
-        let id = lease.id;
-        blocking(move || store.delete(id)).await?;
-        lease.queue.lock().leased.remove(&lease.id);
-        Ok(())
+        let (done, answer) = oneshot::channel();
+        self.writer
+            .send(WriteOp::Delete {
+                queue: lease.queue.clone(),
+                id: lease.id,
+                done,
+            })
+            .map_err(|_| BusError::Internal("the service bus writer is gone".into()))?;
+        answer
+            .await
+            .map_err(|_| BusError::Internal("the service bus writer failed".into()))?
     }
 
     /// Puts a message back at the head of its queue. A failed delivery counts toward the
@@ -513,6 +752,7 @@ impl Core {
             )
         })
         .await?;
+        lock(&self.cache).remove(entry.id);
         q.lock().leased.remove(&entry.id);
         dl.lock().ready.insert(
             new_id,

@@ -1,5 +1,6 @@
 //! The network side: listener, TLS, SASL, and one task per connection, session and link.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +10,7 @@ use fe2o3_amqp::acceptor::{
     ConnectionAcceptor, LinkAcceptor, LinkEndpoint, ListenerConnectionHandle,
     ListenerSessionHandle, SessionAcceptor,
 };
+use fe2o3_amqp::link::delivery::DeliveryInfo;
 use fe2o3_amqp::link::{LinkStateError, RecvError};
 use fe2o3_amqp::{Receiver, Sender};
 use fe2o3_amqp_types::definitions::{self, AmqpError, Role};
@@ -20,7 +22,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 
@@ -458,7 +460,57 @@ async fn on_attach(
     }
 }
 
-/// A client's sending link: store each message, then settle it.
+/// Transfers of one producer link being stored at once (their Accepted outcomes go out as
+/// their commits finish; a new transfer is read only while fewer are pending).
+const PRODUCER_PIPELINE: usize = 64;
+
+/// A transfer handed to the writer: its delivery and the answer to come.
+type Storing = (
+    DeliveryInfo,
+    Result<oneshot::Receiver<Result<u64, BusError>>, BusError>,
+);
+
+/// The answer of the oldest transfer being stored. The writer commits in the order it was
+/// given the messages, so the oldest is always the next to finish.
+async fn oldest_stored(pending: &mut VecDeque<Storing>) -> Result<u64, BusError> {
+    match pending.front_mut() {
+        Some((_, Ok(answer))) => answer
+            .await
+            .unwrap_or_else(|_| Err(BusError::Internal("the service bus writer failed".into()))),
+        Some((_, Err(e))) => Err(BusError::Internal(e.to_string())),
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends a stored transfer's outcome: Accepted, or Rejected with the store's error.
+async fn answer_stored(
+    receiver: &mut Receiver,
+    info: DeliveryInfo,
+    result: Result<u64, BusError>,
+    queue: &str,
+) -> bool {
+    let sent = match result {
+        Ok(_) => receiver.accept(info).await.map(|_| ()),
+        Err(e) => {
+            tracing::error!(error = %e, %queue, "could not store a message");
+            receiver
+                .reject(
+                    info,
+                    amqp_error(
+                        AmqpError::InternalError,
+                        format!("could not store the message: {e}"),
+                    ),
+                )
+                .await
+                .map(|_| ())
+        }
+    };
+    sent.is_ok()
+}
+
+/// A client's sending link: store each message, then settle it (Accepted once it is
+/// durable). Transfers are handed to the writer in the link's order, and up to
+/// [`PRODUCER_PIPELINE`] are stored at once, so that they share group commits.
 async fn producer_link(
     mut receiver: Receiver,
     queue: Arc<Queue>,
@@ -466,41 +518,34 @@ async fn producer_link(
     ctx: Arc<ServerCtx>,
 ) {
     let mut shutdown = ctx.shutdown.clone();
-    loop {
+    let mut pending: VecDeque<Storing> = VecDeque::new();
+    let closing = loop {
         let received = tokio::select! {
             biased;
-            _ = shutdown_requested(&mut shutdown) => break,
-            r = receiver.recv::<Body<Value>>() => r,
+            result = oldest_stored(&mut pending) => {
+                let Some((info, _)) = pending.pop_front() else { continue };
+                if !answer_stored(&mut receiver, info, result, &queue.name).await {
+                    // The link is gone; what was stored stays stored, and the unsettled
+                    // sender will resend it (at least once).
+                    break false;
+                }
+                continue;
+            }
+            _ = shutdown_requested(&mut shutdown) => break true,
+            r = receiver.recv::<Body<Value>>(), if pending.len() < PRODUCER_PIPELINE => r,
         };
         match received {
             Ok(delivery) => {
                 let (info, message) = delivery.into_parts();
-                match ctx.core.publish(&queue.name, message).await {
-                    Ok(_) => {
-                        if receiver.accept(info).await.is_err() {
-                            // The link is gone; the message is stored, and the unsettled
-                            // sender will resend it (at least once).
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, queue = %queue.name, "could not store a message");
-                        let _ = receiver
-                            .reject(
-                                info,
-                                amqp_error(
-                                    AmqpError::InternalError,
-                                    format!("could not store the message: {e}"),
-                                ),
-                            )
-                            .await;
-                    }
-                }
+                // Handed to the writer here, in the link's order (the queue keeps it);
+                // only the wait for the commit runs beside the next transfers.
+                let answer = ctx.core.enqueue(&queue.name, &message);
+                pending.push_back((info, answer));
             }
             // Detached already by the link itself.
             Err(RecvError::MessageSizeExceeded(e)) => {
                 tracing::info!(queue = %queue.name, max = e.max_size, "message too large, link detached");
-                return;
+                break false;
             }
             Err(RecvError::LinkStateError(
                 LinkStateError::RemoteClosed
@@ -508,12 +553,16 @@ async fn producer_link(
                 | LinkStateError::RemoteClosedWithError(_)
                 | LinkStateError::RemoteDetachedWithError(_),
             )) => {
+                // Answer what is being stored before closing our end (the outcomes may
+                // still reach a peer that only detached).
+                settle_stored(&mut receiver, &mut pending, &queue.name).await;
                 let _ = timeout(Duration::from_secs(1), receiver.close()).await;
                 return;
             }
-            Err(RecvError::LinkStateError(_)) => return,
+            Err(RecvError::LinkStateError(_)) => break false,
             Err(e) => {
                 tracing::info!(queue = %queue.name, error = %e, "bad transfer, closing the link");
+                settle_stored(&mut receiver, &mut pending, &queue.name).await;
                 let condition = match e {
                     RecvError::MessageDecode(_) => AmqpError::DecodeError,
                     _ => AmqpError::NotAllowed,
@@ -526,8 +575,27 @@ async fn producer_link(
                 return;
             }
         }
+    };
+    // Whatever ends the link, the stores under way finish (they are in the writer's hands);
+    // their outcomes are sent if the link can still carry them.
+    settle_stored(&mut receiver, &mut pending, &queue.name).await;
+    if closing {
+        let _ = timeout(Duration::from_secs(1), receiver.close()).await;
     }
-    let _ = timeout(Duration::from_secs(1), receiver.close()).await;
+}
+
+/// Waits for the stores under way and sends their outcomes (ignoring a link that is gone).
+async fn settle_stored(receiver: &mut Receiver, pending: &mut VecDeque<Storing>, queue: &str) {
+    let finish = async {
+        while !pending.is_empty() {
+            let result = oldest_stored(pending).await;
+            if let Some((info, _)) = pending.pop_front() {
+                answer_stored(receiver, info, result, queue).await;
+            }
+        }
+    };
+    // A stuck writer: stop waiting (the stores still finish in the background).
+    let _ = timeout(Duration::from_secs(5), finish).await;
 }
 
 /// A message leased to a remote consumer. Dropped without being settled (the task was
@@ -538,10 +606,6 @@ struct HeldLease {
 }
 
 impl HeldLease {
-    fn lease(&self) -> &Lease {
-        self.lease.as_ref().expect("lease present until settled")
-    }
-
     async fn settle(mut self, outcome: Settle) {
         let Some(lease) = self.lease.take() else {
             return;
@@ -596,9 +660,18 @@ fn settle_of(outcome: Outcome) -> Settle {
     }
 }
 
-/// A client's receiving link: hand out one message at a time and act on its outcome.
-/// Whatever happens to the consumer (detach, session or connection gone, broker shutdown),
-/// a message it has not accepted goes back to the queue.
+/// Deliveries of one consumer link whose outcome is awaited at once (within the client's
+/// credit: a transfer waits for credit before it is sent).
+pub(crate) const CONSUMER_WINDOW: usize = 64;
+/// Messages a consumer link takes off its queue at a time (loaded with one read of the store
+/// when they are not in the body cache).
+pub(crate) const CONSUMER_TAKE: usize = 16;
+
+/// A client's receiving link: hand out messages, up to [`CONSUMER_WINDOW`] unsettled, and
+/// act on each outcome as it arrives. Whatever happens to the consumer (detach, session or
+/// connection gone, broker shutdown), a message it has not accepted goes back to the queue:
+/// one sent and not settled as a failed delivery, one taken and not sent yet without
+/// counting.
 async fn consumer_link(
     mut sender: Sender,
     queue: Arc<Queue>,
@@ -613,61 +686,124 @@ async fn consumer_link(
         shutdown_requested(&mut rx).await;
         tokio::time::sleep(grace).await;
     };
-    loop {
-        let lease = tokio::select! {
+    // Told to the deliveries in flight when the link ends: they count as failed.
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut in_flight: JoinSet<()> = JoinSet::new();
+    // Ended how: the link is to be closed by us (true) or is gone already (false).
+    let close = 'link: loop {
+        let first = tokio::select! {
             biased;
-            _ = shutdown_requested(&mut shutdown) => break,
-            _ = shutdown_requested(&mut gone) => return,
-            _ = sender.on_detach() => return,
-            lease = core.take(&queue) => lease,
+            Some(_) = in_flight.join_next(), if !in_flight.is_empty() => continue,
+            _ = shutdown_requested(&mut shutdown) => break true,
+            _ = shutdown_requested(&mut gone) => break false,
+            _ = sender.on_detach() => break false,
+            lease = core.take(&queue), if in_flight.len() < CONSUMER_WINDOW => lease,
         };
-        let held = HeldLease {
-            core: core.clone(),
-            lease: Some(lease),
-        };
-        let message = match core.load(held.lease()).await {
-            Ok(Some(m)) => m,
-            Ok(None) => {
-                held.settle(Settle::Accepted).await;
-                continue;
+        // More of what is waiting, up to the window; all loaded at once.
+        let room = CONSUMER_WINDOW
+            .saturating_sub(in_flight.len())
+            .min(CONSUMER_TAKE);
+        let mut leases = vec![first];
+        while leases.len() < room {
+            match core.try_take(&queue) {
+                Some(l) => leases.push(l),
+                None => break,
             }
-            Err(e) => {
-                tracing::error!(error = %e, queue = %queue.name, "could not load a message");
-                held.settle(Settle::NotDelivered).await;
-                break;
-            }
-        };
-        // Wait for credit and send the transfer...
-        // (until the transfer is out, nothing was delivered: no failed attempt is counted)
-        let sent = tokio::select! {
-            r = sender.send_batchable(message) => r,
-            _ = shutdown_requested(&mut gone) => { held.settle(Settle::NotDelivered).await; return }
-            _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::NotDelivered).await; break }
-        };
-        let delivery = match sent {
-            Ok(delivery) => delivery,
-            Err(e) => {
-                tracing::debug!(error = %e, queue = %queue.name, "link gone before the transfer");
-                held.settle(Settle::NotDelivered).await;
-                return;
-            }
-        };
-        // ...then for its outcome, or for the consumer to go away.
-        tokio::select! {
-            outcome = delivery => match outcome {
-                Ok(outcome) => held.settle(settle_of(outcome)).await,
-                Err(e) => {
-                    tracing::debug!(error = %e, queue = %queue.name, "delivery lost with the link");
-                    held.settle(Settle::Failed).await;
-                    return;
-                }
-            },
-            _ = sender.on_detach() => { held.settle(Settle::Failed).await; return }
-            _ = shutdown_requested(&mut gone) => { held.settle(Settle::Failed).await; return }
-            _ = shutdown_then_grace(shutdown.clone()) => { held.settle(Settle::Failed).await; break }
         }
+        let mut held: std::collections::VecDeque<HeldLease> = leases
+            .iter()
+            .cloned()
+            .map(|lease| HeldLease {
+                core: core.clone(),
+                lease: Some(lease),
+            })
+            .collect();
+        let messages = match core.load_many(&leases).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(error = %e, queue = %queue.name, "could not load messages");
+                for h in held {
+                    h.settle(Settle::NotDelivered).await;
+                }
+                break true;
+            }
+        };
+        for message in messages {
+            let Some(h) = held.pop_front() else { break };
+            let Some(message) = message else {
+                // Gone from the store meanwhile (accepted through another lease).
+                h.settle(Settle::Accepted).await;
+                continue;
+            };
+            // Wait for credit and send the transfer... (until the transfer is out,
+            // nothing was delivered: no failed attempt is counted)
+            let sent = tokio::select! {
+                r = sender.send_batchable(message) => r.map_err(SendGone::from),
+                _ = shutdown_requested(&mut gone) => Err(SendGone::Gone),
+                _ = shutdown_then_grace(shutdown.clone()) => Err(SendGone::Shutdown),
+            };
+            let delivery = match sent {
+                Ok(delivery) => delivery,
+                Err(why) => {
+                    if let SendGone::Link(e) = &why {
+                        tracing::debug!(error = %e, queue = %queue.name, "link gone before the transfer");
+                    }
+                    h.settle(Settle::NotDelivered).await;
+                    for h in held {
+                        h.settle(Settle::NotDelivered).await;
+                    }
+                    break 'link matches!(why, SendGone::Shutdown);
+                }
+            };
+            // ...then its outcome arrives on its own, while more are sent.
+            let mut stop = stop_rx.clone();
+            in_flight.spawn(async move {
+                let outcome = tokio::select! {
+                    biased;
+                    outcome = delivery => match outcome {
+                        Ok(outcome) => settle_of(outcome),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "delivery lost with the link");
+                            Settle::Failed
+                        }
+                    },
+                    _ = stop.wait_for(|v| *v) => Settle::Failed,
+                };
+                h.settle(outcome).await;
+            });
+        }
+    };
+    // Shutdown: the deliveries in flight have the grace period to be settled by the peer.
+    if close && !in_flight.is_empty() {
+        let mut gone2 = gone.clone();
+        let _ = timeout(grace, async {
+            tokio::select! {
+                _ = async { while in_flight.join_next().await.is_some() {} } => {}
+                _ = sender.on_detach() => {}
+                _ = shutdown_requested(&mut gone2) => {}
+            }
+        })
+        .await;
     }
-    let _ = timeout(Duration::from_secs(1), sender.close()).await;
+    // What is still unsettled counts as a failed delivery; wait until that is recorded.
+    let _ = stop_tx.send(true);
+    while in_flight.join_next().await.is_some() {}
+    if close {
+        let _ = timeout(Duration::from_secs(1), sender.close()).await;
+    }
+}
+
+/// Why a transfer was not sent.
+enum SendGone {
+    Link(fe2o3_amqp::link::SendError),
+    Gone,
+    Shutdown,
+}
+
+impl From<fe2o3_amqp::link::SendError> for SendGone {
+    fn from(e: fe2o3_amqp::link::SendError) -> Self {
+        SendGone::Link(e)
+    }
 }
 
 /// The symbolic name of an error condition, e.g. `amqp:not-found`.

@@ -5,6 +5,12 @@
 //! [`MessageStore`]. [`SqliteStore`] is the real one: a SQLite file in WAL mode with
 //! `synchronous=NORMAL`, its tables prefixed `sb_` so that another component (the run store
 //! of the season engine) can share the same file.
+//!
+//! **Group commit.** The broker does not commit each stored or accepted message on its
+//! own: its writer collects what arrives while the previous commit runs and hands it to
+//! [`MessageStore::commit_batch`], one transaction for all of it. A producer's message is
+//! still settled only after the transaction holding it is committed, and an in-process
+//! [`Delivery::accept`](super::Delivery::accept) still returns only after its delete is.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -23,6 +29,10 @@ pub enum StoreError {
     /// A message that should exist does not.
     #[error("service bus store: no message with id {0}")]
     NoSuchMessage(u64),
+    /// The group commit a write was part of failed (the message is not stored, or the
+    /// delete did not happen); the text is the store's error.
+    #[error("service bus store: group commit failed: {0}")]
+    Batch(String),
 }
 
 /// One stored message, without its body: what the broker needs to rebuild its index.
@@ -79,6 +89,29 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Atomically deletes message `old_id` and stores `replacement` (used to move a message
     /// to a dead-letter queue). Returns the new id.
     fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError>;
+
+    /// Group commit: stores `inserts` (in order) and deletes `deletes`, durably, and returns
+    /// the new ids in the order of `inserts`. The stores of this crate do it in one
+    /// transaction (all or nothing); this default does each write on its own.
+    fn commit_batch(
+        &self,
+        inserts: &[NewMessage<'_>],
+        deletes: &[u64],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut ids = Vec::with_capacity(inserts.len());
+        for m in inserts {
+            ids.push(self.insert(m)?);
+        }
+        for id in deletes {
+            self.delete(*id)?;
+        }
+        Ok(ids)
+    }
+
+    /// The encoded messages with these ids (`None` for one not stored), in the order asked.
+    fn bodies(&self, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        ids.iter().map(|id| self.body(*id)).collect()
+    }
 }
 
 /// [`MessageStore`] in SQLite.
@@ -172,7 +205,23 @@ pub(crate) fn dead_reason_with(conn: &Connection, id: u64) -> Result<Option<Stri
     Ok(reason.flatten())
 }
 
-fn insert_with(conn: &Connection, m: &NewMessage<'_>) -> Result<u64, StoreError> {
+/// The encoded bodies of several messages, in the order asked.
+pub(crate) fn bodies_with(
+    conn: &Connection,
+    ids: &[u64],
+) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+    ids.iter().map(|id| body_with(conn, *id)).collect()
+}
+
+/// Deletes message `id`; whether it was there.
+pub(crate) fn delete_with(conn: &Connection, id: u64) -> Result<bool, StoreError> {
+    let n = conn
+        .prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
+        .execute([id as i64])?;
+    Ok(n > 0)
+}
+
+pub(crate) fn insert_with(conn: &Connection, m: &NewMessage<'_>) -> Result<u64, StoreError> {
     conn.prepare_cached(
         "INSERT INTO sb_message (queue, enqueued_ms, expires_ms, delivery_count, dead_reason, body)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -228,10 +277,30 @@ impl MessageStore for SqliteStore {
 
     fn delete(&self, id: u64) -> Result<bool, StoreError> {
         let conn = self.lock()?;
-        let n = conn
-            .prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
-            .execute([id as i64])?;
-        Ok(n > 0)
+        delete_with(&conn, id)
+    }
+
+    fn commit_batch(
+        &self,
+        inserts: &[NewMessage<'_>],
+        deletes: &[u64],
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let mut ids = Vec::with_capacity(inserts.len());
+        for m in inserts {
+            ids.push(insert_with(&tx, m)?);
+        }
+        for id in deletes {
+            delete_with(&tx, *id)?;
+        }
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn bodies(&self, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
+        let conn = self.lock()?;
+        bodies_with(&conn, ids)
     }
 
     fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
@@ -293,6 +362,38 @@ mod tests {
         assert!(store.delete(b).unwrap());
         assert!(!store.delete(b).unwrap());
         assert_eq!(store.index().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn commit_batch_is_all_or_nothing_and_keeps_order() {
+        let store = SqliteStore::in_memory().unwrap();
+        store.ensure_queue("1_async", 0).unwrap();
+        let a = store.insert(&msg("1_async", b"a")).unwrap();
+        let ids = store
+            .commit_batch(&[msg("1_async", b"b"), msg("1_async", b"c")], &[a])
+            .unwrap();
+        assert_eq!(ids.len(), 2);
+        assert!(a < ids[0] && ids[0] < ids[1]);
+        assert_eq!(
+            store.bodies(&[a, ids[0], ids[1]]).unwrap(),
+            vec![None, Some(b"b".to_vec()), Some(b"c".to_vec())]
+        );
+        // A failing write (a trigger refuses the body "x") rolls the whole batch back.
+        store
+            .lock()
+            .unwrap()
+            .execute_batch("CREATE TRIGGER no_x BEFORE INSERT ON sb_message WHEN NEW.body = x'78' BEGIN SELECT RAISE(ABORT, 'no x'); END;")
+            .unwrap();
+        assert!(
+            store
+                .commit_batch(&[msg("1_async", b"d"), msg("1_async", b"x")], &[ids[0]])
+                .is_err()
+        );
+        let index = store.index().unwrap();
+        assert_eq!(
+            index.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![ids[0], ids[1]]
+        );
     }
 
     #[test]
