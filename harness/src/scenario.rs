@@ -111,19 +111,6 @@ pub enum PhaseId {
 }
 
 impl PhaseId {
-    /// The calendar's phase kind.
-    pub fn kind(self) -> PhaseKind {
-        match self {
-            PhaseId::TestSubmission => PhaseKind::TestSubmission,
-            PhaseId::TestFeedback => PhaseKind::TestFeedback,
-            PhaseId::OrdinarySubmission => PhaseKind::OrdinarySubmission,
-            PhaseId::Extension => PhaseKind::Extension,
-            PhaseId::Feedback => PhaseKind::Feedback,
-            PhaseId::Publication => PhaseKind::Publication,
-            PhaseId::Corrections => PhaseKind::CorrectionsDeadline,
-        }
-    }
-
     /// From the calendar's kind.
     pub fn from_kind(k: PhaseKind) -> PhaseId {
         match k {

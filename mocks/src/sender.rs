@@ -238,14 +238,26 @@ pub fn build_message(
     }
     let has = |pred: fn(&Fault) -> bool| faults.iter().any(pred);
     let mut signed = if has(|f| matches!(f, Fault::NotSigned)) {
-        content
+        content.clone()
     } else {
         cms::sign(&content, sign_cert, sign_key)?
     };
     if has(|f| matches!(f, Fault::BadSignature)) {
         // Change a byte of the content inside the SignedData: the last '>' of the MsgHead.
-        if let Some(pos) = signed.iter().rposition(|b| *b == b'>') {
-            signed[pos] = b']';
+        // Found inside the embedded content itself: a '>' elsewhere (in the embedded
+        // certificate, which the receiver does not use) would leave the signature valid.
+        let at = signed
+            .windows(content.len().max(1))
+            .position(|w| w == &content[..])
+            .and_then(|start| content.iter().rposition(|b| *b == b'>').map(|i| start + i));
+        match at {
+            Some(pos) => signed[pos] = b']',
+            None => {
+                // The content is not contiguous in the DER: break the signature's last byte.
+                if let Some(last) = signed.last_mut() {
+                    *last ^= 0xff;
+                }
+            }
         }
     }
     let mut payload = if has(|f| matches!(f, Fault::NotEncrypted)) {

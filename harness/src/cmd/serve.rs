@@ -745,10 +745,11 @@ async fn serve(args: Args) -> Result<ExitCode> {
             receiver.recovered()
         );
     }
+    let signals = StopSignals::install()?;
     println!("ready; Ctrl-C stops");
     let _ = std::io::stdout().flush();
 
-    wait_for_stop().await?;
+    signals.wait().await?;
     println!("stopping");
     receiver.shutdown().await;
     broker.shutdown().await;
@@ -757,21 +758,44 @@ async fn serve(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn wait_for_stop() -> Result<()> {
+/// SIGTERM and SIGINT, installed before "ready" is printed (a signal right after it must
+/// stop the server cleanly, not kill it).
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
-        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                term: signal(SignalKind::terminate()).context("SIGTERM handler")?,
+                int: signal(SignalKind::interrupt()).context("SIGINT handler")?,
+            })
         }
-        Ok(())
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
     }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await.context("Ctrl-C handler")?;
-        Ok(())
+
+    async fn wait(mut self) -> Result<()> {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            tokio::signal::ctrl_c().await.context("Ctrl-C handler")?;
+            Ok(())
+        }
     }
 }

@@ -442,9 +442,13 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     let mut report = build_report(&cfg, &world, &agents, start, end)?;
     report.timing.endpoints = step_stats(&stats);
     let World {
-        filsluse, channel, ..
+        filsluse,
+        channel,
+        mail,
+        ..
     } = world;
     filsluse.shutdown().await;
+    let _ = mail.shutdown().await;
     if let Channel::Servicebus(b) = channel {
         b.receiver.shutdown().await;
         b.broker.shutdown().await;
@@ -1540,6 +1544,15 @@ async fn download_feedback(
         return Ok(());
     };
     let zip = w.fs_client.download(&token, &f.id).await?;
+    if zip.len() as u64 != f.size {
+        return Err(anyhow!(
+            "{}: filsluse listed {} as {} bytes, the download has {}",
+            a.plan.knr,
+            f.name,
+            f.size,
+            zip.len()
+        ));
+    }
     a.note(t, "downloaded", format!("{} ({} bytes)", f.name, zip.len()));
     a.waiting_feedback = None;
     if a.plan.has(Fault::WrongUnzipTool) && !a.feedback_done.contains(&test) {
