@@ -281,44 +281,36 @@ impl FilsluseClient {
 
     /// REST: a token for `username`/`password`.
     pub async fn token(&self, username: &str, password: &str) -> Result<String> {
+        self.token_request(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])
+        .await
+    }
+
+    /// REST: signs on with a temporary password that must be changed, setting `new`.
+    pub async fn token_changing(&self, username: &str, temp: &str, new: &str) -> Result<String> {
+        self.token_request(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", temp),
+            ("new_password", new),
+        ])
+        .await
+    }
+
+    async fn token_request(&self, form: &[(&str, &str)]) -> Result<String> {
         let resp = self
             .client
             .post(format!("{}/api/v1/token", self.base))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", password),
-            ])
+            .form(form)
             .send()
             .await?;
         let st = resp.status();
         let v: serde_json::Value = resp.json().await.unwrap_or_default();
         if !st.is_success() {
             bail!("token refused ({st}): {v}");
-        }
-        v.get("access_token")
-            .and_then(|t| t.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| anyhow!("token answer without access_token: {v}"))
-    }
-
-    /// REST: signs on with a temporary password that must be changed, setting `new`.
-    pub async fn token_changing(&self, username: &str, temp: &str, new: &str) -> Result<String> {
-        let resp = self
-            .client
-            .post(format!("{}/api/v1/token", self.base))
-            .form(&[
-                ("grant_type", "password"),
-                ("username", username),
-                ("password", temp),
-                ("new_password", new),
-            ])
-            .send()
-            .await?;
-        let st = resp.status();
-        let v: serde_json::Value = resp.json().await.unwrap_or_default();
-        if !st.is_success() {
-            bail!("token with password change refused ({st}): {v}");
         }
         v.get("access_token")
             .and_then(|t| t.as_str())

@@ -758,16 +758,7 @@ async fn submit(
             a.note(t, "unreachable", format!("{}: {what}", f.title()));
             a.cause(kind.phase(), f);
             a.it_fixed = true;
-            q.push(
-                next_working(
-                    t,
-                    cfg.scenario.rehearsal.it_fix_working_days,
-                    8,
-                    a.plan.minute,
-                )?,
-                Ev::Submit(i, kind),
-            );
-            return Ok(());
+            return retry_after_fix(cfg, a, i, q, t, kind);
         }
     }
     match &w.channel {
@@ -824,16 +815,7 @@ async fn submit_servicebus(
             );
             a.cause(kind.phase(), Fault::ServicebusNotActivated);
             a.login_fixed = true;
-            q.push(
-                next_working(
-                    t,
-                    cfg.scenario.rehearsal.it_fix_working_days,
-                    8,
-                    a.plan.minute,
-                )?,
-                Ev::Submit(i, kind),
-            );
-            return Ok(());
+            return retry_after_fix(cfg, a, i, q, t, kind);
         }
         Err(e) => {
             return Err(anyhow!(
@@ -1274,26 +1256,63 @@ async fn publish_feedback(
         iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
             .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
         flush(w).await?;
-        a.note(
-            t,
-            "feedback-published",
-            if test {
-                "test feedback on filsluse"
-            } else {
-                "feedback on filsluse"
-            },
-        );
-        a.waiting_feedback = Some(test);
-        let next = if a.plan.has(Fault::PostmottakLate) {
-            next_working(t, 1, 9, 0)?
-        } else {
-            t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes))
-        };
-        q.push(next, Ev::Postmottak(i, false));
-        // With no feedback by Friday of the feedback week the contact asks SSB.
-        let friday = friday_of(t)?;
-        q.push(friday, Ev::ContactSsb(i));
+        published(cfg, a, i, q, t, test)?;
     }
+    Ok(())
+}
+
+/// The feedback is on filsluse and its mail in postmottak: postmottak will forward it, and
+/// without feedback by Friday of the feedback week the contact asks SSB.
+fn published(
+    cfg: &EngineConfig,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    test: bool,
+) -> Result<()> {
+    a.note(
+        t,
+        "feedback-published",
+        if test {
+            "test feedback on filsluse"
+        } else {
+            "feedback on filsluse"
+        },
+    );
+    a.waiting_feedback = Some(test);
+    q.push(forward_time(cfg, a, t)?, Ev::Postmottak(i, false));
+    q.push(friday_of(t)?, Ev::ContactSsb(i));
+    Ok(())
+}
+
+/// When postmottak forwards a mail that arrived at `t`.
+fn forward_time(cfg: &EngineConfig, a: &Agent, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    if a.plan.has(Fault::PostmottakLate) {
+        next_working(t, 1, 9, 0)
+    } else {
+        Ok(t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes)))
+    }
+}
+
+/// IT (or NHN) fixes what kept the kommune from the endpoint; it tries again then.
+fn retry_after_fix(
+    cfg: &EngineConfig,
+    a: &Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    kind: Kind,
+) -> Result<()> {
+    q.push(
+        next_working(
+            t,
+            cfg.scenario.rehearsal.it_fix_working_days,
+            8,
+            a.plan.minute,
+        )?,
+        Ev::Submit(i, kind),
+    );
     Ok(())
 }
 
@@ -1333,15 +1352,7 @@ async fn publish_servicebus_feedback(
         iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
             .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
         flush(w).await?;
-        a.note(t, "feedback-published", "feedback on filsluse");
-        a.waiting_feedback = Some(false);
-        let next = if a.plan.has(Fault::PostmottakLate) {
-            next_working(t, 1, 9, 0)?
-        } else {
-            t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes))
-        };
-        q.push(next, Ev::Postmottak(i, false));
-        q.push(friday_of(t)?, Ev::ContactSsb(i));
+        published(cfg, a, i, q, t, false)?;
     }
     Ok(())
 }
@@ -1505,12 +1516,7 @@ async fn contact_mail(
             w.fs_client.request_link(&a.plan.postmottak).await?;
             flush(w).await?;
             a.note(t, "link-requested", "New User Password Request on filsluse");
-            let next = if a.plan.has(Fault::PostmottakLate) {
-                next_working(t, 1, 9, 0)?
-            } else {
-                t + Duration::minutes(i64::from(cfg.scenario.rehearsal.forward_minutes))
-            };
-            q.push(next, Ev::Postmottak(i, false));
+            q.push(forward_time(cfg, a, t)?, Ev::Postmottak(i, false));
             return Ok(());
         }
         download_feedback(cfg, w, a, i, q, t).await?;
