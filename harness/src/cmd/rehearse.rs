@@ -35,6 +35,9 @@ pub struct Args {
     /// Where the report and the mocks' state go (default: out/rehearsal-<year>).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Continue a run that was killed, from its run store in DIR/state (same arguments).
+    #[arg(long)]
+    resume: bool,
     /// Exit 1 when a kommune is late or failed in a phase (`late`), or when a rule was
     /// found (a rule id). Repeat.
     #[arg(long = "fail-on", value_name = "late|RULE")]
@@ -75,7 +78,11 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("out/rehearsal-{}", scenario.season.data_year)));
     let state = out.join("state");
-    if state.exists() {
+    if args.resume {
+        if !state.is_dir() {
+            anyhow::bail!("--resume: {} holds no run", state.display());
+        }
+    } else if state.exists() {
         std::fs::remove_dir_all(&state)
             .with_context(|| format!("clearing the previous run's state in {}", state.display()))?;
     }
@@ -88,6 +95,7 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         seed: args.seed,
         state_dir: state,
         progress: true,
+        resume: args.resume,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -35,5 +35,6 @@
 pub mod client;
 pub mod plan;
 mod run;
+mod store;
 
 pub use run::{EngineConfig, run};

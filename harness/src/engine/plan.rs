@@ -14,7 +14,7 @@ use rand::Rng;
 use crate::scenario::{ChannelSpec, Fault, PhaseId, Scenario};
 
 /// One kommune's plan.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Plan {
     /// Kommunenummer.
     pub knr: String,

@@ -16,6 +16,7 @@ use iplos_model::municipality::{self, Municipality};
 use iplos_reports::{
     KommunePhase, KommuneResult, PhaseStatus, PhaseSummary, RehearsalReport, TimelineEvent,
 };
+use serde::{Deserialize, Serialize};
 
 use super::client::{self, FilsluseClient, LinkOutcome, Mailbox};
 use super::plan::{Plan, faults_for, plan};
@@ -36,13 +37,20 @@ pub struct EngineConfig {
     pub state_dir: PathBuf,
     /// Print progress.
     pub progress: bool,
+    /// Continue the run in `state_dir` from its run store instead of starting one.
+    pub resume: bool,
 }
+
+/// The environment variable that aborts the process after the effects of the event with
+/// this label and occurrence (`LABEL#N`, e.g. `kommune: ordinary submission#5`) and before
+/// its commit: the `--resume` tests.
+pub const ABORT_ENV: &str = "IPLOS_REHEARSE_ABORT";
 
 /// The phases a kommune is judged on, in order, with their report ids.
 const RECEIPT: &str = "receipt";
 
 /// What kind of file a submission carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum Kind {
     Test,
     Ordinary,
@@ -69,7 +77,7 @@ impl Kind {
 }
 
 /// One event.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 enum Ev {
     /// SSB sends the receipts owed (08:00 every working day).
     SendReceipts,
@@ -90,7 +98,7 @@ enum Ev {
 }
 
 /// A submission as the kommune saw it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Sent {
     kind: Kind,
     arrived: DateTime<Utc>,
@@ -98,9 +106,22 @@ struct Sent {
 }
 
 /// A kommune during the run.
+/// A file sent over the service bus, as the national side keeps it for the feedback (the
+/// content is generated again from the seed when needed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SentFile {
+    name: String,
+    arrived: DateTime<Utc>,
+    kind: Kind,
+    resend: bool,
+    fixed: bool,
+    report: Option<String>,
+}
+
+/// A kommune during the run; persisted after every event it takes part in (see `store`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Agent {
     plan: Plan,
-    municipality: &'static Municipality,
     vendor: String,
     timeline: Vec<(DateTime<Utc>, String, String)>,
     /// When each feedback (`true`: test) was opened.
@@ -108,7 +129,7 @@ struct Agent {
     /// The receipt: seen (with its due time) or not.
     receipt: Option<Option<DateTime<Utc>>>,
     /// The faults that took effect, by report phase id.
-    causes: BTreeMap<&'static str, BTreeSet<Fault>>,
+    causes: BTreeMap<String, BTreeSet<Fault>>,
     sent: Vec<Sent>,
     login_fixed: bool,
     it_fixed: bool,
@@ -122,7 +143,7 @@ struct Agent {
     has_corrections: bool,
     corrections_scheduled: bool,
     /// What it sent over the service bus (the national side builds feedback from it).
-    sent_bytes: Vec<(String, DateTime<Utc>, Vec<u8>, Option<String>)>,
+    sent_files: Vec<SentFile>,
     /// The vendor has fixed the export (after a rejection).
     export_fixed: bool,
     temp_password: Option<String>,
@@ -131,7 +152,7 @@ struct Agent {
 
 impl Agent {
     fn cause(&mut self, phase: &'static str, f: Fault) {
-        self.causes.entry(phase).or_default().insert(f);
+        self.causes.entry(phase.to_string()).or_default().insert(f);
     }
 
     fn note(&mut self, at: DateTime<Utc>, kind: &str, detail: impl Into<String>) {
@@ -153,8 +174,19 @@ struct World {
     filsluse: iplos_mocks::filsluse::Filsluse,
     notifier: Arc<iplos_mocks::filsluse::MailNotifier>,
     fs_client: FilsluseClient,
+    /// The event in hand was under way when the run was killed (`--resume`): look at the
+    /// endpoints before acting, so nothing is done twice.
+    recovering: std::sync::atomic::AtomicBool,
+    /// Wall-clock time of each kind of step (the report's timing section).
+    stats: std::sync::Mutex<BTreeMap<&'static str, Vec<std::time::Duration>>>,
     http: reqwest::Client,
     channel: Channel,
+}
+
+impl World {
+    fn recovering(&self) -> bool {
+        self.recovering.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// The submission channel's mocks.
@@ -209,14 +241,19 @@ async fn start_servicebus(
             .validation_her_id
             .ok_or_else(|| anyhow!("no validation HER-id"))?,
     )?;
-    let mut pki = Pki::init_with(
-        cfg.state_dir.join("pki"),
-        PkiConfig {
-            register_her_id: register_her.get(),
-            ..PkiConfig::default()
-        },
-    )
-    .context("creating the test PKI")?;
+    let pki_dir = cfg.state_dir.join("pki");
+    let mut pki = if cfg.resume && pki_dir.join("index.json").exists() {
+        Pki::load(&pki_dir).context("reading the test PKI")?
+    } else {
+        Pki::init_with(
+            &pki_dir,
+            PkiConfig {
+                register_her_id: register_her.get(),
+                ..PkiConfig::default()
+            },
+        )
+        .context("creating the test PKI")?
+    };
     let register = pki.register()?;
     let trust = Arc::new(pki.trust_store()?);
     let directory = Arc::new(StaticDirectory::new(pki.trust_store()?));
@@ -323,6 +360,58 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     let clock = Arc::new(VirtualClock::new(start));
     std::fs::create_dir_all(&cfg.state_dir)?;
     let world = start_world(&cfg, clock.clone(), &chosen).await?;
+    let fingerprint = format!(
+        "{} ({}) seed {} scale {} kommuner {}",
+        sc.name,
+        sc.season.data_year,
+        cfg.seed,
+        cfg.scale,
+        chosen
+            .iter()
+            .map(|m| m.number())
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    if cfg.resume {
+        let mut store = super::store::EngineStore::open(&cfg.state_dir, &fingerprint)?;
+        let saved = store.load::<Agent, Ev>()?;
+        if saved.agents.len() != chosen.len() {
+            return Err(anyhow!(
+                "the run store has {} kommuner, the run {}",
+                saved.agents.len(),
+                chosen.len()
+            ));
+        }
+        let mut agents = saved.agents;
+        let mut q = Queue {
+            seq: saved.seq,
+            ..Queue::default()
+        };
+        for (t, seq, ev) in saved.queue {
+            q.heap.push(Reverse((t, seq, ev)));
+        }
+        if cfg.progress {
+            eprintln!(
+                "rehearse: resuming after {} events ({} waiting)",
+                saved.done,
+                q.len()
+            );
+        }
+        drain_loop(
+            &cfg,
+            &world,
+            &mut agents,
+            &mut q,
+            &mut store,
+            saved.done,
+            true,
+            end,
+            &clock,
+        )
+        .await?;
+        return finish(&cfg, world, agents, start, end, clock).await;
+    }
+    let mut store = super::store::EngineStore::create(&cfg.state_dir, &fingerprint)?;
 
     let mut agents: Vec<Agent> = chosen
         .iter()
@@ -331,7 +420,6 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
             Agent {
                 vendor: p.vendor.clone().unwrap_or_default(),
                 plan: p,
-                municipality: m,
                 timeline: Vec::new(),
                 feedback_at: BTreeMap::new(),
                 receipt: None,
@@ -348,7 +436,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
                 needs_resend: false,
                 has_corrections: false,
                 corrections_scheduled: false,
-                sent_bytes: Vec::new(),
+                sent_files: Vec::new(),
                 export_fixed: false,
                 temp_password: None,
                 findings: BTreeMap::new(),
@@ -358,8 +446,8 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
 
     // Filsluse users: one per kommune (its postmottak), created at the start of the season
     // with the "Ny bruker" mail.
-    for a in &agents {
-        let spec = iplos_mocks::filsluse::UserSpec::for_municipality(a.municipality)
+    for (a, m) in agents.iter().zip(&chosen) {
+        let spec = iplos_mocks::filsluse::UserSpec::for_municipality(m)
             .with_username(a.plan.postmottak.clone());
         world
             .filsluse
@@ -421,25 +509,106 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
         );
     }
 
+    // The "Ny bruker" mails are out before the run's first commit.
+    flush(&world).await?;
+    let everyone: Vec<(usize, &Agent)> = agents.iter().enumerate().collect();
+    let pushed = std::mem::take(&mut q.pushed);
+    store.commit(0, q.seq, None, &pushed, &everyone)?;
+    drain_loop(
+        &cfg,
+        &world,
+        &mut agents,
+        &mut q,
+        &mut store,
+        0,
+        false,
+        end,
+        &clock,
+    )
+    .await?;
+    finish(&cfg, world, agents, start, end, clock).await
+}
+
+/// The event loop: take, do, commit — until the queue is empty or past `end`.
+#[allow(clippy::too_many_arguments)]
+async fn drain_loop(
+    cfg: &EngineConfig,
+    world: &World,
+    agents: &mut [Agent],
+    q: &mut Queue,
+    store: &mut super::store::EngineStore,
+    mut done: u64,
+    mut recovering: bool,
+    end: DateTime<Utc>,
+    clock: &VirtualClock,
+) -> Result<()> {
     let total_events = q.len();
-    let mut stats: BTreeMap<&'static str, Vec<std::time::Duration>> = BTreeMap::new();
-    let mut done = 0usize;
-    while let Some((t, ev)) = q.pop() {
+    let abort_at = std::env::var(ABORT_ENV).ok();
+    let mut seen: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let mut stats = world
+        .stats
+        .lock()
+        .map_err(|_| anyhow!("stats lock"))?
+        .clone();
+    while let Some((t, seq, ev)) = q.pop() {
         if t > end {
             break;
         }
         clock.set(t).map_err(|e| anyhow!("virtual clock: {e}"))?;
         let label = ev.label();
+        let touched: Vec<usize> = match &ev {
+            Ev::SendReceipts => Vec::new(),
+            Ev::PublishFeedback(_) => (0..agents.len()).collect(),
+            Ev::Submit(i, _)
+            | Ev::CheckReceipt(i)
+            | Ev::Postmottak(i, _)
+            | Ev::ContactMail(i)
+            | Ev::ContactSsb(i)
+            | Ev::RetryOpen(i) => vec![*i],
+        };
         let t0 = std::time::Instant::now();
-        handle(&cfg, &world, &mut agents, &mut q, t, ev).await?;
+        world
+            .recovering
+            .store(recovering, std::sync::atomic::Ordering::SeqCst);
+        handle(cfg, world, agents, q, t, ev).await?;
+        recovering = false;
         stats.entry(label).or_default().push(t0.elapsed());
         done += 1;
+        let n = seen.entry(label).or_insert(0);
+        *n += 1;
+        if abort_at.as_deref() == Some(format!("{label}#{n}").as_str()) {
+            eprintln!("rehearse: {ABORT_ENV}: aborting after {label}#{n}, before its commit");
+            std::process::abort();
+        }
+        let changed: Vec<(usize, &Agent)> = touched.iter().map(|i| (*i, &agents[*i])).collect();
+        let pushed = std::mem::take(&mut q.pushed);
+        store.commit(done, q.seq, Some((seq, t, label)), &pushed, &changed)?;
         if cfg.progress && done % 500 == 0 {
             eprintln!("rehearse: {done} events (of at least {total_events}), virtual time {t}");
         }
     }
-    clock.set(end).map_err(|e| anyhow!("virtual clock: {e}"))?;
-    let mut report = build_report(&cfg, &world, &agents, start, end)?;
+    *world.stats.lock().map_err(|_| anyhow!("stats lock"))? = stats;
+    Ok(())
+}
+
+/// The report, and the mocks stopped.
+async fn finish(
+    cfg: &EngineConfig,
+    world: World,
+    agents: Vec<Agent>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    clock: Arc<VirtualClock>,
+) -> Result<RehearsalReport> {
+    let stats = world
+        .stats
+        .lock()
+        .map_err(|_| anyhow!("stats lock"))?
+        .clone();
+    clock
+        .set(end.max(clock.now()))
+        .map_err(|e| anyhow!("virtual clock: {e}"))?;
+    let mut report = build_report(cfg, &world, &agents, start, end)?;
     report.timing.endpoints = step_stats(&stats);
     let World {
         filsluse,
@@ -522,6 +691,8 @@ async fn start_world(
         filsluse,
         notifier,
         fs_client,
+        stats: Default::default(),
+        recovering: Default::default(),
         http,
         channel,
     })
@@ -575,20 +746,22 @@ fn step_stats(
         .collect()
 }
 
-/// The event queue.
+/// The event queue; what was pushed since the last commit is kept for the run store.
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Reverse<(DateTime<Utc>, u64, Ev)>>,
     seq: u64,
+    pushed: Vec<(DateTime<Utc>, u64, Ev)>,
 }
 
 impl Queue {
     fn push(&mut self, t: DateTime<Utc>, ev: Ev) {
         self.seq += 1;
+        self.pushed.push((t, self.seq, ev.clone()));
         self.heap.push(Reverse((t, self.seq, ev)));
     }
-    fn pop(&mut self) -> Option<(DateTime<Utc>, Ev)> {
-        self.heap.pop().map(|Reverse((t, _, e))| (t, e))
+    fn pop(&mut self) -> Option<(DateTime<Utc>, u64, Ev)> {
+        self.heap.pop().map(|Reverse(x)| x)
     }
     fn len(&self) -> usize {
         self.heap.len()
@@ -619,6 +792,9 @@ fn next_working(t: DateTime<Utc>, days: u32, hour: u32, minute: u32) -> Result<D
     at_oslo(d, hour, minute)
 }
 
+/// Does one event. When `World::recovering` is set the event was under way when the run
+/// was killed, so its effects on the endpoints may be partly there; the steps that write to
+/// an endpoint then look before they act.
 async fn handle(
     cfg: &EngineConfig,
     w: &World,
@@ -653,9 +829,25 @@ async fn handle(
     Ok(())
 }
 
-/// The file a kommune sends (and the EPJ product that wrote it).
+/// The file a kommune sends now (and the EPJ product that wrote it).
 fn file_for(cfg: &EngineConfig, a: &mut Agent, kind: Kind) -> Result<Vec<u8>> {
+    let (bytes, vendor) = make_file(cfg, &a.plan, kind, a.needs_resend, a.export_fixed)?;
+    a.vendor = vendor;
+    Ok(bytes)
+}
+
+/// The file of `kind` a kommune with `plan` sends: `resend` — the fixed file after a
+/// rejection (Sendemodul), `fixed` — the vendor has fixed the export. A function of its
+/// arguments and the seed.
+fn make_file(
+    cfg: &EngineConfig,
+    plan: &Plan,
+    kind: Kind,
+    resend: bool,
+    fixed: bool,
+) -> Result<(Vec<u8>, String)> {
     let sc = &cfg.scenario;
+    let kommune = municipality::lookup(u16::try_from(sc.season.data_year)?, &plan.knr)?;
     let year = match kind {
         Kind::Test => sc.season.test_data_year.unwrap_or(sc.season.data_year),
         _ => sc.season.data_year,
@@ -666,13 +858,13 @@ fn file_for(cfg: &EngineConfig, a: &mut Agent, kind: Kind) -> Result<Vec<u8>> {
     // The test uses the previous year's data; a kommune new this year reports its test
     // data under its current number ([model]).
     let gen_cfg = GenConfig::with_scale(cfg.scale);
-    let data = generate_kommune(y, a.municipality, &gen_cfg, cfg.seed)
-        .with_context(|| format!("generating {} for {year}", a.plan.knr))?;
+    let data = generate_kommune(y, kommune, &gen_cfg, cfg.seed)
+        .with_context(|| format!("generating {} for {year}", plan.knr))?;
     let mut m: Melding = match kind {
-        Kind::Correction if !a.needs_resend => data.korreksjoner,
+        Kind::Correction if !resend => data.korreksjoner,
         _ => data.melding,
     };
-    if let Some(v) = &a.plan.vendor
+    if let Some(v) = &plan.vendor
         && let Some(vendor) = iplos_generators::profile::VENDORS
             .iter()
             .find(|x| x.navn_epj == v)
@@ -680,19 +872,19 @@ fn file_for(cfg: &EngineConfig, a: &mut Agent, kind: Kind) -> Result<Vec<u8>> {
         m.header.leverandor = vendor.leverandor.to_string();
         m.header.navn_epj = vendor.navn_epj.to_string();
     }
-    if kind == Kind::Ordinary && a.plan.has(Fault::OldKommunenummer) && !a.export_fixed {
-        let old = old_number(sc.season.data_year as u16, &a.plan.knr);
+    if kind == Kind::Ordinary && plan.has(Fault::OldKommunenummer) && !fixed {
+        let old = old_number(sc.season.data_year as u16, &plan.knr);
         for k in &mut m.kommuner {
             *k = old.clone();
         }
     }
-    a.vendor = m.header.navn_epj.clone();
+    let vendor = m.header.navn_epj.clone();
     let mut out = Vec::new();
     write_message(&m, &mut out, OutputEncoding::Utf8)?;
-    if kind == Kind::Ordinary && a.plan.has(Fault::DefectiveExport) && !a.export_fixed {
+    if kind == Kind::Ordinary && plan.has(Fault::DefectiveExport) && !fixed {
         out = defective(out)?;
     }
-    Ok(out)
+    Ok((out, vendor))
 }
 
 /// [model] A defective export: the vendor's exporter writes an element the schema does not
@@ -825,28 +1017,50 @@ async fn submit_servicebus(
         }
     };
     a.login_fixed = true;
+    let (resend, fixed) = (a.needs_resend, a.export_fixed);
     let bytes = file_for(cfg, a, kind)?;
     let size = bytes.len();
-    let answer = sender.submit(&bytes, &[]).await;
-    sender.close().await;
-    let answer =
-        answer.map_err(|e| anyhow!("{}: sending over the service bus: {e}", a.plan.knr))?;
+    let me = kommune_her(&a.plan.knr)?.to_string();
+    let queue = format!("{target}_");
+    let sent_before = if w.recovering() {
+        b.store.messages()?.into_iter().find(|m| {
+            m.from_her.as_deref() == Some(me.as_str())
+                && m.queue.starts_with(&queue)
+                && m.received == t
+        })
+    } else {
+        None
+    };
     let arrived = w.clock.now();
-    let (status, rejected, detail) = match &answer {
-        Answer::AppRec(r) => {
-            let code = r.apprec.status.code().to_string();
-            let n = r.apprec.errors.len();
-            (
-                Some(code.clone()),
-                code == "2",
-                format!("AppRec status {code}, {n} errors"),
-            )
+    let (status, rejected, detail) = match sent_before {
+        // The message was sent and answered before the run was killed (the AppRec was
+        // read then): the answer is the register's, as its run store keeps it.
+        Some(m) => {
+            sender.close().await;
+            answer_on_record(&m)?
         }
-        Answer::Error(e) => (
-            None,
-            true,
-            format!("error message {}: {}", e.condition_text, e.description),
-        ),
+        None => {
+            let answer = sender.submit(&bytes, &[]).await;
+            sender.close().await;
+            let answer =
+                answer.map_err(|e| anyhow!("{}: sending over the service bus: {e}", a.plan.knr))?;
+            match &answer {
+                Answer::AppRec(r) => {
+                    let code = r.apprec.status.code().to_string();
+                    let n = r.apprec.errors.len();
+                    (
+                        Some(code.clone()),
+                        code == "2",
+                        format!("AppRec status {code}, {n} errors"),
+                    )
+                }
+                Answer::Error(e) => (
+                    None,
+                    true,
+                    format!("error message {}: {}", e.condition_text, e.description),
+                ),
+            }
+        }
     };
     a.note(
         t,
@@ -855,8 +1069,6 @@ async fn submit_servicebus(
     );
     if kind != Kind::Test {
         // The register's verdict (findings by rule), from the run store.
-        let me = kommune_her(&a.plan.knr)?.to_string();
-        let queue = format!("{target}_");
         let verdict = b
             .store
             .messages()?
@@ -872,7 +1084,14 @@ async fn submit_servicebus(
         });
         count_findings(a, report.as_deref());
         let name = format!("{}_{}_{}.xml", a.plan.knr, kind.as_str(), a.sent.len() + 1);
-        a.sent_bytes.push((name, arrived, bytes, report));
+        a.sent_files.push(SentFile {
+            name,
+            arrived,
+            kind,
+            resend,
+            fixed,
+            report,
+        });
         if status.is_some() && a.receipt.is_none() {
             a.receipt = Some(Some(arrived));
         }
@@ -940,6 +1159,25 @@ async fn submit_sendemodul(
     } else {
         "/Sendemodul"
     };
+    let channel = if kind == Kind::Test {
+        iplos_mocks::intake::Channel::Test
+    } else {
+        iplos_mocks::intake::Channel::Ordinary
+    };
+    if w.recovering()
+        && let Some(done) = s
+            .intake
+            .submissions_of(&a.plan.knr, channel)?
+            .into_iter()
+            .find(|x| x.arrived == t)
+    {
+        // The upload got through before the run was killed.
+        a.login_fixed = true;
+        let bytes_len = done.size as usize;
+        let name = done.file_name.clone();
+        let _ = file_for(cfg, a, kind)?;
+        return record_upload(cfg, a, i, q, t, kind, path, &name, bytes_len, done);
+    }
     let pin = s.server.pin(&a.plan.knr);
     let (mut knr, mut bydel, mut orgnr, mut pin_used) = (
         a.plan.knr.clone(),
@@ -1045,17 +1283,29 @@ async fn submit_sendemodul(
         return Err(anyhow!("{}: Sendemodul upload answered {st}", a.plan.knr));
     }
     // What SSB stored (the kommune sees it on the receipt page).
-    let channel = if kind == Kind::Test {
-        iplos_mocks::intake::Channel::Test
-    } else {
-        iplos_mocks::intake::Channel::Ordinary
-    };
     let latest = s
         .intake
         .submissions_of(&a.plan.knr, channel)?
         .into_iter()
         .max_by_key(|x| x.id.0)
         .ok_or_else(|| anyhow!("{}: the upload is not in the intake", a.plan.knr))?;
+    record_upload(cfg, a, i, q, t, kind, path, &name, size, latest)
+}
+
+/// The kommune's side of a file SSB took in: the receipt page read, the receipt to look for.
+#[allow(clippy::too_many_arguments)]
+fn record_upload(
+    cfg: &EngineConfig,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    kind: Kind,
+    path: &str,
+    name: &str,
+    size: usize,
+    latest: iplos_mocks::intake::SubmissionInfo,
+) -> Result<()> {
     let summary = latest.summary.clone();
     let rejected = summary.as_ref().is_some_and(|s| !s.schema_valid)
         || latest
@@ -1088,6 +1338,39 @@ async fn submit_sendemodul(
         );
     }
     after_sent(cfg, a, i, q, t, kind, rejected)
+}
+
+/// The answer the register gave to a stored message, as the run store keeps it: (AppRec
+/// status, rejected, the words of the timeline).
+fn answer_on_record(
+    m: &iplos_mocks::receiver::MessageRecord,
+) -> Result<(Option<String>, bool, String)> {
+    let verdict: serde_json::Value = serde_json::from_str(
+        m.verdict
+            .as_deref()
+            .ok_or_else(|| anyhow!("message {:?} has no verdict yet", m.message_id))?,
+    )?;
+    let answer = &verdict["answer"];
+    match answer["kind"].as_str() {
+        Some("app-rec") => {
+            let code = answer["status"].as_str().unwrap_or("").to_string();
+            let n = answer["errors"].as_array().map_or(0, Vec::len);
+            Ok((
+                Some(code.clone()),
+                code == "2",
+                format!("AppRec status {code}, {n} errors"),
+            ))
+        }
+        _ => Ok((
+            None,
+            true,
+            format!(
+                "error message {}: {}",
+                answer["condition"].as_str().unwrap_or(""),
+                answer["description"].as_str().unwrap_or("")
+            ),
+        )),
+    }
 }
 
 /// What a kommune does after a file was taken in (or rejected).
@@ -1253,9 +1536,11 @@ async fn publish_feedback(
         else {
             continue;
         };
-        iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
-            .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
-        flush(w).await?;
+        if !already_published(w, &a.plan.postmottak, &input.file_name())? {
+            iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+                .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
+            flush(w).await?;
+        }
         published(cfg, a, i, q, t, test)?;
     }
     Ok(())
@@ -1328,7 +1613,7 @@ async fn publish_servicebus_feedback(
 ) -> Result<()> {
     use iplos_mocks::feedback::{Content, FeedbackFile, FeedbackInput};
     for (i, a) in agents.iter_mut().enumerate() {
-        if a.sent_bytes.is_empty() {
+        if a.sent_files.is_empty() {
             continue;
         }
         let mut input = FeedbackInput::ordinary(
@@ -1337,24 +1622,51 @@ async fn publish_servicebus_feedback(
             cfg.scenario.season.data_year,
             &a.plan.feedback_key,
         );
-        for (name, arrived, bytes, report) in &a.sent_bytes {
-            let report: iplos_model::rules::CheckReport = match report {
+        for f in &a.sent_files {
+            let report: iplos_model::rules::CheckReport = match &f.report {
                 Some(r) => serde_json::from_str(r).context("a verdict's check report")?,
                 None => Default::default(),
             };
+            let (bytes, _) = make_file(cfg, &a.plan, f.kind, f.resend, f.fixed)?;
             input = input.with_file(FeedbackFile::new(
-                name.clone(),
-                *arrived,
+                f.name.clone(),
+                f.arrived,
                 report,
-                Content::Bytes(bytes.clone()),
+                Content::Bytes(bytes),
             ));
         }
-        iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
-            .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
-        flush(w).await?;
+        if !already_published(w, &a.plan.postmottak, &input.file_name())? {
+            iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+                .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
+            flush(w).await?;
+        }
         published(cfg, a, i, q, t, false)?;
     }
     Ok(())
+}
+
+/// "New User Password Request" for the kommune's user — unless, after a kill, the link
+/// mail it asked for is already waiting in postmottak.
+async fn request_link(w: &World, a: &Agent) -> Result<()> {
+    if w.recovering() {
+        for m in w.mailbox.list(&a.plan.postmottak).await? {
+            if !a.forwarded.contains(&m.id) && m.subject.contains("passord") {
+                return Ok(());
+            }
+        }
+    }
+    w.fs_client.request_link(&a.plan.postmottak).await?;
+    flush(w).await
+}
+
+/// Whether the feedback zip `name` is already in `username`'s folder (after a kill).
+fn already_published(w: &World, username: &str, name: &str) -> Result<bool> {
+    Ok(w.recovering()
+        && w.filsluse
+            .files(username)
+            .context("listing filsluse files")?
+            .iter()
+            .any(|f| f.name == name))
 }
 
 /// Waits until the filsluse mails queued so far are in the capture (deterministic order).
@@ -1400,19 +1712,31 @@ async fn postmottak(
         }
     }
     let mails = w.mailbox.list(&a.plan.postmottak).await?;
+    // After a kill: what already reached the contact (each forward names its original).
+    let mut already = String::new();
+    if w.recovering() {
+        for m in w.mailbox.list(&a.plan.contact).await? {
+            already.push_str(&w.mailbox.text(m.id).await?.1);
+        }
+    }
     let mut any = false;
     for m in mails {
         if a.forwarded.contains(&m.id) {
             continue;
         }
         a.forwarded.insert(m.id);
+        any = true;
+        let marker = format!("Videresendt fra postmottak (melding {}).", m.id);
+        if already.contains(&marker) {
+            continue;
+        }
         let (subject, text) = w.mailbox.text(m.id).await?;
         let fwd = iplos_mocks::mail::OutgoingMail {
             from: iplos_mocks::mail::MailAddress::new(a.plan.postmottak.clone()),
             to: vec![iplos_mocks::mail::MailAddress::new(a.plan.contact.clone())],
             subject: format!("VS: {subject}"),
             body: format!(
-                "Videresendt fra postmottak.\n\n-------- Opprinnelig melding --------\nEmne: {subject}\n\n{text}"
+                "{marker}\n\n-------- Opprinnelig melding --------\nEmne: {subject}\n\n{text}"
             ),
             date: None,
             message_id: None,
@@ -1421,7 +1745,6 @@ async fn postmottak(
             .send(&fwd)
             .await
             .context("forwarding from postmottak")?;
-        any = true;
     }
     if any {
         a.note(
@@ -1483,7 +1806,18 @@ async fn contact_mail(
         }
     }
     if let Some(l) = link {
-        match w.fs_client.use_link(&l, &a.plan.filsluse_password).await? {
+        let outcome = if w.recovering()
+            && w.fs_client
+                .token(&a.plan.postmottak, &a.plan.filsluse_password)
+                .await
+                .is_ok()
+        {
+            // The link was used before the run was killed.
+            LinkOutcome::PasswordSet
+        } else {
+            w.fs_client.use_link(&l, &a.plan.filsluse_password).await?
+        };
+        match outcome {
             LinkOutcome::PasswordSet => {
                 a.password_set = true;
                 a.note(t, "password-set", "filsluse password set through the link");
@@ -1499,8 +1833,7 @@ async fn contact_mail(
                     a.cause(phase, Fault::LinkExpired);
                 }
                 // Ask for a new link and phone postmottak to forward it at once.
-                w.fs_client.request_link(&a.plan.postmottak).await?;
-                flush(w).await?;
+                request_link(w, a).await?;
                 a.note(
                     t,
                     "link-requested",
@@ -1513,8 +1846,7 @@ async fn contact_mail(
     }
     if (new_file || a.password_set) && a.waiting_feedback.is_some() {
         if !a.password_set {
-            w.fs_client.request_link(&a.plan.postmottak).await?;
-            flush(w).await?;
+            request_link(w, a).await?;
             a.note(t, "link-requested", "New User Password Request on filsluse");
             q.push(forward_time(cfg, a, t)?, Ev::Postmottak(i, false));
             return Ok(());
@@ -1805,7 +2137,7 @@ fn build_report(
             let (status, at, reason) = judge(a, id, *deadline, sc);
             let causes: Vec<&Fault> = a
                 .causes
-                .get(id)
+                .get(*id)
                 .map(|c| c.iter().collect())
                 .unwrap_or_default();
             let cause = (!causes.is_empty()).then(|| {
