@@ -583,7 +583,7 @@ async fn drain_loop(
         let changed: Vec<(usize, &Agent)> = touched.iter().map(|i| (*i, &agents[*i])).collect();
         let pushed = std::mem::take(&mut q.pushed);
         store.commit(done, q.seq, Some((seq, t, label)), &pushed, &changed)?;
-        if cfg.progress && done % 500 == 0 {
+        if cfg.progress && done.is_multiple_of(500) {
             eprintln!("rehearse: {done} events (of at least {total_events}), virtual time {t}");
         }
     }
@@ -921,10 +921,10 @@ fn old_number(year: u16, knr: &str) -> String {
         .map(|v| v.iter().map(|m| m.number()).collect())
         .unwrap_or_default();
     for y in 2016..=2026u16 {
-        if let Ok(list) = municipality::municipalities(y) {
-            if let Some(m) = list.iter().find(|m| !valid.contains(m.number())) {
-                return m.number().to_string();
-            }
+        if let Ok(list) = municipality::municipalities(y)
+            && let Some(m) = list.iter().find(|m| !valid.contains(m.number()))
+        {
+            return m.number().to_string();
         }
     }
     "9999".into()
@@ -1075,7 +1075,7 @@ async fn submit_servicebus(
             .into_iter()
             .filter(|m| m.from_her.as_deref() == Some(me.as_str()) && m.queue.starts_with(&queue))
             .filter_map(|m| m.verdict)
-            .last();
+            .next_back();
         let report = verdict.and_then(|v| {
             serde_json::from_str::<serde_json::Value>(&v)
                 .ok()
@@ -1306,7 +1306,7 @@ fn record_upload(
     size: usize,
     latest: iplos_mocks::intake::SubmissionInfo,
 ) -> Result<()> {
-    let summary = latest.summary.clone();
+    let summary = latest.summary;
     let rejected = summary.as_ref().is_some_and(|s| !s.schema_valid)
         || latest
             .report_json
@@ -1797,12 +1797,11 @@ async fn contact_mail(
         if subject.contains("New File") || text.contains("New File Available") {
             new_file = true;
         }
-        if subject.contains("Nytt passord") || subject.contains("passord") {
-            if let Some(l) = client::link_containing(&text, "pxc=")
+        if (subject.contains("Nytt passord") || subject.contains("passord"))
+            && let Some(l) = client::link_containing(&text, "pxc=")
                 .or_else(|| client::link_containing(&text, "token="))
-            {
-                link = Some(l);
-            }
+        {
+            link = Some(l);
         }
     }
     if let Some(l) = link {
@@ -2029,6 +2028,15 @@ fn fixed(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&FixedOffset::east_opt(0).expect("UTC offset"))
 }
 
+/// A phase the kommuner are judged on: (id, name, first day, last day, deadline).
+type Judged = (
+    &'static str,
+    String,
+    NaiveDate,
+    NaiveDate,
+    Option<DateTime<Utc>>,
+);
+
 fn build_report(
     cfg: &EngineConfig,
     w: &World,
@@ -2063,13 +2071,7 @@ fn build_report(
         sc.phase(id)
             .and_then(|p| at_oslo(p.last_day + Duration::days(1), 0, 0).ok())
     };
-    let mut judged: Vec<(
-        &'static str,
-        String,
-        NaiveDate,
-        NaiveDate,
-        Option<DateTime<Utc>>,
-    )> = Vec::new();
+    let mut judged: Vec<Judged> = Vec::new();
     for p in &sc.season.phases {
         match p.id {
             PhaseId::Publication | PhaseId::Extension => continue,
@@ -2083,11 +2085,7 @@ fn build_report(
             PhaseId::Corrections => "corrections",
             _ => continue,
         };
-        let deadline = if p.id == PhaseId::Feedback || p.id == PhaseId::TestFeedback {
-            deadline_of(p.id)
-        } else {
-            deadline_of(p.id)
-        };
+        let deadline = deadline_of(p.id);
         judged.push((id, p.name.clone(), p.first_day, p.last_day, deadline));
         if p.id == PhaseId::OrdinarySubmission {
             judged.push((
