@@ -3,6 +3,7 @@
 //! Nothing here does network I/O or async.
 
 pub mod calendar;
+pub mod compare;
 pub mod ids;
 pub mod message;
 pub mod municipality;
