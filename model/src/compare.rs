@@ -877,7 +877,7 @@ fn check_references(
             )),
             (Some(g), None) => c.references.push(problem(
                 RefProblemKind::MissingRef,
-                etarget.map_or_else(|| format!("a reference ({g})"), |t| exp_words(t)),
+                etarget.map_or_else(|| format!("a reference ({g})"), &exp_words),
                 "no notifikasjonRef".into(),
             )),
             (Some(_), Some(g)) => {

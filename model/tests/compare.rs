@@ -384,15 +384,14 @@ fn each_single_mutation_gives_exactly_one_discrepancy_of_its_kind() {
                     };
                     assert_eq!((&w.expected, &w.received), (&exp_v, &rec_v), "{what}");
                     assert_eq!(w.location.notification, i + 1, "{what}");
+                    // e.g. /Melding/Notifikasjon[12]/TjenesteSlutt/Bruker/@fid
+                    let attr = if field.starts_with("Bruker/") {
+                        format!("/{field}")
+                    } else {
+                        format!("/@{field}")
+                    };
                     assert!(
-                        w.location.path.ends_with(
-                            &field
-                                .replace("Bruker/@", "Bruker/@")
-                                .rsplit('/')
-                                .next()
-                                .map(|s| s.to_string())
-                                .unwrap_or_default()
-                        ),
+                        w.location.path.ends_with(&attr),
                         "{what}: {}",
                         w.location.path
                     );
@@ -568,4 +567,85 @@ fn sixty_thousand_notifications_compare_in_linear_time() {
     assert!(took.as_secs() < 20, "{took:?}");
     let json = serde_json::to_string(&c).expect("serialize");
     assert!(json.contains("\"matched\":60000"));
+}
+
+#[test]
+fn single_mutations_of_the_corrections_message_are_found_across_messages() {
+    let mut tried = 0;
+    for (k, d) in samples().iter().enumerate() {
+        let mut v = Vendor::new(200 + k as u64);
+        let ord = v.export(&d.melding);
+        let cor = v.export(&d.korreksjoner);
+        for i in 0..cor.notifikasjoner.len().min(5) {
+            let run = |c: &Melding| {
+                compare_corrections(
+                    &d.melding,
+                    &d.korreksjoner,
+                    (&ord, None),
+                    (c, None),
+                    &opts(),
+                )
+            };
+            // Removed: one missing correction, named with its status.
+            let mut m = cor.clone();
+            let gone = m.notifikasjoner.remove(i);
+            let c = run(&m);
+            assert_eq!(c.discrepancies(), 1, "{}", summary(&c));
+            let word = if gone.status == Status::M {
+                "correction (M)"
+            } else {
+                "annulment (C)"
+            };
+            assert!(c.missing[0].key.starts_with(word), "{}", c.missing[0].key);
+            // An orgnr changed on the correction: one wrong field, located in the
+            // received corrections message.
+            let mut m = cor.clone();
+            let before = m.notifikasjoner[i].events[0].tjeneste_org_nr.clone();
+            if before.as_deref() != Some("974760673") {
+                m.notifikasjoner[i].events[0].tjeneste_org_nr = Some("974760673".into());
+                let c = run(&m);
+                assert_eq!(c.discrepancies(), 1, "{}", summary(&c));
+                assert_eq!(c.wrong[0].field, "tjenesteOrgNr");
+                assert_eq!(c.wrong[0].expected, before);
+                assert_eq!(c.wrong[0].location.file, "received corrections");
+                assert_eq!(c.wrong[0].location.notification, i + 1);
+            }
+            // Status N instead of C/M: the event is no longer the correction.
+            let mut m = cor.clone();
+            m.notifikasjoner[i].status = Status::N;
+            m.notifikasjoner[i].referanse = None;
+            let c = run(&m);
+            assert_eq!(c.matched + c.missing.len(), c.expected_events);
+            assert!(!c.is_clean());
+            tried += 1;
+        }
+        // The ordinary events matched for the references are not reported again.
+        let c = compare_corrections(
+            &d.melding,
+            &d.korreksjoner,
+            (&ord, None),
+            (&cor, None),
+            &opts(),
+        );
+        assert_eq!(c.received_events, cor.notifikasjoner.len());
+    }
+    assert!(tried >= 5, "{tried}");
+}
+
+#[test]
+fn hostile_received_content_gives_discrepancies_not_panics() {
+    let d = kommune(2017, "1151", 1.0, 1);
+    let mut m = d.melding.clone();
+    m.notifikasjoner[0].events.clear();
+    m.notifikasjoner[1].events[0].hendelse_dato = "2017-0é-01\u{0}".into();
+    m.notifikasjoner[2].referanse = Some(String::new());
+    m.notifikasjoner[3].status = Status::Other("Å".into());
+    let dup = m.notifikasjoner[4].clone();
+    for _ in 0..5000 {
+        m.notifikasjoner.push(dup.clone());
+    }
+    let c = compare(&d.melding, &m, &opts());
+    assert!(c.extra.len() >= 5000, "{}", summary(&c));
+    assert!(!c.missing.is_empty());
+    serde_json::to_string(&c).expect("serialize");
 }
