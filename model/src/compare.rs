@@ -21,9 +21,12 @@
 //! * the event kind (the element: `TjenesteStart`, ...);
 //! * `hendelseDato` (normalised to `YYYY-MM-DD` when it parses).
 //!
-//! Events with the same key pair up in order (first the received event that agrees on every
-//! compared field, otherwise the first free one); the rest of a bucket is missing or extra.
-//! Lookups go through hash maps, so the work is linear in the number of events.
+//! Events with the same key pair up in received order: a received event takes a free expected
+//! event of its key that agrees on every compared field (looking at the first 16 of the key,
+//! so a file of thousands of identical keys stays linear), otherwise the first free one; what
+//! is left of a key is missing or extra. Lookups go through hash maps, so the work is linear
+//! in the number of events (60 000 notifications: about 3 s in a debug build, see the test
+//! `sixty_thousand_notifications_compare_in_linear_time`).
 //!
 //! # Diagnosis of near misses **\[model\]**
 //!
