@@ -36,6 +36,8 @@ enum Command {
     Pki(cmd::pki::Args),
     /// The dress rehearsal: replay a season for every kommune against the mocks.
     Rehearse(cmd::rehearse::Args),
+    /// A vendor's certification session: prepare it, check exported files offline.
+    Certify(cmd::certify::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => cmd::serve::run(a),
         Command::Pki(a) => cmd::pki::run(a),
         Command::Rehearse(a) => cmd::rehearse::run_cmd(a),
+        Command::Certify(a) => cmd::certify::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod certify;
 pub mod check;
 pub mod generate;
 pub mod pki;

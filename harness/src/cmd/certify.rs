@@ -1,0 +1,433 @@
+//! `iplos-harness certify`: a vendor's certification session.
+//!
+//! - `certify init --vendor NAME [--kommune KNR] [--year Y] [--seed S] [--scale F] --out DIR`
+//!   prepares the session: the population the vendor loads into its EPJ
+//!   (`DIR/population.jsonl`), the kommune's test certificates (`DIR/pki/`), a README for the
+//!   vendor's tester, and — kept by the harness, not for the EPJ — the expected messages
+//!   (`DIR/harness/expected/`) a perfect export of that population would be.
+//! - `certify check DIR --files EXPORT.xml [--corrections FILE]` is the offline mode: the
+//!   vendor's exported files are checked (well-formedness, the official XSD, every content
+//!   rule) and compared with the expected events — missing, extra and wrong events, and
+//!   corrections that reference the wrong originals — with the message, the field, the rule
+//!   and the line of each problem. Results go to `DIR/check/result.json` and the console.
+//!   Exit 0 when every file conforms and is complete and correct, 1 when not, 2 when the
+//!   check could not run.
+//!
+//! The transport part of a session (`certify run`, the plan's suites over AMQP and
+//! Sendemodul) is not built yet (issue 7).
+
+use std::fs;
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use iplos_generators::{GenConfig, generate_kommune};
+use iplos_model::compare::{
+    CompareOptions, Comparison, ServiceIds, compare_corrections, compare_with_lines, read_received,
+};
+use iplos_model::message::{Melding, OutputEncoding, write_message};
+use iplos_model::municipality;
+use iplos_model::rules::{CheckOptions, ContentState, Severity, check_stream};
+use serde::{Deserialize, Serialize};
+
+/// Prepare or check a vendor's certification session.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Prepare a session directory for a vendor.
+    Init(InitArgs),
+    /// Offline mode: check exported files against the session's expected events.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args)]
+struct InitArgs {
+    /// The vendor (and product), e.g. "Visma Tieto Gerica".
+    #[arg(long)]
+    vendor: String,
+    /// The kommune whose population the vendor loads.
+    #[arg(long, value_name = "KNR", default_value = "4601")]
+    kommune: String,
+    /// The data year.
+    #[arg(long, value_name = "Y", default_value_t = 2024)]
+    year: u16,
+    /// The seed of the population.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Population scale (1.0: the kommune's real size).
+    #[arg(long, value_name = "F", default_value_t = 0.1)]
+    scale: f64,
+    /// The session directory (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct CheckArgs {
+    /// The session directory made by `certify init`.
+    dir: PathBuf,
+    /// The vendor's export of the session's population (the ordinary message).
+    #[arg(long, value_name = "EXPORT.xml", required = true, num_args = 1..)]
+    files: Vec<PathBuf>,
+    /// The vendor's corrections message (M/C), checked as a continuation of the export.
+    #[arg(long, value_name = "FILE")]
+    corrections: Option<PathBuf>,
+    /// The vendor numbers tjenesteID itself (then only a consistent one-to-one mapping is
+    /// required).
+    #[arg(long)]
+    vendor_service_ids: bool,
+}
+
+/// `session.json`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Session {
+    vendor: String,
+    kommune: String,
+    kommune_name: String,
+    year: u16,
+    seed: u64,
+    scale: f64,
+    her_id: u32,
+    tool: String,
+    persons: usize,
+    expected_notifications: usize,
+    expected_corrections: usize,
+}
+
+/// Runs the command.
+pub fn run(args: Args) -> Result<ExitCode> {
+    match args.command {
+        Sub::Init(a) => init(a),
+        Sub::Check(a) => check(a),
+    }
+}
+
+fn init(a: InitArgs) -> Result<ExitCode> {
+    if !(a.scale > 0.0 && a.scale <= 2.0) {
+        bail!("--scale {}: must be within (0, 2]", a.scale);
+    }
+    let m = municipality::lookup(a.year, &a.kommune)
+        .with_context(|| format!("--kommune {}", a.kommune))?;
+    if a.out.exists() && fs::read_dir(&a.out)?.next().is_some() {
+        bail!("{} exists and is not empty", a.out.display());
+    }
+    let data = generate_kommune(a.year, m, &GenConfig::with_scale(a.scale), a.seed)
+        .with_context(|| format!("generating {}", a.kommune))?;
+    let expected = a.out.join("harness").join("expected");
+    fs::create_dir_all(&expected)?;
+    data.write_population_jsonl(BufWriter::new(fs::File::create(
+        a.out.join("population.jsonl"),
+    )?))?;
+    write_message(
+        &data.melding,
+        BufWriter::new(fs::File::create(expected.join("melding.xml"))?),
+        OutputEncoding::Utf8,
+    )?;
+    write_message(
+        &data.korreksjoner,
+        BufWriter::new(fs::File::create(expected.join("korreksjoner.xml"))?),
+        OutputEncoding::Utf8,
+    )?;
+    // The kommune's certificates for the transport part.
+    let her = super::serve::kommune_her_id(m.number())?;
+    let mut pki =
+        iplos_mocks::pki::Pki::init(a.out.join("pki")).context("creating the test PKI")?;
+    let org = iplos_model::ids::OrgNr::parse(m.orgnr())?;
+    pki.issue(her, &org, &format!("{} kommune", m.name()))?;
+    let session = Session {
+        vendor: a.vendor.clone(),
+        kommune: m.number().to_string(),
+        kommune_name: m.name().to_string(),
+        year: a.year,
+        seed: a.seed,
+        scale: a.scale,
+        her_id: her.get(),
+        tool: format!("iplos-harness {}", env!("CARGO_PKG_VERSION")),
+        persons: data.persons.len(),
+        expected_notifications: data.melding.notifikasjoner.len(),
+        expected_corrections: data.korreksjoner.notifikasjoner.len(),
+    };
+    fs::write(
+        a.out.join("session.json"),
+        serde_json::to_vec_pretty(&session)?,
+    )?;
+    fs::write(a.out.join("README.md"), readme(&session, &a.out))?;
+    println!(
+        "certify init: session for {} in {} — kommune {} {} ({} persons), data year {}",
+        session.vendor,
+        a.out.display(),
+        session.kommune,
+        session.kommune_name,
+        session.persons,
+        session.year
+    );
+    println!(
+        "  load {} into the EPJ, then see {}",
+        a.out.join("population.jsonl").display(),
+        a.out.join("README.md").display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn readme(s: &Session, dir: &Path) -> String {
+    format!(
+        "# IPLOS certification session — {vendor}\n\n\
+         Kommune {knr} {name}, data year {year}, HER-id {her} (made by {tool}).\n\n\
+         ## Steps for the tester\n\n\
+         1. Load `population.jsonl` into the EPJ: {persons} synthetic persons (no real person ids)\n\
+         \x20  with their services and events in {year}, one JSON object per line.\n\
+         2. Export the year's IPLOS message (version 56.0.0) for kommune {knr} from the EPJ, as\n\
+         \x20  you would for the ordinary submission. Export the corrections message too, if the\n\
+         \x20  EPJ makes one (the population has {corr} corrections and annulments).\n\
+         3. Offline check (files): `iplos-harness certify check {dir} --files EXPORT.xml\n\
+         \x20  [--corrections CORRECTIONS.xml]`. It checks well-formedness, the official XSD and every\n\
+         \x20  content rule, and compares the export with the events the harness expects: missing,\n\
+         \x20  extra and wrong events, each with the message, field, rule and line. The result is\n\
+         \x20  in `check/result.json`.\n\
+         4. Transport (AMQP, signed and encrypted, AppRec): the kommune's certificates are in\n\
+         \x20  `pki/{her}/` (PEM and PKCS#12, password in `pki/index.json`); `certify run` comes with a\n\
+         \x20  later version — until then `iplos-harness serve` gives the endpoints.\n\n\
+         `harness/expected/` holds what a perfect export would be. It is the harness's answer key:\n\
+         do not feed it to the EPJ.\n",
+        vendor = s.vendor,
+        knr = s.kommune,
+        name = s.kommune_name,
+        year = s.year,
+        her = s.her_id,
+        tool = s.tool,
+        persons = s.persons,
+        corr = s.expected_corrections,
+        dir = dir.display(),
+    )
+}
+
+/// One file's result.
+#[derive(Debug, Serialize)]
+struct FileResult {
+    file: String,
+    role: &'static str,
+    conformant: bool,
+    errors: usize,
+    warnings: usize,
+    findings: Vec<iplos_model::rules::Finding>,
+    comparison: Option<Comparison>,
+    refused: Option<String>,
+}
+
+/// `check/result.json`.
+#[derive(Debug, Serialize)]
+struct CheckResult {
+    tool: String,
+    vendor: String,
+    kommune: String,
+    year: u16,
+    verdict: &'static str,
+    files: Vec<FileResult>,
+}
+
+fn read_melding(path: &Path) -> Result<Melding> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let r = read_received(&bytes, &CheckOptions::default())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(r.melding)
+}
+
+fn check(a: CheckArgs) -> Result<ExitCode> {
+    let session: Session = serde_json::from_slice(
+        &fs::read(a.dir.join("session.json"))
+            .with_context(|| format!("{} is not a certification session", a.dir.display()))?,
+    )
+    .context("session.json")?;
+    let expected_dir = a.dir.join("harness").join("expected");
+    let exp_ordinary = read_melding(&expected_dir.join("melding.xml"))?;
+    let exp_corrections = read_melding(&expected_dir.join("korreksjoner.xml"))?;
+    let opts = CompareOptions {
+        service_ids: if a.vendor_service_ids {
+            ServiceIds::VendorOwn
+        } else {
+            ServiceIds::Same
+        },
+        ..CompareOptions::default()
+    };
+    let check_opts = CheckOptions {
+        data_year: Some(i32::from(session.year)),
+        ..CheckOptions::default()
+    };
+    let mut results = Vec::new();
+    // One content state over the files in order: the corrections continue the export's chain.
+    let mut state = ContentState::new();
+    let mut first_ordinary: Option<(Melding, Option<Vec<u64>>)> = None;
+    for f in &a.files {
+        results.push(check_one(
+            f,
+            "export",
+            &check_opts,
+            &mut state,
+            |rec, lines| {
+                let c = compare_with_lines(&exp_ordinary, rec, lines, &opts);
+                if first_ordinary.is_none() {
+                    first_ordinary = Some((rec.clone(), lines.map(<[u64]>::to_vec)));
+                }
+                c
+            },
+        )?);
+    }
+    if let Some(c) = &a.corrections {
+        let ordinary = first_ordinary.clone();
+        results.push(check_one(
+            c,
+            "corrections",
+            &check_opts,
+            &mut state,
+            |rec, lines| match &ordinary {
+                Some((o, ol)) => compare_corrections(
+                    &exp_ordinary,
+                    &exp_corrections,
+                    (o, ol.as_deref()),
+                    (rec, lines),
+                    &opts,
+                ),
+                None => compare_with_lines(&exp_corrections, rec, lines, &opts),
+            },
+        )?);
+    }
+    let ok = results.iter().all(|r| {
+        r.refused.is_none()
+            && r.conformant
+            && r.comparison.as_ref().is_some_and(Comparison::is_clean)
+    });
+    let result = CheckResult {
+        tool: format!("iplos-harness {}", env!("CARGO_PKG_VERSION")),
+        vendor: session.vendor.clone(),
+        kommune: session.kommune.clone(),
+        year: session.year,
+        verdict: if ok { "pass" } else { "fail" },
+        files: results,
+    };
+    let out = a.dir.join("check");
+    fs::create_dir_all(&out)?;
+    let tmp = out.join("result.json.tmp");
+    fs::write(&tmp, serde_json::to_vec_pretty(&result)?)?;
+    fs::rename(&tmp, out.join("result.json"))?;
+    print_summary(&result, &out.join("result.json"));
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn check_one(
+    path: &Path,
+    role: &'static str,
+    opts: &CheckOptions,
+    state: &mut ContentState,
+    compare: impl FnOnce(&Melding, Option<&[u64]>) -> Comparison,
+) -> Result<FileResult> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let file = path.display().to_string();
+    // The rules, continuing the chain of the files before.
+    let report = check_stream(&bytes[..], opts, state, &mut |_| {});
+    match read_received(&bytes, opts) {
+        Err(e) => Ok(FileResult {
+            file,
+            role,
+            conformant: false,
+            errors: 1,
+            warnings: 0,
+            findings: Vec::new(),
+            comparison: None,
+            refused: Some(e.to_string()),
+        }),
+        Ok(r) => {
+            let comparison = compare(&r.melding, r.lines.as_deref());
+            let errors = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            Ok(FileResult {
+                file,
+                role,
+                conformant: report.conformant,
+                errors,
+                warnings: report.findings.len() - errors,
+                findings: report.findings,
+                comparison: Some(comparison),
+                refused: None,
+            })
+        }
+    }
+}
+
+fn print_summary(r: &CheckResult, path: &Path) {
+    println!(
+        "certify check: {} — kommune {}, data year {}: {}",
+        r.vendor,
+        r.kommune,
+        r.year,
+        r.verdict.to_uppercase()
+    );
+    for f in &r.files {
+        if let Some(why) = &f.refused {
+            println!("  {} ({}): refused: {why}", f.file, f.role);
+            continue;
+        }
+        let c = f.comparison.as_ref();
+        println!(
+            "  {} ({}): {} errors, {} warnings; {} of {} expected events matched, {} missing, {} extra, {} wrong fields, {} reference problems",
+            f.file,
+            f.role,
+            f.errors,
+            f.warnings,
+            c.map_or(0, |c| c.matched),
+            c.map_or(0, |c| c.expected_events),
+            c.map_or(0, |c| c.missing.len()),
+            c.map_or(0, |c| c.extra.len()),
+            c.map_or(0, |c| c.wrong.len()),
+            c.map_or(0, |c| c.references.len()),
+        );
+        for finding in f.findings.iter().take(5) {
+            println!(
+                "    {}:{}: {} {}",
+                f.file, finding.location.line, finding.rule, finding.message
+            );
+        }
+        if let Some(c) = c {
+            for d in c.missing.iter().take(5) {
+                println!("    {} missing: {}", d.rule, d.key);
+            }
+            for d in c.extra.iter().take(5) {
+                println!("    {} extra: {} ({})", d.rule, d.key, d.location.path);
+            }
+            for d in c.wrong.iter().take(5) {
+                println!(
+                    "    {} {}: {} expected {:?}, got {:?} ({}{})",
+                    d.rule,
+                    d.key,
+                    d.field,
+                    d.expected,
+                    d.received,
+                    d.location.path,
+                    d.location
+                        .line
+                        .map(|l| format!(", line {l}"))
+                        .unwrap_or_default()
+                );
+            }
+            for d in c.references.iter().take(5) {
+                println!(
+                    "    {} {}: expected {}, got {}",
+                    d.rule, d.key, d.expected, d.received
+                );
+            }
+        }
+    }
+    println!("  result: {}", path.display());
+}
