@@ -877,7 +877,7 @@ fn render(r: &CertificationReport) -> String {
         esc(&r.session.channel),
     );
     let mut body = String::with_capacity(64 * 1024);
-    let _ = write!(body, "<style>{CERT_CSS}</style>\n");
+    let _ = writeln!(body, "<style>{CERT_CSS}</style>");
     body.push_str(&verdict_section(r));
     let required_failed: Vec<&TestResult> = r
         .tests
