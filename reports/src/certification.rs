@@ -25,6 +25,10 @@
 //! [`CertificationReport::normalise`] (applied by every writer) recomputes the summary and
 //! the verdict from the tests, so the three files cannot disagree with the tests they list.
 //!
+//! Evidence ([`Evidence`]) is a message id, a rule finding, an XML excerpt (cut to
+//! [`MAX_EXCERPT_CHARS`] by [`Evidence::excerpt`]), expected vs received (per event or field:
+//! a missing item has no `received`, an extra one no `expected`) or a file of the bundle.
+//!
 //! # The evidence bundle
 //!
 //! The evidence (received messages, AppRecs, logs) lies in files in a directory, the bundle.
@@ -280,7 +284,30 @@ pub enum Evidence {
     },
 }
 
+/// The longest XML excerpt [`Evidence::excerpt`] keeps, in characters.
+pub const MAX_EXCERPT_CHARS: usize = 4000;
+
 impl Evidence {
+    /// An excerpt of the offending XML, cut to [`MAX_EXCERPT_CHARS`] characters (with a
+    /// marker saying how much was cut) so a hostile message cannot blow up the report.
+    pub fn excerpt(message_id: Option<String>, line: Option<u32>, xml: &str) -> Evidence {
+        let total = xml.chars().count();
+        let xml = if total > MAX_EXCERPT_CHARS {
+            let kept: String = xml.chars().take(MAX_EXCERPT_CHARS).collect();
+            format!(
+                "{kept}\n… ({} more characters cut)",
+                total - MAX_EXCERPT_CHARS
+            )
+        } else {
+            xml.to_string()
+        };
+        Evidence::Excerpt {
+            message_id,
+            line,
+            xml,
+        }
+    }
+
     /// One line of text (JUnit detail, console).
     pub fn to_text(&self) -> String {
         let opt = |o: &Option<String>| o.clone().unwrap_or_else(|| "—".into());
@@ -1338,6 +1365,27 @@ mod tests {
         r.verdict = Verdict::Pass;
         r.normalise();
         assert_eq!((r.summary.failed, r.verdict), (4, Verdict::Fail));
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        let long = "ø".repeat(MAX_EXCERPT_CHARS + 10);
+        match Evidence::excerpt(None, Some(3), &long) {
+            Evidence::Excerpt { xml, line, .. } => {
+                assert_eq!(line, Some(3));
+                assert!(xml.ends_with("… (10 more characters cut)"), "{xml}");
+                assert!(xml.chars().count() < MAX_EXCERPT_CHARS + 40);
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(
+            Evidence::excerpt(None, None, "<a/>"),
+            Evidence::Excerpt {
+                message_id: None,
+                line: None,
+                xml: "<a/>".into()
+            }
+        );
     }
 
     #[test]
