@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod certify;
 mod cmd;
 mod engine;
 mod national;

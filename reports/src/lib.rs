@@ -25,6 +25,7 @@
 //! ([`RehearsalReport::normalise`], applied by every writer), with floats rounded to two
 //! decimals. [`RehearsalReport::without_timing`] strips the section for comparisons.
 
+pub mod certification;
 pub mod html;
 pub mod junit;
 mod output;

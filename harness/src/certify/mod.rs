@@ -1,0 +1,3 @@
+//! Vendor certification (issue #7): the test plan.
+
+pub mod plan;
