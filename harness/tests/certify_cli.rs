@@ -41,8 +41,10 @@ fn init(dir: &Path) -> std::path::PathBuf {
 }
 
 fn result(session: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(session.join("check").join("result.json")).unwrap())
-        .unwrap()
+    serde_json::from_slice(
+        &std::fs::read(session.join("check").join("evidence").join("result.json")).unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -175,4 +177,56 @@ fn not_iplos_is_refused_and_a_missing_session_is_a_usage_error() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a certification session"));
+}
+
+/// The offline check writes the certification report (JSON, JUnit, HTML): the tests files
+/// can decide are judged, the transport tests are skipped with the reason, and the verdict
+/// follows the required tests.
+#[test]
+fn the_offline_check_writes_a_certification_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = init(dir.path());
+    let expected = session.join("harness/expected");
+    let o = run(&[
+        "certify",
+        "check",
+        session.to_str().unwrap(),
+        "--files",
+        expected.join("melding.xml").to_str().unwrap(),
+        "--corrections",
+        expected.join("korreksjoner.xml").to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let check = session.join("check");
+    for f in ["report.json", "junit.xml", "index.html"] {
+        assert!(check.join(f).is_file(), "{f} missing");
+    }
+    let r: Value =
+        serde_json::from_slice(&std::fs::read(check.join("report.json")).unwrap()).unwrap();
+    let verdict = |id: &str| {
+        r["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id)
+            .unwrap_or_else(|| panic!("no test {id}"))["verdict"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(verdict("DATA-01"), "pass");
+    assert_eq!(verdict("SCHEMA-01"), "pass");
+    assert_eq!(
+        verdict("CONN-01"),
+        "skip",
+        "transport tests need the session runner"
+    );
+    // Files alone cannot pass the required transport tests: the verdict is incomplete.
+    assert_eq!(r["verdict"], "incomplete");
+    assert!(r["evidence_bundle"]["sha256"].as_str().unwrap().len() == 64);
+    assert!(
+        r["vendor"]["product"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty())
+    );
 }

@@ -29,6 +29,9 @@ use iplos_model::compare::{
 use iplos_model::message::{Melding, OutputEncoding, write_message};
 use iplos_model::municipality;
 use iplos_model::rules::{CheckOptions, ContentState, Severity, check_stream};
+use iplos_reports::certification::{
+    CertificationReport, Evidence, Session as CertSession, TestVerdict, VendorInfo,
+};
 use serde::{Deserialize, Serialize};
 
 /// Prepare or check a vendor's certification session.
@@ -311,16 +314,283 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         files: results,
     };
     let out = a.dir.join("check");
-    fs::create_dir_all(&out)?;
-    let tmp = out.join("result.json.tmp");
+    let evidence = out.join("evidence");
+    fs::create_dir_all(&evidence)?;
+    let tmp = evidence.join("result.json.tmp");
     fs::write(&tmp, serde_json::to_vec_pretty(&result)?)?;
-    fs::rename(&tmp, out.join("result.json"))?;
-    print_summary(&result, &out.join("result.json"));
+    fs::rename(&tmp, evidence.join("result.json"))?;
+    for (i, f) in a.files.iter().chain(a.corrections.iter()).enumerate() {
+        let name = f
+            .file_name()
+            .map_or_else(|| format!("file{i}"), |n| n.to_string_lossy().to_string());
+        fs::copy(f, evidence.join(format!("{i:02}-{name}")))
+            .with_context(|| format!("keeping {} as evidence", f.display()))?;
+    }
+    let product = first_ordinary
+        .as_ref()
+        .map(|(m, _)| (m.header.navn_epj.clone(), m.header.versjon_epj.clone()))
+        .unwrap_or_default();
+    let report = certification_report(
+        &session,
+        &result,
+        a.corrections.is_some(),
+        &evidence,
+        product,
+    )?;
+    let written = iplos_reports::certification::write_certification(&report, &out)
+        .context("writing the certification report")?;
+    print_summary(&result, &evidence.join("result.json"));
+    println!(
+        "  certification report ({} of the plan's {} tests run offline): {}\n                        {}\n                        {}",
+        report
+            .tests
+            .iter()
+            .filter(|t| t.verdict != TestVerdict::Skip)
+            .count(),
+        report.tests.len(),
+        written.html.display(),
+        written.json.display(),
+        written.junit.display()
+    );
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// An event in words, as the report shows it.
+fn event_words(e: &iplos_model::compare::EventValue) -> String {
+    format!(
+        "{} status {} — tjenesteType {}, tjenesteID {}, hendelseDato {}, person typeID {} fid {}{}{}",
+        e.kind,
+        e.status,
+        e.tjeneste_type,
+        e.tjeneste_id,
+        e.hendelse_dato,
+        e.type_id,
+        e.fid,
+        e.tjeneste_org_nr
+            .as_ref()
+            .map(|o| format!(", tjenesteOrgNr {o}"))
+            .unwrap_or_default(),
+        e.bydel
+            .as_ref()
+            .map(|b| format!(", bydel {b}"))
+            .unwrap_or_default(),
+    )
+}
+
+/// The plan's tests that files alone can decide, judged from the check; the others are
+/// skipped with the reason (they need the transport session).
+fn certification_report(
+    session: &Session,
+    result: &CheckResult,
+    corrections_given: bool,
+    evidence_dir: &Path,
+    (product, version): (String, String),
+) -> Result<CertificationReport> {
+    use crate::certify::plan::{CheckKind, Plan};
+    let plan = Plan::embedded().context("the certification plan")?;
+    let mut tests = plan.skeleton_results();
+    let all_findings: Vec<(&str, &iplos_model::rules::Finding)> = result
+        .files
+        .iter()
+        .flat_map(|f| f.findings.iter().map(move |x| (f.file.as_str(), x)))
+        .collect();
+    let refused: Vec<&FileResult> = result
+        .files
+        .iter()
+        .filter(|f| f.refused.is_some())
+        .collect();
+    let rule_evidence = |rules: &dyn Fn(&str) -> bool| -> Vec<Evidence> {
+        all_findings
+            .iter()
+            .filter(|(_, f)| rules(f.rule))
+            .take(50)
+            .map(|(file, f)| Evidence::Rule {
+                rule: f.rule.to_string(),
+                title: f.message.clone(),
+                message_id: Some((*file).to_string()),
+                location: Some(format!("{} (line {})", f.location.path, f.location.line)),
+            })
+            .collect()
+    };
+    let comparisons: Vec<(&FileResult, &Comparison)> = result
+        .files
+        .iter()
+        .filter_map(|f| f.comparison.as_ref().map(|c| (f, c)))
+        .collect();
+    for t in &mut tests {
+        let test = plan.test(&t.id).map(|r| r.test.clone());
+        let Some(test) = test else { continue };
+        let judged: Option<(bool, String, Vec<Evidence>)> = match test.kind {
+            CheckKind::Schema => {
+                let is_schema = |r: &str| r.starts_with("WF") || r.starts_with("XSD");
+                let ev = rule_evidence(&is_schema);
+                let mut ev = ev;
+                for f in &refused {
+                    ev.push(Evidence::File {
+                        path: f.file.clone(),
+                        note: f.refused.clone().unwrap_or_default(),
+                    });
+                }
+                let ok = ev.is_empty();
+                Some((
+                    ok,
+                    if ok {
+                        "every file is well-formed and valid against the XSD".into()
+                    } else {
+                        format!("{} schema problems", ev.len())
+                    },
+                    ev,
+                ))
+            }
+            CheckKind::ContentRules => {
+                let rules: Vec<String> = test.rules.clone();
+                let ev = rule_evidence(&|r: &str| rules.iter().any(|x| x == r));
+                let ok = ev.is_empty() && refused.is_empty();
+                Some((
+                    ok,
+                    if ok {
+                        format!("no finding of {}", rules.join(", "))
+                    } else {
+                        format!("{} findings", ev.len())
+                    },
+                    ev,
+                ))
+            }
+            CheckKind::Completeness => {
+                let mut ev = Vec::new();
+                let mut n = 0;
+                for (f, c) in &comparisons {
+                    n += c.missing.len() + c.extra.len() + c.wrong.len();
+                    for d in c.missing.iter().chain(&c.extra).take(25) {
+                        ev.push(Evidence::ExpectedReceived {
+                            subject: format!("{}: {} {}", f.file, d.rule, d.key),
+                            field: None,
+                            expected: d.expected.as_ref().map(event_words),
+                            received: d.received.as_ref().map(event_words),
+                        });
+                    }
+                    for d in c.wrong.iter().take(25) {
+                        ev.push(Evidence::ExpectedReceived {
+                            subject: format!(
+                                "{}: {} {} at {}{}",
+                                f.file,
+                                d.rule,
+                                d.key,
+                                d.location.path,
+                                d.location
+                                    .line
+                                    .map(|l| format!(" (line {l})"))
+                                    .unwrap_or_default()
+                            ),
+                            field: Some(d.field.clone()),
+                            expected: d.expected.clone(),
+                            received: d.received.clone(),
+                        });
+                    }
+                }
+                let ok = n == 0 && refused.is_empty() && !comparisons.is_empty();
+                Some((
+                    ok,
+                    if ok {
+                        "every expected event is there, and nothing else".into()
+                    } else {
+                        format!("{n} events missing, extra or wrong")
+                    },
+                    ev,
+                ))
+            }
+            CheckKind::Corrections | CheckKind::Annulments if corrections_given => {
+                let mut ev = Vec::new();
+                for (f, c) in comparisons.iter().filter(|(f, _)| f.role == "corrections") {
+                    for r in &c.references {
+                        ev.push(Evidence::ExpectedReceived {
+                            subject: format!("{}: {} {}", f.file, r.rule, r.key),
+                            field: Some("notifikasjonRef".into()),
+                            expected: Some(r.expected.clone()),
+                            received: Some(r.received.clone()),
+                        });
+                    }
+                    for d in c.missing.iter().chain(&c.extra) {
+                        ev.push(Evidence::ExpectedReceived {
+                            subject: format!("{}: {} {}", f.file, d.rule, d.key),
+                            field: None,
+                            expected: d.expected.as_ref().map(event_words),
+                            received: d.received.as_ref().map(event_words),
+                        });
+                    }
+                }
+                let ok = ev.is_empty();
+                Some((
+                    ok,
+                    if ok {
+                        "the corrections reference the right originals".into()
+                    } else {
+                        format!("{} problems", ev.len())
+                    },
+                    ev,
+                ))
+            }
+            CheckKind::Chain if corrections_given => {
+                let ev = rule_evidence(&|r: &str| r == "IPL02" || r == "IPL03");
+                let ok = ev.is_empty();
+                Some((
+                    ok,
+                    if ok {
+                        "the chain and numbering continue across the messages".into()
+                    } else {
+                        format!("{} chain findings", ev.len())
+                    },
+                    ev,
+                ))
+            }
+            _ => None,
+        };
+        match judged {
+            Some((ok, reason, evidence)) => {
+                t.verdict = if ok {
+                    TestVerdict::Pass
+                } else {
+                    TestVerdict::Fail
+                };
+                t.reason = Some(reason);
+                t.evidence = evidence;
+            }
+            None => {
+                t.reason = Some("not run in the offline mode (needs the transport session, `certify run`), or no corrections file given".into());
+            }
+        }
+    }
+    let mut report = CertificationReport {
+        schema_version: iplos_reports::certification::CERTIFICATION_SCHEMA_VERSION,
+        tool: iplos_reports::Tool {
+            name: "iplos-harness".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        plan: plan.report_info(),
+        vendor: VendorInfo {
+            name: session.vendor.clone(),
+            product,
+            version,
+        },
+        session: CertSession {
+            kommune: session.kommune.clone(),
+            kommune_name: session.kommune_name.clone(),
+            her_id: Some(session.her_id),
+            channel: "files".into(),
+        },
+        verdict: iplos_reports::certification::Verdict::Incomplete,
+        summary: Default::default(),
+        tests,
+        evidence_bundle: iplos_reports::certification::bundle_from_dir(evidence_dir)
+            .map_err(|e| anyhow::anyhow!("the evidence bundle: {e}"))?,
+        timings: Default::default(),
+    };
+    report.normalise();
+    Ok(report)
 }
 
 fn check_one(
