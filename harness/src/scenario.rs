@@ -42,7 +42,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 /// The latest season shipped (the default of `rehearse`).
 pub const LATEST_SEASON: i32 = 2026;
 
-/// A scenario could not be used.
+/// A scenario (or another TOML file of the harness: the certification plan) could not be
+/// used: the file, the line and the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     /// The file (or embedded name).

@@ -37,7 +37,6 @@
 #![cfg_attr(not(test), allow(dead_code))]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
@@ -54,33 +53,8 @@ pub const EMBEDDED: &str = include_str!("../../../scenarios/certification/iplos-
 /// The longest timeout a test may have (a day).
 pub const MAX_TIMEOUT_SECONDS: u64 = 86_400;
 
-/// A plan could not be used.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlanError {
-    /// The file (or embedded name).
-    pub file: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    /// The field, as a dotted path (`suite[1].group[0].test[2].timeout_seconds`), when known.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for PlanError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if let Some(l) = self.line {
-            write!(f, ":{l}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ": {field}")?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for PlanError {}
+/// A plan could not be used: the file, the line and the field, as for scenarios.
+pub type PlanError = crate::scenario::ScenarioError;
 
 /// The check the runner performs for a test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
