@@ -1,4 +1,6 @@
 //! `iplos-harness`: the dress rehearsal for Norway's yearly IPLOS reporting.
+// The doc comments of the CLI are its --help texts: `<herid>` there is text, not HTML.
+#![allow(rustdoc::invalid_html_tags)]
 
 use std::process::ExitCode;
 

@@ -153,7 +153,7 @@ pub struct PhaseSpec {
     /// Last day, inclusive.
     #[serde(deserialize_with = "toml_date")]
     pub last_day: NaiveDate,
-    /// Where the dates come from (seed, DOMAIN section, or "[model]").
+    /// Where the dates come from (seed, DOMAIN section, or "\[model\]").
     pub source: String,
 }
 

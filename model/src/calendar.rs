@@ -287,7 +287,7 @@ pub struct Phase {
     start: DateTime<FixedOffset>,
     /// 00:00 Oslo on the day after the last day (exclusive end).
     end: DateTime<FixedOffset>,
-    /// Where the dates come from (seed file or DOMAIN.md section; "[model]" marks our own
+    /// Where the dates come from (seed file or DOMAIN.md section; "\[model\]" marks our own
     /// choice).
     source: &'static str,
 }

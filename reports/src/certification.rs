@@ -43,7 +43,7 @@
 //!
 //! # Determinism and the timings section
 //!
-//! **[model]** A certification runs against a real system on the wall clock, so everything
+//! **\[model\]** A certification runs against a real system on the wall clock, so everything
 //! measured — start and end of the session, wall seconds, time to first AppRec, notifications
 //! per second, p50/p99 latency — is in one section, `timings` ([`Timings`]); everything else is
 //! a function of the plan and what was received. [`CertificationReport::without_timings`]

@@ -8,7 +8,7 @@
 //! an optional `<failure message type>text</failure>`, `<error .../>` or `<skipped/>`.
 //! All text and attributes are escaped; characters XML 1.0 does not allow (control
 //! characters other than tab, LF, CR) are replaced by U+FFFD so the file always parses.
-//! Times are seconds with three decimals. **[model]** A rehearsal runs on a virtual clock,
+//! Times are seconds with three decimals. **\[model\]** A rehearsal runs on a virtual clock,
 //! so its cases carry time 0 unless a caller measures something real.
 
 use std::fmt::Write as _;

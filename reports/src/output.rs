@@ -74,7 +74,7 @@ pub fn schema_json() -> String {
 }
 
 /// The rehearsal as JUnit suites: one suite per phase, one case per kommune × phase
-/// (`classname` = phase id, `name` = "<kommunenr> <name>"). Late, failed and not attempted
+/// (`classname` = phase id, `name` = "`<kommunenr> <name>`"). Late, failed and not attempted
 /// are failures (`message` = reason, `type` = cause or status); not applicable is skipped.
 pub fn junit_suites(r: &RehearsalReport) -> Suites {
     let r = normalised(r);

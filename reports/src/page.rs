@@ -10,7 +10,7 @@
 //! `#kommuner` (table `#kommune-table`, one row per kommune with a coloured badge per
 //! phase and its own timeline in a `<details>`; search box `#kommune-search`).
 //!
-//! **[model]** Phase colours for the bands cycle through a fixed palette in phase order;
+//! **\[model\]** Phase colours for the bands cycle through a fixed palette in phase order;
 //! day ticks are the first of each month, or every seventh day for runs shorter than two
 //! months.
 

@@ -22,7 +22,7 @@
 //! tallies, receipt-delay summary). The writers call it on a copy, so a caller may fill the
 //! lists in any order.
 //!
-//! **[model]** Phase ids are the snake_case names of `iplos_model::calendar::PhaseKind`
+//! **\[model\]** Phase ids are the snake_case names of `iplos_model::calendar::PhaseKind`
 //! plus any extra ids a scenario defines (e.g. `receipt`): the report does not fix the
 //! list, so certification or later profiles can add phases without a schema change.
 
@@ -512,7 +512,7 @@ pub fn round2(x: f64) -> f64 {
 }
 
 /// The bucket bounds (hours) of the receipt-delay histogram; the last bucket is open.
-/// **[model]** Receipts go out 08:00 the first working day after arrival, so delays run
+/// **\[model\]** Receipts go out 08:00 the first working day after arrival, so delays run
 /// from a few hours to about four days over Easter or Christmas: finer buckets for the
 /// first day, then whole days.
 pub const DELAY_BUCKETS_HOURS: &[u32] = &[0, 6, 12, 18, 24, 36, 48, 72, 96, 120];

@@ -27,9 +27,9 @@
 //! (`toml::Spanned`); the line of a field is the line of its `key =` between that header and
 //! the next, else the header's line.
 //!
-//! **[model]** The kinds, the faults and their parameters are this harness's vocabulary: the
+//! **\[model\]** The kinds, the faults and their parameters are this harness's vocabulary: the
 //! sources describe what a sender must do (DOMAIN §3–§6), not how a certification is run.
-//! **[model]** A test's `required` decides the overall verdict: a certification passes when
+//! **\[model\]** A test's `required` decides the overall verdict: a certification passes when
 //! every required test passes; optional tests (Sendemodul for vendors of the older formats,
 //! warnings of the rule catalogue) are reported but do not decide it.
 

@@ -6,7 +6,7 @@
 //!
 //! Events (a kommune's action, or a national job such as the 08:00 receipts or the week-6
 //! feedback) sit in one queue ordered by (virtual instant, sequence number). The engine
-//! takes them one at a time, sets the shared [`VirtualClock`] to the event's instant and
+//! takes them one at a time, sets the shared [`VirtualClock`](iplos_model::calendar::VirtualClock) to the event's instant and
 //! performs the action — HTTP requests, SMTP forwards, AMQP sends — against the mocks,
 //! which read the same clock. Nothing runs concurrently with an event, so a seed gives the
 //! same run: the same requests in the same order, the same answers, the same report. What

@@ -214,7 +214,7 @@ struct ServicebusSide {
     validation_her: iplos_model::ids::HerId,
 }
 
-/// [model] Kommuner's HER-ids, as `serve` gives them: 9 000 000 + kommunenummer.
+/// \[model\] Kommuner's HER-ids, as `serve` gives them: 9 000 000 + kommunenummer.
 fn kommune_her(knr: &str) -> Result<iplos_model::ids::HerId> {
     let n: u32 = knr
         .parse()
@@ -887,7 +887,7 @@ fn make_file(
     Ok((out, vendor))
 }
 
-/// [model] A defective export: the vendor's exporter writes an element the schema does not
+/// \[model\] A defective export: the vendor's exporter writes an element the schema does not
 /// know into the first notification, so the register rejects the file (XSD, reject-message).
 fn defective(xml: Vec<u8>) -> Result<Vec<u8>> {
     let s = String::from_utf8(xml)?;
@@ -1601,7 +1601,7 @@ fn retry_after_fix(
     Ok(())
 }
 
-/// [model] Service bus seasons: the register's feedback goes to filsluse as in the SSB
+/// \[model\] Service bus seasons: the register's feedback goes to filsluse as in the SSB
 /// years, built from the verdicts in the run store and the content the kommune sent (the
 /// receiver keeps no decrypted copy), with the kommune's own key.
 async fn publish_servicebus_feedback(

@@ -146,7 +146,7 @@ impl AppRecErrorCode {
     }
 
     /// A Norwegian display name (`DN`). E30's is the one in KITH's AppRec example; the
-    /// others paraphrase DOMAIN §4's descriptions of kodeverk 8221 (**[model]**: check
+    /// others paraphrase DOMAIN §4's descriptions of kodeverk 8221 (**\[model\]**: check
     /// against Volven before relying on the exact wording).
     pub fn display_name(self) -> &'static str {
         match self {

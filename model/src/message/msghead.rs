@@ -36,7 +36,7 @@
 //! **Message type.** No public source names the `MsgInfo/Type` of the IPLOS message to KPR.
 //! Helsenorge-style services put the service bus message function (the AMQP `subject`) in
 //! `MsgInfo/Type`; Helsedirektoratet's later HTTP API calls the message type `"IPLOS"`.
-//! The default is therefore `V="IPLOS"` (**[model]**, configurable via [`MsgHead::msg_type`]).
+//! The default is therefore `V="IPLOS"` (**\[model\]**, configurable via [`MsgHead::msg_type`]).
 //!
 //! **Embedding.** The IPLOS document goes into `RefDoc/Content` as an inline XML element,
 //! as the schema wants (`<any processContents="strict"/>`): its XML declaration (and a BOM)
@@ -62,7 +62,7 @@ use super::kith::{self, Coded, Limits, Node, OID_9051, XmlError};
 pub const NS_MSGHEAD: &str = "http://www.kith.no/xmlstds/msghead/2006-05-24";
 /// The fixed `MIGversion` of MsgHead v1.2.
 pub const MIG_VERSION: &str = "v1.2 2006-05-24";
-/// Default `MsgInfo/Type` of an IPLOS message (**[model]**, see the module docs).
+/// Default `MsgInfo/Type` of an IPLOS message (**\[model\]**, see the module docs).
 pub const DEFAULT_MSG_TYPE: &str = "IPLOS";
 /// Display name written with [`DEFAULT_MSG_TYPE`].
 pub const DEFAULT_MSG_TYPE_DN: &str = "IPLOS-melding til KPR";
