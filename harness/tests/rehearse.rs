@@ -296,6 +296,8 @@ fn the_2018_season_goes_over_amqp_with_apprec_receipts() {
     let sc = scenario_2018(dir.path(), "");
     let r = rehearse(dir.path(), &sc, "0301,0403,5001", "0.005", "3");
     assert_eq!(r["run"]["channel"], "amqp");
+    // Every ordinary message and correction got its AppRec: the receipts of the season.
+    assert_eq!(r["receipt_delays"]["delays"].as_array().unwrap().len(), 6);
     for k in r["kommuner"].as_array().unwrap() {
         for p in k["phases"].as_array().unwrap() {
             assert_eq!(

@@ -103,6 +103,9 @@ struct Sent {
     kind: Kind,
     arrived: DateTime<Utc>,
     rejected: bool,
+    /// When its AppRec came (service bus; Sendemodul's receipts are the intake's).
+    #[serde(default)]
+    receipted: Option<DateTime<Utc>>,
 }
 
 /// A kommune during the run.
@@ -1100,6 +1103,7 @@ async fn submit_servicebus(
         kind,
         arrived,
         rejected,
+        receipted: (kind != Kind::Test && status.is_some()).then_some(arrived),
     });
     if kind == Kind::Ordinary && rejected {
         // The AppRec says rejected (status 2): the vendor fixes the export and the kommune
@@ -1329,6 +1333,7 @@ fn record_upload(
         kind,
         arrived: latest.arrived,
         rejected,
+        receipted: None,
     });
     if kind != Kind::Test {
         // The contact looks for the receipt at 08:30 on the day it is due.
@@ -2199,6 +2204,19 @@ fn build_report(
                 .collect(),
             findings: a.findings.clone(),
         });
+    }
+    // Service bus: the AppRec is the receipt.
+    for a in agents {
+        for sent in &a.sent {
+            if let Some(r) = sent.receipted {
+                bump(&mut daily, day(r), &|e| e.receipts += 1);
+                report.receipt_delays.delays.push(ReceiptDelay::new(
+                    a.plan.knr.clone(),
+                    fixed(sent.arrived),
+                    fixed(r),
+                ));
+            }
+        }
     }
     if let Channel::Sendemodul(s) = &w.channel {
         for sub in s.intake.all_submissions()? {
