@@ -40,6 +40,20 @@ fn init(dir: &Path) -> std::path::PathBuf {
     session
 }
 
+/// `certify check` on the expected messages themselves: a perfect vendor.
+fn check_the_answer_key(session: &Path) -> Output {
+    let expected = session.join("harness/expected");
+    run(&[
+        "certify",
+        "check",
+        session.to_str().unwrap(),
+        "--files",
+        expected.join("melding.xml").to_str().unwrap(),
+        "--corrections",
+        expected.join("korreksjoner.xml").to_str().unwrap(),
+    ])
+}
+
 fn result(session: &Path) -> Value {
     serde_json::from_slice(
         &std::fs::read(session.join("check").join("evidence").join("result.json")).unwrap(),
@@ -64,16 +78,7 @@ fn a_session_is_prepared_and_a_perfect_export_passes() {
         readme.contains("certify check"),
         "the README tells the tester what to run"
     );
-    let expected = session.join("harness/expected");
-    let o = run(&[
-        "certify",
-        "check",
-        session.to_str().unwrap(),
-        "--files",
-        expected.join("melding.xml").to_str().unwrap(),
-        "--corrections",
-        expected.join("korreksjoner.xml").to_str().unwrap(),
-    ]);
+    let o = check_the_answer_key(&session);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let r = result(&session);
     assert_eq!(r["verdict"], "pass");
@@ -186,16 +191,7 @@ fn not_iplos_is_refused_and_a_missing_session_is_a_usage_error() {
 fn the_offline_check_writes_a_certification_report() {
     let dir = tempfile::tempdir().unwrap();
     let session = init(dir.path());
-    let expected = session.join("harness/expected");
-    let o = run(&[
-        "certify",
-        "check",
-        session.to_str().unwrap(),
-        "--files",
-        expected.join("melding.xml").to_str().unwrap(),
-        "--corrections",
-        expected.join("korreksjoner.xml").to_str().unwrap(),
-    ]);
+    let o = check_the_answer_key(&session);
     assert!(o.status.success());
     let check = session.join("check");
     for f in ["report.json", "junit.xml", "index.html"] {
