@@ -85,7 +85,7 @@ use std::io::Read;
 use serde::Serialize;
 
 use crate::message::{Event, EventKind, Melding, Notifikasjon, Status, parse_plain_date};
-use crate::rules::{Category, CheckOptions, CheckReport, read_message};
+use crate::rules::{Category, CheckOptions, CheckReport, ContentState, read_message_with};
 
 /// Rule id of a missing event.
 pub const RULE_MISSING: &str = "CMP01";
@@ -294,7 +294,17 @@ pub struct Received {
 /// well-formed, not IPLOS (root or namespace) or truncated is refused with the first such
 /// finding; schema or content findings do not stop the comparison (they are in `report`).
 pub fn read_received(bytes: &[u8], options: &CheckOptions) -> Result<Received, CompareError> {
-    let (melding, report) = read_message(bytes, options);
+    read_received_with(bytes, options, &mut ContentState::new())
+}
+
+/// [`read_received`] checking the file as a continuation of `state` (the chain of the
+/// kommune's earlier messages: a corrections message after its export).
+pub fn read_received_with(
+    bytes: &[u8],
+    options: &CheckOptions,
+    state: &mut ContentState,
+) -> Result<Received, CompareError> {
+    let (melding, report) = read_message_with(bytes, options, state);
     if let Some(f) = report
         .findings
         .iter()

@@ -25,10 +25,11 @@ use anyhow::{Context, Result, bail};
 use iplos_generators::{GenConfig, generate_kommune};
 use iplos_model::compare::{
     CompareOptions, Comparison, ServiceIds, compare_corrections, compare_with_lines, read_received,
+    read_received_with,
 };
 use iplos_model::message::{Melding, OutputEncoding, write_message};
 use iplos_model::municipality;
-use iplos_model::rules::{CheckOptions, ContentState, Severity, check_stream};
+use iplos_model::rules::{CheckOptions, ContentState, Severity};
 use iplos_reports::certification::{
     CertificationReport, Evidence, Session as CertSession, TestVerdict, VendorInfo,
 };
@@ -602,9 +603,8 @@ fn check_one(
 ) -> Result<FileResult> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let file = path.display().to_string();
-    // The rules, continuing the chain of the files before.
-    let report = check_stream(&bytes[..], opts, state, &mut |_| {});
-    match read_received(&bytes, opts) {
+    // Read and checked once, continuing the chain of the files before.
+    match read_received_with(&bytes, opts, state) {
         Err(e) => Ok(FileResult {
             file,
             role,
@@ -617,6 +617,7 @@ fn check_one(
         }),
         Ok(r) => {
             let comparison = compare(&r.melding, r.lines.as_deref());
+            let report = r.report;
             let errors = report
                 .findings
                 .iter()

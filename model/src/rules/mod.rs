@@ -317,18 +317,22 @@ pub fn check<R: Read>(input: R, options: &CheckOptions) -> CheckReport {
 /// Reads a whole message into memory, with the check report. The message is returned
 /// as far as it could be read even when it does not conform.
 pub fn read_message<R: Read>(input: R, options: &CheckOptions) -> (Melding, CheckReport) {
+    read_message_with(input, options, &mut ContentState::new())
+}
+
+/// [`read_message`] continuing `state` (a kommune's earlier messages), as [`check_stream`].
+pub fn read_message_with<R: Read>(
+    input: R,
+    options: &CheckOptions,
+    state: &mut ContentState,
+) -> (Melding, CheckReport) {
     let mut m = Melding::default();
-    let report = check_stream(
-        input,
-        options,
-        &mut ContentState::new(),
-        &mut |item| match item {
-            Item::Header(h) => m.header = h.clone(),
-            Item::Notifikasjon(n) => m.notifikasjoner.push(n.clone()),
-            Item::Kontaktperson(k) => m.kontaktpersoner.push(k.clone()),
-            Item::Kommune(k) => m.kommuner.push(k.clone()),
-        },
-    );
+    let report = check_stream(input, options, state, &mut |item| match item {
+        Item::Header(h) => m.header = h.clone(),
+        Item::Notifikasjon(n) => m.notifikasjoner.push(n.clone()),
+        Item::Kontaktperson(k) => m.kontaktpersoner.push(k.clone()),
+        Item::Kommune(k) => m.kommuner.push(k.clone()),
+    });
     (m, report)
 }
 
