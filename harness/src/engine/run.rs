@@ -217,14 +217,6 @@ struct ServicebusSide {
     validation_her: iplos_model::ids::HerId,
 }
 
-/// \[model\] Kommuner's HER-ids, as `serve` gives them: 9 000 000 + kommunenummer.
-fn kommune_her(knr: &str) -> Result<iplos_model::ids::HerId> {
-    let n: u32 = knr
-        .parse()
-        .with_context(|| format!("kommunenummer {knr}"))?;
-    Ok(iplos_model::ids::HerId::new(9_000_000 + n)?)
-}
-
 async fn start_servicebus(
     cfg: &EngineConfig,
     clock: Arc<dyn Clock>,
@@ -273,7 +265,7 @@ async fn start_servicebus(
         .with_clock(clock.clone());
     let mut parties = BTreeMap::new();
     for m in kommuner {
-        let her = kommune_her(m.number())?;
+        let her = crate::cmd::serve::kommune_her_id(m.number())?;
         let org = iplos_model::ids::OrgNr::parse(m.orgnr())
             .with_context(|| format!("orgnr of {}", m.number()))?;
         let party = pki.issue_with_keys(
@@ -875,62 +867,30 @@ fn make_file(
         m.header.leverandor = vendor.leverandor.to_string();
         m.header.navn_epj = vendor.navn_epj.to_string();
     }
-    if kind == Kind::Ordinary && plan.has(Fault::OldKommunenummer) && !fixed {
-        let old = old_number(sc.season.data_year as u16, &plan.knr);
-        for k in &mut m.kommuner {
-            *k = old.clone();
-        }
-    }
     let vendor = m.header.navn_epj.clone();
-    let mut out = Vec::new();
-    write_message(&m, &mut out, OutputEncoding::Utf8)?;
-    if kind == Kind::Ordinary && plan.has(Fault::DefectiveExport) && !fixed {
-        out = defective(out)?;
+    // The export faults are the generators' named defects (the same the `generate
+    // --defect` option injects): `unknown-element` (XSD02) and `old-kommunenummer` (IPL22).
+    let mut defects = Vec::new();
+    if kind == Kind::Ordinary && !fixed {
+        for (fault, name) in [
+            (Fault::DefectiveExport, "unknown-element"),
+            (Fault::OldKommunenummer, "old-kommunenummer"),
+        ] {
+            if plan.has(fault) {
+                defects.push(iplos_generators::defects::find(name)?);
+            }
+        }
     }
+    if defects.is_empty() {
+        let mut out = Vec::new();
+        write_message(&m, &mut out, OutputEncoding::Utf8)?;
+        return Ok((out, vendor));
+    }
+    let mut rng = iplos_generators::seed::stream_rng(cfg.seed, y, &plan.knr, "export-defects");
+    let ctx = iplos_generators::defects::DefectContext::new(sc.season.data_year, &plan.knr);
+    let (out, _) = iplos_generators::defects::render(&m, &defects, &mut rng, &ctx)
+        .with_context(|| format!("the defective export of {}", plan.knr))?;
     Ok((out, vendor))
-}
-
-/// \[model\] A defective export: the vendor's exporter writes an element the schema does not
-/// know into the first notification, so the register rejects the file (XSD, reject-message).
-fn defective(xml: Vec<u8>) -> Result<Vec<u8>> {
-    let s = String::from_utf8(xml)?;
-    let Some(at) = s.find("<Notifikasjon ") else {
-        return Ok(s.into_bytes());
-    };
-    let close = at
-        + s[at..]
-            .find('>')
-            .ok_or_else(|| anyhow!("no > after Notifikasjon"))?
-        + 1;
-    let mut out = String::with_capacity(s.len() + 40);
-    out.push_str(&s[..close]);
-    out.push_str("<EksportFeil>ukjent felt</EksportFeil>");
-    out.push_str(&s[close..]);
-    Ok(out.into_bytes())
-}
-
-/// A kommunenummer not valid in `year`: a predecessor's number, or one from 2016 that is
-/// gone (the number people remember).
-fn old_number(year: u16, knr: &str) -> String {
-    for earlier in (2016..year).rev() {
-        if let Some((n, _)) = municipality::predecessors(knr, year, earlier)
-            .into_iter()
-            .find(|(n, _)| n != knr)
-        {
-            return n;
-        }
-    }
-    let valid: BTreeSet<&str> = municipality::municipalities(year)
-        .map(|v| v.iter().map(|m| m.number()).collect())
-        .unwrap_or_default();
-    for y in 2016..=2026u16 {
-        if let Ok(list) = municipality::municipalities(y)
-            && let Some(m) = list.iter().find(|m| !valid.contains(m.number()))
-        {
-            return m.number().to_string();
-        }
-    }
-    "9999".into()
 }
 
 async fn submit(
@@ -1023,7 +983,7 @@ async fn submit_servicebus(
     let (resend, fixed) = (a.needs_resend, a.export_fixed);
     let bytes = file_for(cfg, a, kind)?;
     let size = bytes.len();
-    let me = kommune_her(&a.plan.knr)?.to_string();
+    let me = crate::cmd::serve::kommune_her_id(&a.plan.knr)?.to_string();
     let queue = format!("{target}_");
     let sent_before = if w.recovering() {
         b.store.messages()?.into_iter().find(|m| {
