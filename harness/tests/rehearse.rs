@@ -135,11 +135,22 @@ fn without_faults_every_phase_is_on_time_and_receipts_come_at_0800() {
 
 /// What a fault at 1.0 must show in the 2017 season: (phase, allowed statuses) that carry
 /// the cause.
-fn expect_fault(fault: &str, phases: &[(&str, &[&str])]) {
+fn expect_fault(fault: &str, phases: &[(&str, &[&str])]) -> Value {
     let dir = tempfile::tempdir().unwrap();
     let sc = scenario(dir.path(), &format!("{fault} = 1.0"));
     let r = rehearse(dir.path(), &sc, KOMMUNER, "0.005", "3");
     expect_consequence(&r, fault, phases);
+    r
+}
+
+/// The rules of the report's findings table.
+fn rules_found(r: &Value) -> Vec<&str> {
+    r["findings"]["by_rule"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap())
+        .collect()
 }
 
 /// The same in the 2018 season (service bus).
@@ -257,12 +268,17 @@ fn fault_dns_not_resolving() {
 
 #[test]
 fn fault_defective_export() {
-    expect_fault(
+    let r = expect_fault(
         "defective_export",
         &[
             ("ordinary_submission", &["failed"]),
             ("corrections", &["on_time"]),
         ],
+    );
+    assert_eq!(
+        rules_found(&r),
+        vec!["XSD02"],
+        "the register's finding is in the report"
     );
 }
 
@@ -276,12 +292,17 @@ fn fault_wrong_unzip_tool() {
 
 #[test]
 fn fault_old_kommunenummer() {
-    expect_fault(
+    let r = expect_fault(
         "old_kommunenummer",
         &[
             ("ordinary_submission", &["failed"]),
             ("corrections", &["on_time"]),
         ],
+    );
+    assert_eq!(
+        rules_found(&r),
+        vec!["IPL22"],
+        "the register's finding is in the report"
     );
 }
 

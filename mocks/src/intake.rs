@@ -15,8 +15,9 @@
 //!    it on the test channel** (DOMAIN.md §2: the test week of data year 2016 used 2015 data).
 //!    A [`ContentState`] per (channel, kommune) carries the notification chain from one file
 //!    to the next, so a corrections file continues the kommune's earlier files.
-//!    **\[model\]** A file with well-formedness or schema errors (one SSB could not have
-//!    loaded) leaves the chain as it was; any other file advances it.
+//!    A file the register rejects as a whole ([`CheckReport::rejects_message`]:
+//!    well-formedness, schema, a kommunenummer not valid in the year, …) leaves the chain as
+//!    it was — as a status-2 AppRec does on the service bus; any other file advances it.
 //! 3. The [`CheckReport`] is stored as JSON with a [`Summary`] (errors, warnings,
 //!    notifications, distinct persons). Anything — not XML, not IPLOS, huge — gets stored and
 //!    gets a report with the checker's findings; nothing panics (a panic inside the checker
@@ -227,6 +228,8 @@ pub struct Summary {
     pub findings_omitted: u64,
     /// Whether the file had no well-formedness or schema findings.
     pub schema_valid: bool,
+    /// Rejected as a whole ([`CheckReport::rejects_message`]); it does not enter the chain.
+    pub rejected: bool,
 }
 
 /// The answer to [`Intake::submit`].
@@ -545,8 +548,9 @@ fn run_check(
         persons: persons.len() as u64,
         findings_omitted: report.findings_omitted,
         schema_valid,
+        rejected: report.rejects_message(),
     };
-    if !schema_valid {
+    if summary.rejected {
         *state = before;
     }
     (report, summary)
@@ -663,7 +667,7 @@ impl Intake {
         lock(&self.inner.conn)
             .execute(
                 "UPDATE in_submissions SET checked = 1, chained = ?2, summary_json = ?3, report_json = ?4 WHERE id = ?1",
-                params![id, summary.schema_valid, summary_json, report_json],
+                params![id, !summary.rejected, summary_json, report_json],
             )
             .map_err(db("storing a report"))?;
         tracing::info!(
@@ -1051,6 +1055,7 @@ fn parse_summary(j: &str) -> Result<Summary, IntakeError> {
         persons: n("persons"),
         findings_omitted: n("findings_omitted"),
         schema_valid: b("schema_valid"),
+        rejected: b("rejected"),
     })
 }
 

@@ -180,8 +180,6 @@ struct World {
     /// The event in hand was under way when the run was killed (`--resume`): look at the
     /// endpoints before acting, so nothing is done twice.
     recovering: std::sync::atomic::AtomicBool,
-    /// Wall-clock time of each kind of step (the report's timing section).
-    stats: std::sync::Mutex<BTreeMap<&'static str, Vec<std::time::Duration>>>,
     http: reqwest::Client,
     channel: Channel,
 }
@@ -392,7 +390,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
                 q.len()
             );
         }
-        drain_loop(
+        let stats = drain_loop(
             &cfg,
             &world,
             &mut agents,
@@ -404,7 +402,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
             &clock,
         )
         .await?;
-        return finish(&cfg, world, agents, start, end, clock).await;
+        return finish(&cfg, world, agents, start, end, clock, stats).await;
     }
     let mut store = super::store::EngineStore::create(&cfg.state_dir, &fingerprint)?;
 
@@ -509,7 +507,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
     let everyone: Vec<(usize, &Agent)> = agents.iter().enumerate().collect();
     let pushed = std::mem::take(&mut q.pushed);
     store.commit(0, q.seq, None, &pushed, &everyone)?;
-    drain_loop(
+    let stats = drain_loop(
         &cfg,
         &world,
         &mut agents,
@@ -521,7 +519,7 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
         &clock,
     )
     .await?;
-    finish(&cfg, world, agents, start, end, clock).await
+    finish(&cfg, world, agents, start, end, clock, stats).await
 }
 
 /// The event loop: take, do, commit — until the queue is empty or past `end`.
@@ -536,15 +534,11 @@ async fn drain_loop(
     mut recovering: bool,
     end: DateTime<Utc>,
     clock: &VirtualClock,
-) -> Result<()> {
+) -> Result<Stats> {
     let total_events = q.len();
     let abort_at = std::env::var(ABORT_ENV).ok();
     let mut seen: BTreeMap<&'static str, u64> = BTreeMap::new();
-    let mut stats = world
-        .stats
-        .lock()
-        .map_err(|_| anyhow!("stats lock"))?
-        .clone();
+    let mut stats = Stats::new();
     while let Some((t, seq, ev)) = q.pop() {
         if t > end {
             break;
@@ -582,8 +576,7 @@ async fn drain_loop(
             eprintln!("rehearse: {done} events (of at least {total_events}), virtual time {t}");
         }
     }
-    *world.stats.lock().map_err(|_| anyhow!("stats lock"))? = stats;
-    Ok(())
+    Ok(stats)
 }
 
 /// The report, and the mocks stopped.
@@ -594,12 +587,8 @@ async fn finish(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     clock: Arc<VirtualClock>,
+    stats: Stats,
 ) -> Result<RehearsalReport> {
-    let stats = world
-        .stats
-        .lock()
-        .map_err(|_| anyhow!("stats lock"))?
-        .clone();
     clock
         .set(end.max(clock.now()))
         .map_err(|e| anyhow!("virtual clock: {e}"))?;
@@ -686,7 +675,6 @@ async fn start_world(
         filsluse,
         notifier,
         fs_client,
-        stats: Default::default(),
         recovering: Default::default(),
         http,
         channel,
@@ -713,9 +701,11 @@ impl Ev {
 
 /// Wall-clock latency of each kind of step (each step is one or more requests to the
 /// endpoints, done one at a time).
-fn step_stats(
-    stats: &BTreeMap<&'static str, Vec<std::time::Duration>>,
-) -> Vec<iplos_reports::EndpointStats> {
+/// Wall-clock time of each kind of step (the report's timing section; a resumed run times
+/// the steps it took itself).
+type Stats = BTreeMap<&'static str, Vec<std::time::Duration>>;
+
+fn step_stats(stats: &Stats) -> Vec<iplos_reports::EndpointStats> {
     stats
         .iter()
         .map(|(name, v)| {
@@ -1039,13 +1029,16 @@ async fn submit_servicebus(
             .filter(|m| m.from_her.as_deref() == Some(me.as_str()) && m.queue.starts_with(&queue))
             .filter_map(|m| m.verdict)
             .next_back();
-        let report = verdict.and_then(|v| {
-            serde_json::from_str::<serde_json::Value>(&v)
-                .ok()
-                .and_then(|v| v.get("report").cloned())
-                .map(|r| r.to_string())
+        // The verdict's check report, read once: counted here, kept for the feedback.
+        let report = verdict
+            .and_then(|v| serde_json::from_str::<serde_json::Value>(&v).ok())
+            .and_then(|mut v| v.get_mut("report").map(serde_json::Value::take))
+            .filter(|r| !r.is_null());
+        let checked = report.as_ref().and_then(|r| {
+            serde_json::from_value::<iplos_model::rules::CheckReport>(r.clone()).ok()
         });
-        count_findings(a, report.as_deref());
+        count_findings(a, checked.as_ref());
+        let report = report.map(|r| r.to_string());
         let name = format!("{}_{}_{}.xml", a.plan.knr, kind.as_str(), a.sent.len() + 1);
         a.sent_files.push(SentFile {
             name,
@@ -1271,11 +1264,7 @@ fn record_upload(
     latest: iplos_mocks::intake::SubmissionInfo,
 ) -> Result<()> {
     let summary = latest.summary;
-    let rejected = summary.as_ref().is_some_and(|s| !s.schema_valid)
-        || latest
-            .report_json
-            .as_deref()
-            .is_some_and(|r| r.contains("\"reject-message\""));
+    let rejected = summary.as_ref().is_some_and(|s| s.rejected);
     a.note(
         t,
         &format!("{}-submitted", kind.as_str()),
@@ -1287,7 +1276,11 @@ fn record_upload(
         ),
     );
     if kind != Kind::Test {
-        count_findings(a, latest.report_json.as_deref());
+        let checked = latest
+            .report_json
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<iplos_model::rules::CheckReport>(r).ok());
+        count_findings(a, checked.as_ref());
     }
     a.sent.push(Sent {
         kind,
@@ -1376,18 +1369,10 @@ fn after_sent(
     Ok(())
 }
 
-fn count_findings(a: &mut Agent, report_json: Option<&str>) {
-    let Some(r) = report_json else { return };
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(r) else {
-        return;
-    };
-    let Some(findings) = v.get("findings").and_then(|f| f.as_array()) else {
-        return;
-    };
-    for f in findings {
-        if let Some(rule) = f.get("rule").and_then(|r| r.as_str()) {
-            *a.findings.entry(rule.to_string()).or_insert(0) += 1;
-        }
+/// Adds a check report's findings to the kommune's count by rule.
+fn count_findings(a: &mut Agent, report: Option<&iplos_model::rules::CheckReport>) {
+    for f in report.map(|r| r.findings.as_slice()).unwrap_or_default() {
+        *a.findings.entry(f.rule.to_string()).or_insert(0) += 1;
     }
 }
 

@@ -21,11 +21,7 @@ pub fn error_code(f: &Finding) -> AppRecErrorCode {
 
 /// The AppRec status a check report gives.
 pub fn status(report: &CheckReport) -> AppRecStatus {
-    let rejects = report
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Error && f.consequence == Consequence::RejectMessage);
-    if rejects {
+    if report.rejects_message() {
         AppRecStatus::Rejected
     } else if !report.conformant {
         AppRecStatus::OkWithErrors

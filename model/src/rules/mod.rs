@@ -257,6 +257,15 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
+    /// Whether the national side rejects the whole message: an error whose consequence is
+    /// *reject message* (well-formedness, schema, IPL22, IPL24, IPL26, IPL28). A rejected
+    /// message does not enter the kommune's chain (AppRec status 2; Sendemodul's intake).
+    pub fn rejects_message(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.severity == Severity::Error && f.consequence == Consequence::RejectMessage)
+    }
+
     /// Whether any finding belongs to the well-formedness or schema level.
     pub fn schema_valid(&self) -> bool {
         !self
