@@ -55,6 +55,10 @@
 //!   idle timeout, and a handshake timeout for a client that never says anything.
 //! - **TLS** (optional, rustls): TLS straight away on connect (`amqps://`, what Proton and
 //!   .NET clients do) or after the AMQP TLS protocol header.
+//! - **Fault injection** (optional, [`BrokerConfig::with_faults`]): unavailability, refused
+//!   logins, a connection cut after a message was stored and before its disposition,
+//!   delayed dispositions, and a log of what each connection did ([`BrokerFaults`],
+//!   [`ConnEvent`]). Without it nothing is recorded and nothing is wrapped.
 //!
 //! - **Bad input**: garbage instead of a protocol header gets the header the broker wants
 //!   and a close of the socket; a client silent through TLS, SASL and open is dropped after
@@ -87,6 +91,7 @@
 
 mod address;
 mod core;
+mod faults;
 mod sasl;
 mod server;
 pub mod store;
@@ -108,6 +113,7 @@ pub use self::core::{
     ANNOTATION_DEAD_LETTER_REASON, ANNOTATION_DEAD_LETTER_TIME, AmqpMessage, decode_message,
     encode_message,
 };
+pub use self::faults::{BrokerFaults, ConnEvent, ConnEventKind, MAX_EVENTS};
 pub use self::store::{MessageStore, SqliteStore, StoreError};
 /// The AMQP 1.0 types (messages, sections, values) the in-process API speaks.
 pub use fe2o3_amqp_types as amqp_types;
@@ -272,6 +278,9 @@ pub struct BrokerConfig {
     pub clock: Arc<dyn Clock>,
     /// The container-id the broker gives in its open frame.
     pub container_id: String,
+    /// Fault injection and connection events (certification sessions); `None`: none, and
+    /// nothing is recorded.
+    pub faults: Option<BrokerFaults>,
 }
 
 impl std::fmt::Debug for BrokerConfig {
@@ -313,6 +322,7 @@ impl BrokerConfig {
             expiry_sweep_interval: Some(Duration::from_secs(1)),
             clock: Arc::new(SystemClock),
             container_id: "iplos-harness-servicebus".to_string(),
+            faults: None,
         }
     }
 
@@ -380,6 +390,12 @@ impl BrokerConfig {
     /// Sets the default TTL.
     pub fn with_default_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.default_ttl = ttl;
+        self
+    }
+
+    /// Injects these faults and records connection events in them (see [`BrokerFaults`]).
+    pub fn with_faults(mut self, faults: BrokerFaults) -> Self {
+        self.faults = Some(faults);
         self
     }
 
@@ -458,6 +474,7 @@ impl Broker {
             container_id: config.container_id.clone(),
             connections: Default::default(),
             shutdown: shutdown_rx.clone(),
+            faults: config.faults.clone(),
         });
         let server = tokio::spawn(server::accept_loop(listener, ctx));
         let sweeper = config.expiry_sweep_interval.map(|every| {

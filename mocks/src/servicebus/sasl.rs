@@ -9,6 +9,8 @@ use fe2o3_amqp_types::primitives::{Array, Symbol};
 use fe2o3_amqp_types::sasl::{SaslCode, SaslInit, SaslOutcome, SaslResponse};
 use iplos_model::ids::HerId;
 
+use super::faults::BrokerFaults;
+
 /// username → (password, HER-id).
 pub(crate) type UserTable = HashMap<String, (String, HerId)>;
 
@@ -18,17 +20,35 @@ pub(crate) type UserTable = HashMap<String, (String, HerId)>;
 pub(crate) struct PlainUserTable {
     users: Arc<UserTable>,
     pub(crate) authenticated: Arc<Mutex<Option<(String, HerId)>>>,
+    /// Set when SASL failed: the PLAIN authcid sent, if one could be read.
+    pub(crate) refused: Arc<Mutex<Option<Option<String>>>>,
+    /// Fault injection: a user name to refuse.
+    faults: Option<BrokerFaults>,
 }
 
 impl PlainUserTable {
-    pub(crate) fn new(users: Arc<UserTable>) -> Self {
+    pub(crate) fn new(users: Arc<UserTable>, faults: Option<BrokerFaults>) -> Self {
         PlainUserTable {
             users,
             authenticated: Arc::new(Mutex::new(None)),
+            refused: Arc::new(Mutex::new(None)),
+            faults,
         }
     }
 
+    /// Checks an init; on failure remembers the user name it named (if any).
     fn check(&self, init: &SaslInit) -> SaslCode {
+        let mut named = None;
+        let code = self.check_named(init, &mut named);
+        if code != SaslCode::Ok
+            && let Ok(mut slot) = self.refused.lock()
+        {
+            *slot = Some(named);
+        }
+        code
+    }
+
+    fn check_named(&self, init: &SaslInit, named: &mut Option<String>) -> SaslCode {
         if init.mechanism.as_str() != "PLAIN" {
             return SaslCode::Auth;
         }
@@ -45,6 +65,10 @@ impl PlainUserTable {
         let (Ok(user), Ok(pass)) = (std::str::from_utf8(user), std::str::from_utf8(pass)) else {
             return SaslCode::Auth;
         };
+        *named = Some(user.to_string());
+        if self.faults.as_ref().is_some_and(|f| f.auth_refused(user)) {
+            return SaslCode::Auth;
+        }
         match self.users.get(user) {
             Some((expected, her)) if constant_time_eq(expected.as_bytes(), pass.as_bytes()) => {
                 if let Ok(mut slot) = self.authenticated.lock() {
@@ -78,6 +102,9 @@ impl SaslAcceptor for PlainUserTable {
     }
 
     fn on_response(&mut self, _response: SaslResponse) -> SaslServerFrame {
+        if let Ok(mut slot) = self.refused.lock() {
+            slot.get_or_insert(None);
+        }
         SaslServerFrame::Outcome(SaslOutcome {
             code: SaslCode::Auth,
             additional_data: None,

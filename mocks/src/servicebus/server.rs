@@ -28,6 +28,7 @@ use tokio::time::timeout;
 
 use super::address::{parse_queue_name, source_queue, target_queue};
 use super::core::{Core, Failure, Lease, Queue, Settlement};
+use super::faults::{BrokerFaults, ConnEventKind, ConnTrack};
 use super::sasl::{PlainUserTable, UserTable};
 use super::{BusError, Limits, TlsConfig};
 
@@ -39,6 +40,7 @@ pub(crate) struct ServerCtx {
     pub(crate) container_id: String,
     pub(crate) connections: AtomicUsize,
     pub(crate) shutdown: watch::Receiver<bool>,
+    pub(crate) faults: Option<BrokerFaults>,
 }
 
 /// The authenticated user of a connection.
@@ -46,6 +48,8 @@ pub(crate) struct ServerCtx {
 struct Principal {
     username: String,
     her_id: HerId,
+    /// The connection's observation, when faults are configured.
+    track: Option<Arc<ConnTrack>>,
 }
 
 /// Builds the rustls acceptor from PEM.
@@ -152,13 +156,30 @@ where
     acceptor.accept(io).await.map_err(|e| e.to_string())
 }
 
+/// Why a connection did not get to open.
+enum Refused {
+    Tls(String),
+    Amqp(String),
+}
+
 async fn handle_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>) {
+    let track = match &ctx.faults {
+        Some(faults) if faults.is_unavailable() => {
+            let id = faults.next_connection();
+            faults.record(id, peer, ConnEventKind::RefusedUnavailable);
+            tracing::info!(%peer, "connection refused: unavailable (fault injection)");
+            drop(tcp);
+            return;
+        }
+        Some(faults) => Some(faults.track(peer)),
+        None => None,
+    };
     let _ = tcp.set_nodelay(true);
     let open_before = ctx.connections.fetch_add(1, Ordering::SeqCst);
     let _count = CountGuard(ctx.clone());
     let over_limit = open_before >= ctx.limits.max_connections;
 
-    let sasl = PlainUserTable::new(ctx.users.clone());
+    let sasl = PlainUserTable::new(ctx.users.clone(), ctx.faults.clone());
     let mut builder = ConnectionAcceptor::builder()
         .container_id(ctx.container_id.clone())
         .max_frame_size(ctx.limits.max_frame_size)
@@ -169,17 +190,50 @@ async fn handle_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>
     let acceptor = builder.sasl_acceptor(sasl.clone()).build();
 
     let opening = async {
-        match &ctx.tls {
-            Some(tls) => {
-                let stream = tls_handshake(tcp, tls).await?;
-                open_amqp(stream, &acceptor).await
+        let amqp = Refused::Amqp;
+        match (&ctx.tls, &track) {
+            (Some(tls), None) => {
+                let stream = tls_handshake(tcp, tls).await.map_err(Refused::Tls)?;
+                open_amqp(stream, &acceptor).await.map_err(amqp)
             }
-            None => open_amqp(tcp, &acceptor).await,
+            (Some(tls), Some(track)) => {
+                let stream = tls_handshake(tcp, tls).await.map_err(Refused::Tls)?;
+                open_amqp(track.wrap(stream), &acceptor).await.map_err(amqp)
+            }
+            (None, None) => open_amqp(tcp, &acceptor).await.map_err(amqp),
+            (None, Some(track)) => open_amqp(track.wrap(tcp), &acceptor).await.map_err(amqp),
         }
     };
-    let mut conn = match timeout(ctx.limits.handshake_timeout, opening).await {
+    let cut = async {
+        match &track {
+            Some(track) => track.kill.wait().await,
+            None => std::future::pending().await,
+        }
+    };
+    let opened = tokio::select! {
+        r = timeout(ctx.limits.handshake_timeout, opening) => r,
+        _ = cut => return,
+    };
+    let mut conn = match opened {
         Ok(Ok(conn)) => conn,
-        Ok(Err(e)) => {
+        Ok(Err(refused)) => {
+            let e = match refused {
+                Refused::Tls(e) => {
+                    if let Some(track) = &track {
+                        track.record(ConnEventKind::TlsFailed { error: e.clone() });
+                    }
+                    e
+                }
+                Refused::Amqp(e) => {
+                    if let Some(track) = &track {
+                        let failed = sasl.refused.lock().ok().and_then(|g| g.clone());
+                        if let Some(username) = failed {
+                            track.record(ConnEventKind::AuthFailed { username });
+                        }
+                    }
+                    e
+                }
+            };
             tracing::info!(%peer, error = %e, "connection refused during handshake");
             return;
         }
@@ -189,7 +243,11 @@ async fn handle_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>
         }
     };
     let principal = match sasl.authenticated.lock().ok().and_then(|g| g.clone()) {
-        Some((username, her_id)) => Principal { username, her_id },
+        Some((username, her_id)) => Principal {
+            username,
+            her_id,
+            track: track.clone(),
+        },
         None => {
             // Not reachable with a SASL acceptor; refuse rather than serve anonymously.
             let _ = conn
@@ -215,8 +273,22 @@ async fn handle_connection(tcp: TcpStream, peer: SocketAddr, ctx: Arc<ServerCtx>
         .await;
         return;
     }
+    if let Some(track) = &track {
+        track.record(ConnEventKind::Opened {
+            username: principal.username.clone(),
+            tls: ctx.tls.is_some(),
+            container_id: track.container_id(),
+        });
+        // Made unavailable while this one was opening.
+        if track.faults.is_unavailable() {
+            track.cut("unavailable".into());
+        }
+    }
     tracing::debug!(%peer, user = %principal.username, "connection open");
     serve_connection(conn, principal, ctx).await;
+    if let Some(track) = &track {
+        track.closed();
+    }
 }
 
 async fn serve_connection(
@@ -417,6 +489,11 @@ async fn on_attach(
         authorize(&attach, principal, ctx)
     };
     let name = attach.name.clone();
+    // The target as the client wrote it (only looked at when observing).
+    let target = match (&principal.track, attach.target.as_deref()) {
+        (Some(_), Some(TargetArchetype::Target(t))) => t.address.as_deref().map(str::to_string),
+        _ => None,
+    };
     let acceptor = LinkAcceptor::builder()
         .max_message_size(ctx.limits.max_message_size)
         .build();
@@ -445,7 +522,20 @@ async fn on_attach(
         }
         Ok(queue) => match endpoint {
             LinkEndpoint::Receiver(receiver) => {
-                tasks.spawn(producer_link(receiver, queue, guard, ctx.clone()));
+                if let Some(track) = &principal.track {
+                    track.record(ConnEventKind::SenderAttached {
+                        username: principal.username.clone(),
+                        target: target.unwrap_or_default(),
+                        queue: queue.name.clone(),
+                    });
+                }
+                tasks.spawn(producer_link(
+                    receiver,
+                    queue,
+                    guard,
+                    ctx.clone(),
+                    principal.clone(),
+                ));
             }
             LinkEndpoint::Sender(sender) => {
                 tasks.spawn(consumer_link(
@@ -465,30 +555,70 @@ async fn on_attach(
 const PRODUCER_PIPELINE: usize = 64;
 
 /// A transfer handed to the writer: its delivery and the answer to come.
-type Storing = (
-    DeliveryInfo,
-    Result<oneshot::Receiver<Result<u64, BusError>>, BusError>,
-);
+struct Storing {
+    info: DeliveryInfo,
+    answer: Result<oneshot::Receiver<Result<u64, BusError>>, BusError>,
+    /// Observed connections only: the message-id (for the Stored event) and the earliest
+    /// time its disposition may go out (disposition delay).
+    observed: Option<Observed>,
+}
+
+struct Observed {
+    message_id: Option<String>,
+    not_before: Option<tokio::time::Instant>,
+}
 
 /// The answer of the oldest transfer being stored. The writer commits in the order it was
 /// given the messages, so the oldest is always the next to finish.
 async fn oldest_stored(pending: &mut VecDeque<Storing>) -> Result<u64, BusError> {
     match pending.front_mut() {
-        Some((_, Ok(answer))) => answer
-            .await
-            .unwrap_or_else(|_| Err(BusError::Internal("the service bus writer failed".into()))),
-        Some((_, Err(e))) => Err(BusError::Internal(e.to_string())),
+        Some(storing) => stored(storing).await,
         None => std::future::pending().await,
     }
+}
+
+async fn stored(storing: &mut Storing) -> Result<u64, BusError> {
+    match &mut storing.answer {
+        Ok(answer) => answer
+            .await
+            .unwrap_or_else(|_| Err(BusError::Internal("the service bus writer failed".into()))),
+        Err(e) => Err(BusError::Internal(e.to_string())),
+    }
+}
+
+/// Records a stored transfer (observed connections); returns the earliest time for its
+/// disposition.
+fn observe_stored(
+    principal: &Principal,
+    observed: Option<Observed>,
+    result: &Result<u64, BusError>,
+    queue: &str,
+) -> Option<tokio::time::Instant> {
+    let (Some(track), Some(observed)) = (&principal.track, observed) else {
+        return None;
+    };
+    if result.is_ok() {
+        track.record(ConnEventKind::Stored {
+            username: principal.username.clone(),
+            queue: queue.to_string(),
+            message_id: observed.message_id,
+        });
+    }
+    observed.not_before
 }
 
 /// Sends a stored transfer's outcome: Accepted, or Rejected with the store's error.
 async fn answer_stored(
     receiver: &mut Receiver,
-    info: DeliveryInfo,
+    storing: Storing,
     result: Result<u64, BusError>,
     queue: &str,
+    principal: &Principal,
 ) -> bool {
+    let info = storing.info;
+    if let Some(when) = observe_stored(principal, storing.observed, &result, queue) {
+        tokio::time::sleep_until(when).await;
+    }
     let sent = match result {
         Ok(_) => receiver.accept(info).await.map(|_| ()),
         Err(e) => {
@@ -516,6 +646,7 @@ async fn producer_link(
     queue: Arc<Queue>,
     _guard: LinkGuard,
     ctx: Arc<ServerCtx>,
+    principal: Principal,
 ) {
     let mut shutdown = ctx.shutdown.clone();
     let mut pending: VecDeque<Storing> = VecDeque::new();
@@ -523,8 +654,8 @@ async fn producer_link(
         let received = tokio::select! {
             biased;
             result = oldest_stored(&mut pending) => {
-                let Some((info, _)) = pending.pop_front() else { continue };
-                if !answer_stored(&mut receiver, info, result, &queue.name).await {
+                let Some(storing) = pending.pop_front() else { continue };
+                if !answer_stored(&mut receiver, storing, result, &queue.name, &principal).await {
                     // The link is gone; what was stored stays stored, and the unsettled
                     // sender will resend it (at least once).
                     break false;
@@ -540,7 +671,43 @@ async fn producer_link(
                 // Handed to the writer here, in the link's order (the queue keeps it);
                 // only the wait for the commit runs beside the next transfers.
                 let answer = ctx.core.enqueue(&queue.name, &message);
-                pending.push_back((info, answer));
+                let Some(track) = &principal.track else {
+                    pending.push_back(Storing {
+                        info,
+                        answer,
+                        observed: None,
+                    });
+                    continue;
+                };
+                let delay = track.faults.disposition_delay();
+                let observed = Observed {
+                    message_id: crate::receiver::nhn::message_id(&message),
+                    not_before: (!delay.is_zero())
+                        .then(|| tokio::time::Instant::now() + delay),
+                };
+                let mut storing = Storing {
+                    info,
+                    answer,
+                    observed: Some(observed),
+                };
+                if track.faults.on_transfer(&principal.username) {
+                    // Drop after store: what came before is answered as usual, this one is
+                    // stored, then the connection is cut without its disposition.
+                    settle_stored(&mut receiver, &mut pending, &queue.name, &principal).await;
+                    let result = stored(&mut storing).await;
+                    let stored_ok = result.is_ok();
+                    observe_stored(&principal, storing.observed.take(), &result, &queue.name);
+                    let message_id = crate::receiver::nhn::message_id(&message);
+                    tracing::info!(user = %principal.username, queue = %queue.name, stored = stored_ok, "connection cut after store (fault injection)");
+                    track.cut(format!(
+                        "drop_after_store: transfer {} to '{}' stored ({}), disposition not sent",
+                        message_id.as_deref().unwrap_or("(no message-id)"),
+                        queue.name,
+                        if stored_ok { "ok" } else { "failed" },
+                    ));
+                    return;
+                }
+                pending.push_back(storing);
             }
             // Detached already by the link itself.
             Err(RecvError::MessageSizeExceeded(e)) => {
@@ -555,14 +722,14 @@ async fn producer_link(
             )) => {
                 // Answer what is being stored before closing our end (the outcomes may
                 // still reach a peer that only detached).
-                settle_stored(&mut receiver, &mut pending, &queue.name).await;
+                settle_stored(&mut receiver, &mut pending, &queue.name, &principal).await;
                 let _ = timeout(Duration::from_secs(1), receiver.close()).await;
                 return;
             }
             Err(RecvError::LinkStateError(_)) => break false,
             Err(e) => {
                 tracing::info!(queue = %queue.name, error = %e, "bad transfer, closing the link");
-                settle_stored(&mut receiver, &mut pending, &queue.name).await;
+                settle_stored(&mut receiver, &mut pending, &queue.name, &principal).await;
                 let condition = match e {
                     RecvError::MessageDecode(_) => AmqpError::DecodeError,
                     _ => AmqpError::NotAllowed,
@@ -578,19 +745,24 @@ async fn producer_link(
     };
     // Whatever ends the link, the stores under way finish (they are in the writer's hands);
     // their outcomes are sent if the link can still carry them.
-    settle_stored(&mut receiver, &mut pending, &queue.name).await;
+    settle_stored(&mut receiver, &mut pending, &queue.name, &principal).await;
     if closing {
         let _ = timeout(Duration::from_secs(1), receiver.close()).await;
     }
 }
 
 /// Waits for the stores under way and sends their outcomes (ignoring a link that is gone).
-async fn settle_stored(receiver: &mut Receiver, pending: &mut VecDeque<Storing>, queue: &str) {
+async fn settle_stored(
+    receiver: &mut Receiver,
+    pending: &mut VecDeque<Storing>,
+    queue: &str,
+    principal: &Principal,
+) {
     let finish = async {
         while !pending.is_empty() {
             let result = oldest_stored(pending).await;
-            if let Some((info, _)) = pending.pop_front() {
-                answer_stored(receiver, info, result, queue).await;
+            if let Some(storing) = pending.pop_front() {
+                answer_stored(receiver, storing, result, queue, principal).await;
             }
         }
     };
