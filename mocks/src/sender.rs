@@ -29,6 +29,7 @@ mod faults;
 mod sample;
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -419,8 +420,13 @@ pub fn read_apprec_message(
 #[derive(Clone)]
 pub struct SenderConfig {
     /// `amqp://user:password@host:port[/namespace]` (NHN's connection string form; the
-    /// path, when given, is the namespace).
+    /// path, when given, is the namespace), or `amqps://…` for TLS straight away (default
+    /// port 5671), which needs [`SenderConfig::tls_ca`].
     pub connection_string: String,
+    /// The CA certificate(s) (PEM file) the broker's certificate must chain to, for
+    /// `amqps://`. The server name checked is the URL's host. There is no default: the
+    /// system's trust roots are not used (the harness runs offline with its own CA).
+    pub tls_ca: Option<PathBuf>,
     /// The namespace (exchange), when the connection string has none.
     pub namespace: String,
     /// Certificates and HER-ids.
@@ -439,6 +445,7 @@ impl SenderConfig {
     pub fn new(connection_string: impl Into<String>, identity: SenderIdentity) -> SenderConfig {
         SenderConfig {
             connection_string: connection_string.into(),
+            tls_ca: None,
             namespace: crate::servicebus::DEFAULT_NAMESPACE.into(),
             identity,
             clock: Arc::new(SystemClock),
@@ -452,6 +459,7 @@ impl std::fmt::Debug for SenderConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SenderConfig")
             .field("namespace", &self.namespace)
+            .field("tls_ca", &self.tls_ca)
             .field("identity", &self.identity)
             .field("timeout", &self.timeout)
             .field("listen", &self.listen)
@@ -460,6 +468,7 @@ impl std::fmt::Debug for SenderConfig {
 }
 
 struct ParsedUrl {
+    tls: bool,
     host: String,
     port: u16,
     username: String,
@@ -469,9 +478,15 @@ struct ParsedUrl {
 
 fn parse_url(s: &str) -> Result<ParsedUrl, SendError> {
     let bad = |why: &str| SendError::Url(format!("{why}: {s}"));
-    let rest = s
-        .strip_prefix("amqp://")
-        .ok_or_else(|| bad("only amqp:// is supported by the reference sender"))?;
+    let (tls, rest) = if let Some(rest) = s.strip_prefix("amqp://") {
+        (false, rest)
+    } else if let Some(rest) = s.strip_prefix("amqps://") {
+        (true, rest)
+    } else {
+        return Err(bad(
+            "only amqp:// and amqps:// are supported by the reference sender",
+        ));
+    };
     let (auth, rest) = rest
         .rsplit_once('@')
         .ok_or_else(|| bad("no user:password@"))?;
@@ -487,15 +502,44 @@ fn parse_url(s: &str) -> Result<ParsedUrl, SendError> {
         .rsplit_once(':')
         .map(|(h, p)| (h, p.parse::<u16>()))
         .map(|(h, p)| p.map(|p| (h.to_string(), p)))
-        .unwrap_or(Ok((hostport.to_string(), 5672)))
+        .unwrap_or(Ok((hostport.to_string(), if tls { 5671 } else { 5672 })))
         .map_err(|_| bad("bad port"))?;
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
     Ok(ParsedUrl {
+        tls,
         host,
         port,
         username: username.to_string(),
         password: password.to_string(),
         namespace: path,
     })
+}
+
+/// A TLS client verifying against the CA certificates in a PEM file.
+fn tls_connector(ca: &Path) -> Result<tokio_rustls::TlsConnector, SendError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let bad = |why: String| SendError::Url(format!("TLS CA file {}: {why}", ca.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(ca).map_err(|e| bad(e.to_string()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| bad(e.to_string()))?;
+        roots.add(cert).map_err(|e| bad(e.to_string()))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("no certificate in it".into()));
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| SendError::Amqp(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 enum Incoming {
@@ -547,27 +591,52 @@ async fn listen(mut receiver: Receiver, tx: mpsc::Sender<Incoming>, error_queue:
 }
 
 impl ReferenceSender {
-    /// Connects (SASL PLAIN), attaches the sending link to the register's queue and the
+    /// Connects (`amqp://`, or `amqps://` with TLS straight away verified against
+    /// [`SenderConfig::tls_ca`]; a certificate that does not verify fails with
+    /// `SendError::Amqp("TLS: …")`), logs in (SASL PLAIN), attaches the sending link to the register's queue and the
     /// receiving links to the own `_async` and `_error` queues.
     pub async fn connect(config: SenderConfig) -> Result<ReferenceSender, SendError> {
         let url = parse_url(&config.connection_string)?;
         let namespace = url.namespace.clone().unwrap_or(config.namespace.clone());
         let amqp = |e: &dyn std::fmt::Debug| SendError::Amqp(format!("{e:?}"));
-        let tcp = tokio::net::TcpStream::connect((url.host.as_str(), url.port))
+        // Checked before connecting: a missing or bad CA is a configuration error.
+        let tls = if url.tls {
+            let ca = config.tls_ca.as_deref().ok_or_else(|| {
+                SendError::Url(format!(
+                    "amqps:// needs a CA certificate to verify the broker (SenderConfig::tls_ca): {}",
+                    config.connection_string
+                ))
+            })?;
+            Some(tls_connector(ca)?)
+        } else {
+            None
+        };
+        let host = url.host.trim_start_matches('[').trim_end_matches(']');
+        let tcp = tokio::net::TcpStream::connect((host, url.port))
             .await
             .map_err(|e| SendError::Amqp(format!("connect {}:{}: {e}", url.host, url.port)))?;
         let _ = tcp.set_nodelay(true);
         let own = config.identity.party.her_id;
-        let mut connection = fe2o3_amqp::Connection::builder()
+        let builder = fe2o3_amqp::Connection::builder()
             .container_id(format!("iplos-reference-sender-{own}-{}", nhn::new_guid()))
-            .hostname(url.host.as_str())
+            .hostname(host)
             .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
                 username: url.username.clone(),
                 password: url.password.clone(),
-            })
-            .open_with_stream(tcp)
-            .await
-            .map_err(|e| amqp(&e))?;
+            });
+        let mut connection = match tls {
+            Some(connector) => {
+                let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(
+                    |e| SendError::Url(format!("host '{host}' is not a TLS server name: {e}")),
+                )?;
+                let stream = connector.connect(name, tcp).await.map_err(|e| {
+                    SendError::Amqp(format!("TLS: {}:{}: {e}", url.host, url.port))
+                })?;
+                builder.open_with_stream(stream).await
+            }
+            None => builder.open_with_stream(tcp).await,
+        }
+        .map_err(|e| amqp(&e))?;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| amqp(&e))?;
