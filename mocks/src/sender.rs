@@ -626,12 +626,14 @@ impl ReferenceSender {
             });
         let mut connection = match tls {
             Some(connector) => {
-                let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(
-                    |e| SendError::Url(format!("host '{host}' is not a TLS server name: {e}")),
-                )?;
-                let stream = connector.connect(name, tcp).await.map_err(|e| {
-                    SendError::Amqp(format!("TLS: {}:{}: {e}", url.host, url.port))
-                })?;
+                let name =
+                    rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        SendError::Url(format!("host '{host}' is not a TLS server name: {e}"))
+                    })?;
+                let stream = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| SendError::Amqp(format!("TLS: {}:{}: {e}", url.host, url.port)))?;
                 builder.open_with_stream(stream).await
             }
             None => builder.open_with_stream(tcp).await,

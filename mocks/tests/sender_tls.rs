@@ -11,7 +11,7 @@ use iplos_mocks::pki::Pki;
 use iplos_mocks::sender::{
     Counterpart, ReferenceSender, SendError, SenderConfig, SenderIdentity, sample_iplos,
 };
-use iplos_mocks::servicebus::{BrokerConfig, BrokerHandle, TlsConfig};
+use iplos_mocks::servicebus::{BrokerConfig, BrokerFaults, BrokerHandle, ConnEventKind, TlsConfig};
 use iplos_model::ids::{HerId, OrgNr};
 
 const KOMMUNE: u32 = 9_000_301;
@@ -123,7 +123,12 @@ fn make_server(dir: &Path, ca: &str, name: &str, san: &str) -> (PathBuf, PathBuf
 }
 
 async fn tls_broker(cert: &Path, key: &Path) -> BrokerHandle {
+    tls_broker_with(cert, key, BrokerFaults::new()).await
+}
+
+async fn tls_broker_with(cert: &Path, key: &Path, faults: BrokerFaults) -> BrokerHandle {
     BrokerConfig::new()
+        .with_faults(faults)
         .with_participant(her(KOMMUNE), USER, PASS)
         .with_participant(her(KPR), "kpr", "pass-kpr")
         .with_tls(TlsConfig::from_files(cert, key).unwrap())
@@ -166,7 +171,8 @@ async fn amqps_with_the_right_ca_sends_into_the_queue() {
     let dir = tempfile::tempdir().unwrap();
     make_ca(dir.path(), "ca");
     let (cert, key) = make_server(dir.path(), "ca", "bus", "DNS:localhost,IP:127.0.0.1");
-    let broker = tls_broker(&cert, &key).await;
+    let faults = BrokerFaults::new();
+    let broker = tls_broker_with(&cert, &key, faults.clone()).await;
     let pki_dir = dir.path().join("pki");
     let id = identity(&pki_dir);
 
@@ -185,7 +191,11 @@ async fn amqps_with_the_right_ca_sends_into_the_queue() {
     }
     let queue = format!("{KPR}_async");
     let bus = broker.bus();
-    assert_eq!(bus.len(&queue).unwrap(), 2, "both messages are in the queue");
+    assert_eq!(
+        bus.len(&queue).unwrap(),
+        2,
+        "both messages are in the queue"
+    );
     let mut consumer = bus.consumer(&queue).unwrap();
     let first = consumer.next().await.unwrap();
     assert_eq!(
@@ -197,6 +207,26 @@ async fn amqps_with_the_right_ca_sends_into_the_queue() {
         Some("IPLOS")
     );
     first.accept().await.unwrap();
+    // The broker saw two TLS connections of the reference sender.
+    let opened: Vec<(bool, String)> = faults
+        .events()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            ConnEventKind::Opened {
+                tls,
+                container_id,
+                username,
+            } if username == USER => Some((tls, container_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(opened.len(), 2, "{opened:?}");
+    assert!(
+        opened
+            .iter()
+            .all(|(tls, id)| *tls && id.starts_with("iplos-reference-sender-")),
+        "{opened:?}"
+    );
 }
 
 #[tokio::test]
@@ -205,7 +235,8 @@ async fn a_certificate_for_another_host_or_from_another_ca_fails_with_tls() {
     make_ca(dir.path(), "ca");
     make_ca(dir.path(), "other-ca");
     let (cert, key) = make_server(dir.path(), "ca", "elsewhere", "DNS:bus.example.org");
-    let broker = tls_broker(&cert, &key).await;
+    let faults = BrokerFaults::new();
+    let broker = tls_broker_with(&cert, &key, faults.clone()).await;
     let id = identity(&dir.path().join("pki"));
 
     let err = ReferenceSender::connect(config(
@@ -219,6 +250,21 @@ async fn a_certificate_for_another_host_or_from_another_ca_fails_with_tls() {
         matches!(&err, SendError::Amqp(m) if m.starts_with("TLS")),
         "{err}"
     );
+
+    // The broker sees the client give up in the handshake.
+    let mut tls_failed = None;
+    for _ in 0..100 {
+        tls_failed = faults.events().into_iter().find_map(|e| match e.kind {
+            ConnEventKind::TlsFailed { error } => Some(error),
+            _ => None,
+        });
+        if tls_failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let tls_failed = tls_failed.expect("TlsFailed logged");
+    assert!(tls_failed.contains("TLS"), "{tls_failed}");
 
     // The right host name, the wrong CA.
     let (cert, key) = make_server(dir.path(), "ca", "bus", "DNS:localhost,IP:127.0.0.1");
@@ -267,5 +313,8 @@ async fn amqps_without_a_ca_or_with_a_bad_one_is_a_configuration_error() {
     ))
     .await
     .expect_err("scheme");
-    assert!(matches!(&err, SendError::Url(m) if m.contains("amqps://")), "{err}");
+    assert!(
+        matches!(&err, SendError::Url(m) if m.contains("amqps://")),
+        "{err}"
+    );
 }

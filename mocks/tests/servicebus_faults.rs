@@ -82,9 +82,9 @@ async fn unavailable_refuses_and_cuts_then_recovers() {
 
     // The open connection is cut...
     eventually("the open connection is dropped", || {
-        faults.events().iter().any(|e| {
-            matches!(&e.kind, ConnEventKind::Dropped { reason } if reason == "unavailable")
-        })
+        faults.events().iter().any(
+            |e| matches!(&e.kind, ConnEventKind::Dropped { reason } if reason == "unavailable"),
+        )
     })
     .await;
     eventually("the cut connection is closed", || {
@@ -93,9 +93,12 @@ async fn unavailable_refuses_and_cuts_then_recovers() {
             .any(|k| matches!(k, ConnEventKind::Closed))
     })
     .await;
-    let sent = tokio::time::timeout(Duration::from_secs(10), sender.send(nhn_message("cut", b"x")))
-        .await
-        .expect("the send on a cut connection ends");
+    let sent = tokio::time::timeout(
+        Duration::from_secs(10),
+        sender.send(nhn_message("cut", b"x")),
+    )
+    .await
+    .expect("the send on a cut connection ends");
     assert!(
         sent.is_err(),
         "a send on the cut connection fails: {sent:?}"
@@ -105,10 +108,9 @@ async fn unavailable_refuses_and_cuts_then_recovers() {
     let refused = try_connect(&broker, KOMMUNE_USER, KOMMUNE_PASS).await;
     assert!(refused.is_err(), "connect while unavailable fails");
     let events = faults.events();
-    let refused_conn = connection_where(&events, |k| {
-        matches!(k, ConnEventKind::RefusedUnavailable)
-    })
-    .expect("RefusedUnavailable logged");
+    let refused_conn =
+        connection_where(&events, |k| matches!(k, ConnEventKind::RefusedUnavailable))
+            .expect("RefusedUnavailable logged");
     assert_eq!(
         kinds_of(&events, refused_conn).len(),
         1,
@@ -143,11 +145,26 @@ async fn unavailable_refuses_and_cuts_then_recovers() {
     })
     .await;
     let first = kinds_of(&faults.events(), 1);
-    assert!(matches!(&first[0], ConnEventKind::Opened { username, tls: false, .. } if username == KOMMUNE_USER), "{first:?}");
-    assert!(matches!(&first[1], ConnEventKind::SenderAttached { target, queue, .. } if *target == format!("/exchange/{NS}/{QUEUE}") && queue == QUEUE), "{first:?}");
-    assert!(matches!(&first[2], ConnEventKind::Stored { message_id: Some(m), .. } if m == "before"), "{first:?}");
-    assert!(matches!(&first[3], ConnEventKind::Dropped { .. }), "{first:?}");
-    assert!(matches!(first.last(), Some(ConnEventKind::Closed)), "{first:?}");
+    assert!(
+        matches!(&first[0], ConnEventKind::Opened { username, tls: false, .. } if username == KOMMUNE_USER),
+        "{first:?}"
+    );
+    assert!(
+        matches!(&first[1], ConnEventKind::SenderAttached { target, queue, .. } if *target == format!("/exchange/{NS}/{QUEUE}") && queue == QUEUE),
+        "{first:?}"
+    );
+    assert!(
+        matches!(&first[2], ConnEventKind::Stored { message_id: Some(m), .. } if m == "before"),
+        "{first:?}"
+    );
+    assert!(
+        matches!(&first[3], ConnEventKind::Dropped { .. }),
+        "{first:?}"
+    );
+    assert!(
+        matches!(first.last(), Some(ConnEventKind::Closed)),
+        "{first:?}"
+    );
 }
 
 #[tokio::test]
@@ -159,7 +176,10 @@ async fn refused_auth_is_a_sasl_failure_with_the_user_name() {
     let e = try_connect(&broker, KOMMUNE_USER, KOMMUNE_PASS)
         .await
         .expect_err("the right password is refused while set");
-    assert!(e.contains("Sasl") || e.contains("Auth"), "SASL failure: {e}");
+    assert!(
+        e.contains("Sasl") || e.contains("Auth"),
+        "SASL failure: {e}"
+    );
     // Another user is not affected; a wrong password is logged the same way.
     try_connect(&broker, KPR_USER, KPR_PASS)
         .await
@@ -202,8 +222,11 @@ async fn drop_after_store_keeps_the_message_and_withholds_the_disposition() {
         .expect("first accepted");
     // fe2o3-amqp's sender waits for the outcome of an unsettled transfer even when the
     // connection is gone, so the send is bounded here; either way it is never accepted.
-    let second =
-        tokio::time::timeout(Duration::from_secs(3), sender.send(nhn_message("m2", b"two"))).await;
+    let second = tokio::time::timeout(
+        Duration::from_secs(3),
+        sender.send(nhn_message("m2", b"two")),
+    )
+    .await;
     assert!(
         !matches!(second, Ok(Ok(Outcome::Accepted(_)))),
         "the client never learns the second was stored: {second:?}"
@@ -269,7 +292,10 @@ async fn drop_after_store_keeps_the_message_and_withholds_the_disposition() {
         .collect();
     assert_eq!(
         opened,
-        [(1, "faults-client".to_string()), (2, "faults-client".to_string())],
+        [
+            (1, "faults-client".to_string()),
+            (2, "faults-client".to_string())
+        ],
         "each connection opened once, with the client's container-id"
     );
 }

@@ -539,8 +539,8 @@ impl OpenSniffer {
                 self.buf.drain(..8);
                 continue;
             }
-            let size = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]])
-                as usize;
+            let size =
+                u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
             let doff = self.buf[4] as usize * 4;
             if size < 8 || doff < 8 || doff > size || size > SNIFF_LIMIT {
                 return Sniffed::GaveUp;

@@ -682,8 +682,7 @@ async fn producer_link(
                 let delay = track.faults.disposition_delay();
                 let observed = Observed {
                     message_id: crate::receiver::nhn::message_id(&message),
-                    not_before: (!delay.is_zero())
-                        .then(|| tokio::time::Instant::now() + delay),
+                    not_before: (!delay.is_zero()).then(|| tokio::time::Instant::now() + delay),
                 };
                 let mut storing = Storing {
                     info,
