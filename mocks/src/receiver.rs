@@ -292,8 +292,12 @@ pub trait Injector: Send + Sync + 'static {
     /// Called once for each new message (first delivery of a message-id on a queue; not
     /// for duplicates or redeliveries), before it is judged. `own`: the register HER-id
     /// (queue owner); `from`: the `fromHerId` if it parses.
-    fn inject(&self, own: HerId, from: Option<HerId>, message_id: Option<&str>)
-    -> Option<Injection>;
+    fn inject(
+        &self,
+        own: HerId,
+        from: Option<HerId>,
+        message_id: Option<&str>,
+    ) -> Option<Injection>;
 }
 
 /// How the receiver behaves.
@@ -523,7 +527,10 @@ impl ReceiverHandle {
         self.chains
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((own.get(), from.get()), iplos_model::rules::ContentState::new());
+            .insert(
+                (own.get(), from.get()),
+                iplos_model::rules::ContentState::new(),
+            );
         tracing::info!(%own, %from, "kommune content state reset");
     }
 

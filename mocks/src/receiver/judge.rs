@@ -429,8 +429,7 @@ impl Judging<'_> {
             Some(Injection::PartlyRejected { count, reason })
                 if status != AppRecStatus::Rejected =>
             {
-                if let Some((named, reduced)) = partly_rejected(&doc, &options, &before, *count)
-                {
+                if let Some((named, reduced)) = partly_rejected(&doc, &options, &before, *count) {
                     status = AppRecStatus::OkWithErrors;
                     let named = named.iter().map(|guid| {
                         AppRecErrorCode::X99.error(&format!(
