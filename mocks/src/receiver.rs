@@ -126,6 +126,35 @@
 //!
 //! [`ReceiverConfig::failpoint`] stops (or aborts the process) after steps 1, 2 or 3, for
 //! the restart tests.
+//!
+//! # Injected answers (certification sessions)
+//!
+//! A certification session makes the register answer particular messages in planned ways
+//! ([`ReceiverConfig::injector`]). The [`Injector`] is asked once per *new* message (the
+//! first delivery of a message-id on a register queue; never for duplicates or
+//! redeliveries), before judging; the [`Injection`] it returns replaces the normal answer
+//! as each variant documents. The decision is stored with the message
+//! ([`MessageRecord::injected`], a kebab name) in the same transaction as the message
+//! itself; a withheld reply is stamped on the delivery ([`DeliveryRecord::withheld`]) in
+//! that transaction too, so a restart never sends it as owed.
+//!
+//! **[model]** choices and limits:
+//! - [`Injection::Rejected`] turns any AppRec answer (MsgHead or IPLOS stage) into status
+//!   2 with the extra X99 first; a message answered with an error message (header, CMS)
+//!   keeps that answer, because there is no AppRec to reject with.
+//! - [`Injection::PartlyRejected`] keeps the normal findings' `Error`s after the X99 that
+//!   name the rejected notifications. The content state is the one of a copy of the
+//!   document without those notifications (read with the model's reader, written with its
+//!   writer, checked from the state before). After a restart the kommune's chain is
+//!   rebuilt from the stored *full* contents, so the rejected notifications would count as
+//!   accepted then (certification sessions do not restart).
+//! - [`Injection::DelayReply`] publishes from a separate task, so the register's queue is
+//!   not held up by the delay. If the receiver stops during the delay the reply stays owed
+//!   and is sent (without delay) at the next start. The full injection lives in memory
+//!   until the message is judged: a message whose judging was interrupted by a crash is
+//!   judged normally after the restart (only the kebab name is stored).
+//! - [`ReceiverHandle::reset_content`] is not known to a restart's replay (which rebuilds
+//!   the chain from every stored message).
 
 mod directory;
 mod judge;
@@ -147,7 +176,7 @@ use tokio::task::JoinHandle;
 pub use self::directory::{CertificateDirectory, PkiDirectory, StaticDirectory};
 pub use self::mapping::{error_code, error_text, errors as apprec_errors, status as apprec_status};
 pub use self::nhn::ErrorCondition;
-pub use self::store::{MessageRecord, MessageState, RUN_STORE_FILE, RunStore};
+pub use self::store::{DeliveryRecord, MessageRecord, MessageState, RUN_STORE_FILE, RunStore};
 use crate::pki::Party;
 use crate::servicebus::{Bus, BusError, QueueKind};
 
@@ -206,6 +235,71 @@ pub enum FailpointAction {
     Abort,
 }
 
+/// What the register does with one message instead of its normal answer (certification
+/// sessions; see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Injection {
+    /// Judge normally (all stages, so the verdict and report are recorded), but answer
+    /// AppRec status 2 (Avvist) with one extra `Error` (code X99, text = `reason`) first;
+    /// the kommune's content state is left as it was (as for any status 2).
+    Rejected {
+        /// The X99 text.
+        reason: String,
+    },
+    /// Judge normally, then answer AppRec status 3 naming the last `count` notifications
+    /// of the IPLOS message as rejected: one X99 each, whose text contains the
+    /// notification's `notifikasjonGUID` and `reason`. The content state becomes what it
+    /// would be had those notifications not been in the message. A message rejected on
+    /// its own (status 2) keeps its normal answer; one with at most `count` notifications
+    /// has all of them named.
+    PartlyRejected {
+        /// How many notifications, counted from the end.
+        count: usize,
+        /// Part of each X99 text.
+        reason: String,
+    },
+    /// Do not judge: answer an error message on the sender's `_error` queue with
+    /// `transport:internal-error` and this description (content state unchanged, verdict
+    /// stage `internal`).
+    TransportError {
+        /// The errorDescription.
+        description: String,
+    },
+    /// Judge and record normally, but never publish the reply for this delivery (marked
+    /// withheld, not owed). A later duplicate delivery of the same message-id gets the
+    /// stored reply as usual.
+    WithholdReply,
+    /// Publish the reply only after this delay (everything else normal).
+    DelayReply(std::time::Duration),
+}
+
+impl Injection {
+    /// The short name stored with the message (`rejected`, `partly-rejected`,
+    /// `transport-error`, `withhold-reply`, `delay-reply`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Injection::Rejected { .. } => "rejected",
+            Injection::PartlyRejected { .. } => "partly-rejected",
+            Injection::TransportError { .. } => "transport-error",
+            Injection::WithholdReply => "withhold-reply",
+            Injection::DelayReply(_) => "delay-reply",
+        }
+    }
+}
+
+/// Decides injected answers (see [`Injection`]).
+pub trait Injector: Send + Sync + 'static {
+    /// Called once for each new message (first delivery of a message-id on a queue; not
+    /// for duplicates or redeliveries), before it is judged. `own`: the register HER-id
+    /// (queue owner); `from`: the `fromHerId` if it parses.
+    fn inject(
+        &self,
+        own: HerId,
+        from: Option<HerId>,
+        message_id: Option<&str>,
+    ) -> Option<Injection>;
+}
+
 /// How the receiver behaves.
 #[derive(Clone)]
 pub struct ReceiverConfig {
@@ -231,6 +325,8 @@ pub struct ReceiverConfig {
     pub clock: Arc<dyn Clock>,
     /// A failpoint for the restart tests.
     pub failpoint: Option<(Failpoint, FailpointAction)>,
+    /// Injected answers for particular messages (certification sessions).
+    pub injector: Option<Arc<dyn Injector>>,
 }
 
 impl std::fmt::Debug for ReceiverConfig {
@@ -240,6 +336,7 @@ impl std::fmt::Debug for ReceiverConfig {
             .field("name", &self.name)
             .field("data_year", &self.data_year)
             .field("failpoint", &self.failpoint)
+            .field("injector", &self.injector.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -261,6 +358,7 @@ impl Default for ReceiverConfig {
             max_attempts: 3,
             clock: Arc::new(SystemClock),
             failpoint: None,
+            injector: None,
         }
     }
 }
@@ -372,17 +470,20 @@ impl Receiver {
             }
         }
         let (crashed_tx, crashed_rx) = watch::channel(None);
+        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let chains: run::ChainMap = Arc::new(Mutex::new(Default::default()));
         let shared = Arc::new(run::Shared {
             bus,
             store: store.clone(),
             identity,
             directory,
             config,
-            chains: Arc::new(Mutex::new(Default::default())),
+            chains: chains.clone(),
             crashed: crashed_tx,
+            injections: Mutex::new(Default::default()),
+            shutdown: shutdown_rx.clone(),
         });
         let recovered = run::recover(&shared).await?;
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let tasks = run::spawn(shared.clone(), shutdown_rx);
         tracing::info!(
             her_ids = ?shared.config.her_ids, recovered, "receiver started"
@@ -393,6 +494,7 @@ impl Receiver {
             shutdown: shutdown_tx,
             crashed: crashed_rx,
             recovered,
+            chains,
         })
     }
 }
@@ -406,12 +508,30 @@ pub struct ReceiverHandle {
     shutdown: watch::Sender<bool>,
     crashed: watch::Receiver<Option<Failpoint>>,
     recovered: usize,
+    chains: run::ChainMap,
 }
 
 impl ReceiverHandle {
     /// The run store.
     pub fn store(&self) -> &Arc<RunStore> {
         &self.store
+    }
+
+    /// Forgets the content state of (register `own`, sender `from`): the next message from
+    /// `from` to `own` is checked as the first of a fresh register (a certification session
+    /// starts each test submission to KPR Validering afresh). Limit: a restart's replay
+    /// does not know about the reset (certification sessions do not restart).
+    pub fn reset_content(&self, own: HerId, from: HerId) {
+        // A fresh state in memory, not an absent one: an absent state is rebuilt from the
+        // store (the restart path).
+        self.chains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                (own.get(), from.get()),
+                iplos_model::rules::ContentState::new(),
+            );
+        tracing::info!(%own, %from, "kommune content state reset");
     }
 
     /// How many owed replies were sent at start.

@@ -12,12 +12,12 @@ use fe2o3_amqp_types::primitives::Binary;
 use iplos_model::ids::HerId;
 use iplos_model::message::{
     AppRec, AppRecError, AppRecErrorCode, AppRecParty, AppRecStatus, Coded, MsgHeadReadError,
-    OriginalMsgId, read_msghead, write_apprec,
+    OriginalMsgId, OutputEncoding, read_msghead, write_apprec, write_message,
 };
 use iplos_model::rules::{CheckOptions, ContentState, check_stream};
 
 use super::nhn::{self, ErrorCondition, Prop};
-use super::{Answer, CertificateDirectory, ReceiverConfig, Stage, Verdict, mapping};
+use super::{Answer, CertificateDirectory, Injection, ReceiverConfig, Stage, Verdict, mapping};
 use crate::cms::{self, CmsError};
 use crate::pki::Party;
 use crate::servicebus::{AmqpMessage, QueueKind, parse_queue_name, target_queue};
@@ -115,8 +115,14 @@ fn sender_of(m: &AmqpMessage, ctx: &Ctx<'_>) -> Sender {
     }
 }
 
-/// Judges one message.
-pub(crate) fn judge(m: &AmqpMessage, ctx: &Ctx<'_>, chains: &mut dyn Chains) -> Judged {
+/// Judges one message; `injection` (Rejected or PartlyRejected) changes the AppRec as
+/// the module docs of [`super`] describe (other injections are the runner's business).
+pub(crate) fn judge(
+    m: &AmqpMessage,
+    ctx: &Ctx<'_>,
+    chains: &mut dyn Chains,
+    injection: Option<&Injection>,
+) -> Judged {
     let sender = sender_of(m, ctx);
     let mut j = Judging {
         m,
@@ -135,6 +141,7 @@ pub(crate) fn judge(m: &AmqpMessage, ctx: &Ctx<'_>, chains: &mut dyn Chains) -> 
         },
         content: None,
         replay: false,
+        injection,
     };
     let reply = j.run(chains);
     Judged {
@@ -152,6 +159,7 @@ struct Judging<'a> {
     verdict: Verdict,
     content: Option<Vec<u8>>,
     replay: bool,
+    injection: Option<&'a Injection>,
 }
 
 /// Where the AppRec refers back to: the MsgHead's id, type and date when read.
@@ -413,9 +421,28 @@ impl Judging<'_> {
         let mut state = chains.take(from);
         let before = state.clone();
         let report = check_stream(&doc[..], &options, &mut state, &mut |_| {});
+        let mut status = mapping::status(&report);
+        let mut errors = mapping::errors(&report, ctx.config.max_apprec_errors);
+        match self.injection {
+            // The AppRec itself is changed in `apprec`.
+            Some(Injection::Rejected { .. }) => status = AppRecStatus::Rejected,
+            Some(Injection::PartlyRejected { count, reason })
+                if status != AppRecStatus::Rejected =>
+            {
+                if let Some((named, reduced)) = partly_rejected(&doc, &options, &before, *count) {
+                    status = AppRecStatus::OkWithErrors;
+                    let named = named.iter().map(|guid| {
+                        AppRecErrorCode::X99.error(&format!(
+                            "notification notifikasjonGUID {guid} rejected: {reason}"
+                        ))
+                    });
+                    errors.splice(0..0, named);
+                    state = reduced;
+                }
+            }
+            _ => {}
+        }
         drop(doc);
-        let status = mapping::status(&report);
-        let errors = mapping::errors(&report, ctx.config.max_apprec_errors);
         if status == AppRecStatus::Rejected {
             chains.put(from, before);
         } else {
@@ -504,10 +531,14 @@ impl Judging<'_> {
         &mut self,
         from: HerId,
         original: Option<Original>,
-        status: AppRecStatus,
-        errors: Vec<AppRecError>,
+        mut status: AppRecStatus,
+        mut errors: Vec<AppRecError>,
     ) -> Reply {
         let ctx = self.ctx;
+        if let Some(Injection::Rejected { reason }) = self.injection {
+            status = AppRecStatus::Rejected;
+            errors.insert(0, AppRecErrorCode::X99.error(reason));
+        }
         self.verdict.answer = Answer::AppRec {
             status: status.code().to_string(),
             errors: errors.clone(),
@@ -606,6 +637,44 @@ impl Judging<'_> {
     }
 }
 
+/// For [`Injection::PartlyRejected`]: the `notifikasjonGUID`s of the last `count`
+/// notifications of `doc`, and the content state after checking a copy of `doc` without
+/// them from `before`. `None` when the document cannot be read as a `Melding` or has no
+/// notification (the normal answer stands).
+fn partly_rejected(
+    doc: &[u8],
+    options: &CheckOptions,
+    before: &ContentState,
+    count: usize,
+) -> Option<(Vec<String>, ContentState)> {
+    let received = iplos_model::compare::read_received(doc, options).ok()?;
+    let mut melding = received.melding;
+    let n = melding.notifikasjoner.len();
+    if n == 0 {
+        return None;
+    }
+    let keep = n.saturating_sub(count);
+    let named = melding
+        .notifikasjoner
+        .drain(keep..)
+        .map(|n| n.guid)
+        .collect::<Vec<_>>();
+    if keep == 0 {
+        // Nothing of the message is accepted.
+        return Some((named, before.clone()));
+    }
+    let bytes = write_message(&melding, Vec::new(), OutputEncoding::Utf8).ok()?;
+    let mut state = before.clone();
+    let report = check_stream(&bytes[..], options, &mut state, &mut |_| {});
+    if mapping::status(&report) == AppRecStatus::Rejected {
+        // The copy is rejected on its own (should not happen for a message that was not):
+        // nothing of it is accepted.
+        tracing::warn!("the copy without the rejected notifications is itself rejected");
+        return Some((named, before.clone()));
+    }
+    Some((named, state))
+}
+
 fn msghead_ns() -> &'static str {
     iplos_model::message::NS_MSGHEAD
 }
@@ -631,6 +700,7 @@ pub(crate) fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String
         },
         content: None,
         replay: false,
+        injection: None,
     };
     let reply = j.error(ErrorCondition::InternalError, description, String::new());
     Judged {

@@ -15,12 +15,13 @@ use tokio::task::JoinHandle;
 use super::judge::{self, Chains, Ctx, Judged, Reply};
 use super::store::{CheckedRecord, Decision, RunStore};
 use super::{
-    Answer, CertificateDirectory, Failpoint, FailpointAction, ReceiverConfig, ReceiverError, nhn,
+    Answer, CertificateDirectory, Failpoint, FailpointAction, Injection, ReceiverConfig,
+    ReceiverError, nhn,
 };
 use crate::pki::Party;
 use crate::servicebus::{AmqpMessage, Bus, Delivery, QueueKind, decode_message, encode_message};
 
-type ChainMap = Arc<Mutex<HashMap<(u32, u32), ContentState>>>;
+pub(crate) type ChainMap = Arc<Mutex<HashMap<(u32, u32), ContentState>>>;
 
 pub(crate) struct Shared {
     pub(crate) bus: Bus,
@@ -30,6 +31,10 @@ pub(crate) struct Shared {
     pub(crate) config: ReceiverConfig,
     pub(crate) chains: ChainMap,
     pub(crate) crashed: watch::Sender<Option<Failpoint>>,
+    /// The injections decided for new messages, by message row, until they are judged.
+    pub(crate) injections: Mutex<HashMap<i64, Injection>>,
+    /// The receiver's shutdown signal (delayed replies stop waiting on it).
+    pub(crate) shutdown: watch::Receiver<bool>,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -245,9 +250,10 @@ async fn handle(
     let from = normalised_her(nhn::app_prop_text(&message, nhn::FROM_HER_ID));
     let to = normalised_her(nhn::app_prop_text(&message, nhn::TO_HER_ID));
     let store = shared.store.clone();
+    let injector = shared.config.injector.clone();
 
     // received: the message and this delivery are in the store.
-    let (message_row, delivery_row, judge_now) = {
+    let (message_row, delivery_row, judge_now, injection) = {
         let (queue, message_id, message) =
             (queue.to_string(), message_id.clone(), Arc::clone(&message));
         blocking(move || {
@@ -255,15 +261,20 @@ async fn handle(
             let key = message_key(message_id.as_deref(), &encoded);
             Ok(match store.find(&queue, &key)? {
                 None => {
-                    let (m, d) = store.insert_received(
+                    let injection = injector.and_then(|i| {
+                        let from = from.as_deref().and_then(|f| HerId::parse(f).ok());
+                        i.inject(own, from, message_id.as_deref())
+                    });
+                    let (m, d) = store.insert_received_injected(
                         &queue,
                         &key,
                         message_id.as_deref(),
                         from.as_deref(),
                         to.as_deref(),
                         &encoded,
+                        injection.as_ref().map(Injection::name),
                     )?;
-                    (m, d, Some(1))
+                    (m, d, Some(1), injection)
                 }
                 Some(k) => {
                     // A delivery never settled: the broker redelivers it after a crash.
@@ -278,19 +289,39 @@ async fn handle(
                             Some(store.bump_attempts(k.message)?)
                         }
                     };
-                    (k.message, d, attempts)
+                    (k.message, d, attempts, None)
                 }
             })
         })
         .await?
     };
+    if let Some(i) = &injection {
+        tracing::info!(%queue, message_id = ?message_id, injection = ?i, "injected answer");
+        shared
+            .injections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(message_row, i.clone());
+    }
     if shared.failpoint(Failpoint::AfterStore) {
         std::mem::forget(delivery);
         return Ok(Flow::Crashed);
     }
 
     // checked: verdict and reply are in the store.
+    let mut delay = None;
     if let Some(attempts) = judge_now {
+        // The injection decided at the first delivery (also for a redelivery in this
+        // process after an interrupted judging).
+        let injection = shared
+            .injections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&message_row)
+            .cloned();
+        if let Some(Injection::DelayReply(d)) = &injection {
+            delay = Some(*d);
+        }
         let judged = {
             let shared2 = shared.clone();
             let message = Arc::clone(&message);
@@ -305,6 +336,9 @@ async fn handle(
                     own_her: own,
                     now: shared2.config.clock.now(),
                 };
+                if let Some(Injection::TransportError { description }) = &injection {
+                    return Ok(judge::internal_error(&message, &ctx, description.clone()));
+                }
                 if attempts > shared2.config.max_attempts {
                     return Ok(judge::internal_error(
                         &message,
@@ -322,7 +356,12 @@ async fn handle(
                     before: message_row,
                     options: shared2.options(),
                 };
-                Ok(judge::judge(&message, &ctx, &mut chains))
+                Ok(judge::judge(
+                    &message,
+                    &ctx,
+                    &mut chains,
+                    injection.as_ref(),
+                ))
             })
             .await?
         };
@@ -330,6 +369,11 @@ async fn handle(
         let record = checked_record(judged)?;
         let store = shared.store.clone();
         blocking(move || Ok(store.record_checked(message_row, &record)?)).await?;
+        shared
+            .injections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&message_row);
     }
     if shared.failpoint(Failpoint::AfterCheck) {
         std::mem::forget(delivery);
@@ -371,31 +415,70 @@ async fn handle(
         reply,
     } = decision
     {
-        // A failed publish is retried a few times; after that the reply stays owed and is
-        // sent at the next start (recovery runs before the consumers, never beside them:
-        // two publishers of one reply could both send it).
-        let mut wait = Duration::from_millis(100);
-        for attempt in 1.. {
-            match publish_reply(
-                shared,
-                delivery_row,
-                &reply_queue,
-                &reply_message_id,
-                &reply,
-            )
-            .await
-            {
-                Ok(()) => break,
-                Err(e) if attempt < 4 => {
-                    tracing::warn!(error = %e, attempt, "publishing a reply failed; retrying");
-                    tokio::time::sleep(wait).await;
-                    wait *= 4;
-                }
-                Err(e) => return Err(e),
-            }
+        let store = shared.store.clone();
+        if blocking(move || Ok(store.is_withheld(delivery_row)?)).await? {
+            tracing::info!(%queue, message_id = ?message_id, "reply withheld (injected)");
+            return Ok(Flow::Continue);
         }
+        if let Some(delay) = delay {
+            // A separate task, so that the register's queue is not held up. If the receiver
+            // stops first, the reply stays owed and is sent at the next start.
+            let shared = shared.clone();
+            let mut shutdown = shared.shutdown.clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = shutdown.wait_for(|s| *s) => return,
+                }
+                if let Err(e) = publish_with_retries(
+                    &shared,
+                    delivery_row,
+                    &reply_queue,
+                    &reply_message_id,
+                    &reply,
+                )
+                .await
+                {
+                    tracing::error!(error = %e, "publishing a delayed reply failed; it stays owed");
+                }
+            });
+            return Ok(Flow::Continue);
+        }
+        publish_with_retries(
+            shared,
+            delivery_row,
+            &reply_queue,
+            &reply_message_id,
+            &reply,
+        )
+        .await?;
     }
     Ok(Flow::Continue)
+}
+
+/// A failed publish is retried a few times; after that the reply stays owed and is sent at
+/// the next start (recovery runs before the consumers, never beside them: two publishers of
+/// one reply could both send it).
+async fn publish_with_retries(
+    shared: &Arc<Shared>,
+    delivery: i64,
+    queue: &str,
+    reply_id: &str,
+    bytes: &[u8],
+) -> Result<(), ReceiverError> {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1.. {
+        match publish_reply(shared, delivery, queue, reply_id, bytes).await {
+            Ok(()) => break,
+            Err(e) if attempt < 4 => {
+                tracing::warn!(error = %e, attempt, "publishing a reply failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn log_verdict(j: &Judged, queue: &str) {

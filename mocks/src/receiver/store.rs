@@ -84,6 +84,7 @@ CREATE TABLE IF NOT EXISTS rcv_message (
     reply_queue TEXT,
     reply_message_id TEXT,
     reply BLOB,
+    injected TEXT,
     UNIQUE (queue, message_key)
 );
 CREATE INDEX IF NOT EXISTS rcv_message_by_parties ON rcv_message (to_her, from_her, id);
@@ -94,7 +95,8 @@ CREATE TABLE IF NOT EXISTS rcv_delivery (
     received_ms INTEGER NOT NULL,
     settled_ms INTEGER,
     replied_ms INTEGER,
-    reply_sb_id INTEGER
+    reply_sb_id INTEGER,
+    withheld INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS rcv_delivery_by_message ON rcv_delivery (message, id);
 ";
@@ -164,6 +166,28 @@ pub struct MessageRecord {
     pub deliveries: u32,
     /// Replies enqueued for it.
     pub replies_sent: u32,
+    /// The injected answer decided for it ([`super::Injection::name`]), if any.
+    pub injected: Option<String>,
+}
+
+/// One broker delivery handled by the receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryRecord {
+    /// Row id.
+    pub id: i64,
+    /// The message row ([`MessageRecord::id`]).
+    pub message: i64,
+    /// A duplicate: the sender sent the message-id again after an earlier delivery was
+    /// settled.
+    pub duplicate: bool,
+    /// When the delivery was received.
+    pub received: DateTime<Utc>,
+    /// When it was settled (accepted or dead-lettered).
+    pub settled: Option<DateTime<Utc>>,
+    /// When its reply was published (for a delayed reply: when it actually was).
+    pub replied: Option<DateTime<Utc>>,
+    /// Its reply is withheld on purpose ([`super::Injection::WithholdReply`]): never sent.
+    pub withheld: bool,
 }
 
 /// A delivery whose reply is owed.
@@ -357,7 +381,6 @@ impl RunStore {
 
     /// Records a new message as received with its first delivery; returns the message
     /// and delivery rows.
-    #[allow(clippy::too_many_arguments)]
     pub fn insert_received(
         &self,
         queue: &str,
@@ -367,12 +390,30 @@ impl RunStore {
         to_her: Option<&str>,
         raw: &[u8],
     ) -> Result<(i64, i64), StoreError> {
+        self.insert_received_injected(queue, message_key, message_id, from_her, to_her, raw, None)
+    }
+
+    /// [`RunStore::insert_received`] with the injected answer decided for the message (its
+    /// name), in the same transaction; a `withhold-reply` also marks the first delivery
+    /// withheld.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_received_injected(
+        &self,
+        queue: &str,
+        message_key: &str,
+        message_id: Option<&str>,
+        from_her: Option<&str>,
+        to_her: Option<&str>,
+        raw: &[u8],
+        injected: Option<&str>,
+    ) -> Result<(i64, i64), StoreError> {
+        let withheld = injected == Some("withhold-reply");
         let now = self.now_ms();
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         tx.prepare_cached(
-            "INSERT INTO rcv_message (queue, message_key, message_id, from_her, to_her, received_ms, raw, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO rcv_message (queue, message_key, message_id, from_her, to_her, received_ms, raw, state, injected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             queue,
@@ -382,13 +423,14 @@ impl RunStore {
             to_her,
             now,
             raw,
-            MessageState::Received.as_str()
+            MessageState::Received.as_str(),
+            injected,
         ])?;
         let message = tx.last_insert_rowid();
         tx.prepare_cached(
-            "INSERT INTO rcv_delivery (message, duplicate, received_ms) VALUES (?1, 0, ?2)",
+            "INSERT INTO rcv_delivery (message, duplicate, received_ms, withheld) VALUES (?1, 0, ?2, ?3)",
         )?
-        .execute(params![message, now])?;
+        .execute(params![message, now, withheld])?;
         let delivery = tx.last_insert_rowid();
         tx.commit()?;
         Ok((message, delivery))
@@ -514,13 +556,24 @@ impl RunStore {
         Ok(r.unwrap_or(false))
     }
 
-    /// Deliveries of checked messages on the given register queues whose reply is owed.
+    /// Whether a delivery's reply is withheld on purpose (never to be sent).
+    pub fn is_withheld(&self, delivery: i64) -> Result<bool, StoreError> {
+        let conn = self.lock()?;
+        let r = conn
+            .prepare_cached("SELECT withheld FROM rcv_delivery WHERE id = ?1")?
+            .query_row([delivery], |r| r.get::<_, bool>(0))
+            .optional()?;
+        Ok(r.unwrap_or(false))
+    }
+
+    /// Deliveries of checked messages on the given register queues whose reply is owed
+    /// (withheld replies are not owed).
     pub fn pending_replies(&self, queues: &[String]) -> Result<Vec<PendingReply>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare(
             "SELECT d.id, m.id, m.queue, m.reply_queue, m.reply_message_id, m.reply
              FROM rcv_delivery d JOIN rcv_message m ON m.id = d.message
-             WHERE d.replied_ms IS NULL AND m.state = 'checked' ORDER BY d.id",
+             WHERE d.replied_ms IS NULL AND d.withheld = 0 AND m.state = 'checked' ORDER BY d.id",
         )?;
         let rows = stmt
             .query_map([], |r| {
@@ -589,7 +642,7 @@ impl RunStore {
         let mut stmt = conn.prepare(
             "SELECT m.id, m.queue, m.message_id, m.from_her, m.to_her, m.received_ms, m.state,
                     m.attempts, m.outcome, m.status, m.error_condition, m.stage, m.verdict,
-                    m.reply_queue, m.reply_message_id,
+                    m.reply_queue, m.reply_message_id, m.injected,
                     (SELECT COUNT(*) FROM rcv_delivery d WHERE d.message = m.id),
                     (SELECT COUNT(*) FROM rcv_delivery d
                         WHERE d.message = m.id AND d.replied_ms IS NOT NULL AND m.reply IS NOT NULL)
@@ -613,8 +666,9 @@ impl RunStore {
                     verdict: r.get(12)?,
                     reply_queue: r.get(13)?,
                     reply_message_id: r.get(14)?,
-                    deliveries: r.get(15)?,
-                    replies_sent: r.get(16)?,
+                    injected: r.get(15)?,
+                    deliveries: r.get(16)?,
+                    replies_sent: r.get(17)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
@@ -627,6 +681,40 @@ impl RunStore {
             .messages()?
             .into_iter()
             .find(|m| m.message_id.as_deref() == Some(message_id)))
+    }
+
+    /// The decrypted, verified content (MsgHead XML) stored for a message row, if
+    /// decryption got that far (`None` also for an unknown row).
+    pub fn content(&self, message: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let conn = self.lock()?;
+        Ok(conn
+            .prepare_cached("SELECT content FROM rcv_message WHERE id = ?1")?
+            .query_row([message], |r| r.get::<_, Option<Vec<u8>>>(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// Every delivery, in order.
+    pub fn deliveries(&self) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let conn = self.lock()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, message, duplicate, received_ms, settled_ms, replied_ms, withheld
+             FROM rcv_delivery ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(DeliveryRecord {
+                    id: r.get(0)?,
+                    message: r.get(1)?,
+                    duplicate: r.get(2)?,
+                    received: ms_to_time(r.get(3)?),
+                    settled: r.get::<_, Option<i64>>(4)?.map(ms_to_time),
+                    replied: r.get::<_, Option<i64>>(5)?.map(ms_to_time),
+                    withheld: r.get(6)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
     }
 
     /// The raw AMQP message (encoded) as received first.
