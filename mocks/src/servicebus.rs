@@ -206,6 +206,12 @@ impl TlsConfig {
             private_key_pem: std::fs::read(private_key)?,
         })
     }
+
+    /// A TLS acceptor with this certificate (for a listener of one's own, e.g. a
+    /// certification session's wrong-host port).
+    pub fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, BusError> {
+        server::tls_acceptor(self)
+    }
 }
 
 /// Protective limits.

@@ -131,6 +131,10 @@ pub struct Session {
     pub her_id: Option<u32>,
     /// The channel: `servicebus` or `sendemodul`.
     pub channel: String,
+    /// What a reader of the result must know about how the session was run (e.g. a time
+    /// scale that shortened timeouts and fault durations).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// The overall verdict.
@@ -906,6 +910,9 @@ fn render(r: &CertificationReport) -> String {
     let mut body = String::with_capacity(64 * 1024);
     let _ = writeln!(body, "<style>{CERT_CSS}</style>");
     body.push_str(&verdict_section(r));
+    for note in &r.session.notes {
+        let _ = writeln!(body, "<p class=\"note\"><b>Note:</b> {}</p>", esc(note));
+    }
     let required_failed: Vec<&TestResult> = r
         .tests
         .iter()
@@ -1308,6 +1315,7 @@ pub fn sample() -> CertificationReport {
             kommune_name: "Oslo".into(),
             her_id: Some(8_123_456),
             channel: "servicebus".into(),
+            notes: Vec::new(),
         },
         verdict: Verdict::Incomplete,
         summary: Summary::default(),

@@ -13,8 +13,11 @@
 //!   Exit 0 when every file conforms and is complete and correct, 1 when not, 2 when the
 //!   check could not run.
 //!
-//! The transport part of a session (`certify run`, the plan's suites over AMQP and
-//! Sendemodul) is not built yet (issue 7).
+//! - `certify run DIR [--time-scale F] [--only PHASES]` is the transport session
+//!   ([`crate::certify::run`]): the vendor's EPJ sends over amqps while the harness walks the
+//!   plan's phases, injects the faults and writes the certification report to `DIR/run/`.
+//! - `certify vendor DIR [--broken KIND]` is the harness's reference EPJ
+//!   ([`crate::certify::vendor`]) playing the vendor in a running session.
 
 use std::fs;
 use std::io::BufWriter;
@@ -33,7 +36,7 @@ use iplos_model::rules::{CheckOptions, ContentState, Severity};
 use iplos_reports::certification::{
     CertificationReport, Evidence, Session as CertSession, TestVerdict, VendorInfo,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Prepare or check a vendor's certification session.
 #[derive(clap::Args)]
@@ -48,6 +51,55 @@ enum Sub {
     Init(InitArgs),
     /// Offline mode: check exported files against the session's expected events.
     Check(CheckArgs),
+    /// The transport session: start the endpoints, walk the plan with the vendor's EPJ,
+    /// inject the faults, write the certification report.
+    Run(RunArgs),
+    /// The harness's reference EPJ, playing the vendor in a running session (for trying the
+    /// harness, and with --broken to see the session catch a misbehaving sender).
+    Vendor(VendorArgs),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The session directory made by `certify init`.
+    dir: PathBuf,
+    /// Another test plan (default: the shipped iplos-56.toml).
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Multiply every timeout and fault duration by F (below 1 to rehearse the session
+    /// itself; the report says so, and a certificate needs 1).
+    #[arg(long, value_name = "F", default_value_t = 1.0)]
+    time_scale: f64,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: std::net::IpAddr,
+    /// The broker's port (amqps; 0: any free port).
+    #[arg(long, default_value_t = 0)]
+    amqp_port: u16,
+    /// The port whose certificate is for another host name (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    wrong_host_port: u16,
+    /// The live page's port (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    web_port: u16,
+    /// Walk only these phases (comma-separated ids, e.g. test-submission,initial-load).
+    #[arg(long, value_delimiter = ',', value_name = "PHASES")]
+    only: Vec<String>,
+    /// Replace an earlier run's results in DIR/run.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct VendorArgs {
+    /// The session directory of a running `certify run`.
+    dir: PathBuf,
+    /// Misbehave in one way.
+    #[arg(long, value_enum)]
+    broken: Option<crate::certify::vendor::Broken>,
+    /// Seconds to wait for the session's endpoints.
+    #[arg(long, default_value_t = 60)]
+    wait: u64,
 }
 
 #[derive(clap::Args)]
@@ -88,28 +140,71 @@ struct CheckArgs {
     vendor_service_ids: bool,
 }
 
-/// `session.json`.
-#[derive(Debug, Serialize, Deserialize)]
-struct Session {
-    vendor: String,
-    kommune: String,
-    kommune_name: String,
-    year: u16,
-    seed: u64,
-    scale: f64,
-    her_id: u32,
-    tool: String,
-    persons: usize,
-    expected_notifications: usize,
-    expected_corrections: usize,
-}
+use crate::certify::session::{Credentials, Session, TlsFiles};
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
     match args.command {
         Sub::Init(a) => init(a),
         Sub::Check(a) => check(a),
+        Sub::Run(a) => run_session(a),
+        Sub::Vendor(a) => vendor(a),
     }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run_session(a: RunArgs) -> Result<ExitCode> {
+    use crate::certify::phases::PhaseKind;
+    let mut only = Vec::new();
+    for id in &a.only {
+        match PhaseKind::ALL.into_iter().find(|k| k.as_str() == id.trim()) {
+            Some(k) => only.push(k),
+            None => bail!(
+                "--only {id}: not a phase; the phases are {}",
+                PhaseKind::ALL
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+    let report =
+        runtime()?.block_on(crate::certify::run::run(crate::certify::run::RunOptions {
+            dir: a.dir,
+            plan: a.plan,
+            time_scale: a.time_scale,
+            bind: a.bind,
+            amqp_port: a.amqp_port,
+            wrong_host_port: a.wrong_host_port,
+            web_port: a.web_port,
+            only,
+            force: a.force,
+        }))?;
+    Ok(
+        if report.verdict == iplos_reports::certification::Verdict::Pass {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+fn vendor(a: VendorArgs) -> Result<ExitCode> {
+    runtime()?.block_on(crate::certify::vendor::run(
+        crate::certify::vendor::VendorOptions {
+            dir: a.dir,
+            broken: a.broken,
+            wait: std::time::Duration::from_secs(a.wait),
+        },
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init(a: InitArgs) -> Result<ExitCode> {
@@ -156,7 +251,10 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         persons: data.persons.len(),
         expected_notifications: data.melding.notifikasjoner.len(),
         expected_corrections: data.korreksjoner.notifikasjoner.len(),
+        initial_load: data.stats.initial_load as usize,
     };
+    Credentials::load_or_create(&a.out, m.number())?;
+    TlsFiles::load_or_create(&a.out).context("making the session's TLS certificates")?;
     fs::write(
         a.out.join("session.json"),
         serde_json::to_vec_pretty(&session)?,
@@ -194,9 +292,17 @@ fn readme(s: &Session, dir: &Path) -> String {
          \x20  content rule, and compares the export with the events the harness expects: missing,\n\
          \x20  extra and wrong events, each with the message, field, rule and line. The result is\n\
          \x20  in `check/result.json`.\n\
-         4. Transport (AMQP, signed and encrypted, AppRec): the kommune's certificates are in\n\
-         \x20  `pki/{her}/` (PEM and PKCS#12, password in `pki/index.json`); `certify run` comes with a\n\
-         \x20  later version — until then `iplos-harness serve` gives the endpoints.\n\n\
+         4. Transport (AMQP over TLS, signed and encrypted, AppRec): start\n\
+         \x20  `iplos-harness certify run {dir}`. It prints the broker's amqps URL (the kommune's\n\
+         \x20  username and password are in `credentials.json`), the CA to trust (`tls/ca.pem`) and a\n\
+         \x20  live page that says, phase by phase, what to do next and what the harness waits for\n\
+         \x20  (the same in `run/endpoints.json`). The kommune's virksomhetssertifikater are in\n\
+         \x20  `pki/{her}/` (PEM and PKCS#12, password in `pki/index.json`). The phases: the test\n\
+         \x20  submission to KPR Validering (131725); a refused password; a port with a certificate for\n\
+         \x20  another host; AppRec status 2 and 3, a transport error and a lost AppRec to act on; a\n\
+         \x20  dropped connection, an unavailable and a slow broker; then the initial load, the year's\n\
+         \x20  events and the corrections to KPR (134197). The report is in `run/` (index.html,\n\
+         \x20  report.json, junit.xml, and the evidence with a sha256 manifest).\n\n\
          `harness/expected/` holds what a perfect export would be. It is the harness's answer key:\n\
          do not feed it to the EPJ.\n",
         vendor = s.vendor,
@@ -243,11 +349,7 @@ fn read_melding(path: &Path) -> Result<Melding> {
 }
 
 fn check(a: CheckArgs) -> Result<ExitCode> {
-    let session: Session = serde_json::from_slice(
-        &fs::read(a.dir.join("session.json"))
-            .with_context(|| format!("{} is not a certification session", a.dir.display()))?,
-    )
-    .context("session.json")?;
+    let session = Session::load(&a.dir)?;
     let expected_dir = a.dir.join("harness").join("expected");
     let exp_ordinary = read_melding(&expected_dir.join("melding.xml"))?;
     let exp_corrections = read_melding(&expected_dir.join("korreksjoner.xml"))?;
@@ -582,6 +684,7 @@ fn certification_report(
             kommune_name: session.kommune_name.clone(),
             her_id: Some(session.her_id),
             channel: "files".into(),
+            notes: Vec::new(),
         },
         verdict: iplos_reports::certification::Verdict::Incomplete,
         summary: Default::default(),

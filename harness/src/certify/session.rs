@@ -1,0 +1,274 @@
+//! A certification session directory, as `certify init` makes it and `certify check`,
+//! `certify run` and `certify vendor` read it:
+//!
+//! ```text
+//! DIR/session.json        vendor, kommune, year, seed, scale, HER-id, counts (this module's Session)
+//! DIR/README.md           the tester's instructions
+//! DIR/population.jsonl    the synthetic population to load into the EPJ
+//! DIR/credentials.json    the kommune's service bus username and password (mode 0600)
+//! DIR/pki/                the kommune's virksomhetssertifikater and the register's (mocks::pki)
+//! DIR/tls/                the session's TLS CA (ca.pem, for the EPJ's trust store), the broker's
+//!                         certificate for localhost/127.0.0.1 and a certificate for another host
+//!                         name (CONN-03)
+//! DIR/harness/expected/   the answer key: what a perfect export would be (not for the EPJ)
+//! DIR/check/              `certify check`'s results
+//! DIR/run/                `certify run`'s endpoints, live state, evidence and report
+//! ```
+//!
+//! **\[model\]** The TLS material is the session's own small CA (EC P-256, valid for the
+//! session's 30 days), not the virksomhetssertifikat PKI: on NHN's service bus the broker's
+//! certificate is a public web certificate, unrelated to the message-level certificates.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use openssl::asn1::Asn1Time;
+use openssl::bn::{BigNum, MsbOption};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::x509::extension::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+};
+use openssl::x509::{X509, X509NameBuilder};
+use serde::{Deserialize, Serialize};
+
+/// `session.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub vendor: String,
+    pub kommune: String,
+    pub kommune_name: String,
+    pub year: u16,
+    pub seed: u64,
+    pub scale: f64,
+    pub her_id: u32,
+    pub tool: String,
+    pub persons: usize,
+    pub expected_notifications: usize,
+    pub expected_corrections: usize,
+    /// How many of the ordinary message's notifications are the initial load (they come
+    /// first); the rest are the year's events.
+    #[serde(default)]
+    pub initial_load: usize,
+}
+
+impl Session {
+    /// Reads `DIR/session.json`.
+    pub fn load(dir: &Path) -> Result<Session> {
+        let path = dir.join("session.json");
+        let bytes = fs::read(&path).with_context(|| {
+            format!(
+                "{} is not a certification session (no session.json; make one with `certify init`)",
+                dir.display()
+            )
+        })?;
+        serde_json::from_slice(&bytes).with_context(|| format!("{}", path.display()))
+    }
+
+    /// The expected ordinary message (the answer key).
+    pub fn expected_ordinary(dir: &Path) -> PathBuf {
+        dir.join("harness").join("expected").join("melding.xml")
+    }
+
+    /// The expected corrections message (the answer key).
+    pub fn expected_corrections(dir: &Path) -> PathBuf {
+        dir.join("harness")
+            .join("expected")
+            .join("korreksjoner.xml")
+    }
+}
+
+/// `credentials.json`: the kommune's service bus login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl Credentials {
+    /// Reads `DIR/credentials.json`, making it (a random password) when missing.
+    pub fn load_or_create(dir: &Path, kommune: &str) -> Result<Credentials> {
+        let path = dir.join("credentials.json");
+        if path.exists() {
+            return serde_json::from_slice(&fs::read(&path)?)
+                .with_context(|| format!("{}", path.display()));
+        }
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+        let mut b = [0u8; 24];
+        openssl::rand::rand_bytes(&mut b)?;
+        let c = Credentials {
+            username: format!("kommune{kommune}"),
+            password: b
+                .iter()
+                .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
+                .collect(),
+        };
+        write_private(&path, &serde_json::to_vec_pretty(&c)?)?;
+        Ok(c)
+    }
+}
+
+/// The session's TLS files.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The CA the EPJ must trust.
+    pub ca: PathBuf,
+    /// The broker's certificate (localhost, 127.0.0.1) and key.
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    /// A certificate from the same CA for another host name, and its key (CONN-03).
+    pub wrong_host_cert: PathBuf,
+    pub wrong_host_key: PathBuf,
+}
+
+/// The host name in the wrong-host certificate.
+pub const WRONG_HOST: &str = "wrong-host.invalid";
+
+impl TlsFiles {
+    fn at(dir: &Path) -> TlsFiles {
+        let d = dir.join("tls");
+        TlsFiles {
+            ca: d.join("ca.pem"),
+            server_cert: d.join("server.pem"),
+            server_key: d.join("server.key.pem"),
+            wrong_host_cert: d.join("wrong-host.pem"),
+            wrong_host_key: d.join("wrong-host.key.pem"),
+        }
+    }
+
+    /// The session's TLS files, made when missing.
+    pub fn load_or_create(dir: &Path) -> Result<TlsFiles> {
+        let t = TlsFiles::at(dir);
+        if t.ca.exists() && t.server_cert.exists() && t.wrong_host_cert.exists() {
+            return Ok(t);
+        }
+        fs::create_dir_all(dir.join("tls"))?;
+        let ca_key = ec_key()?;
+        let ca = build_cert("IPLOS harness session TLS CA", &ca_key, None, &[], true)?;
+        fs::write(&t.ca, ca.to_pem()?)?;
+        for (cert, key, names) in [
+            (
+                &t.server_cert,
+                &t.server_key,
+                &["DNS:localhost", "IP:127.0.0.1"][..],
+            ),
+            (
+                &t.wrong_host_cert,
+                &t.wrong_host_key,
+                &["DNS:wrong-host.invalid"][..],
+            ),
+        ] {
+            let k = ec_key()?;
+            let c = build_cert(
+                names[0].trim_start_matches("DNS:"),
+                &k,
+                Some((&ca, &ca_key)),
+                names,
+                false,
+            )?;
+            fs::write(cert, c.to_pem()?)?;
+            write_private(key, &k.private_key_to_pem_pkcs8()?)?;
+        }
+        Ok(t)
+    }
+}
+
+fn ec_key() -> Result<PKey<Private>> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
+}
+
+fn build_cert(
+    cn: &str,
+    key: &PKey<Private>,
+    issuer: Option<(&X509, &PKey<Private>)>,
+    alt_names: &[&str],
+    is_ca: bool,
+) -> Result<X509> {
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_nid(Nid::COMMONNAME, cn)?;
+    let name = name.build();
+    let mut b = X509::builder()?;
+    b.set_version(2)?;
+    let mut serial = BigNum::new()?;
+    serial.rand(64, MsbOption::MAYBE_ZERO, false)?;
+    let serial = serial.to_asn1_integer()?;
+    b.set_serial_number(&serial)?;
+    b.set_subject_name(&name)?;
+    b.set_issuer_name(issuer.map_or(&name, |(c, _)| c.subject_name()))?;
+    b.set_pubkey(key)?;
+    let (from, until) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(30)?);
+    b.set_not_before(&from)?;
+    b.set_not_after(&until)?;
+    if is_ca {
+        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .key_cert_sign()
+                .crl_sign()
+                .build()?,
+        )?;
+    } else {
+        b.append_extension(BasicConstraints::new().critical().build()?)?;
+        b.append_extension(
+            KeyUsage::new()
+                .critical()
+                .digital_signature()
+                .key_agreement()
+                .build()?,
+        )?;
+        b.append_extension(ExtendedKeyUsage::new().server_auth().build()?)?;
+        let mut san = SubjectAlternativeName::new();
+        for n in alt_names {
+            match n.split_once(':') {
+                Some(("DNS", d)) => {
+                    san.dns(d);
+                }
+                Some(("IP", ip)) => {
+                    san.ip(ip);
+                }
+                _ => {}
+            }
+        }
+        let ctx = b.x509v3_context(issuer.map(|(c, _)| c.as_ref()), None);
+        let ext = san.build(&ctx)?;
+        b.append_extension(ext)?;
+    }
+    let signer = issuer.map_or(key, |(_, k)| k);
+    b.sign(signer, MessageDigest::sha256())?;
+    Ok(b.build())
+}
+
+/// Writes a file only its owner may read, atomically.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut f = opts
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Writes a file atomically (readable by all).
+pub fn write_public(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

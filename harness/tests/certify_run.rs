@@ -1,0 +1,383 @@
+//! `certify run`, the transport session, as processes on 127.0.0.1: the harness's reference
+//! EPJ (`certify vendor`) passes every required test; each deliberately broken variant fails
+//! exactly the tests its misbehaviour breaks and no others; a vendor written in Python with
+//! Debian's Qpid Proton and the openssl command line gets a correct report for the phases it
+//! walks; the report renders in headless Chromium with the verdict first.
+//!
+//! Sessions run with `--time-scale 0.01` (a ten-minute outage lasts six seconds; phases wait
+//! at least ten): the report says so in its notes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const SCALE: &str = "0.01";
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_iplos-harness")
+}
+
+fn init(dir: &Path, vendor: &str) -> PathBuf {
+    let session = dir.join("session");
+    let o = Command::new(bin())
+        .args([
+            "certify",
+            "init",
+            "--vendor",
+            vendor,
+            "--kommune",
+            "4601",
+            "--year",
+            "2024",
+            "--scale",
+            "0.005",
+            "--seed",
+            "7",
+            "--out",
+        ])
+        .arg(&session)
+        .output()
+        .expect("iplos-harness runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    session
+}
+
+fn spawn(cmd: &mut Command, log: &Path) -> Child {
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(log).expect("log file"))
+        .stderr(std::fs::File::create(log.with_extension("err")).expect("log file"))
+        .spawn()
+        .expect("spawn")
+}
+
+fn wait(child: &mut Child, within: Duration, what: &str, log: &Path) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            return s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{what} did not finish within {within:?}; its output:\n{}\n{}",
+                std::fs::read_to_string(log).unwrap_or_default(),
+                std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Runs a session with `vendor` as the EPJ; returns the report and the run's console.
+fn session(session: &Path, only: Option<&str>, vendor: Command) -> (Value, String) {
+    let run_log = session.with_file_name("run.log");
+    let mut run = Command::new(bin());
+    run.args(["certify", "run"])
+        .arg(session)
+        .args(["--time-scale", SCALE]);
+    if let Some(o) = only {
+        run.args(["--only", o]);
+    }
+    let mut run = spawn(&mut run, &run_log);
+    let vendor_log = session.with_file_name("vendor.log");
+    let mut vendor = vendor;
+    let mut v = spawn(&mut vendor, &vendor_log);
+    let status = wait(&mut run, Duration::from_secs(600), "certify run", &run_log);
+    let _ = wait(&mut v, Duration::from_secs(60), "the vendor", &vendor_log);
+    let console = std::fs::read_to_string(&run_log).unwrap_or_default();
+    let report: Value = serde_json::from_slice(
+        &std::fs::read(session.join("run/report.json")).unwrap_or_else(|e| {
+            panic!(
+                "no report ({e}); exit {status:?}; console:\n{console}\n{}\nvendor:\n{}",
+                std::fs::read_to_string(run_log.with_extension("err")).unwrap_or_default(),
+                std::fs::read_to_string(&vendor_log).unwrap_or_default()
+            )
+        }),
+    )
+    .expect("report.json is JSON");
+    let verdict = report["verdict"].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        status.code(),
+        Some(if verdict == "pass" { 0 } else { 1 }),
+        "exit code follows the verdict ({verdict})"
+    );
+    (report, console)
+}
+
+fn reference(session: &Path, broken: Option<&str>) -> Command {
+    let mut c = Command::new(bin());
+    c.args(["certify", "vendor"]).arg(session);
+    if let Some(b) = broken {
+        c.args(["--broken", b]);
+    }
+    c
+}
+
+fn with(report: &Value, verdict: &str) -> BTreeSet<String> {
+    report["tests"]
+        .as_array()
+        .expect("tests")
+        .iter()
+        .filter(|t| t["verdict"] == verdict)
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn explain(report: &Value) -> String {
+    report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["verdict"] != "pass")
+        .map(|t| format!("{} {}: {}", t["id"], t["verdict"], t["reason"]))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_reference_vendor_passes_every_required_test_with_timings_and_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = init(dir.path(), "Reference EPJ");
+    let (report, console) = session(&s, None, reference(&s, None));
+    assert_eq!(report["verdict"], "pass", "{}\n{console}", explain(&report));
+    let failed = with(&report, "fail");
+    assert!(failed.is_empty(), "{failed:?}");
+    let skipped = with(&report, "skip");
+    assert_eq!(
+        skipped,
+        ["SM-01", "SM-02", "SM-03"].map(String::from).into(),
+        "only the Sendemodul tests are not part of an AMQP session"
+    );
+    // Every test that passed says why, with evidence where there is something to show.
+    for t in report["tests"].as_array().unwrap() {
+        assert!(t["reason"].as_str().is_some_and(|r| !r.is_empty()), "{t}");
+    }
+    let t = &report["timings"];
+    assert!(t["time_to_first_apprec_ms"].as_u64().is_some(), "{t}");
+    assert!(
+        t["notifications_per_second"]
+            .as_f64()
+            .is_some_and(|n| n > 0.0),
+        "{t}"
+    );
+    assert!(
+        t["p50_ms"].as_f64().is_some() && t["p99_ms"].as_f64().is_some(),
+        "{t}"
+    );
+    assert!(t["latency_samples"].as_u64().unwrap() >= 8, "{t}");
+    assert!(
+        report["session"]["notes"][0]
+            .as_str()
+            .is_some_and(|n| n.contains("time scale 0.01")),
+        "the report says the session was scaled"
+    );
+    // The console told the tester what to do and what came in.
+    assert!(console.contains("[1/13] test-submission"), "{console}");
+    assert!(
+        console.contains("AppRec status 2 (injected: rejected)"),
+        "{console}"
+    );
+    // The evidence: decrypted messages, and a manifest sha256sum accepts.
+    let evidence = s.join("run/evidence");
+    let decrypted = std::fs::read_dir(evidence.join("messages"))
+        .unwrap()
+        .count();
+    assert!(decrypted >= 20, "{decrypted} evidence files");
+    let manifest: String = report["evidence_bundle"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            format!(
+                "{}  {}\n",
+                f["sha256"].as_str().unwrap(),
+                f["path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let mut c = Command::new("sha256sum")
+        .args(["--check", "--strict", "-"])
+        .current_dir(&evidence)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(manifest.as_bytes())
+        .unwrap();
+    assert!(c.wait().unwrap().success(), "sha256sum accepts the bundle");
+
+    // The HTML report in headless Chromium: verdict first, then the tests.
+    let html = s.join("run/index.html");
+    let png = dir.path().join("report.png");
+    let out = chromium(
+        &dir.path().join("profile"),
+        &[
+            "--window-size=1280,1600",
+            &format!("--screenshot={}", png.display()),
+        ],
+        &html,
+    );
+    let bytes = std::fs::read(&png)
+        .unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n") && bytes.len() > 20_000);
+    let dom = chromium(&dir.path().join("profile2"), &["--dump-dom"], &html);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let h1 = dom.find("<h1").expect("a heading");
+    assert!(dom[h1..].starts_with("<h1>PASS"), "{}", &dom[h1..h1 + 80]);
+    for id in ["CONN-03", "RECEIPT-04", "RES-01", "PERF-01", "DATA-01"] {
+        assert!(dom.contains(id), "{id} on the page");
+    }
+}
+
+fn chromium(profile: &Path, args: &[&str], html: &Path) -> std::process::Output {
+    let chromium = "/usr/bin/chromium";
+    assert!(
+        Path::new(chromium).is_file(),
+        "{chromium} is missing: apt-get install chromium"
+    );
+    let log = profile.with_extension("log");
+    let mut child = spawn(
+        Command::new(chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .args(args)
+            .arg(format!("file://{}", html.display())),
+        &log,
+    );
+    let status = wait(&mut child, Duration::from_secs(120), "chromium", &log);
+    std::process::Output {
+        status,
+        stdout: std::fs::read(&log).unwrap_or_default(),
+        stderr: std::fs::read(log.with_extension("err")).unwrap_or_default(),
+    }
+}
+
+/// A broken reference EPJ fails exactly `expected`, and nothing else.
+fn broken(kind: &str, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = init(dir.path(), &format!("Broken EPJ ({kind})"));
+    let (report, console) = session(&s, None, reference(&s, Some(kind)));
+    let failed = with(&report, "fail");
+    let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
+    assert_eq!(failed, want, "{}\n{console}", explain(&report));
+    assert_eq!(report["verdict"], "fail");
+    for t in report["tests"].as_array().unwrap() {
+        if t["verdict"] == "fail" {
+            assert!(
+                !t["evidence"].as_array().unwrap().is_empty(),
+                "a failure has evidence: {t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_wrong_property_fails_transport_01_only() {
+    broken("wrong-property", &["TRANSPORT-01"]);
+}
+
+#[test]
+fn a_bad_signature_fails_cms_01_only() {
+    broken("bad-signature", &["CMS-01"]);
+}
+
+#[test]
+fn missing_events_fail_the_completeness_tests_only() {
+    broken("missing-events", &["DATA-01", "DATA-03"]);
+}
+
+#[test]
+fn wrong_references_fail_corr_01_only() {
+    broken("wrong-references", &["CORR-01"]);
+}
+
+#[test]
+fn no_resend_after_status_2_fails_receipt_01_only() {
+    broken("no-resend", &["RECEIPT-01"]);
+}
+
+#[test]
+fn duplicates_after_a_dropped_connection_fail_res_01_only() {
+    broken("duplicates-after-drop", &["RES-01"]);
+}
+
+#[test]
+fn a_slow_sender_fails_perf_01_only() {
+    broken("too-slow", &["PERF-01"]);
+}
+
+#[test]
+fn a_python_proton_vendor_gets_a_correct_report_for_the_phases_it_walks() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = init(dir.path(), "Python EPJ");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/certify_vendor.py");
+    let mut vendor = Command::new("/usr/bin/python3");
+    vendor.arg(&script).arg(&s);
+    let (report, console) = session(
+        &s,
+        Some("test-submission,initial-load,year-events,corrections"),
+        vendor,
+    );
+    let failed = with(&report, "fail");
+    assert!(failed.is_empty(), "{}\n{console}", explain(&report));
+    assert_eq!(report["verdict"], "incomplete", "phases were left out");
+    let passed = with(&report, "pass");
+    for id in [
+        "CONN-01",
+        "CONN-04",
+        "TRANSPORT-01",
+        "TRANSPORT-02",
+        "CMS-01",
+        "MSGHEAD-01",
+        "SCHEMA-01",
+        "SCHEMA-02",
+        "RULE-IPL01",
+        "RULE-IPL03",
+        "DATA-01",
+        "DATA-02",
+        "DATA-03",
+        "CORR-01",
+        "CORR-02",
+        "CHAIN-01",
+        "PERF-01",
+    ] {
+        assert!(passed.contains(id), "{id} passes: {}", explain(&report));
+    }
+    let skipped = with(&report, "skip");
+    for id in [
+        "CONN-02",
+        "CONN-03",
+        "RECEIPT-01",
+        "RECEIPT-04",
+        "RES-01",
+        "RES-02",
+        "RES-03",
+    ] {
+        assert!(
+            skipped.contains(id),
+            "{id} is skipped (its phase was not walked)"
+        );
+    }
+    let product = report["vendor"]["product"].as_str().unwrap_or("");
+    assert!(
+        !product.is_empty(),
+        "the EPJ's name is read from the messages"
+    );
+}
