@@ -17,11 +17,14 @@ use iplos_model::ids::HerId;
 use iplos_model::message::{AppRecStatus, Melding, Notifikasjon};
 use receiver_support::*;
 
+/// What the injector was asked: own, from, message-id.
+type Asked = (HerId, Option<HerId>, Option<String>);
+
 /// Injections planned per AMQP message-id; records what it was asked.
 #[derive(Default)]
 struct Plan {
     planned: Mutex<HashMap<String, Injection>>,
-    asked: Mutex<Vec<(HerId, Option<HerId>, Option<String>)>>,
+    asked: Mutex<Vec<Asked>>,
 }
 
 impl Plan {
