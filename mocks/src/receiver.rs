@@ -139,7 +139,7 @@
 //! a withheld reply is stamped on the delivery ([`DeliveryRecord::withheld`]) in that
 //! transaction too, so a restart never sends it as owed.
 //!
-//! **[model]** choices and limits:
+//! **\[model\]** choices and limits:
 //! - [`Injection::Rejected`] turns any AppRec answer (MsgHead or IPLOS stage) into status
 //!   2 with the extra X99 first; a message answered with an error message (header, CMS)
 //!   keeps that answer, because there is no AppRec to reject with.
@@ -151,7 +151,10 @@
 //!   the message counts (as for a status 2).
 //! - [`Injection::DelayReply`] publishes from a separate task, so the register's queue is
 //!   not held up by the delay. If the receiver stops during the delay the reply stays owed
-//!   and is sent (without delay) at the next start.
+//!   and is sent (without delay) at the next start. A duplicate of the message-id that
+//!   arrives during the delay is answered at once (its own delivery, the same reply); the
+//!   two deliveries' `replied` stamps may then be swapped (both replies carry one AMQP
+//!   message-id).
 //! - [`ReceiverHandle::reset_content`] is not known to a restart's replay (which rebuilds
 //!   the chain from every stored message).
 
