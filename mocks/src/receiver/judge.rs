@@ -659,8 +659,8 @@ type Accepted = Option<(Vec<u8>, ContentState)>;
 
 /// For [`Injection::PartlyRejected`]: the `notifikasjonGUID`s of the last `count`
 /// notifications of `doc`, and what counts: a copy of `doc` without them, checked from
-/// `before`. `None` when the document cannot be read as a `Melding` or has no
-/// notification (the normal answer stands).
+/// `before`. `None` when the document cannot be read as a `Melding`, has no notification,
+/// or `count` is 0 (the normal answer stands).
 fn partly_rejected(
     doc: &[u8],
     options: &CheckOptions,
@@ -670,7 +670,7 @@ fn partly_rejected(
     let received = iplos_model::compare::read_received(doc, options).ok()?;
     let mut melding = received.melding;
     let n = melding.notifikasjoner.len();
-    if n == 0 {
+    if n == 0 || count == 0 {
         return None;
     }
     let keep = n.saturating_sub(count);
