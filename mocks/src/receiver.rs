@@ -253,8 +253,8 @@ pub enum Injection {
     /// of the IPLOS message as rejected: one X99 each, whose text contains the
     /// notification's `notifikasjonGUID` and `reason`. The content state becomes what it
     /// would be had those notifications not been in the message. A message rejected on
-    /// its own (status 2) keeps its normal answer; one with at most `count` notifications
-    /// has all of them named.
+    /// its own (status 2) keeps its normal answer, as does `count` 0; one with at most
+    /// `count` notifications has all of them named (and nothing of it counts).
     PartlyRejected {
         /// How many notifications, counted from the end.
         count: usize,
