@@ -133,26 +133,28 @@
 //! ([`ReceiverConfig::injector`]). The [`Injector`] is asked once per *new* message (the
 //! first delivery of a message-id on a register queue; never for duplicates or
 //! redeliveries), before judging; the [`Injection`] it returns replaces the normal answer
-//! as each variant documents. The decision is stored with the message
-//! ([`MessageRecord::injected`], a kebab name) in the same transaction as the message
-//! itself; a withheld reply is stamped on the delivery ([`DeliveryRecord::withheld`]) in
-//! that transaction too, so a restart never sends it as owed.
+//! as each variant documents. The decision is stored with the message (its kebab name in
+//! [`MessageRecord::injected`], the whole injection as JSON) in the same transaction as
+//! the message itself, so a judging interrupted by a crash applies it after the restart;
+//! a withheld reply is stamped on the delivery ([`DeliveryRecord::withheld`]) in that
+//! transaction too, so a restart never sends it as owed.
 //!
-//! **[model]** choices and limits:
+//! **\[model\]** choices and limits:
 //! - [`Injection::Rejected`] turns any AppRec answer (MsgHead or IPLOS stage) into status
 //!   2 with the extra X99 first; a message answered with an error message (header, CMS)
 //!   keeps that answer, because there is no AppRec to reject with.
 //! - [`Injection::PartlyRejected`] keeps the normal findings' `Error`s after the X99 that
 //!   name the rejected notifications. The content state is the one of a copy of the
 //!   document without those notifications (read with the model's reader, written with its
-//!   writer, checked from the state before). After a restart the kommune's chain is
-//!   rebuilt from the stored *full* contents, so the rejected notifications would count as
-//!   accepted then (certification sessions do not restart).
+//!   writer, checked from the state before); that copy is stored with the message and is
+//!   what a restart's replay checks for it. When every notification is named, nothing of
+//!   the message counts (as for a status 2).
 //! - [`Injection::DelayReply`] publishes from a separate task, so the register's queue is
 //!   not held up by the delay. If the receiver stops during the delay the reply stays owed
-//!   and is sent (without delay) at the next start. The full injection lives in memory
-//!   until the message is judged: a message whose judging was interrupted by a crash is
-//!   judged normally after the restart (only the kebab name is stored).
+//!   and is sent (without delay) at the next start. A duplicate of the message-id that
+//!   arrives during the delay is answered at once (its own delivery, the same reply); the
+//!   two deliveries' `replied` stamps may then be swapped (both replies carry one AMQP
+//!   message-id).
 //! - [`ReceiverHandle::reset_content`] is not known to a restart's replay (which rebuilds
 //!   the chain from every stored message).
 
@@ -237,7 +239,8 @@ pub enum FailpointAction {
 
 /// What the register does with one message instead of its normal answer (certification
 /// sessions; see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Injection {
     /// Judge normally (all stages, so the verdict and report are recorded), but answer
     /// AppRec status 2 (Avvist) with one extra `Error` (code X99, text = `reason`) first;
@@ -250,8 +253,8 @@ pub enum Injection {
     /// of the IPLOS message as rejected: one X99 each, whose text contains the
     /// notification's `notifikasjonGUID` and `reason`. The content state becomes what it
     /// would be had those notifications not been in the message. A message rejected on
-    /// its own (status 2) keeps its normal answer; one with at most `count` notifications
-    /// has all of them named.
+    /// its own (status 2) keeps its normal answer, as does `count` 0; one with at most
+    /// `count` notifications has all of them named (and nothing of it counts).
     PartlyRejected {
         /// How many notifications, counted from the end.
         count: usize,
@@ -291,7 +294,8 @@ impl Injection {
 pub trait Injector: Send + Sync + 'static {
     /// Called once for each new message (first delivery of a message-id on a queue; not
     /// for duplicates or redeliveries), before it is judged. `own`: the register HER-id
-    /// (queue owner); `from`: the `fromHerId` if it parses.
+    /// (queue owner); `from`: the `fromHerId` if it parses. Called on a blocking thread
+    /// with the message's store transaction about to be written: keep it quick.
     fn inject(
         &self,
         own: HerId,
@@ -480,7 +484,6 @@ impl Receiver {
             config,
             chains: chains.clone(),
             crashed: crashed_tx,
-            injections: Mutex::new(Default::default()),
             shutdown: shutdown_rx.clone(),
         });
         let recovered = run::recover(&shared).await?;

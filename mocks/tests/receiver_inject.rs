@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use iplos_mocks::receiver::{
-    ErrorCondition, Injection, Injector, Receiver, ReceiverHandle, RunStore,
+    ErrorCondition, Failpoint, Injection, Injector, Receiver, ReceiverHandle, RunStore,
 };
 use iplos_mocks::sender::{Answer, ReceivedAppRec, ReferenceSender, SenderConfig, melding_xml};
 use iplos_mocks::servicebus::{BrokerConfig, BrokerHandle};
@@ -17,11 +17,14 @@ use iplos_model::ids::HerId;
 use iplos_model::message::{AppRecStatus, Melding, Notifikasjon};
 use receiver_support::*;
 
+/// What the injector was asked: own, from, message-id.
+type Asked = (HerId, Option<HerId>, Option<String>);
+
 /// Injections planned per AMQP message-id; records what it was asked.
 #[derive(Default)]
 struct Plan {
     planned: Mutex<HashMap<String, Injection>>,
-    asked: Mutex<Vec<(HerId, Option<HerId>, Option<String>)>>,
+    asked: Mutex<Vec<Asked>>,
 }
 
 impl Plan {
@@ -58,7 +61,36 @@ struct InjectEnv {
 
 impl InjectEnv {
     async fn start() -> InjectEnv {
-        let state = tempfile::tempdir().unwrap();
+        InjectEnv::start_on(
+            tempfile::tempdir().unwrap(),
+            Arc::new(Plan::default()),
+            Options::default(),
+        )
+        .await
+    }
+
+    /// Drops broker and receiver at once (as a crash would) and starts both again on the
+    /// same state directory, with the same plan.
+    async fn restart(self) -> InjectEnv {
+        self.restart_with(Options::default()).await
+    }
+
+    async fn restart_with(self, opts: Options) -> InjectEnv {
+        let InjectEnv {
+            _state: state,
+            broker,
+            receiver,
+            store,
+            plan,
+        } = self;
+        drop(receiver);
+        drop(broker);
+        drop(store);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        InjectEnv::start_on(state, plan, opts).await
+    }
+
+    async fn start_on(state: tempfile::TempDir, plan: Arc<Plan>, opts: Options) -> InjectEnv {
         let store = Arc::new(
             RunStore::open(&state.path().join("run.sqlite"), Arc::new(SystemClock)).unwrap(),
         );
@@ -69,8 +101,7 @@ impl InjectEnv {
             cfg = cfg.with_participant(her(p), &user(p), &pass(p));
         }
         let broker = cfg.start().await.unwrap();
-        let plan = Arc::new(Plan::default());
-        let mut config = receiver_config(&Options::default());
+        let mut config = receiver_config(&opts);
         config.injector = Some(plan.clone());
         let f = fixture();
         let receiver = Receiver::start(
@@ -101,6 +132,10 @@ impl InjectEnv {
         let mut cfg = SenderConfig::new(url, fixture().identity(h, KPR));
         cfg.timeout = Duration::from_secs(30);
         ReferenceSender::connect(cfg).await.unwrap()
+    }
+
+    async fn waiting(&self, queue: &str) -> usize {
+        self.broker.bus().browse(queue).await.unwrap().len()
     }
 }
 
@@ -419,4 +454,133 @@ async fn deliveries_and_content_return_what_was_received() {
     assert!(!d[0].duplicate && !d[0].withheld);
     let (settled, replied) = (d[0].settled.unwrap(), d[0].replied.unwrap());
     assert!(d[0].received <= settled && settled <= replied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withheld_reply_is_not_owed_after_a_restart() {
+    let env = InjectEnv::start().await;
+    let mut s = env.sender(OSLO).await;
+    let out = s.build(&melding_xml(&melding()), &[]).unwrap();
+    env.plan.set(&out.message_id, Injection::WithholdReply);
+    s.send(&out).await.unwrap();
+    // Wait until it is judged and settled.
+    for _ in 0..600 {
+        let d = env.store.deliveries().unwrap();
+        if d.first().is_some_and(|d| d.settled.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    s.close().await;
+    let env = env.restart().await;
+    assert_eq!(env.receiver.recovered(), 0, "nothing owed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.waiting("9000301_async").await, 0, "no AppRec sent");
+    // The sender resends the message-id: now it gets the AppRec.
+    let mut s = env.sender(OSLO).await;
+    s.send(&out).await.unwrap();
+    let a = apprec(s.wait_answer(&out.message_id, WAIT).await.unwrap());
+    assert_eq!(a.apprec.status, AppRecStatus::Ok, "{}", texts(&a));
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_only_the_accepted_part_of_a_partly_rejected_message_counts() {
+    let env = InjectEnv::start().await;
+    let mut s = env.sender(OSLO).await;
+    let m = melding();
+    let (a, _) = send(
+        &env,
+        &mut s,
+        &melding_xml(&m),
+        Some(Injection::PartlyRejected {
+            count: 1,
+            reason: "planned".into(),
+        }),
+    )
+    .await;
+    let a = apprec(a);
+    assert_eq!(a.apprec.status, AppRecStatus::OkWithErrors, "{}", texts(&a));
+    assert_eq!(a.apprec.errors.len(), 1, "{}", texts(&a));
+    assert!(texts(&a).contains(m.notifikasjoner[1].guid.as_str()));
+    s.close().await;
+
+    // The kommune's chain is rebuilt from the store: the second notification is not in it.
+    let env = env.restart().await;
+    let mut s = env.sender(OSLO).await;
+    let mut resend = m.clone();
+    resend.notifikasjoner.remove(0);
+    resend.notifikasjoner[0].guid = "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d".into();
+    let (a, _) = send(&env, &mut s, &melding_xml(&resend), None).await;
+    let a = apprec(a);
+    assert_eq!(a.apprec.status, AppRecStatus::Ok, "{}", texts(&a));
+    s.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_injection_is_stored_with_the_message() {
+    let env = InjectEnv::start().await;
+    let store = env.store.clone();
+    for (n, i) in [
+        Injection::Rejected { reason: "r".into() },
+        Injection::PartlyRejected {
+            count: 3,
+            reason: "p".into(),
+        },
+        Injection::TransportError {
+            description: "t".into(),
+        },
+        Injection::WithholdReply,
+        Injection::DelayReply(Duration::from_millis(1234)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let key = format!("test-key-{n}");
+        let (m, d) = store
+            .insert_received_injected("9999_async", &key, Some(&key), None, None, b"raw", Some(&i))
+            .unwrap();
+        assert_eq!(store.injection(m).unwrap(), Some(i.clone()));
+        assert_eq!(store.is_withheld(d).unwrap(), i == Injection::WithholdReply);
+        let rec = store.message_by_id(&key).unwrap().unwrap();
+        assert_eq!(rec.injected.as_deref(), Some(i.name()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_injection_survives_a_crash_before_judging() {
+    let env = InjectEnv::start_on(
+        tempfile::tempdir().unwrap(),
+        Arc::new(Plan::default()),
+        Options {
+            failpoint: Some(Failpoint::AfterStore),
+            ..Options::default()
+        },
+    )
+    .await;
+    let mut s = env.sender(OSLO).await;
+    let out = s.build(&melding_xml(&melding()), &[]).unwrap();
+    env.plan.set(
+        &out.message_id,
+        Injection::Rejected {
+            reason: "planned, across a crash".into(),
+        },
+    );
+    s.send(&out).await.unwrap();
+    let mut env = env;
+    let crashed = tokio::time::timeout(WAIT, env.receiver.crashed()).await;
+    assert_eq!(crashed.ok(), Some(Failpoint::AfterStore));
+    s.close().await;
+    // The plan is forgotten: only the store knows the injection now.
+    env.plan.planned.lock().unwrap().clear();
+    let env = env.restart().await;
+    let mut s = env.sender(OSLO).await;
+    let a = apprec(s.wait_answer(&out.message_id, WAIT).await.unwrap());
+    assert_eq!(a.apprec.status, AppRecStatus::Rejected, "{}", texts(&a));
+    assert_eq!(
+        a.apprec.errors[0].details.as_deref(),
+        Some("planned, across a crash")
+    );
+    s.close().await;
+    assert_eq!(env.plan.asked.lock().unwrap().len(), 1, "asked once");
 }

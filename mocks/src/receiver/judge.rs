@@ -61,6 +61,8 @@ pub(crate) struct Judged {
     pub(crate) content: Option<Vec<u8>>,
     /// Whether the content counts for the kommune's chain.
     pub(crate) replay: bool,
+    /// The IPLOS document that counts instead of the content's (partial rejection).
+    pub(crate) replay_document: Option<Vec<u8>>,
     pub(crate) reply: Reply,
 }
 
@@ -141,6 +143,7 @@ pub(crate) fn judge(
         },
         content: None,
         replay: false,
+        replay_document: None,
         injection,
     };
     let reply = j.run(chains);
@@ -148,6 +151,7 @@ pub(crate) fn judge(
         verdict: j.verdict,
         content: j.content,
         replay: j.replay,
+        replay_document: j.replay_document,
         reply,
     }
 }
@@ -159,6 +163,7 @@ struct Judging<'a> {
     verdict: Verdict,
     content: Option<Vec<u8>>,
     replay: bool,
+    replay_document: Option<Vec<u8>>,
     injection: Option<&'a Injection>,
 }
 
@@ -422,6 +427,7 @@ impl Judging<'_> {
         let before = state.clone();
         let report = check_stream(&doc[..], &options, &mut state, &mut |_| {});
         let mut status = mapping::status(&report);
+        let mut partly_nothing = false;
         let mut errors = mapping::errors(&report, ctx.config.max_apprec_errors);
         match self.injection {
             // The AppRec itself is changed in `apprec`.
@@ -429,7 +435,7 @@ impl Judging<'_> {
             Some(Injection::PartlyRejected { count, reason })
                 if status != AppRecStatus::Rejected =>
             {
-                if let Some((named, reduced)) = partly_rejected(&doc, &options, &before, *count) {
+                if let Some((named, accepted)) = partly_rejected(&doc, &options, &before, *count) {
                     status = AppRecStatus::OkWithErrors;
                     let named = named.iter().map(|guid| {
                         AppRecErrorCode::X99.error(&format!(
@@ -437,7 +443,17 @@ impl Judging<'_> {
                         ))
                     });
                     errors.splice(0..0, named);
-                    state = reduced;
+                    match accepted {
+                        Some((document, reduced)) => {
+                            state = reduced;
+                            self.replay_document = Some(document);
+                        }
+                        None => {
+                            // Nothing of the message counts.
+                            state = before.clone();
+                            partly_nothing = true;
+                        }
+                    }
                 }
             }
             _ => {}
@@ -447,7 +463,7 @@ impl Judging<'_> {
             chains.put(from, before);
         } else {
             chains.put(from, state);
-            self.replay = true;
+            self.replay = !partly_nothing;
         }
         self.verdict.report = Some(report);
         drop(info);
@@ -637,20 +653,24 @@ impl Judging<'_> {
     }
 }
 
+/// What counts of a partly rejected message: the copy without the rejected notifications
+/// and the content state after it; `None` when nothing counts.
+type Accepted = Option<(Vec<u8>, ContentState)>;
+
 /// For [`Injection::PartlyRejected`]: the `notifikasjonGUID`s of the last `count`
-/// notifications of `doc`, and the content state after checking a copy of `doc` without
-/// them from `before`. `None` when the document cannot be read as a `Melding` or has no
-/// notification (the normal answer stands).
+/// notifications of `doc`, and what counts: a copy of `doc` without them, checked from
+/// `before`. `None` when the document cannot be read as a `Melding`, has no notification,
+/// or `count` is 0 (the normal answer stands).
 fn partly_rejected(
     doc: &[u8],
     options: &CheckOptions,
     before: &ContentState,
     count: usize,
-) -> Option<(Vec<String>, ContentState)> {
+) -> Option<(Vec<String>, Accepted)> {
     let received = iplos_model::compare::read_received(doc, options).ok()?;
     let mut melding = received.melding;
     let n = melding.notifikasjoner.len();
-    if n == 0 {
+    if n == 0 || count == 0 {
         return None;
     }
     let keep = n.saturating_sub(count);
@@ -660,8 +680,7 @@ fn partly_rejected(
         .map(|n| n.guid)
         .collect::<Vec<_>>();
     if keep == 0 {
-        // Nothing of the message is accepted.
-        return Some((named, before.clone()));
+        return Some((named, None));
     }
     let bytes = write_message(&melding, Vec::new(), OutputEncoding::Utf8).ok()?;
     let mut state = before.clone();
@@ -670,9 +689,9 @@ fn partly_rejected(
         // The copy is rejected on its own (should not happen for a message that was not):
         // nothing of it is accepted.
         tracing::warn!("the copy without the rejected notifications is itself rejected");
-        return Some((named, before.clone()));
+        return Some((named, None));
     }
-    Some((named, state))
+    Some((named, Some((bytes, state))))
 }
 
 fn msghead_ns() -> &'static str {
@@ -700,6 +719,7 @@ pub(crate) fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String
         },
         content: None,
         replay: false,
+        replay_document: None,
         injection: None,
     };
     let reply = j.error(ErrorCondition::InternalError, description, String::new());
@@ -707,6 +727,7 @@ pub(crate) fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String
         verdict: j.verdict,
         content: None,
         replay: false,
+        replay_document: None,
         reply,
     }
 }

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::judge::{self, Chains, Ctx, Judged, Reply};
-use super::store::{CheckedRecord, Decision, RunStore};
+use super::store::{CheckedRecord, Decision, Replay, RunStore};
 use super::{
     Answer, CertificateDirectory, Failpoint, FailpointAction, Injection, ReceiverConfig,
     ReceiverError, nhn,
@@ -31,8 +31,6 @@ pub(crate) struct Shared {
     pub(crate) config: ReceiverConfig,
     pub(crate) chains: ChainMap,
     pub(crate) crashed: watch::Sender<Option<Failpoint>>,
-    /// The injections decided for new messages, by message row, until they are judged.
-    pub(crate) injections: Mutex<HashMap<i64, Injection>>,
     /// The receiver's shutdown signal (delayed replies stop waiting on it).
     pub(crate) shutdown: watch::Receiver<bool>,
 }
@@ -75,9 +73,16 @@ impl Chains for StoreChains {
             Ok(contents) => {
                 let n = contents.len();
                 for c in contents {
-                    if let Ok(info) = read_msghead(&c) {
-                        let doc = info.content_document();
-                        check_stream(&doc[..], &self.options, &mut state, &mut |_| {});
+                    match c {
+                        Replay::MsgHead(c) => {
+                            if let Ok(info) = read_msghead(&c) {
+                                let doc = info.content_document();
+                                check_stream(&doc[..], &self.options, &mut state, &mut |_| {});
+                            }
+                        }
+                        Replay::Iplos(doc) => {
+                            check_stream(&doc[..], &self.options, &mut state, &mut |_| {});
+                        }
                     }
                 }
                 if n > 0 {
@@ -272,7 +277,7 @@ async fn handle(
                         from.as_deref(),
                         to.as_deref(),
                         &encoded,
-                        injection.as_ref().map(Injection::name),
+                        injection.as_ref(),
                     )?;
                     (m, d, Some(1), injection)
                 }
@@ -297,11 +302,6 @@ async fn handle(
     };
     if let Some(i) = &injection {
         tracing::info!(%queue, message_id = ?message_id, injection = ?i, "injected answer");
-        shared
-            .injections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(message_row, i.clone());
     }
     if shared.failpoint(Failpoint::AfterStore) {
         std::mem::forget(delivery);
@@ -311,14 +311,15 @@ async fn handle(
     // checked: verdict and reply are in the store.
     let mut delay = None;
     if let Some(attempts) = judge_now {
-        // The injection decided at the first delivery (also for a redelivery in this
-        // process after an interrupted judging).
-        let injection = shared
-            .injections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&message_row)
-            .cloned();
+        // The injection decided at the first delivery (stored with the message: also for a
+        // redelivery after an interrupted judging).
+        let injection = match injection {
+            Some(i) => Some(i),
+            None => {
+                let store = shared.store.clone();
+                blocking(move || Ok(store.injection(message_row)?)).await?
+            }
+        };
         if let Some(Injection::DelayReply(d)) = &injection {
             delay = Some(*d);
         }
@@ -369,11 +370,6 @@ async fn handle(
         let record = checked_record(judged)?;
         let store = shared.store.clone();
         blocking(move || Ok(store.record_checked(message_row, &record)?)).await?;
-        shared
-            .injections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&message_row);
     }
     if shared.failpoint(Failpoint::AfterCheck) {
         std::mem::forget(delivery);
@@ -518,6 +514,7 @@ fn checked_record(j: Judged) -> Result<CheckedRecord, ReceiverError> {
         verdict,
         content: j.content,
         replay: j.replay,
+        replay_document: j.replay_document,
         ..CheckedRecord::default()
     };
     match j.reply {

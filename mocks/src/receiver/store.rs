@@ -39,6 +39,7 @@ use iplos_model::calendar::Clock;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
+use super::Injection;
 use crate::servicebus::MessageStore;
 use crate::servicebus::store::{NewMessage, StoreError, StoredMessage};
 
@@ -85,6 +86,8 @@ CREATE TABLE IF NOT EXISTS rcv_message (
     reply_message_id TEXT,
     reply BLOB,
     injected TEXT,
+    injection TEXT,
+    replay_document BLOB,
     UNIQUE (queue, message_key)
 );
 CREATE INDEX IF NOT EXISTS rcv_message_by_parties ON rcv_message (to_her, from_her, id);
@@ -190,6 +193,15 @@ pub struct DeliveryRecord {
     pub withheld: bool,
 }
 
+/// One message's part of a kommune's chain, for the replay after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// The stored content (MsgHead XML): its IPLOS document counts.
+    MsgHead(Vec<u8>),
+    /// Only this IPLOS document counts (the part not rejected by an injection).
+    Iplos(Vec<u8>),
+}
+
 /// A delivery whose reply is owed.
 #[derive(Debug, Clone)]
 pub struct PendingReply {
@@ -252,6 +264,9 @@ pub struct CheckedRecord {
     pub content: Option<Vec<u8>>,
     /// Whether the IPLOS content counts for the kommune's chain (replayed after a restart).
     pub replay: bool,
+    /// The IPLOS document to replay instead of the content's, when only part of it counts
+    /// (an injected partial rejection).
+    pub replay_document: Option<Vec<u8>>,
     /// Why the message is dead-lettered (no reply), for outcome `dead-letter`.
     pub dead_reason: Option<String>,
     /// The queue the reply goes to.
@@ -394,7 +409,8 @@ impl RunStore {
     }
 
     /// [`RunStore::insert_received`] with the injected answer decided for the message (its
-    /// name), in the same transaction; a `withhold-reply` also marks the first delivery
+    /// name, and the whole injection as JSON for a judging interrupted by a crash), in the
+    /// same transaction; [`Injection::WithholdReply`] also marks the first delivery
     /// withheld.
     #[allow(clippy::too_many_arguments)]
     pub fn insert_received_injected(
@@ -405,15 +421,17 @@ impl RunStore {
         from_her: Option<&str>,
         to_her: Option<&str>,
         raw: &[u8],
-        injected: Option<&str>,
+        injection: Option<&Injection>,
     ) -> Result<(i64, i64), StoreError> {
-        let withheld = injected == Some("withhold-reply");
+        let withheld = injection == Some(&Injection::WithholdReply);
+        let injected = injection.map(Injection::name);
+        let injection_json = injection.and_then(|i| serde_json::to_string(i).ok());
         let now = self.now_ms();
         let mut conn = self.lock()?;
         let tx = conn.transaction()?;
         tx.prepare_cached(
-            "INSERT INTO rcv_message (queue, message_key, message_id, from_her, to_her, received_ms, raw, state, injected)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "INSERT INTO rcv_message (queue, message_key, message_id, from_her, to_her, received_ms, raw, state, injected, injection)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?
         .execute(params![
             queue,
@@ -425,6 +443,7 @@ impl RunStore {
             raw,
             MessageState::Received.as_str(),
             injected,
+            injection_json,
         ])?;
         let message = tx.last_insert_rowid();
         tx.prepare_cached(
@@ -466,7 +485,8 @@ impl RunStore {
         conn.prepare_cached(
             "UPDATE rcv_message SET state = 'checked', checked_ms = ?2, outcome = ?3, status = ?4,
                  error_condition = ?5, stage = ?6, verdict = ?7, content = ?8, replay = ?9,
-                 reply_queue = ?10, reply_message_id = ?11, reply = ?12, dead_reason = ?13
+                 reply_queue = ?10, reply_message_id = ?11, reply = ?12, dead_reason = ?13,
+                 replay_document = ?14
              WHERE id = ?1 AND state = 'received'",
         )?
         .execute(params![
@@ -483,6 +503,7 @@ impl RunStore {
             rec.reply_message_id,
             rec.reply,
             rec.dead_reason,
+            rec.replay_document,
         ])?;
         Ok(())
     }
@@ -556,6 +577,23 @@ impl RunStore {
         Ok(r.unwrap_or(false))
     }
 
+    /// The injection decided for a message when it was received, if any.
+    pub fn injection(&self, message: i64) -> Result<Option<Injection>, StoreError> {
+        let conn = self.lock()?;
+        let json: Option<String> = conn
+            .prepare_cached("SELECT injection FROM rcv_message WHERE id = ?1")?
+            .query_row([message], |r| r.get(0))
+            .optional()?
+            .flatten();
+        Ok(json.and_then(|j| match serde_json::from_str(&j) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                tracing::warn!(message, error = %e, "a stored injection cannot be read; judging normally");
+                None
+            }
+        }))
+    }
+
     /// Whether a delivery's reply is withheld on purpose (never to be sent).
     pub fn is_withheld(&self, delivery: i64) -> Result<bool, StoreError> {
         let conn = self.lock()?;
@@ -613,24 +651,26 @@ impl RunStore {
         Ok(out)
     }
 
-    /// The stored contents (MsgHead XML) of the messages of one sender to one register
-    /// HER-id that count for the kommune's chain, oldest first, before message row
-    /// `before` (exclusive).
+    /// What counts for the kommune's chain from the messages of one sender to one register
+    /// HER-id, oldest first, before message row `before` (exclusive).
     pub fn replay_contents(
         &self,
         to_her: &str,
         from_her: &str,
         before: i64,
-    ) -> Result<Vec<Vec<u8>>, StoreError> {
+    ) -> Result<Vec<Replay>, StoreError> {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
-            "SELECT content FROM rcv_message
+            "SELECT content, replay_document FROM rcv_message
              WHERE to_her = ?1 AND from_her = ?2 AND replay = 1 AND state = 'checked' AND id < ?3
              ORDER BY id",
         )?;
         let rows = stmt
             .query_map(params![to_her, from_her, before], |r| {
-                r.get::<_, Vec<u8>>(0)
+                Ok(match r.get::<_, Option<Vec<u8>>>(1)? {
+                    Some(doc) => Replay::Iplos(doc),
+                    None => Replay::MsgHead(r.get::<_, Vec<u8>>(0)?),
+                })
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
