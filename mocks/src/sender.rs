@@ -17,6 +17,14 @@
 //!   properties `fromHerId`, `toHerId` (strings), `applicationTimeStamp`
 //!   (`yyyy-MM-ddTHH:mm:ssK`, Norwegian time).
 //!
+//! # How it connects
+//!
+//! `amqp://user:password@host:port[/namespace]`, or `amqps://…` with TLS straight away
+//! (rustls), the broker's certificate verified against the CA file in
+//! [`SenderConfig::tls_ca`] (required for `amqps`; the system's roots are not used
+//! \[model\]: the harness runs offline with its own CA) for the URL's host. A certificate
+//! that does not verify fails the connect with `SendError::Amqp("TLS: …")`.
+//!
 //! # What it waits for
 //!
 //! It listens on its own `<her>_async` and `<her>_error` queues. An AppRec is matched by

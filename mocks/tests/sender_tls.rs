@@ -221,6 +221,23 @@ async fn amqps_with_the_right_ca_sends_into_the_queue() {
         })
         .collect();
     assert_eq!(opened.len(), 2, "{opened:?}");
+    // Plain AMQP to the TLS listener is refused and logged as a TLS failure.
+    let plain = format!("amqp://{USER}:{PASS}@127.0.0.1:{}", broker.port());
+    let err = ReferenceSender::connect(config(plain, None, id.clone()))
+        .await
+        .expect_err("plain AMQP to a TLS listener");
+    assert!(matches!(err, SendError::Amqp(_)), "{err}");
+    let mut seen = false;
+    for _ in 0..100 {
+        seen = faults.events().iter().any(|e| {
+            matches!(&e.kind, ConnEventKind::TlsFailed { error } if error.contains("TLS listener"))
+        });
+        if seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "TlsFailed logged: {:?}", faults.events());
     assert!(
         opened
             .iter()
