@@ -1137,14 +1137,32 @@ fn no_duplicates(rec: &Recording, phase: PhaseKind) -> Result<(&Msg, Vec<Evidenc
 }
 
 fn drop_connection(rec: &Recording) -> Judged {
-    let dropped = rec
-        .events_in(PhaseKind::ConnectionDrop)
-        .into_iter()
-        .any(|e| matches!(e.kind, ConnEventKind::Dropped { .. }));
-    if !dropped {
+    let events = rec.events_in(PhaseKind::ConnectionDrop);
+    let Some(dropped) = events
+        .iter()
+        .find(|e| matches!(e.kind, ConnEventKind::Dropped { .. }))
+        .map(|e| e.at)
+    else {
         return fail(
             "the connection was never dropped: no message was sent in the phase",
             Vec::new(),
+        );
+    };
+    let back = events
+        .iter()
+        .any(|e| e.at > dropped && matches!(e.kind, ConnEventKind::Opened { .. }));
+    if !back {
+        return fail(
+            "the EPJ did not reconnect after the broker dropped the connection",
+            rec.in_phase(PhaseKind::ConnectionDrop)
+                .into_iter()
+                .map(|m| {
+                    msg_ev(
+                        m,
+                        "stored before the drop; its disposition never reached the EPJ",
+                    )
+                })
+                .collect(),
         );
     }
     match no_duplicates(rec, PhaseKind::ConnectionDrop) {

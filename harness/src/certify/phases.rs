@@ -48,6 +48,7 @@
 //! | after a phase is complete, the harness still watches for duplicates | 30 s (at least 0.5 s) |
 //! | `lost-apprec` watches for resends after the first message | 300 s (at least 8 s) |
 //! | `slow-broker`'s AppRec delay | 120 s |
+//! | after reconnecting from a dropped connection, the EPJ has to send again | 60 s (at least 3 s) |
 
 use std::time::Duration;
 
@@ -212,6 +213,8 @@ pub struct Timing {
     pub min_attempt_gap: Duration,
     pub quiet: Duration,
     pub lost_apprec_window: Duration,
+    /// After reconnecting from a dropped connection, how long the EPJ has to send again.
+    pub resend_window: Duration,
     pub slow_apprec_delay: Duration,
 }
 
@@ -226,6 +229,7 @@ impl Timing {
             min_attempt_gap: s(10.0),
             quiet: s(30.0).max(Duration::from_millis(500)),
             lost_apprec_window: s(300.0).max(Duration::from_secs(8)),
+            resend_window: s(60.0).max(Duration::from_secs(3)),
             slow_apprec_delay: s(120.0),
         }
     }

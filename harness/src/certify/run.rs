@@ -902,9 +902,40 @@ impl Walk<'_> {
                 .then(|| "watched for resends of the unconfirmed message".to_string())
             }),
             PhaseKind::ConnectionDrop => {
-                let dropped = events_since(&|k| matches!(k, ConnEventKind::Dropped { .. })) > 0;
-                (dropped && seen.answered(0))
-                    .then(|| "the connection was dropped and the message answered".to_string())
+                // Complete once the EPJ is back after the drop and has either sent again or
+                // had the time to (it may also find the AppRec of the stored message and
+                // send nothing).
+                let events: Vec<_> = self
+                    .faults
+                    .events()
+                    .into_iter()
+                    .filter(|e| e.at >= started)
+                    .collect();
+                let dropped = events
+                    .iter()
+                    .find(|e| matches!(e.kind, ConnEventKind::Dropped { .. }))
+                    .map(|e| e.at);
+                let back = dropped.and_then(|d| {
+                    events
+                        .iter()
+                        .find(|e| e.at > d && matches!(e.kind, ConnEventKind::Opened { .. }))
+                        .map(|e| e.at)
+                });
+                let sent_again = dropped.is_some_and(|d| {
+                    events
+                        .iter()
+                        .any(|e| e.at > d && matches!(e.kind, ConnEventKind::Stored { .. }))
+                });
+                let waited = back.is_some_and(|b| {
+                    Utc::now() - b
+                        >= chrono::Duration::from_std(self.timing.resend_window).unwrap_or_default()
+                });
+                (back.is_some() && seen.answered(0) && (sent_again || waited)).then(|| {
+                    format!(
+                        "the connection was dropped, the EPJ reconnected{} and the message was answered",
+                        if sent_again { " and sent again" } else { "" }
+                    )
+                })
             }
             PhaseKind::BrokerUnavailable => {
                 let over = outage.is_none_or(|u| Instant::now() >= u);

@@ -135,7 +135,10 @@ class Vendor:
         domain.set_trusted_ca_db(a["ca"])
         domain.set_peer_authentication(SSLDomain.VERIFY_PEER_NAME)
         url = "amqps://%s:%s@%s:%d" % (a["username"], a["password"], a["host"], a["port"])
+        # The broker's certificate names localhost and 127.0.0.1; Proton checks the peer name
+        # against DNS names only, so the virtual host (used for SNI and the check) is localhost.
         return BlockingConnection(url, timeout=60, ssl_domain=domain, allowed_mechs="PLAIN",
+                                  virtual_host="localhost",
                                   container_id="python-vendor-%d" % self.her)
 
     def send(self, to_her, iplos):
