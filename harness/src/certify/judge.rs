@@ -302,10 +302,10 @@ pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
         CheckKind::Throughput => throughput(ctx, t).0,
         CheckKind::SendemodulLogin | CheckKind::SendemodulSplit => unreachable!("no phase"),
     };
-    if j.0 == TestVerdict::Fail {
-        if let Some(why) = timed_out(phase) {
-            j.1.push_str(&why);
-        }
+    if j.0 == TestVerdict::Fail
+        && let Some(why) = timed_out(phase)
+    {
+        j.1.push_str(&why);
     }
     j
 }
@@ -617,11 +617,9 @@ fn rules(rec: &Recording, t: &Test) -> Judged {
                     location: Some(format!("{} (line {})", f.location.path, f.location.line)),
                 });
             }
-            if !excerpted {
-                if let Some(x) = excerpt(m, f.location.line) {
-                    ev.push(x);
-                    excerpted = true;
-                }
+            if !excerpted && let Some(x) = excerpt(m, f.location.line) {
+                ev.push(x);
+                excerpted = true;
             }
         }
     }
@@ -1359,10 +1357,9 @@ pub fn timings(ctx: &Ctx<'_>) -> Timings {
         .plan
         .tests()
         .find(|x| x.test.kind == CheckKind::Throughput)
+        && ctx.selected.contains(&PhaseKind::InitialLoad)
     {
-        if ctx.selected.contains(&PhaseKind::InitialLoad) {
-            t.notifications_per_second = throughput(ctx, perf.test).2;
-        }
+        t.notifications_per_second = throughput(ctx, perf.test).2;
     }
     let lat: Vec<f64> = rec
         .messages

@@ -1214,10 +1214,10 @@ async fn wrong_host(
                     error: Some("no TLS handshake within 10 s".into()),
                 },
             };
-            if let Ok(mut l) = log.lock() {
-                if l.len() < 10_000 {
-                    l.push(attempt);
-                }
+            if let Ok(mut l) = log.lock()
+                && l.len() < 10_000
+            {
+                l.push(attempt);
             }
         });
     }

@@ -85,10 +85,10 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
     let ep_path = opts.dir.join("run").join("endpoints.json");
     let t0 = Instant::now();
     let endpoints: Endpoints = loop {
-        if let Ok(b) = std::fs::read(&ep_path) {
-            if let Ok(e) = serde_json::from_slice(&b) {
-                break e;
-            }
+        if let Ok(b) = std::fs::read(&ep_path)
+            && let Ok(e) = serde_json::from_slice(&b)
+        {
+            break e;
         }
         if t0.elapsed() > opts.wait {
             bail!(
@@ -144,14 +144,14 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
             println!("certify vendor: the session is done");
             return Ok(());
         }
-        if let Some(phase) = status.phase.clone() {
-            if handled.insert(phase.clone()) {
-                let kind = PhaseKind::ALL.into_iter().find(|k| k.as_str() == phase);
-                if let Some(kind) = kind {
-                    println!("certify vendor: phase {phase}");
-                    if let Err(e) = epj.act(kind).await {
-                        println!("certify vendor: {phase}: {e:#}");
-                    }
+        if let Some(phase) = status.phase.clone()
+            && handled.insert(phase.clone())
+        {
+            let kind = PhaseKind::ALL.into_iter().find(|k| k.as_str() == phase);
+            if let Some(kind) = kind {
+                println!("certify vendor: phase {phase}");
+                if let Err(e) = epj.act(kind).await {
+                    println!("certify vendor: {phase}: {e:#}");
                 }
             }
         }
