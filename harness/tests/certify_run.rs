@@ -83,6 +83,29 @@ fn session(session: &Path, only: Option<&str>, vendor: Command) -> (Value, Strin
         run.args(["--only", o]);
     }
     let mut run = spawn(&mut run, &run_log);
+    // The live page, read with curl while the session waits for the vendor.
+    let endpoints = session.join("run/endpoints.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !endpoints.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ep: Value = serde_json::from_slice(&std::fs::read(&endpoints).expect("endpoints.json"))
+        .expect("endpoints.json is JSON");
+    let page = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "10",
+            ep["web"].as_str().expect("web URL"),
+        ])
+        .output()
+        .expect("curl runs");
+    let page = String::from_utf8_lossy(&page.stdout);
+    assert!(
+        page.contains("Certification session") && page.contains("test-submission"),
+        "the live page lists the phases: {page}"
+    );
+    assert!(ep["amqps"]["url"].as_str().unwrap().starts_with("amqps://"));
     let vendor_log = session.with_file_name("vendor.log");
     let mut vendor = vendor;
     let mut v = spawn(&mut vendor, &vendor_log);

@@ -151,6 +151,9 @@ struct Armed {
     kommune: Option<HerId>,
     own: Option<HerId>,
     once: Option<Injection>,
+    /// `once` is for the `at`-th new message (1-based); `seen` counts them.
+    at: u32,
+    seen: u32,
     each: Option<Injection>,
 }
 
@@ -165,17 +168,33 @@ impl Injector for SessionInjector {
         if a.own != Some(own) || from.is_none() || a.kommune != from {
             return None;
         }
-        a.once.take().or_else(|| a.each.clone())
+        if a.once.is_some() {
+            // The fault strikes the plan's `after_messages`-th message of the phase.
+            a.seen += 1;
+            if a.seen >= a.at {
+                return a.once.take();
+            }
+            return a.each.clone();
+        }
+        a.each.clone()
     }
 }
 
 impl SessionInjector {
-    fn arm(&self, kommune: HerId, own: HerId, once: Option<Injection>, each: Option<Injection>) {
+    fn arm(
+        &self,
+        kommune: HerId,
+        own: HerId,
+        (once, at): (Option<Injection>, u32),
+        each: Option<Injection>,
+    ) {
         if let Ok(mut a) = self.armed.lock() {
             *a = Armed {
                 kommune: Some(kommune),
                 own: Some(own),
                 once,
+                at: at.max(1),
+                seen: 0,
                 each,
             };
         }
@@ -502,6 +521,8 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         s.verdict = Some(report.verdict.as_str().to_string());
     }
     print_summary(&report, &written);
+    // The page says "done" a moment longer, for an EPJ polling it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
 
     injector.disarm();
     receiver.shutdown().await;
@@ -809,7 +830,8 @@ impl Walk<'_> {
             ),
             _ => (None, None),
         };
-        self.injector.arm(self.kommune, register, once, each);
+        let at = fault.and_then(|f| f.after_messages).unwrap_or(1);
+        self.injector.arm(self.kommune, register, (once, at), each);
         let mut outage = None;
         match (kind, fault.map(|f| f.kind)) {
             (PhaseKind::AuthRefused, _) => {

@@ -135,11 +135,19 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         first: true,
     };
     let mut handled: HashSet<String> = HashSet::new();
+    let mut gone_since: Option<Instant> = None;
     loop {
         let Some(status) = epj.status().await else {
+            // The session's page is gone: after a few seconds, the session is over.
+            let since = *gone_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > Duration::from_secs(3) {
+                println!("certify vendor: the session's page is gone; stopping");
+                return Ok(());
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
+        gone_since = None;
         if status.done {
             println!("certify vendor: the session is done");
             return Ok(());

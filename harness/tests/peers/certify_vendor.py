@@ -198,11 +198,18 @@ def main(d):
     ET.register_namespace("", IPLOS_NS)
     v = Vendor(d)
     done = set()
+    gone_since = None
     while True:
         s = status(v.ep)
         if s is None:
+            # The session's page is gone: after a few seconds, the session is over.
+            gone_since = gone_since or time.monotonic()
+            if time.monotonic() - gone_since > 3:
+                log(done=True, page="gone")
+                return
             time.sleep(0.2)
             continue
+        gone_since = None
         if s["done"]:
             log(done=True)
             return
