@@ -46,7 +46,7 @@
 //! | `tls-wrong-host` lasts at most | 60 s (at least 3 s; ends 1 s after an attempt was seen) |
 //! | the shortest gap between two connection attempts (back-off) | 10 s |
 //! | after a phase is complete, the harness still watches for duplicates | 30 s (at least 0.5 s) |
-//! | `lost-apprec` watches for resends after the first message | 300 s (at least 8 s) |
+//! | `lost-apprec` watches for resends after the first message | 300 s (at least 10 s) |
 //! | `slow-broker`'s AppRec delay | 120 s |
 //! | after reconnecting from a dropped connection, the EPJ has to send again | 60 s (at least 3 s) |
 
@@ -228,7 +228,7 @@ impl Timing {
             tls_wrong_host: s(60.0).max(Duration::from_secs(3)),
             min_attempt_gap: s(10.0),
             quiet: s(30.0).max(Duration::from_millis(500)),
-            lost_apprec_window: s(300.0).max(Duration::from_secs(8)),
+            lost_apprec_window: s(300.0).max(Duration::from_secs(10)),
             resend_window: s(60.0).max(Duration::from_secs(3)),
             slow_apprec_delay: s(120.0),
         }

@@ -1313,3 +1313,59 @@ async fn page(State(live): State<Live>) -> Html<String> {
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_injection_strikes_the_planned_message_of_the_kommune_to_the_armed_register_only() {
+        let kommune = HerId::new(9_004_601).unwrap();
+        let other = HerId::new(9_000_301).unwrap();
+        let (validation, production) = (
+            HerId::new(KPR_VALIDATION_HER_ID).unwrap(),
+            HerId::new(KPR_PRODUCTION_HER_ID).unwrap(),
+        );
+        let inj = SessionInjector::default();
+        let reject = Injection::Rejected { reason: "r".into() };
+        inj.arm(kommune, validation, (Some(reject.clone()), 2), None);
+        assert_eq!(
+            inj.inject(validation, Some(other), None),
+            None,
+            "another sender"
+        );
+        assert_eq!(
+            inj.inject(production, Some(kommune), None),
+            None,
+            "another register"
+        );
+        assert_eq!(
+            inj.inject(validation, Some(kommune), None),
+            None,
+            "the 1st message"
+        );
+        assert_eq!(
+            inj.inject(validation, Some(kommune), None),
+            Some(reject),
+            "the 2nd"
+        );
+        assert_eq!(
+            inj.inject(validation, Some(kommune), None),
+            None,
+            "once only"
+        );
+        let delay = Injection::DelayReply(Duration::from_millis(5));
+        inj.arm(kommune, validation, (None, 1), Some(delay.clone()));
+        assert_eq!(
+            inj.inject(validation, Some(kommune), None),
+            Some(delay.clone())
+        );
+        assert_eq!(
+            inj.inject(validation, Some(kommune), None),
+            Some(delay),
+            "every message"
+        );
+        inj.disarm();
+        assert_eq!(inj.inject(validation, Some(kommune), None), None);
+    }
+}
