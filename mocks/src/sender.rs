@@ -626,7 +626,9 @@ impl ReferenceSender {
         let _ = tcp.set_nodelay(true);
         let own = config.identity.party.her_id;
         let builder = fe2o3_amqp::Connection::builder()
-            .container_id(format!("iplos-reference-sender-{own}-{}", nhn::new_guid()))
+            // One container id per sender identity, the same across reconnects (a broker and
+            // its operators recognise the client after a drop).
+            .container_id(format!("iplos-reference-sender-{own}"))
             .hostname(host)
             .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
                 username: url.username.clone(),

@@ -339,6 +339,36 @@ fn connect(rec: &Recording) -> Judged {
             note: format!("opened {} from {}", e.at.format("%H:%M:%S%.3f"), e.peer),
         })
         .collect();
+    // The container id is the client's identity to the broker: the same across reconnects.
+    let ids: BTreeSet<&str> = rec
+        .connections
+        .iter()
+        .filter_map(|e| match &e.kind {
+            ConnEventKind::Opened {
+                username,
+                container_id,
+                ..
+            } if *username == rec.username && !container_id.is_empty() => {
+                Some(container_id.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    if ids.len() > 1 {
+        ev.push(Evidence::ExpectedReceived {
+            subject: "the EPJ's connections over the session".into(),
+            field: Some("container-id".into()),
+            expected: Some("one container id, the same across reconnects".into()),
+            received: Some(ids.iter().copied().collect::<Vec<_>>().join(", ")),
+        });
+        return fail(
+            format!(
+                "the EPJ used {} different container ids across its reconnects",
+                ids.len()
+            ),
+            ev,
+        );
+    }
     match (opened.first(), attached) {
         (Some(_), Some(a)) => {
             if let ConnEventKind::SenderAttached { target, queue, .. } = &a.kind {
@@ -348,7 +378,7 @@ fn connect(rec: &Recording) -> Judged {
                 });
             }
             pass(
-                "the EPJ connected, logged in and attached a sending link",
+                "the EPJ connected, logged in and attached a sending link; one container id across its connections",
                 ev,
             )
         }
