@@ -39,7 +39,7 @@ enum Command {
     Pki(cmd::pki::Args),
     /// The dress rehearsal: replay a season for every kommune against the mocks.
     Rehearse(cmd::rehearse::Args),
-    /// A vendor's certification session: prepare it, check exported files offline.
+    /// A vendor's certification session: prepare it, run it over AMQP, check files offline.
     Certify(cmd::certify::Args),
 }
 
