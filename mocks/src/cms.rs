@@ -82,6 +82,15 @@ pub use der::KeyUsageBits;
 /// Default limit on the size of a received blob: 256 MiB.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
+/// The OID of AES-256-CBC (id-aes256-CBC), the content encryption NHN's profile uses.
+pub const OID_AES256_CBC: &str = "2.16.840.1.101.3.4.1.42";
+
+/// The content-encryption algorithm of a DER EnvelopedData, as a dotted OID (e.g.
+/// [`OID_AES256_CBC`]); `None` when the bytes are not an EnvelopedData this reader can walk.
+pub fn content_encryption_algorithm(der: &[u8]) -> Option<String> {
+    der::content_encryption(der).map(der::oid_to_string)
+}
+
 /// What went wrong with a CMS message, precisely enough to answer the sender.
 #[derive(Debug, thiserror::Error)]
 pub enum CmsError {

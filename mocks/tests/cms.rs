@@ -556,6 +556,49 @@ fn we_read_what_openssl_cli_writes() {
 }
 
 #[test]
+fn the_content_encryption_algorithm_is_read_from_ours_and_from_openssl_cli_output() {
+    use iplos_mocks::cms::{OID_AES256_CBC, content_encryption_algorithm};
+    assert_eq!(
+        content_encryption_algorithm(&from(&fx().kommune)).as_deref(),
+        Some(OID_AES256_CBC),
+        "ours is AES-256-CBC"
+    );
+    assert_eq!(content_encryption_algorithm(b"\x30\x03\x06\x01\x00"), None);
+    assert_eq!(content_encryption_algorithm(MSG), None, "not CMS");
+    if !openssl_cli() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |n: &str| tmp.path().join(n).to_str().unwrap().to_string();
+    std::fs::write(p("content"), MSG).unwrap();
+    for (flag, oid) in [
+        ("-aes128", "2.16.840.1.101.3.4.1.2"),
+        ("-aes256", OID_AES256_CBC),
+        ("-des3", "1.2.840.113549.3.7"),
+    ] {
+        run(&[
+            "cms",
+            "-encrypt",
+            "-binary",
+            flag,
+            "-outform",
+            "DER",
+            "-in",
+            &p("content"),
+            "-out",
+            &p("msg.der"),
+            fx().register.encryption.cert_path.to_str().unwrap(),
+        ]);
+        let der = std::fs::read(p("msg.der")).unwrap();
+        assert_eq!(
+            content_encryption_algorithm(&der).as_deref(),
+            Some(oid),
+            "{flag}"
+        );
+    }
+}
+
+#[test]
 fn openssl_cli_opens_p12_without_legacy_provider() {
     if !openssl_cli() {
         return;

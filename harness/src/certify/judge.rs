@@ -247,26 +247,7 @@ pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
             },
             |m| !matches!(m.stage.as_deref(), Some("header" | "body") | None),
         ),
-        CheckKind::Cms => stage_test(
-            rec,
-            "decryption and the signature",
-            |m| {
-                m.stage.as_deref() == Some("cms")
-                    && matches!(
-                        m.error_data.as_deref(),
-                        Some(
-                            "NotCms"
-                                | "NotEnveloped"
-                                | "NotForUs"
-                                | "BadDecrypt"
-                                | "NotSigned"
-                                | "BadSignature"
-                                | "TooLarge"
-                        )
-                    )
-            },
-            |m| matches!(m.stage.as_deref(), Some("msghead" | "iplos")),
-        ),
+        CheckKind::Cms => cms(rec),
         CheckKind::Msghead => stage_test(
             rec,
             "the MsgHead",
@@ -540,6 +521,67 @@ fn stage_test(
         return fail(format!("no message of the kommune got past {what}"), ev);
     }
     pass(format!("{ok} message(s) passed {what}, none failed it"), ev)
+}
+
+/// CMS-01: no message failed decryption or the signature, and every payload's content
+/// encryption is AES-256-CBC.
+fn cms(rec: &Recording) -> Judged {
+    let j = stage_test(
+        rec,
+        "decryption and the signature",
+        |m| {
+            m.stage.as_deref() == Some("cms")
+                && matches!(
+                    m.error_data.as_deref(),
+                    Some(
+                        "NotCms"
+                            | "NotEnveloped"
+                            | "NotForUs"
+                            | "BadDecrypt"
+                            | "NotSigned"
+                            | "BadSignature"
+                            | "TooLarge"
+                    )
+                )
+        },
+        |m| matches!(m.stage.as_deref(), Some("msghead" | "iplos")),
+    );
+    if j.0 != TestVerdict::Pass {
+        return j;
+    }
+    let other: Vec<&Msg> = kommune_msgs(rec)
+        .filter(|m| {
+            m.content_encryption
+                .as_deref()
+                .is_some_and(|a| a != iplos_mocks::cms::OID_AES256_CBC)
+        })
+        .collect();
+    if other.is_empty() {
+        return (
+            j.0,
+            format!("{}; content encrypted with AES-256-CBC", j.1),
+            j.2,
+        );
+    }
+    let ev = other
+        .iter()
+        .map(|m| Evidence::ExpectedReceived {
+            subject: m.name(),
+            field: Some("contentEncryptionAlgorithm".into()),
+            expected: Some(format!(
+                "AES-256-CBC ({})",
+                iplos_mocks::cms::OID_AES256_CBC
+            )),
+            received: m.content_encryption.clone(),
+        })
+        .collect();
+    fail(
+        format!(
+            "{} message(s) encrypted with another algorithm than AES-256-CBC",
+            other.len()
+        ),
+        ev,
+    )
 }
 
 fn queue_her(queue: &str) -> Option<&str> {

@@ -59,6 +59,8 @@ pub struct Msg {
     pub stage: Option<String>,
     /// The MsgHead's MsgId.
     pub msg_id: Option<String>,
+    /// The payload's content-encryption algorithm (dotted OID), when it is an EnvelopedData.
+    pub content_encryption: Option<String>,
     /// What the session injected for it.
     pub injected: Option<String>,
     /// The register's IPLOS check (with the kommune's chain), when it got that far.

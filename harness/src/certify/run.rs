@@ -1057,10 +1057,13 @@ fn collect(
         let mine: Vec<&DeliveryRecord> = deliveries.iter().filter(|d| d.message == m.id).collect();
         let replied = mine.first().and_then(|d| d.replied);
         let duplicates = mine.iter().filter(|d| d.duplicate).count() as u32;
-        let reply_to = store
-            .raw(m.id)?
-            .and_then(|raw| decode_message(&raw).ok())
-            .and_then(|a| a.properties.and_then(|p| p.reply_to));
+        let amqp = store.raw(m.id)?.and_then(|raw| decode_message(&raw).ok());
+        let content_encryption = amqp.as_ref().and_then(|a| {
+            iplos_mocks::receiver::nhn::single_data(a)
+                .ok()
+                .and_then(iplos_mocks::cms::content_encryption_algorithm)
+        });
+        let reply_to = amqp.and_then(|a| a.properties.and_then(|p| p.reply_to));
         let verdict: Option<serde_json::Value> = m
             .verdict
             .as_deref()
@@ -1113,6 +1116,7 @@ fn collect(
                 .and_then(|x| x.as_str())
                 .map(str::to_string),
             injected: m.injected.clone(),
+            content_encryption,
             report,
             melding: parsed.melding,
             lines: parsed.lines,

@@ -175,6 +175,32 @@ pub(crate) fn recipients(der: &[u8]) -> Option<Vec<RecipientId>> {
     Some(out)
 }
 
+/// The contentEncryptionAlgorithm OID (content octets) of a DER EnvelopedData ContentInfo,
+/// or `None` if the structure cannot be read this simply.
+pub(crate) fn content_encryption(der: &[u8]) -> Option<&[u8]> {
+    let (outer, _) = expect(der, TAG_SEQUENCE)?;
+    let (oid, rest) = expect(outer.content, TAG_OID)?;
+    if oid.content != OID_ENVELOPED_DATA || outer.indefinite {
+        return None;
+    }
+    let (explicit, _) = expect(rest, 0xA0)?;
+    let (env, _) = expect(explicit.content, TAG_SEQUENCE)?;
+    if explicit.indefinite || env.indefinite {
+        return None;
+    }
+    let (_version, mut rest) = expect(env.content, TAG_INTEGER)?;
+    if rest.first() == Some(&0xA0) {
+        let (_originator, r) = read(rest)?;
+        rest = r;
+    }
+    let (_recipients, rest) = expect(rest, TAG_SET)?;
+    let (eci, _) = expect(rest, TAG_SEQUENCE)?;
+    let (_content_type, rest) = expect(eci.content, TAG_OID)?;
+    let (alg, _) = expect(rest, TAG_SEQUENCE)?;
+    let (alg_oid, _) = expect(alg.content, TAG_OID)?;
+    (!alg_oid.indefinite && !alg_oid.content.is_empty()).then_some(alg_oid.content)
+}
+
 /// INTEGER content without leading zero octets (for comparing serial numbers).
 pub(crate) fn strip_zeros(mut b: &[u8]) -> &[u8] {
     while b.len() > 1 && b[0] == 0 {
