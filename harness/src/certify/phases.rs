@@ -21,13 +21,14 @@
 //! | `initial-load` | sends the initial load to KPR 134197 | answers normally | initial_load, throughput |
 //! | `year-events` | sends the year's events to 134197 | answers normally | year_events |
 //! | `corrections` | sends the corrections to 134197 | answers normally | corrections, annulments, chain, completeness |
+//! | `sendemodul-upload` | logs in to Sendemodul with the four values and uploads the annual file, split | a part limit smaller than the file | sendemodul_login, sendemodul_split |
+//! | `sendemodul-refused` | logs in to a second portal that rejects the PIN | watches the attempts | sendemodul_login with `login_rejected` |
 //!
 //! `schema` and `content_rules` tests are decided over the messages of the content phases
 //! (test submission, initial load, year's events, corrections): they judge the vendor's
 //! export. The fault phases judge transport behaviour; what the register found in a resend
 //! there (a duplicate GUID, say) is evidence for the fault's test, not a content finding.
-//! The Sendemodul tests (optional, for vendors of the older formats) are not part of an AMQP
-//! session and are reported as skipped.
+//! The Sendemodul tests (optional, for vendors of the older formats) close the session.
 //!
 //! **\[model\]** Each phase to KPR Validering starts a fresh validation register (the chain
 //! of the kommune's messages to 131725 is reset), so the same test submission can be sent in
@@ -48,11 +49,12 @@
 //! | after a phase is complete, the harness still watches for duplicates | 30 s (at least 0.5 s) |
 //! | `lost-apprec` watches for resends after the first message | 300 s (at least 10 s) |
 //! | `slow-broker`'s AppRec delay | 120 s |
+//! | `sendemodul-refused` lasts | 60 s (at least 3 s) |
 //! | after reconnecting from a dropped connection, the EPJ has to send again | 60 s (at least 3 s) |
 
 use std::time::Duration;
 
-use super::plan::{CheckKind, FaultSpec, Plan};
+use super::plan::{CheckKind, FaultKind, FaultSpec, Plan, Test};
 
 /// The shortest a phase's timeout gets by scaling.
 pub const MIN_PHASE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -74,11 +76,13 @@ pub enum PhaseKind {
     InitialLoad,
     YearEvents,
     Corrections,
+    SendemodulUpload,
+    SendemodulRefused,
 }
 
 impl PhaseKind {
     /// Every phase, in session order.
-    pub const ALL: [PhaseKind; 13] = [
+    pub const ALL: [PhaseKind; 15] = [
         PhaseKind::TestSubmission,
         PhaseKind::AuthRefused,
         PhaseKind::TlsWrongHost,
@@ -92,6 +96,8 @@ impl PhaseKind {
         PhaseKind::InitialLoad,
         PhaseKind::YearEvents,
         PhaseKind::Corrections,
+        PhaseKind::SendemodulUpload,
+        PhaseKind::SendemodulRefused,
     ];
 
     /// The id shown to the tester and in `status.json`.
@@ -110,6 +116,8 @@ impl PhaseKind {
             PhaseKind::InitialLoad => "initial-load",
             PhaseKind::YearEvents => "year-events",
             PhaseKind::Corrections => "corrections",
+            PhaseKind::SendemodulUpload => "sendemodul-upload",
+            PhaseKind::SendemodulRefused => "sendemodul-refused",
         }
     }
 
@@ -119,6 +127,14 @@ impl PhaseKind {
         matches!(
             self,
             PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections
+        )
+    }
+
+    /// Whether the phase is on Sendemodul (not the service bus).
+    pub fn sendemodul(self) -> bool {
+        matches!(
+            self,
+            PhaseKind::SendemodulUpload | PhaseKind::SendemodulRefused
         )
     }
 
@@ -170,11 +186,27 @@ impl PhaseKind {
             PhaseKind::Corrections => {
                 "Make the corrections and annulments the session names in the EPJ and send them to KPR (HER-id 134197)."
             }
+            PhaseKind::SendemodulUpload => {
+                "Log in to the harness's Sendemodul with the kommune's four values (kommunenummer, bydel 00, organisasjonsnummer, PIN) and upload the annual file; it is larger than the part limit, so split it and upload the parts."
+            }
+            PhaseKind::SendemodulRefused => {
+                "Log in to the second Sendemodul portal (it rejects the kommune's PIN) with the same four values: the client must show the error and stop, not upload without a session or try the same values again and again."
+            }
         }
     }
 
-    /// The phase that decides a test of this kind (`None`: decided over the content phases,
-    /// or not part of an AMQP session).
+    /// The phase that decides a test (`None`: not part of a session).
+    pub fn for_test(t: &Test) -> Option<PhaseKind> {
+        match (t.kind, t.fault.as_ref().map(|f| f.kind)) {
+            (CheckKind::SendemodulLogin, Some(FaultKind::LoginRejected)) => {
+                Some(PhaseKind::SendemodulRefused)
+            }
+            (kind, _) => PhaseKind::of(kind),
+        }
+    }
+
+    /// The phase that decides a test of this kind (a Sendemodul login test with the
+    /// `login_rejected` fault: [`PhaseKind::for_test`]).
     pub fn of(kind: CheckKind) -> Option<PhaseKind> {
         Some(match kind {
             CheckKind::Connect
@@ -199,7 +231,7 @@ impl PhaseKind {
             | CheckKind::Chain
             | CheckKind::Completeness => PhaseKind::Corrections,
             CheckKind::Schema | CheckKind::ContentRules => PhaseKind::Corrections,
-            CheckKind::SendemodulLogin | CheckKind::SendemodulSplit => return None,
+            CheckKind::SendemodulLogin | CheckKind::SendemodulSplit => PhaseKind::SendemodulUpload,
         })
     }
 }
@@ -216,6 +248,8 @@ pub struct Timing {
     /// After reconnecting from a dropped connection, how long the EPJ has to send again.
     pub resend_window: Duration,
     pub slow_apprec_delay: Duration,
+    /// How long the refusing Sendemodul portal is watched.
+    pub sendemodul_refused: Duration,
 }
 
 impl Timing {
@@ -231,6 +265,7 @@ impl Timing {
             lost_apprec_window: s(300.0).max(Duration::from_secs(10)),
             resend_window: s(60.0).max(Duration::from_secs(3)),
             slow_apprec_delay: s(120.0),
+            sendemodul_refused: s(60.0).max(Duration::from_secs(3)),
         }
     }
 
@@ -258,7 +293,7 @@ pub fn phases(plan: &Plan, timing: &Timing) -> Vec<Phase> {
     for kind in PhaseKind::ALL {
         let tests: Vec<_> = plan
             .tests()
-            .filter(|t| PhaseKind::of(t.test.kind) == Some(kind))
+            .filter(|t| PhaseKind::for_test(t.test) == Some(kind))
             .collect();
         // The content phases are always walked: the content tests judge their messages.
         if tests.is_empty() && !kind.content() {
@@ -293,17 +328,21 @@ mod tests {
         assert_eq!(kinds, PhaseKind::ALL.to_vec());
         let decided: Vec<&String> = p.iter().flat_map(|p| &p.tests).collect();
         for t in plan.tests() {
-            let sendemodul = matches!(
-                t.test.kind,
-                CheckKind::SendemodulLogin | CheckKind::SendemodulSplit
-            );
-            assert_eq!(
+            assert!(
                 decided.contains(&&t.test.id),
-                !sendemodul,
-                "{} is decided by a phase iff it is not a Sendemodul test",
+                "{} is decided by a phase",
                 t.test.id
             );
         }
+        let refused = p
+            .iter()
+            .find(|p| p.kind == PhaseKind::SendemodulRefused)
+            .unwrap();
+        assert_eq!(
+            refused.tests,
+            ["SM-02"],
+            "the rejected login has its own phase"
+        );
         let drop = p
             .iter()
             .find(|p| p.kind == PhaseKind::ConnectionDrop)

@@ -140,9 +140,32 @@ pub struct WrongHostAttempt {
     pub error: Option<String>,
 }
 
+/// What the Sendemodul phases saw.
+#[derive(Debug, Clone, Serialize)]
+pub struct SmRecord {
+    /// The portal's part limit (bytes).
+    pub part_limit: u64,
+    /// Login attempts on the session's portal.
+    pub attempts: Vec<iplos_mocks::sendemodul::LoginAttempt>,
+    /// Login attempts on the portal that rejects the kommune's PIN.
+    pub refusing_attempts: Vec<iplos_mocks::sendemodul::LoginAttempt>,
+    /// Files SSB's intake took in (after reassembling the parts).
+    pub submissions: Vec<SmSubmission>,
+}
+
+/// A file taken in through Sendemodul.
+#[derive(Debug, Clone, Serialize)]
+pub struct SmSubmission {
+    pub info: iplos_mocks::intake::SubmissionInfo,
+    /// Its content, read.
+    #[serde(skip)]
+    pub melding: Option<Melding>,
+}
+
 /// Everything a session observed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Recording {
+    pub kommune: String,
     pub kommune_her: u32,
     pub username: String,
     pub timing: Timing,
@@ -155,6 +178,8 @@ pub struct Recording {
     /// Messages left unread on the kommune's `_error` queue at the end of the error-queue
     /// phase.
     pub error_queue_left: Option<usize>,
+    /// The Sendemodul phases.
+    pub sendemodul: Option<SmRecord>,
 }
 
 impl Recording {

@@ -52,8 +52,10 @@ use serde::Serialize;
 use super::judge::{self, Ctx, Expected, STATUS3_NAMED};
 use super::phases::{Phase, PhaseKind, Timing, phases};
 use super::plan::{FaultKind, Plan};
-use super::record::{Msg, PhaseRecord, Recording, WrongHostAttempt};
+use super::record::{Msg, PhaseRecord, Recording, SmRecord, SmSubmission, WrongHostAttempt};
 use super::session::{Credentials, Session, TlsFiles, write_public};
+use iplos_mocks::intake::Intake;
+use iplos_mocks::sendemodul::{Pins, Sendemodul, SendemodulConfig};
 
 /// How `certify run` is asked to run.
 #[derive(Debug, Clone)]
@@ -75,6 +77,8 @@ pub struct RunOptions {
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct Endpoints {
     pub kommune: String,
+    /// The Sendemodul portals (the older annual formats).
+    pub sendemodul: SendemodulEndpoints,
     pub her_id: u32,
     pub amqps: Amqps,
     pub wrong_host: HostPort,
@@ -99,6 +103,24 @@ pub struct Amqps {
     /// `amqps://user:password@host:port/namespace`.
     pub url: String,
 }
+
+/// The Sendemodul portals and the kommune's four login values.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct SendemodulEndpoints {
+    /// The session's portal (`…/Sendemodul/`).
+    pub url: String,
+    /// A second portal that rejects the kommune's PIN (phase `sendemodul-refused`).
+    pub refusing_url: String,
+    pub kommunenr: String,
+    pub bydel: String,
+    pub orgnr: String,
+    pub pin: String,
+    /// The largest part the portals take, in bytes.
+    pub part_limit_bytes: u64,
+}
+
+/// The Sendemodul part limit of a session: small, so that an annual file must be split.
+pub const SENDEMODUL_PART_LIMIT: u64 = 16 * 1024;
 
 /// A host and port.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -288,6 +310,33 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     .await
     .context("cannot start the register")?;
 
+    // Sendemodul: the session's portal and one that rejects the kommune's PIN, in front of
+    // SSB's file intake.
+    let intake = Intake::open(run_dir.join("intake.sqlite"), clock.clone())
+        .context("cannot open the Sendemodul intake")?;
+    let pin = Pins::derive(session.seed, &session.kommune);
+    let wrong_pin = format!("{:06}", (pin.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
+    let sm_config = |pin: &str| SendemodulConfig {
+        bind: SocketAddr::new(opts.bind, 0),
+        data_year: i32::from(session.year),
+        pins: Pins::seeded(session.seed).with(session.kommune.clone(), pin),
+        max_part_bytes: SENDEMODUL_PART_LIMIT,
+        ..SendemodulConfig::default()
+    };
+    let sendemodul = Sendemodul::start(sm_config(&pin), intake.clone(), clock.clone())
+        .await
+        .context("cannot start Sendemodul")?;
+    let refusing = Sendemodul::start(
+        sm_config(&wrong_pin),
+        Intake::in_memory(clock.clone())?,
+        clock.clone(),
+    )
+    .await
+    .context("cannot start the refusing Sendemodul")?;
+    let orgnr = iplos_model::municipality::lookup(session.year, &session.kommune)
+        .map(|m| m.orgnr().to_string())
+        .unwrap_or_default();
+
     // The wrong-host listener and the live page.
     let wrong_host_log: Arc<Mutex<Vec<WrongHostAttempt>>> = Arc::default();
     let wrong_listener = tokio::net::TcpListener::bind((opts.bind, opts.wrong_host_port))
@@ -342,6 +391,15 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     let namespace = broker.bus().namespace().to_string();
     let endpoints = Endpoints {
         kommune: session.kommune.clone(),
+        sendemodul: SendemodulEndpoints {
+            url: sendemodul.portal_url(iplos_mocks::intake::Channel::Ordinary),
+            refusing_url: refusing.portal_url(iplos_mocks::intake::Channel::Ordinary),
+            kommunenr: session.kommune.clone(),
+            bydel: "00".into(),
+            orgnr,
+            pin: pin.clone(),
+            part_limit_bytes: SENDEMODUL_PART_LIMIT,
+        },
         her_id: session.her_id,
         amqps: Amqps {
             host: host.clone(),
@@ -389,6 +447,10 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     println!("  broker     {}", endpoints.amqps.url);
     println!("  trust      {}", tls.ca.display());
     println!("  wrong host {host}:{wrong_port}");
+    println!(
+        "  Sendemodul {} (PIN {pin}, parts of at most {} bytes)",
+        endpoints.sendemodul.url, SENDEMODUL_PART_LIMIT
+    );
     println!("  live page  {}", endpoints.web);
     println!("  endpoints  {}", run_dir.join("endpoints.json").display());
 
@@ -408,6 +470,8 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         timing: &timing,
         wrong_host: &wrong_host_log,
         live: &live,
+        intake: &intake,
+        kommune_nr: &session.kommune,
     };
     let selected_phases: Vec<&Phase> = all_phases
         .iter()
@@ -442,7 +506,25 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     }
 
     // What was observed, the verdicts, the report.
-    let recording = collect(
+    let sm = SmRecord {
+        part_limit: SENDEMODUL_PART_LIMIT,
+        attempts: sendemodul.login_attempts(),
+        refusing_attempts: refusing.login_attempts(),
+        submissions: intake
+            .all_submissions()?
+            .into_iter()
+            .map(|info| {
+                let melding = intake
+                    .raw_bytes(info.id)
+                    .ok()
+                    .flatten()
+                    .and_then(|b| read_received(&b, &CheckOptions::default()).ok())
+                    .map(|r| r.melding);
+                SmSubmission { info, melding }
+            })
+            .collect(),
+    };
+    let mut recording = collect(
         &store,
         &session,
         &creds,
@@ -456,6 +538,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         &evidence,
         &mut cache,
     )?;
+    recording.sendemodul = Some(sm);
     let ctx = Ctx {
         rec: &recording,
         expected: &expected,
@@ -525,6 +608,8 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     injector.disarm();
+    sendemodul.shutdown().await;
+    refusing.shutdown().await;
     receiver.shutdown().await;
     broker.shutdown().await;
     wrong_task.abort();
@@ -541,7 +626,9 @@ fn hex(b: &[u8]) -> String {
 
 fn to_her(kind: PhaseKind) -> Option<u32> {
     match kind {
-        PhaseKind::TlsWrongHost => None,
+        PhaseKind::TlsWrongHost | PhaseKind::SendemodulUpload | PhaseKind::SendemodulRefused => {
+            None
+        }
         k if k.production() => Some(KPR_PRODUCTION_HER_ID),
         _ => Some(KPR_VALIDATION_HER_ID),
     }
@@ -610,6 +697,8 @@ impl ContentCache {
 }
 
 struct Walk<'a> {
+    intake: &'a Intake,
+    kommune_nr: &'a str,
     expected: &'a Expected,
     store: &'a Arc<RunStore>,
     faults: &'a BrokerFaults,
@@ -788,7 +877,7 @@ impl Walk<'_> {
             HerId::new(KPR_VALIDATION_HER_ID).ok()
         };
         let register = register?;
-        if !kind.production() {
+        if !kind.production() && !kind.sendemodul() {
             // Each test submission to KPR Validering starts a fresh register.
             self.receiver.reset_content(register, self.kommune);
         }
@@ -964,6 +1053,15 @@ impl Walk<'_> {
                 (over && seen.answered(0))
                     .then(|| "the outage is over and the submission was answered".to_string())
             }
+            PhaseKind::SendemodulUpload => self
+                .intake
+                .submissions_of(self.kommune_nr, iplos_mocks::intake::Channel::Ordinary)
+                .map_err(|e| anyhow::anyhow!("the intake: {e}"))?
+                .iter()
+                .any(|x| x.arrived >= started)
+                .then(|| "a file was taken in through Sendemodul".to_string()),
+            PhaseKind::SendemodulRefused => (t0.elapsed() >= self.timing.sendemodul_refused)
+                .then(|| "watched the refused logins".to_string()),
             PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => {
                 let want = match phase.kind {
                     PhaseKind::InitialLoad => self.expected.initial(),
@@ -1035,6 +1133,7 @@ fn collect(
     cache: &mut ContentCache,
 ) -> Result<Recording> {
     let mut rec = Recording {
+        kommune: session.kommune.clone(),
         kommune_her: session.her_id,
         username: creds.username.clone(),
         timing,
@@ -1045,6 +1144,7 @@ fn collect(
         connections,
         wrong_host,
         error_queue_left,
+        sendemodul: None,
     };
     let deliveries = store.deliveries()?;
     let her = session.her_id.to_string();

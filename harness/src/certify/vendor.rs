@@ -17,7 +17,7 @@
 //! |---|---|---|
 //! | `wrong-property` | the first message's `applicationTimeStamp` is not `yyyy-MM-ddTHH:mm:ssK` (fixed after the error) | TRANSPORT-01 |
 //! | `bad-signature` | the first message's signature does not verify (fixed after the error) | CMS-01 |
-//! | `missing-events` | the export leaves out some of the year's TjenesteSlutt events (chain and numbering kept consistent) | DATA-01, DATA-03 |
+//! | `missing-events` | the export leaves out some of the year's TjenesteSlutt events (chain and numbering kept consistent) | DATA-01, DATA-03, SM-03 (the same export through Sendemodul) |
 //! | `wrong-references` | the corrections (M) refer to the wrong originals | CORR-01 |
 //! | `no-resend` | after AppRec status 2 it gives up | RECEIPT-01 |
 //! | `duplicates-after-drop` | after a dropped connection it exports again: new message-id, new notifikasjonGUIDs | RES-01 |
@@ -351,6 +351,20 @@ impl Epj {
                 }
                 Ok(())
             }
+            PhaseKind::SendemodulUpload => {
+                let file = xml(&self.ordinary)?;
+                let sm = self.endpoints.sendemodul.clone();
+                self.sendemodul_upload(&sm.url, &file).await
+            }
+            PhaseKind::SendemodulRefused => {
+                // One attempt: the portal's refusal is shown to the user, who stops.
+                let sm = self.endpoints.sendemodul.clone();
+                match self.sendemodul_login(&sm.refusing_url).await {
+                    Ok(_) => println!("  the refusing portal let us in (should not)"),
+                    Err(e) => println!("  login refused: {e:#}"),
+                }
+                Ok(())
+            }
             PhaseKind::InitialLoad => {
                 let mut part = self.ordinary.clone();
                 part.notifikasjoner.truncate(self.initial_load);
@@ -384,6 +398,89 @@ impl Epj {
                 self.submit(kind, validation, m).await
             }
         }
+    }
+
+    /// Logs in to a Sendemodul portal with the four values; returns the session cookies.
+    async fn sendemodul_login(&self, portal: &str) -> Result<Vec<String>> {
+        let sm = &self.endpoints.sendemodul;
+        let http = crate::engine::client::http()?;
+        let base = portal.trim_end_matches('/');
+        let login = http
+            .post(format!("{base}/login"))
+            .form(&[
+                ("kommunenr", sm.kommunenr.as_str()),
+                ("bydel", sm.bydel.as_str()),
+                ("orgnr", sm.orgnr.as_str()),
+                ("pin", sm.pin.as_str()),
+            ])
+            .send()
+            .await
+            .context("Sendemodul login")?;
+        let status = login.status();
+        let jar = crate::engine::client::cookies(&login);
+        if !(status.is_success() || status.is_redirection()) || jar.is_empty() {
+            bail!("Sendemodul answered {status}");
+        }
+        Ok(jar)
+    }
+
+    /// Logs in and uploads `file`, in parts of at most the portal's part limit.
+    async fn sendemodul_upload(&self, portal: &str, file: &[u8]) -> Result<()> {
+        use crate::engine::client::{cookie_header, cookies, input_value, merge_cookies};
+        let mut jar = self.sendemodul_login(portal).await?;
+        let http = crate::engine::client::http()?;
+        let base = portal.trim_end_matches('/');
+        let sm = &self.endpoints.sendemodul;
+        let limit = usize::try_from(sm.part_limit_bytes)
+            .unwrap_or(usize::MAX)
+            .max(1);
+        let parts: Vec<&[u8]> = file.chunks(limit).collect();
+        let name = format!("{}{}_iplos.xml", sm.kommunenr, sm.bydel);
+        for (i, part) in parts.iter().enumerate() {
+            let page = http
+                .get(format!("{base}/upload"))
+                .header(reqwest::header::COOKIE, cookie_header(&jar))
+                .send()
+                .await
+                .context("Sendemodul upload page")?;
+            merge_cookies(&mut jar, cookies(&page));
+            let html = page.text().await?;
+            let csrf = input_value(&html, "csrf").unwrap_or_default();
+            let group = format!("g{}", sm.kommunenr);
+            let form = reqwest::multipart::Form::new()
+                .text("csrf", csrf)
+                .text("gruppe", group)
+                .text("del", (i + 1).to_string())
+                .text("antall_deler", parts.len().to_string())
+                .text("epost", "iplos@kommune.example")
+                .text("telefon", "12345678")
+                .text("tilbakemeldingspassord", "sertifisering-1")
+                .part(
+                    "fil",
+                    reqwest::multipart::Part::bytes(part.to_vec())
+                        .file_name(name.clone())
+                        .mime_str("application/xml")?,
+                );
+            let resp = http
+                .post(format!("{base}/upload"))
+                .header(reqwest::header::COOKIE, cookie_header(&jar))
+                .multipart(form)
+                .send()
+                .await
+                .context("Sendemodul upload")?;
+            let st = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            if !st.is_success() {
+                bail!(
+                    "part {} of {}: Sendemodul answered {st}: {}",
+                    i + 1,
+                    parts.len(),
+                    text.chars().take(300).collect::<String>()
+                );
+            }
+        }
+        println!("  uploaded {} bytes in {} part(s)", file.len(), parts.len());
+        Ok(())
     }
 
     fn build(&mut self, sender: &ReferenceSender, m: &Melding) -> Result<Outgoing> {

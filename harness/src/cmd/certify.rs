@@ -301,7 +301,8 @@ fn readme(s: &Session, dir: &Path) -> String {
          \x20  submission to KPR Validering (131725); a refused password; a port with a certificate for\n\
          \x20  another host; AppRec status 2 and 3, a transport error and a lost AppRec to act on; a\n\
          \x20  dropped connection, an unavailable and a slow broker; then the initial load, the year's\n\
-         \x20  events and the corrections to KPR (134197). The report is in `run/` (index.html,\n\
+         \x20  events and the corrections to KPR (134197); last, Sendemodul (the four values, a split\n\
+         \x20  upload, a portal that rejects the PIN). The report is in `run/` (index.html,\n\
          \x20  report.json, junit.xml, and the evidence with a sha256 manifest).\n\n\
          `harness/expected/` holds what a perfect export would be. It is the harness's answer key:\n\
          do not feed it to the EPJ.\n",
