@@ -34,6 +34,42 @@ pub struct Expected {
 }
 
 impl Expected {
+    /// The session's answer key (`harness/expected/`), read once for everyone who needs it
+    /// (`certify run`, `certify check`, the reference EPJ).
+    pub fn load(
+        dir: &std::path::Path,
+        session: &super::session::Session,
+    ) -> anyhow::Result<Expected> {
+        use anyhow::Context as _;
+        let read = |p: std::path::PathBuf| -> anyhow::Result<Melding> {
+            let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+            Ok(iplos_model::compare::read_received(
+                &bytes,
+                &iplos_model::rules::CheckOptions::default(),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            .melding)
+        };
+        let ordinary = read(super::session::Session::expected_ordinary(dir))?;
+        let initial_load = if session.initial_load > 0 {
+            session.initial_load
+        } else {
+            // Sessions made before the count was kept: the initial load is dated at the
+            // cut-off and comes first.
+            let cutoff = format!("{}-01-01", session.year);
+            ordinary
+                .notifikasjoner
+                .iter()
+                .take_while(|n| n.tid.starts_with(&cutoff))
+                .count()
+        };
+        Ok(Expected {
+            ordinary,
+            corrections: read(super::session::Session::expected_corrections(dir))?,
+            initial_load,
+        })
+    }
+
     fn part(&self, range: std::ops::Range<usize>) -> Melding {
         let mut m = self.ordinary.clone();
         m.notifikasjoner = self.ordinary.notifikasjoner[range].to_vec();
@@ -368,6 +404,19 @@ fn connect(rec: &Recording) -> Judged {
     }
 }
 
+/// Attempts closer than the back-off gap: their number, with the first as evidence.
+fn too_fast(rec: &Recording, attempts: &[DateTime<Utc>], ev: &mut Vec<Evidence>) -> Option<usize> {
+    let fast = attempt_gaps(attempts, rec.timing.min_attempt_gap);
+    let (at, gap) = fast.first()?;
+    ev.push(Evidence::ExpectedReceived {
+        subject: format!("attempt at {}", at.format("%H:%M:%S%.3f")),
+        field: Some("time since the previous attempt".into()),
+        expected: Some(format!("at least {}", secs(rec.timing.min_attempt_gap))),
+        received: Some(secs(*gap)),
+    });
+    Some(fast.len())
+}
+
 fn attempt_gaps(times: &[DateTime<Utc>], min: Duration) -> Vec<(DateTime<Utc>, Duration)> {
     times
         .windows(2)
@@ -409,18 +458,10 @@ fn sasl(rec: &Recording) -> Judged {
             ev,
         );
     }
-    let fast = attempt_gaps(&failed, rec.timing.min_attempt_gap);
-    if let Some((at, gap)) = fast.first() {
-        ev.push(Evidence::ExpectedReceived {
-            subject: format!("attempt at {}", at.format("%H:%M:%S%.3f")),
-            field: Some("time since the previous attempt".into()),
-            expected: Some(format!("at least {}", secs(rec.timing.min_attempt_gap))),
-            received: Some(secs(*gap)),
-        });
+    if let Some(fast) = too_fast(rec, &failed, &mut ev) {
         return fail(
             format!(
-                "{} of {} refused attempts came sooner than {} after the previous one (a tight loop)",
-                fast.len(),
+                "{fast} of {} refused attempts came sooner than {} after the previous one (a tight loop)",
                 failed.len(),
                 secs(rec.timing.min_attempt_gap)
             ),
@@ -714,9 +755,10 @@ fn rules(rec: &Recording, t: &Test) -> Judged {
     )
 }
 
-fn event_words(e: &iplos_model::compare::EventValue) -> String {
+/// An event in words, as the reports show it.
+pub fn event_words(e: &iplos_model::compare::EventValue) -> String {
     format!(
-        "{} status {} — tjenesteType {}, tjenesteID {}, hendelseDato {}, person typeID {} fid {}{}",
+        "{} status {} — tjenesteType {}, tjenesteID {}, hendelseDato {}, person typeID {} fid {}{}{}",
         e.kind,
         e.status,
         e.tjeneste_type,
@@ -728,7 +770,30 @@ fn event_words(e: &iplos_model::compare::EventValue) -> String {
             .as_ref()
             .map(|o| format!(", tjenesteOrgNr {o}"))
             .unwrap_or_default(),
+        e.bydel
+            .as_ref()
+            .map(|b| format!(", bydel {b}"))
+            .unwrap_or_default(),
     )
+}
+
+/// Evidence for a comparison's references that point to the wrong original (those `keep`
+/// accepts).
+pub fn reference_evidence(
+    c: &Comparison,
+    file: &str,
+    keep: impl Fn(&iplos_model::compare::RefProblem) -> bool,
+) -> Vec<Evidence> {
+    c.references
+        .iter()
+        .filter(|r| keep(r))
+        .map(|r| Evidence::ExpectedReceived {
+            subject: format!("{file}: {} {} ({:?})", r.rule, r.key, r.kind),
+            field: Some("notifikasjonRef".into()),
+            expected: Some(r.expected.clone()),
+            received: Some(r.received.clone()),
+        })
+        .collect()
 }
 
 /// Evidence for a comparison's missing, extra and wrong events.
@@ -839,17 +904,9 @@ fn corrections(ctx: &Ctx<'_>, which: Status) -> Judged {
         .join(" + ");
     let mut ev = comparison_evidence(&c, &file, is_which);
     let status_of = |i: usize| cor.notifikasjoner.get(i.wrapping_sub(1)).map(|n| &n.status);
-    for r in &c.references {
-        if status_of(r.location.notification) != Some(&which) {
-            continue;
-        }
-        ev.push(Evidence::ExpectedReceived {
-            subject: format!("{file}: {} {} ({:?})", r.rule, r.key, r.kind),
-            field: Some("notifikasjonRef".into()),
-            expected: Some(r.expected.clone()),
-            received: Some(r.received.clone()),
-        });
-    }
+    ev.extend(reference_evidence(&c, &file, |r| {
+        status_of(r.location.notification) == Some(&which)
+    }));
     let expected_n = ctx
         .expected
         .corrections
@@ -1278,19 +1335,9 @@ fn unavailable(rec: &Recording, t: &Test) -> Judged {
             ev,
         );
     }
-    let fast = attempt_gaps(&refused, rec.timing.min_attempt_gap);
-    if let Some((at, gap)) = fast.first() {
-        ev.push(Evidence::ExpectedReceived {
-            subject: format!("attempt at {}", at.format("%H:%M:%S%.3f")),
-            field: Some("time since the previous attempt".into()),
-            expected: Some(format!("at least {}", secs(rec.timing.min_attempt_gap))),
-            received: Some(secs(*gap)),
-        });
+    if let Some(fast) = too_fast(rec, &refused, &mut ev) {
         return fail(
-            format!(
-                "{} attempt(s) without back-off during the outage",
-                fast.len()
-            ),
+            format!("{fast} attempt(s) without back-off during the outage"),
             ev,
         );
     }

@@ -261,7 +261,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     }
     let evidence = run_dir.join("evidence");
     std::fs::create_dir_all(evidence.join("messages"))?;
-    let expected = load_expected(&dir, &session)?;
+    let expected = Expected::load(&dir, &session)?;
     let creds = Credentials::load_or_create(&dir, &session.kommune)?;
     let tls = TlsFiles::load_or_create(&dir)?;
     let kommune = HerId::new(session.her_id)?;
@@ -632,32 +632,6 @@ fn to_her(kind: PhaseKind) -> Option<u32> {
         k if k.production() => Some(KPR_PRODUCTION_HER_ID),
         _ => Some(KPR_VALIDATION_HER_ID),
     }
-}
-
-fn load_expected(dir: &Path, session: &Session) -> Result<Expected> {
-    let read = |p: PathBuf| -> Result<iplos_model::message::Melding> {
-        let bytes = std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
-        Ok(read_received(&bytes, &CheckOptions::default())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
-            .melding)
-    };
-    let ordinary = read(Session::expected_ordinary(dir))?;
-    let initial_load = if session.initial_load > 0 {
-        session.initial_load
-    } else {
-        // Sessions made before the count was kept: the initial load is dated at the cut-off.
-        let cutoff = format!("{}-01-01", session.year);
-        ordinary
-            .notifikasjoner
-            .iter()
-            .take_while(|n| n.tid.starts_with(&cutoff))
-            .count()
-    };
-    Ok(Expected {
-        ordinary,
-        corrections: read(Session::expected_corrections(dir))?,
-        initial_load,
-    })
 }
 
 /// Parsed content of the register's messages, by row.

@@ -24,7 +24,7 @@
 //! | `too-slow` | sends the initial load in four parts with long pauses | PERF-01 |
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,11 +35,10 @@ use iplos_mocks::sender::{
     Answer, Counterpart, Fault, Outgoing, Property, ReferenceSender, SendError, SenderConfig,
     SenderIdentity,
 };
-use iplos_model::compare::read_received;
 use iplos_model::ids::HerId;
 use iplos_model::message::{EventKind, Melding, OutputEncoding, Status, write_message};
-use iplos_model::rules::CheckOptions;
 
+use super::judge::Expected;
 use super::phases::PhaseKind;
 use super::run::{Endpoints, Status as LiveStatus};
 use super::session::Session;
@@ -101,18 +100,12 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
     };
     let pki = Pki::load(&endpoints.pki)?;
     let her = HerId::new(session.her_id)?;
-    let mut ordinary = read(&super::session::Session::expected_ordinary(&opts.dir))?;
-    let mut corrections = read(&super::session::Session::expected_corrections(&opts.dir))?;
-    let initial_load = if session.initial_load > 0 {
-        session.initial_load
-    } else {
-        let cutoff = format!("{}-01-01", session.year);
-        ordinary
-            .notifikasjoner
-            .iter()
-            .take_while(|n| n.tid.starts_with(&cutoff))
-            .count()
-    };
+    // Its export is the answer key.
+    let Expected {
+        mut ordinary,
+        mut corrections,
+        initial_load,
+    } = Expected::load(&opts.dir, &session)?;
     match opts.broken {
         Some(Broken::MissingEvents) => {
             leave_out_events(&mut ordinary, &mut corrections, initial_load)
@@ -165,13 +158,6 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn read(path: &Path) -> Result<Melding> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(read_received(&bytes, &CheckOptions::default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
-        .melding)
 }
 
 fn xml(m: &Melding) -> Result<Vec<u8>> {

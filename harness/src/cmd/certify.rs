@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use iplos_generators::{GenConfig, generate_kommune};
 use iplos_model::compare::{
-    CompareOptions, Comparison, ServiceIds, compare_corrections, compare_with_lines, read_received,
+    CompareOptions, Comparison, ServiceIds, compare_corrections, compare_with_lines,
     read_received_with,
 };
 use iplos_model::message::{Melding, OutputEncoding, write_message};
@@ -342,18 +342,13 @@ struct CheckResult {
     files: Vec<FileResult>,
 }
 
-fn read_melding(path: &Path) -> Result<Melding> {
-    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let r = read_received(&bytes, &CheckOptions::default())
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(r.melding)
-}
-
 fn check(a: CheckArgs) -> Result<ExitCode> {
     let session = Session::load(&a.dir)?;
-    let expected_dir = a.dir.join("harness").join("expected");
-    let exp_ordinary = read_melding(&expected_dir.join("melding.xml"))?;
-    let exp_corrections = read_melding(&expected_dir.join("korreksjoner.xml"))?;
+    let crate::certify::judge::Expected {
+        ordinary: exp_ordinary,
+        corrections: exp_corrections,
+        ..
+    } = crate::certify::judge::Expected::load(&a.dir, &session)?;
     let opts = CompareOptions {
         service_ids: if a.vendor_service_ids {
             ServiceIds::VendorOwn
@@ -463,28 +458,6 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     })
 }
 
-/// An event in words, as the report shows it.
-fn event_words(e: &iplos_model::compare::EventValue) -> String {
-    format!(
-        "{} status {} — tjenesteType {}, tjenesteID {}, hendelseDato {}, person typeID {} fid {}{}{}",
-        e.kind,
-        e.status,
-        e.tjeneste_type,
-        e.tjeneste_id,
-        e.hendelse_dato,
-        e.type_id,
-        e.fid,
-        e.tjeneste_org_nr
-            .as_ref()
-            .map(|o| format!(", tjenesteOrgNr {o}"))
-            .unwrap_or_default(),
-        e.bydel
-            .as_ref()
-            .map(|b| format!(", bydel {b}"))
-            .unwrap_or_default(),
-    )
-}
-
 /// The plan's tests that files alone can decide, judged from the check; the others are
 /// skipped with the reason (they need the transport session).
 fn certification_report(
@@ -494,6 +467,7 @@ fn certification_report(
     evidence_dir: &Path,
     (product, version): (String, String),
 ) -> Result<CertificationReport> {
+    use crate::certify::judge::{comparison_evidence, reference_evidence};
     use crate::certify::plan::{CheckKind, Plan};
     let plan = Plan::embedded().context("the certification plan")?;
     let mut tests = plan.skeleton_results();
@@ -569,33 +543,9 @@ fn certification_report(
                 let mut n = 0;
                 for (f, c) in &comparisons {
                     n += c.missing.len() + c.extra.len() + c.wrong.len();
-                    for d in c.missing.iter().chain(&c.extra).take(25) {
-                        ev.push(Evidence::ExpectedReceived {
-                            subject: format!("{}: {} {}", f.file, d.rule, d.key),
-                            field: None,
-                            expected: d.expected.as_ref().map(event_words),
-                            received: d.received.as_ref().map(event_words),
-                        });
-                    }
-                    for d in c.wrong.iter().take(25) {
-                        ev.push(Evidence::ExpectedReceived {
-                            subject: format!(
-                                "{}: {} {} at {}{}",
-                                f.file,
-                                d.rule,
-                                d.key,
-                                d.location.path,
-                                d.location
-                                    .line
-                                    .map(|l| format!(" (line {l})"))
-                                    .unwrap_or_default()
-                            ),
-                            field: Some(d.field.clone()),
-                            expected: d.expected.clone(),
-                            received: d.received.clone(),
-                        });
-                    }
+                    ev.extend(comparison_evidence(c, &f.file, |_| true));
                 }
+                ev.truncate(50);
                 let ok = n == 0 && refused.is_empty() && !comparisons.is_empty();
                 Some((
                     ok,
@@ -610,22 +560,8 @@ fn certification_report(
             CheckKind::Corrections | CheckKind::Annulments if corrections_given => {
                 let mut ev = Vec::new();
                 for (f, c) in comparisons.iter().filter(|(f, _)| f.role == "corrections") {
-                    for r in &c.references {
-                        ev.push(Evidence::ExpectedReceived {
-                            subject: format!("{}: {} {}", f.file, r.rule, r.key),
-                            field: Some("notifikasjonRef".into()),
-                            expected: Some(r.expected.clone()),
-                            received: Some(r.received.clone()),
-                        });
-                    }
-                    for d in c.missing.iter().chain(&c.extra) {
-                        ev.push(Evidence::ExpectedReceived {
-                            subject: format!("{}: {} {}", f.file, d.rule, d.key),
-                            field: None,
-                            expected: d.expected.as_ref().map(event_words),
-                            received: d.received.as_ref().map(event_words),
-                        });
-                    }
+                    ev.extend(reference_evidence(c, &f.file, |_| true));
+                    ev.extend(comparison_evidence(c, &f.file, |_| true));
                 }
                 let ok = ev.is_empty();
                 Some((
