@@ -713,13 +713,23 @@ impl ReferenceSender {
     }
 
     /// Sends a built message (twice with [`Fault::Duplicate`]); returns once the broker has
-    /// accepted it (stored it).
+    /// accepted it (stored it), or an error when no disposition came within
+    /// [`SenderConfig::timeout`].
     pub async fn send(&mut self, out: &Outgoing) -> Result<(), SendError> {
+        // fe2o3's send never returns when the connection dies under an unsettled transfer
+        // (the broker cut it before the disposition): wait at most the configured timeout.
+        let wait = self.config.timeout;
         for _ in 0..out.copies {
-            match self.sender.send(out.message.clone()).await {
-                Ok(Outcome::Accepted(_)) => {}
-                Ok(other) => return Err(SendError::NotAccepted(format!("{other:?}"))),
-                Err(e) => return Err(SendError::NotAccepted(format!("{e:?}"))),
+            match tokio::time::timeout(wait, self.sender.send(out.message.clone())).await {
+                Ok(Ok(Outcome::Accepted(_))) => {}
+                Ok(Ok(other)) => return Err(SendError::NotAccepted(format!("{other:?}"))),
+                Ok(Err(e)) => return Err(SendError::NotAccepted(format!("{e:?}"))),
+                Err(_) => {
+                    return Err(SendError::NotAccepted(format!(
+                        "no disposition for {} within {wait:?} (the connection may be gone)",
+                        out.message_id
+                    )));
+                }
             }
         }
         Ok(())

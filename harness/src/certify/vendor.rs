@@ -491,16 +491,9 @@ impl Epj {
         let mut out = self.build(&sender, &m)?;
         let mut resent_same = false;
         for _ in 0..8 {
-            // A send whose disposition never comes (the connection died under it) fails
-            // after the AppRec wait, like one that fails at once.
-            let sent = match tokio::time::timeout(self.apprec_wait(), sender.send(&out)).await {
-                Ok(r) => r,
-                Err(_) => Err(SendError::Timeout(
-                    out.message_id.clone(),
-                    self.apprec_wait(),
-                )),
-            };
-            if let Err(e) = sent {
+            // A send whose disposition never comes fails after the sender's timeout (the
+            // AppRec wait), like one that fails at once.
+            if let Err(e) = sender.send(&out).await {
                 println!("  send failed: {e} — reconnecting");
                 tokio::time::sleep(self.backoff()).await;
                 sender = self.connect(kind, register).await?;
