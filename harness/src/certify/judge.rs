@@ -170,19 +170,22 @@ pub struct Ctx<'a> {
 }
 
 /// Decides every test of the plan.
-pub fn judge_all(ctx: &Ctx<'_>) -> Vec<TestResult> {
+/// Decides every test of the plan, and measures the vendor's timings.
+pub fn judge_all(ctx: &Ctx<'_>) -> (Vec<TestResult>, Timings) {
     let mut results = ctx.plan.skeleton_results();
+    let mut rate = None;
     for r in &mut results {
         let Some(t) = ctx.plan.test(&r.id) else {
             continue;
         };
-        let (verdict, reason, mut evidence) = judge_test(ctx, t.test);
+        let ((verdict, reason, mut evidence), throughput) = judge_test(ctx, t.test);
+        rate = rate.or(throughput);
         evidence.truncate(MAX_EVIDENCE);
         r.verdict = verdict;
         r.reason = Some(reason);
         r.evidence = evidence;
     }
-    results
+    (results, timings(ctx, rate))
 }
 
 /// Decides one test.
@@ -205,12 +208,17 @@ pub fn judge_all(ctx: &Ctx<'_>) -> Vec<TestResult> {
 ///   ones, references resolved against the received ordinary messages (M and C apart).
 /// - `chain`: at least three accepted messages to KPR, no chain, numbering or GUID finding.
 /// - the fault kinds: see the phase table in [`super::phases`] and the plan's `checks`.
-pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
+///
+/// The throughput test also gives the notifications per second it measured.
+fn judge_test(ctx: &Ctx<'_>, t: &Test) -> (Judged, Option<f64>) {
     let Some(phase) = PhaseKind::for_test(t) else {
         return (
-            TestVerdict::Skip,
-            "no phase of the session decides this test".into(),
-            Vec::new(),
+            (
+                TestVerdict::Skip,
+                "no phase of the session decides this test".into(),
+                Vec::new(),
+            ),
+            None,
         );
     };
     let needs: Vec<PhaseKind> = match t.kind {
@@ -234,12 +242,15 @@ pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
         .collect();
     if !missing.is_empty() {
         return (
-            TestVerdict::Skip,
-            format!(
-                "not run: the session did not walk the phase(s) {} (--only)",
-                missing.join(", ")
+            (
+                TestVerdict::Skip,
+                format!(
+                    "not run: the session did not walk the phase(s) {} (--only)",
+                    missing.join(", ")
+                ),
+                Vec::new(),
             ),
-            Vec::new(),
+            None,
         );
     }
     let rec = ctx.rec;
@@ -253,6 +264,7 @@ pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
             )
         })
     };
+    let mut rate = None;
     let mut j = match t.kind {
         CheckKind::Connect => connect(rec),
         CheckKind::Sasl => sasl(rec),
@@ -316,7 +328,11 @@ pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
         CheckKind::ResilienceDrop => drop_connection(rec),
         CheckKind::ResilienceUnavailable => unavailable(rec, t),
         CheckKind::ResilienceSlow => slow(rec),
-        CheckKind::Throughput => throughput(ctx, t).0,
+        CheckKind::Throughput => {
+            let (j, _, r) = throughput(ctx, t);
+            rate = r;
+            j
+        }
         CheckKind::SendemodulLogin if phase == PhaseKind::SendemodulRefused => sm_refused(rec),
         CheckKind::SendemodulLogin => sm_login(rec),
         CheckKind::SendemodulSplit => sm_split(ctx),
@@ -326,7 +342,7 @@ pub fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
     {
         j.1.push_str(&why);
     }
-    j
+    (j, rate)
 }
 
 fn kommune_msgs(rec: &Recording) -> impl Iterator<Item = &Msg> {
@@ -1456,7 +1472,7 @@ pub fn throughput(ctx: &Ctx<'_>, t: &Test) -> (Judged, Option<f64>, Option<f64>)
 
 /// The vendor's timings: time to the first AppRec, notifications per second over the
 /// initial load, p50/p99 of arrival → AppRec over every message answered normally.
-pub fn timings(ctx: &Ctx<'_>) -> Timings {
+fn timings(ctx: &Ctx<'_>, notifications_per_second: Option<f64>) -> Timings {
     let rec = ctx.rec;
     let mut t = Timings {
         started: Some(rec.started),
@@ -1469,14 +1485,7 @@ pub fn timings(ctx: &Ctx<'_>) -> Timings {
         .iter()
         .find(|m| m.outcome.as_deref() == Some("apprec") && m.replied.is_some())
         .and_then(|m| m.replied.map(|r| since(m.received, r).as_millis() as u64));
-    if let Some(perf) = ctx
-        .plan
-        .tests()
-        .find(|x| x.test.kind == CheckKind::Throughput)
-        && ctx.selected.contains(&PhaseKind::InitialLoad)
-    {
-        t.notifications_per_second = throughput(ctx, perf.test).2;
-    }
+    t.notifications_per_second = notifications_per_second;
     let lat: Vec<f64> = rec
         .messages
         .iter()

@@ -207,7 +207,7 @@ impl PhaseKind {
 
     /// The phase that decides a test of this kind (a Sendemodul login test with the
     /// `login_rejected` fault: [`PhaseKind::for_test`]).
-    pub fn of(kind: CheckKind) -> Option<PhaseKind> {
+    fn of(kind: CheckKind) -> Option<PhaseKind> {
         Some(match kind {
             CheckKind::Connect
             | CheckKind::Certificate

@@ -53,7 +53,8 @@ use super::judge::{self, Ctx, Expected, STATUS3_NAMED};
 use super::phases::{Phase, PhaseKind, Timing, phases};
 use super::plan::{FaultKind, Plan};
 use super::record::{Msg, PhaseRecord, Recording, SmRecord, SmSubmission, WrongHostAttempt};
-use super::session::{Credentials, Session, TlsFiles, write_public};
+use super::session::{Credentials, Session, TlsFiles};
+use crate::cmd::serve::{password, write_atomic};
 use iplos_mocks::intake::Intake;
 use iplos_mocks::sendemodul::{Pins, Sendemodul, SendemodulConfig};
 
@@ -287,9 +288,8 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         .with_faults(faults.clone())
         .with_participant(kommune, &creds.username, &creds.password);
     for h in [production, validation] {
-        let mut pw = [0u8; 18];
-        openssl::rand::rand_bytes(&mut pw)?;
-        cfg = cfg.with_participant(h, &format!("register{h}"), &hex(&pw));
+        // Never handed out.
+        cfg = cfg.with_participant(h, &format!("register{h}"), &password(None, "register")?);
     }
     let broker = cfg.start().await.context("cannot start the broker")?;
     let injector = Arc::new(SessionInjector::default());
@@ -426,9 +426,10 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         time_scale: opts.time_scale,
         pki: pki_dir.clone(),
     };
-    write_public(
+    write_atomic(
         &run_dir.join("endpoints.json"),
         &serde_json::to_vec_pretty(&endpoints)?,
+        false,
     )?;
     println!(
         "certify run: {} — kommune {} {} (HER-id {}), plan {} {}{}",
@@ -545,8 +546,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         plan: &plan,
         selected: &selected,
     };
-    let tests = judge::judge_all(&ctx);
-    let timings = judge::timings(&ctx);
+    let (tests, timings) = judge::judge_all(&ctx);
     write_evidence(&recording, &evidence)?;
     let product = recording
         .messages
@@ -617,13 +617,6 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     Ok(report)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().fold(String::new(), |mut s, x| {
-        let _ = write!(s, "{x:02x}");
-        s
-    })
-}
-
 fn to_her(kind: PhaseKind) -> Option<u32> {
     match kind {
         PhaseKind::TlsWrongHost | PhaseKind::SendemodulUpload | PhaseKind::SendemodulRefused => {
@@ -683,6 +676,21 @@ struct Walk<'a> {
     timing: &'a Timing,
     wrong_host: &'a Arc<Mutex<Vec<WrongHostAttempt>>>,
     live: &'a Live,
+}
+
+/// When a phase started, and when its outage ends.
+#[derive(Clone, Copy)]
+struct PhaseTimes {
+    started: DateTime<Utc>,
+    t0: Instant,
+    outage: Option<Instant>,
+}
+
+/// A content phase's expected events and the accepted messages last compared with them.
+#[derive(Default)]
+struct Coverage {
+    want: Option<iplos_model::message::Melding>,
+    compared: Vec<i64>,
 }
 
 /// What the loop looks at: the kommune's messages since the phase started, with their first
@@ -773,6 +781,12 @@ impl Walk<'_> {
         self.live_phase(kind.as_str(), "running", "", seq, None);
         let outage = self.arm(phase);
         let deadline = t0 + phase.timeout;
+        let times = PhaseTimes {
+            started,
+            t0,
+            outage,
+        };
+        let mut coverage = Coverage::default();
         let mut printed = 0usize;
         let (completed, note) = loop {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -807,7 +821,7 @@ impl Walk<'_> {
                 seq,
                 Some(seen.msgs.len()),
             );
-            if let Some(done) = self.done(phase, &seen, started, t0, outage, cache)? {
+            if let Some(done) = self.done(phase, &seen, &times, cache, &mut coverage)? {
                 break (true, done);
             }
             if Instant::now() >= deadline {
@@ -939,11 +953,15 @@ impl Walk<'_> {
         &self,
         phase: &Phase,
         seen: &Seen,
-        started: DateTime<Utc>,
-        t0: Instant,
-        outage: Option<Instant>,
+        times: &PhaseTimes,
         cache: &mut ContentCache,
+        coverage: &mut Coverage,
     ) -> Result<Option<String>> {
+        let PhaseTimes {
+            started,
+            t0,
+            outage,
+        } = *times;
         let events_since = |f: &dyn Fn(&ConnEventKind) -> bool| {
             self.faults
                 .events()
@@ -1037,20 +1055,31 @@ impl Walk<'_> {
             PhaseKind::SendemodulRefused => (t0.elapsed() >= self.timing.sendemodul_refused)
                 .then(|| "watched the refused logins".to_string()),
             PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => {
-                let want = match phase.kind {
+                // Compared again only when another message has been accepted (a large
+                // kommune's load is tens of thousands of events; the loop polls 10 times a
+                // second).
+                let accepted: Vec<i64> = seen
+                    .msgs
+                    .iter()
+                    .filter(|(m, replied)| {
+                        replied.is_some()
+                            && m.outcome.as_deref() == Some("apprec")
+                            && matches!(m.status.as_deref(), Some("1" | "3"))
+                    })
+                    .map(|(m, _)| m.id)
+                    .collect();
+                if accepted.is_empty() || accepted == coverage.compared {
+                    return Ok(None);
+                }
+                coverage.compared = accepted.clone();
+                let want = coverage.want.get_or_insert_with(|| match phase.kind {
                     PhaseKind::InitialLoad => self.expected.initial(),
                     PhaseKind::YearEvents => self.expected.year(),
                     _ => self.expected.corrections.clone(),
-                };
+                });
                 let mut got: Option<iplos_model::message::Melding> = None;
-                for (m, replied) in &seen.msgs {
-                    let ok = replied.is_some()
-                        && m.outcome.as_deref() == Some("apprec")
-                        && matches!(m.status.as_deref(), Some("1" | "3"));
-                    if !ok {
-                        continue;
-                    }
-                    if let Some(mel) = &cache.get(self.store, m.id).melding {
+                for row in accepted {
+                    if let Some(mel) = &cache.get(self.store, row).melding {
                         match &mut got {
                             None => got = Some(mel.clone()),
                             Some(g) => g.notifikasjoner.extend(mel.notifikasjoner.iter().cloned()),
@@ -1058,7 +1087,7 @@ impl Walk<'_> {
                     }
                 }
                 got.and_then(|g| {
-                    let c = compare(&want, &g, &CompareOptions::default());
+                    let c = compare(want, &g, &CompareOptions::default());
                     c.missing.is_empty().then(|| {
                         format!(
                             "all {} expected events arrived in accepted messages",
@@ -1155,7 +1184,8 @@ fn collect(
             .filter(|r| !r.is_null())
             .and_then(|r| serde_json::from_value(r.clone()).ok());
         let phase = rec.phase_at(m.received);
-        let parsed = cache.get(store, m.id).clone();
+        cache.get(store, m.id);
+        let parsed = cache.parsed.remove(&m.id).unwrap_or_default();
         let stem = format!("{:03}-{}", i + 1, phase.map_or("before", PhaseKind::as_str));
         let mut evidence_file = None;
         if let Some(x) = &parsed.msghead {
@@ -1202,27 +1232,15 @@ fn collect(
 }
 
 fn write_evidence(rec: &Recording, evidence: &Path) -> Result<()> {
-    let w = |name: &str, v: &dyn erased::Json| -> Result<()> {
-        std::fs::write(evidence.join(name), v.to_json()?)?;
+    fn write<T: Serialize>(dir: &Path, name: &str, v: &T) -> Result<()> {
+        std::fs::write(dir.join(name), serde_json::to_vec_pretty(v)?)?;
         Ok(())
-    };
-    w("phases.json", &rec.phases)?;
-    w("messages.json", &rec.messages)?;
-    w("connections.json", &rec.connections)?;
-    w("wrong-host.json", &rec.wrong_host)?;
+    }
+    write(evidence, "phases.json", &rec.phases)?;
+    write(evidence, "messages.json", &rec.messages)?;
+    write(evidence, "connections.json", &rec.connections)?;
+    write(evidence, "wrong-host.json", &rec.wrong_host)?;
     Ok(())
-}
-
-mod erased {
-    /// Serialises anything serde can, pretty.
-    pub trait Json {
-        fn to_json(&self) -> serde_json::Result<Vec<u8>>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-            serde_json::to_vec_pretty(self)
-        }
-    }
 }
 
 fn print_summary(r: &CertificationReport, written: &iplos_reports::Written) {

@@ -20,10 +20,11 @@
 //! certificate is a public web certificate, unrelated to the message-level certificates.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+use crate::cmd::serve::write_atomic;
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -97,17 +98,11 @@ impl Credentials {
             return serde_json::from_slice(&fs::read(&path)?)
                 .with_context(|| format!("{}", path.display()));
         }
-        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-        let mut b = [0u8; 24];
-        openssl::rand::rand_bytes(&mut b)?;
         let c = Credentials {
             username: format!("kommune{kommune}"),
-            password: b
-                .iter()
-                .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
-                .collect(),
+            password: crate::cmd::serve::password(None, kommune)?,
         };
-        write_private(&path, &serde_json::to_vec_pretty(&c)?)?;
+        write_atomic(&path, &serde_json::to_vec_pretty(&c)?, true)?;
         Ok(c)
     }
 }
@@ -171,7 +166,7 @@ impl TlsFiles {
                 false,
             )?;
             fs::write(cert, c.to_pem()?)?;
-            write_private(key, &k.private_key_to_pem_pkcs8()?)?;
+            write_atomic(key, &k.private_key_to_pem_pkcs8()?, true)?;
         }
         Ok(t)
     }
@@ -242,33 +237,4 @@ fn build_cert(
     let signer = issuer.map_or(key, |(_, k)| k);
     b.sign(signer, MessageDigest::sha256())?;
     Ok(b.build())
-}
-
-/// Writes a file only its owner may read, atomically.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// Writes a file atomically (readable by all).
-pub fn write_public(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

@@ -276,7 +276,7 @@ pub fn kommune_her_id(kommunenummer: &str) -> Result<HerId> {
     Ok(HerId::new(KOMMUNE_HER_BASE + n)?)
 }
 
-fn password(seed: Option<u64>, who: &str) -> Result<String> {
+pub(crate) fn password(seed: Option<u64>, who: &str) -> Result<String> {
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
     let bytes: Vec<u8> = match seed {
         Some(s) => {
@@ -299,7 +299,7 @@ fn password(seed: Option<u64>, who: &str) -> Result<String> {
         .collect())
 }
 
-fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut opts = fs::OpenOptions::new();
