@@ -7,8 +7,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod certify;
+mod client;
 mod cmd;
 mod engine;
+mod files;
+mod identity;
 mod national;
 mod output;
 mod scenario;

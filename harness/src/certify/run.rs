@@ -54,7 +54,8 @@ use super::phases::{Phase, PhaseKind, Timing, phases};
 use super::plan::{FaultKind, Plan};
 use super::record::{Msg, PhaseRecord, Recording, SmRecord, SmSubmission, WrongHostAttempt};
 use super::session::{Credentials, Session, TlsFiles};
-use crate::cmd::serve::{password, write_atomic};
+use crate::files::write_atomic;
+use crate::identity::password;
 use iplos_mocks::intake::Intake;
 use iplos_mocks::sendemodul::{Pins, Sendemodul, SendemodulConfig};
 

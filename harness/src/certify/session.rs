@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::cmd::serve::write_atomic;
+use crate::files::write_atomic;
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -100,7 +100,7 @@ impl Credentials {
         }
         let c = Credentials {
             username: format!("kommune{kommune}"),
-            password: crate::cmd::serve::password(None, kommune)?,
+            password: crate::identity::password(None, kommune)?,
         };
         write_atomic(&path, &serde_json::to_vec_pretty(&c)?, true)?;
         Ok(c)

@@ -389,7 +389,7 @@ impl Epj {
     /// Logs in to a Sendemodul portal with the four values; returns the session cookies.
     async fn sendemodul_login(&self, portal: &str) -> Result<Vec<String>> {
         let sm = &self.endpoints.sendemodul;
-        let http = crate::engine::client::http()?;
+        let http = crate::client::http()?;
         let base = portal.trim_end_matches('/');
         let login = http
             .post(format!("{base}/login"))
@@ -403,7 +403,7 @@ impl Epj {
             .await
             .context("Sendemodul login")?;
         let status = login.status();
-        let jar = crate::engine::client::cookies(&login);
+        let jar = crate::client::cookies(&login);
         if !(status.is_success() || status.is_redirection()) || jar.is_empty() {
             bail!("Sendemodul answered {status}");
         }
@@ -412,9 +412,9 @@ impl Epj {
 
     /// Logs in and uploads `file`, in parts of at most the portal's part limit.
     async fn sendemodul_upload(&self, portal: &str, file: &[u8]) -> Result<()> {
-        use crate::engine::client::{cookie_header, cookies, input_value, merge_cookies};
+        use crate::client::{cookie_header, cookies, input_value, merge_cookies};
         let mut jar = self.sendemodul_login(portal).await?;
-        let http = crate::engine::client::http()?;
+        let http = crate::client::http()?;
         let base = portal.trim_end_matches('/');
         let sm = &self.endpoints.sendemodul;
         let limit = usize::try_from(sm.part_limit_bytes)

@@ -234,7 +234,7 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         OutputEncoding::Utf8,
     )?;
     // The kommune's certificates for the transport part.
-    let her = super::serve::kommune_her_id(m.number())?;
+    let her = crate::identity::kommune_her_id(m.number())?;
     let mut pki =
         iplos_mocks::pki::Pki::init(a.out.join("pki")).context("creating the test PKI")?;
     let org = iplos_model::ids::OrgNr::parse(m.orgnr())?;

@@ -60,16 +60,14 @@ use iplos_model::calendar::{Clock, SystemClock};
 use iplos_model::ids::{HerId, OrgNr};
 use iplos_model::municipality;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::pki::PartyFiles;
+use crate::files::write_atomic;
+use crate::identity::{KOMMUNE_HER_BASE, kommune_her_id, password};
 
 /// The environment variable naming a failpoint of the receiver (`after-store`,
 /// `after-check`, `after-accept`): the process aborts there (restart tests).
 pub const FAILPOINT_ENV: &str = "IPLOS_HARNESS_FAILPOINT";
-
-/// Offset of the kommuner's HER-ids (see the module docs).
-pub const KOMMUNE_HER_BASE: u32 = 9_000_000;
 
 /// Start the national side of the service bus: the AMQP broker (NHN) and the register's
 /// receiver (KPR), on 127.0.0.1, for every kommune of the data year.
@@ -269,57 +267,6 @@ struct CertPaths {
 }
 
 /// The HER-id of a kommune (see the module docs).
-pub fn kommune_her_id(kommunenummer: &str) -> Result<HerId> {
-    let n: u32 = kommunenummer
-        .parse()
-        .with_context(|| format!("kommunenummer {kommunenummer:?}"))?;
-    Ok(HerId::new(KOMMUNE_HER_BASE + n)?)
-}
-
-pub(crate) fn password(seed: Option<u64>, who: &str) -> Result<String> {
-    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-    let bytes: Vec<u8> = match seed {
-        Some(s) => {
-            let mut h = Sha256::new();
-            h.update(b"iplos-harness serve password");
-            h.update(s.to_le_bytes());
-            h.update(who.as_bytes());
-            h.finalize().to_vec()
-        }
-        None => {
-            let mut b = vec![0u8; 32];
-            openssl::rand::rand_bytes(&mut b)?;
-            b
-        }
-    };
-    Ok(bytes
-        .iter()
-        .take(24)
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect())
-}
-
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], private: bool) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if private {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = private;
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
 
 fn participants(
     state: &Path,

@@ -32,7 +32,6 @@
 //! The faults of [`crate::scenario::Fault`] change these steps as `scenarios/README.md`
 //! documents; the consequences are asserted in `harness/tests/rehearse_faults.rs`.
 
-pub mod client;
 pub mod plan;
 mod run;
 mod store;

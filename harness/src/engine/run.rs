@@ -18,8 +18,8 @@ use iplos_reports::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::client::{self, FilsluseClient, LinkOutcome, Mailbox};
 use super::plan::{Plan, faults_for, plan};
+use crate::client::{self, FilsluseClient, LinkOutcome, Mailbox};
 use crate::scenario::{ChannelSpec, Fault, PhaseId, Scenario};
 
 /// What to rehearse.
@@ -263,7 +263,7 @@ async fn start_servicebus(
         .with_clock(clock.clone());
     let mut parties = BTreeMap::new();
     for m in kommuner {
-        let her = crate::cmd::serve::kommune_her_id(m.number())?;
+        let her = crate::identity::kommune_her_id(m.number())?;
         let org = iplos_model::ids::OrgNr::parse(m.orgnr())
             .with_context(|| format!("orgnr of {}", m.number()))?;
         let party = pki.issue_with_keys(
@@ -973,7 +973,7 @@ async fn submit_servicebus(
     let (resend, fixed) = (a.needs_resend, a.export_fixed);
     let bytes = file_for(cfg, a, kind)?;
     let size = bytes.len();
-    let me = crate::cmd::serve::kommune_her_id(&a.plan.knr)?.to_string();
+    let me = crate::identity::kommune_her_id(&a.plan.knr)?.to_string();
     let queue = format!("{target}_");
     let sent_before = if w.recovering() {
         b.store.messages()?.into_iter().find(|m| {

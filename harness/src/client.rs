@@ -1,3 +1,6 @@
+//! The kommune side's clients of the national endpoints, shared by the season engine and the
+//! reference EPJ of a certification session.
+//!
 //! The kommune side's HTTP clients: what a person's browser (or an automated client) does
 //! against Sendemodul, filsluse and the mail capture's reading API. Plain reqwest, no
 //! cookie store: session cookies are carried by hand, as a form-posting script would.
