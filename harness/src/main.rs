@@ -1,20 +1,13 @@
-//! `iplos-harness`: the dress rehearsal for Norway's yearly IPLOS reporting.
+//! `iplos-harness`: the dress rehearsal for Norway's yearly IPLOS reporting. The command
+//! line only: everything it does is in the library (`iplos_harness::cmd`).
 // The doc comments of the CLI are its --help texts: `<herid>` there is text, not HTML.
 #![allow(rustdoc::invalid_html_tags)]
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-mod certify;
-mod client;
-mod cmd;
-mod engine;
-mod files;
-mod identity;
-mod national;
-mod output;
-mod scenario;
+use iplos_harness::cmd;
+use iplos_harness::logging::{self, LogFormat};
 
 /// The dress rehearsal for Norway's yearly IPLOS reporting: synthetic populations, mock
 /// national endpoints, conformance checks for EPJ vendors.
@@ -26,6 +19,13 @@ mod scenario;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level or filter for the logs on standard error (error, warn, info, debug, trace,
+    /// or directives such as `iplos_mocks::intake=debug`); default: `RUST_LOG`, else error.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
+    /// Log line format: text for people, json (one object per line) for CI.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -58,6 +58,10 @@ fn main() -> ExitCode {
             };
         }
     };
+    if let Err(e) = logging::init(cli.log_level.as_deref(), cli.log_format) {
+        eprintln!("iplos-harness: error: {e:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Check(a) => cmd::check::run(a),
         Command::Rules(a) => cmd::rules::run(a),

@@ -225,3 +225,57 @@ fn rules_lists_the_whole_catalogue() {
         "one line per rule plus a header"
     );
 }
+
+#[test]
+fn rust_log_debug_logs_each_file_to_stderr_and_leaves_stdout_alone() {
+    let f = corpus("valid-typical.xml");
+    let plain = run(&["check", f.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&plain.stderr),
+        "",
+        "no logs by default"
+    );
+    let o = bin()
+        .env("RUST_LOG", "debug")
+        .args(["check", f.to_str().unwrap()])
+        .output()
+        .expect("run iplos-harness");
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "", "logs go to stderr only");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("DEBUG"), "{err}");
+    assert!(
+        err.contains("check: done") && err.contains("valid-typical.xml"),
+        "{err}"
+    );
+    // Oslo time, with its offset (+01:00 in winter, +02:00 in summer).
+    assert!(err.contains("+01:00") || err.contains("+02:00"), "{err}");
+}
+
+#[test]
+fn log_format_json_gives_one_object_per_event_and_a_bad_level_is_a_usage_error() {
+    let f = corpus("valid-typical.xml");
+    let o = run(&[
+        "--log-format",
+        "json",
+        "--log-level",
+        "debug",
+        "check",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["message"] == "check: done"
+                && e["fields"]["conformant"] == true
+                && e["level"] == "DEBUG")
+    );
+    let bad = run(&["--log-level", "loud=[", "check", f.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--log-level"));
+}

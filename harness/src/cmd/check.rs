@@ -4,6 +4,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use iplos_model::rules::{self, CheckOptions, CheckReport, ContentState, Severity};
@@ -54,11 +55,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
         test_mode: !args.production,
         ..CheckOptions::default()
     };
+    tracing::debug!(
+        data_year = ?options.data_year,
+        test_mode = options.test_mode,
+        files = args.files.len(),
+        previous = args.previous.len(),
+        "check: starting"
+    );
     let mut base = ContentState::new();
     for p in &args.previous {
         let f = File::open(p)
             .with_context(|| format!("cannot open earlier message {}", p.display()))?;
-        rules::check_stream(f, &options, &mut base, &mut |_| {});
+        let started = Instant::now();
+        let report = rules::check_stream(f, &options, &mut base, &mut |_| {});
+        tracing::debug!(
+            file = %p.display(),
+            notifications = report.notifications,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "check: earlier message read for the chain"
+        );
     }
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -81,8 +96,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
             unreadable = true;
             continue;
         }
+        let bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+        tracing::debug!(file = %path.display(), bytes, "check: reading");
+        let started = Instant::now();
         let mut state = base.clone();
         let report = rules::check_stream(file, &options, &mut state, &mut |_| {});
+        tracing::debug!(
+            file = %path.display(),
+            conformant = report.conformant,
+            data_year = ?report.data_year,
+            notifications = report.notifications,
+            findings = report.findings.len() as u64 + report.findings_omitted,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "check: done"
+        );
         any_error |= !report.conformant;
         let name = path.display().to_string();
         match args.format {

@@ -266,8 +266,6 @@ struct CertPaths {
     encryption_p12: PathBuf,
 }
 
-/// The HER-id of a kommune (see the module docs).
-
 fn participants(
     state: &Path,
     year: u16,
