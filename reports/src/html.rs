@@ -9,23 +9,12 @@
 
 use std::fmt::Write as _;
 
+use crate::escape::{Markup, escape};
+
 /// Escapes text for HTML element content and double- or single-quoted attributes.
 /// Control characters other than tab/LF/CR are dropped.
 pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            '\t' | '\n' | '\r' => o.push(c),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {}
-            c => o.push(c),
-        }
-    }
-    o
+    escape(s, Markup::Html)
 }
 
 /// The shared stylesheet. Status classes `st-<status>` colour badges and bar segments.

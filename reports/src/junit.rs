@@ -13,6 +13,8 @@
 
 use std::fmt::Write as _;
 
+use crate::escape::{Markup, escape};
+
 /// The outcome of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -256,48 +258,15 @@ fn write_case(out: &mut String, case: &Case) {
     out.push_str("    </testcase>\n");
 }
 
-/// Replaces characters XML 1.0 forbids.
-fn xml_char(c: char) -> char {
-    match c {
-        '\t' | '\n' | '\r' => c,
-        c if (c as u32) < 0x20 => '\u{FFFD}',
-        '\u{FFFE}' | '\u{FFFF}' => '\u{FFFD}',
-        c => c,
-    }
-}
-
-/// Escapes element text.
+/// Escapes element text; characters XML 1.0 forbids become U+FFFD.
 pub fn text(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars().map(xml_char) {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            c => o.push(c),
-        }
-    }
-    o
+    escape(s, Markup::XmlText)
 }
 
 /// Escapes an attribute value (double-quoted); tab, LF and CR become character
-/// references so they survive attribute normalisation.
+/// references so they survive attribute normalisation, characters XML 1.0 forbids U+FFFD.
 pub fn attr(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars().map(xml_char) {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&apos;"),
-            '\t' => o.push_str("&#9;"),
-            '\n' => o.push_str("&#10;"),
-            '\r' => o.push_str("&#13;"),
-            c => o.push(c),
-        }
-    }
-    o
+    escape(s, Markup::XmlAttr)
 }
 
 #[cfg(test)]

@@ -26,6 +26,7 @@
 //! decimals. [`RehearsalReport::without_timing`] strips the section for comparisons.
 
 pub mod certification;
+mod escape;
 pub mod html;
 pub mod junit;
 mod output;
