@@ -934,14 +934,26 @@ fn distribute(
             continue;
         };
         let weights: Vec<f64> = targets.iter().map(|t| t.1).collect();
-        for (cell, &count) in counts.iter().enumerate() {
-            for (&(target, _), part) in targets.iter().zip(apportion(count, &weights)) {
-                let dst = out
-                    .entry(target.to_string())
-                    .or_insert_with(|| vec![0; 2 * AGES]);
-                if let Some(d) = dst.get_mut(cell) {
-                    *d += part;
+        // what each target gets of this source, cell by cell (a kommune that goes whole to
+        // one target gives it everything: what `apportion` gives for one weight)
+        let mut shares: Vec<Cells> = vec![vec![0; counts.len()]; targets.len()];
+        if let [only] = shares.as_mut_slice() {
+            only.copy_from_slice(counts);
+        } else {
+            for (cell, &count) in counts.iter().enumerate() {
+                for (share, part) in shares.iter_mut().zip(apportion(count, &weights)) {
+                    if let Some(d) = share.get_mut(cell) {
+                        *d = part;
+                    }
                 }
+            }
+        }
+        for (&(target, _), share) in targets.iter().zip(shares) {
+            let dst = out
+                .entry(target.to_string())
+                .or_insert_with(|| vec![0; 2 * AGES]);
+            for (d, part) in dst.iter_mut().zip(share) {
+                *d += part;
             }
         }
     }
