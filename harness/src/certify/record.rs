@@ -82,8 +82,12 @@ pub struct Msg {
 impl Msg {
     /// Answered with an AppRec status 1 or 3 (the register took it).
     pub fn accepted(&self) -> bool {
+        self.answered_with_apprec() && matches!(self.status.as_deref(), Some("1") | Some("3"))
+    }
+
+    /// Answered with an AppRec (of any status), not an error or the dead-letter queue.
+    pub fn answered_with_apprec(&self) -> bool {
         self.outcome.as_deref() == Some("apprec")
-            && matches!(self.status.as_deref(), Some("1") | Some("3"))
     }
 
     /// A short name for evidence: the message-id, or the row.
