@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | [`NationalBuilder::servicebus`] | the AMQP broker (NHN) and the register's receiver (KPR), sharing one run store | `run.sqlite` |
 //! | [`NationalBuilder::sendemodul`] | Sendemodul in front of SSB's intake (and optionally a second, refusing portal) | `intake.sqlite`, `sendemodul/`, `sendemodul-pins.json` |
-//! | [`NationalBuilder::filsluse`] | the filsluse (MOVEit) portal, its mails queued through a [`MailNotifier`] | `filsluse/` |
+//! | [`NationalBuilder::filsluse`] | the filsluse (MOVEit) portal, its mails queued through a [`MailNotifier`](crate::filsluse::MailNotifier) | `filsluse/` |
 //! | [`NationalBuilder::mail`] | the mail capture (SMTP + HTTP) and the national outbox; implied by filsluse, receipts and the operator API | `mail/` |
 //! | [`NationalBuilder::receipt_ticker`] | the 08:00 receipts sent every [`crate::intake::TICK`] on the clock (a real-time server; a virtual-time season sends them itself through [`National::outbox`]) | |
 //! | [`NationalBuilder::operator`] | SSB's operator API ([`operator`]) | |
@@ -68,7 +68,7 @@
 //! # async fn f(
 //! #     state: std::path::PathBuf, seed: u64, servicebus: bool,
 //! #     participants: Vec<iplos_mocks::servicebus::Participant>,
-//! #     register: iplos_mocks::pki::Party, directory: Arc<iplos_mocks::receiver::StaticDirectory>,
+//! #     register: iplos_mocks::pki::Party, directory: std::sync::Arc<iplos_mocks::receiver::StaticDirectory>,
 //! #     register_her: iplos_model::ids::HerId, validation_her: iplos_model::ids::HerId,
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
@@ -108,7 +108,7 @@
 //! # async fn f(
 //! #     run_dir: std::path::PathBuf, pki_dir: std::path::PathBuf, bind: std::net::IpAddr,
 //! #     tls: iplos_mocks::servicebus::TlsConfig, kommune: iplos_mocks::servicebus::Participant,
-//! #     injector: Arc<dyn iplos_mocks::receiver::Injector>, seed: u64, knr: String,
+//! #     injector: std::sync::Arc<dyn iplos_mocks::receiver::Injector>, seed: u64, knr: String,
 //! #     pin: String, wrong_pin: String, production: iplos_model::ids::HerId,
 //! #     validation: iplos_model::ids::HerId,
 //! # ) -> Result<(), Box<dyn std::error::Error>> {
@@ -148,241 +148,17 @@
 //! ```
 
 mod builder;
+mod error;
 mod feedback;
+mod handle;
 pub mod operator;
 mod options;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use iplos_model::calendar::Clock;
-use tokio::task::JoinHandle;
-
-pub use self::builder::NationalBuilder;
+pub use self::builder::{INTAKE_FILE, NationalBuilder, PIN_SEED_FILE};
+pub use self::error::{BoxError, NationalError};
 pub use self::feedback::feedback_from_intake;
+pub use self::handle::National;
 pub use self::options::{
     FilsluseOptions, MailOptions, OperatorOptions, RegisterOptions, SendemodulOptions,
     SendemodulPins, ServicebusOptions,
 };
-use crate::filsluse::{Filsluse, MailNotifier};
-use crate::intake::Intake;
-use crate::mail::{MailHandle, Outbox};
-use crate::receiver::{ReceiverHandle, RunStore};
-use crate::sendemodul::Sendemodul;
-use crate::servicebus::{BrokerHandle, Bus};
-
-/// The PIN seed file of [`SendemodulPins::Kept`], in the state directory.
-pub const PIN_SEED_FILE: &str = "sendemodul-pins.json";
-/// The intake's file in the state directory.
-pub const INTAKE_FILE: &str = "intake.sqlite";
-
-/// A boxed error of one of the endpoints.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// Errors of assembling the national side.
-#[derive(Debug, thiserror::Error)]
-pub enum NationalError {
-    /// The options do not fit together, or one is malformed.
-    #[error("{0}")]
-    Config(String),
-    /// An endpoint could not start.
-    #[error("cannot {what}")]
-    Start {
-        /// What could not be done, e.g. "start the AMQP broker on 127.0.0.1:5672".
-        what: String,
-        /// Why.
-        #[source]
-        source: BoxError,
-    },
-    /// The intake failed.
-    #[error(transparent)]
-    Intake(#[from] crate::intake::IntakeError),
-    /// Feedback could not be built or published.
-    #[error(transparent)]
-    Feedback(#[from] crate::feedback::FeedbackError),
-    /// Stored data is inconsistent.
-    #[error("{0}")]
-    Data(String),
-}
-
-impl NationalError {
-    /// A [`NationalError::Start`].
-    pub fn start(what: impl Into<String>, source: impl Into<BoxError>) -> NationalError {
-        NationalError::Start {
-            what: what.into(),
-            source: source.into(),
-        }
-    }
-}
-
-/// The running national side (see the module docs). Dropping it stops every endpoint
-/// without waiting; [`National::shutdown`] stops them in order and waits.
-pub struct National {
-    clock: Arc<dyn Clock>,
-    state_dir: Option<PathBuf>,
-    data_year: Option<i32>,
-    mail: Option<MailHandle>,
-    outbox: Option<Arc<Outbox>>,
-    notifier: Option<Arc<MailNotifier>>,
-    filsluse: Option<Arc<Filsluse>>,
-    broker: Option<BrokerHandle>,
-    receiver: Option<ReceiverHandle>,
-    run_store: Option<Arc<RunStore>>,
-    intake: Option<Intake>,
-    sendemodul: Option<Sendemodul>,
-    refusing: Option<Sendemodul>,
-    ticker: Option<JoinHandle<()>>,
-    operator: Option<operator::OperatorServer>,
-}
-
-impl std::fmt::Debug for National {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("National")
-            .field("state_dir", &self.state_dir)
-            .field("amqp", &self.amqp_addr())
-            .field("sendemodul", &self.sendemodul.as_ref().map(|s| s.addr()))
-            .field("filsluse", &self.filsluse.as_ref().map(|s| s.addr()))
-            .field("smtp", &self.mail.as_ref().map(|m| m.smtp_addr()))
-            .field("operator", &self.operator_url())
-            .finish_non_exhaustive()
-    }
-}
-
-impl National {
-    /// A builder with nothing to start, 127.0.0.1, the system clock, no state directory.
-    pub fn builder() -> NationalBuilder {
-        NationalBuilder::default()
-    }
-
-    /// The clock every endpoint runs on.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.clock
-    }
-
-    /// The state directory, if any.
-    pub fn state_dir(&self) -> Option<&Path> {
-        self.state_dir.as_deref()
-    }
-
-    /// The season's data year, if given.
-    pub fn data_year(&self) -> Option<i32> {
-        self.data_year
-    }
-
-    /// The AMQP broker.
-    pub fn broker(&self) -> Option<&BrokerHandle> {
-        self.broker.as_ref()
-    }
-
-    /// The broker's in-process bus.
-    pub fn bus(&self) -> Option<Bus> {
-        self.broker.as_ref().map(BrokerHandle::bus)
-    }
-
-    /// Where the broker listens.
-    pub fn amqp_addr(&self) -> Option<SocketAddr> {
-        self.broker.as_ref().map(BrokerHandle::local_addr)
-    }
-
-    /// The register's receiver.
-    pub fn receiver(&self) -> Option<&ReceiverHandle> {
-        self.receiver.as_ref()
-    }
-
-    /// The register's receiver, mutably (to wait for a failpoint).
-    pub fn receiver_mut(&mut self) -> Option<&mut ReceiverHandle> {
-        self.receiver.as_mut()
-    }
-
-    /// The run store the broker and the receiver share.
-    pub fn run_store(&self) -> Option<&Arc<RunStore>> {
-        self.run_store.as_ref()
-    }
-
-    /// SSB's intake behind Sendemodul.
-    pub fn intake(&self) -> Option<&Intake> {
-        self.intake.as_ref()
-    }
-
-    /// Sendemodul.
-    pub fn sendemodul(&self) -> Option<&Sendemodul> {
-        self.sendemodul.as_ref()
-    }
-
-    /// The second portal of [`SendemodulOptions::refusing`].
-    pub fn refusing_sendemodul(&self) -> Option<&Sendemodul> {
-        self.refusing.as_ref()
-    }
-
-    /// The filsluse portal.
-    pub fn filsluse(&self) -> Option<&Filsluse> {
-        self.filsluse.as_deref()
-    }
-
-    /// The filsluse's mail queue.
-    pub fn notifier(&self) -> Option<&Arc<MailNotifier>> {
-        self.notifier.as_ref()
-    }
-
-    /// The mail capture.
-    pub fn mail(&self) -> Option<&MailHandle> {
-        self.mail.as_ref()
-    }
-
-    /// The national side's outbox (to the capture, or the relay): receipts.
-    pub fn outbox(&self) -> Option<&Arc<Outbox>> {
-        self.outbox.as_ref()
-    }
-
-    /// The operator API's base URL (`http://ip:port`).
-    pub fn operator_url(&self) -> Option<&str> {
-        self.operator.as_ref().map(|o| o.url.as_str())
-    }
-
-    /// Stops everything in order (see the module docs) and waits for it.
-    pub async fn shutdown(mut self) {
-        if let Some(op) = self.operator.take() {
-            op.shutdown().await;
-        }
-        if let Some(t) = self.ticker.take() {
-            t.abort();
-            let _ = t.await;
-        }
-        for s in [self.sendemodul.take(), self.refusing.take()]
-            .into_iter()
-            .flatten()
-        {
-            s.shutdown().await;
-        }
-        if let Some(r) = self.receiver.take() {
-            r.shutdown().await;
-        }
-        if let Some(b) = self.broker.take() {
-            b.shutdown().await;
-        }
-        if let Some(n) = &self.notifier {
-            let _ = n.flush(std::time::Duration::from_secs(5)).await;
-        }
-        if let Some(f) = self.filsluse.take() {
-            // The operator API held a clone; it is gone now.
-            match Arc::try_unwrap(f) {
-                Ok(f) => f.shutdown().await,
-                Err(f) => drop(f),
-            }
-        }
-        if let Some(m) = self.mail.take()
-            && let Err(e) = m.shutdown().await
-        {
-            tracing::warn!(target: "iplos_mocks::national", "mail capture: {e}");
-        }
-    }
-}
-
-impl Drop for National {
-    fn drop(&mut self) {
-        if let Some(t) = &self.ticker {
-            t.abort();
-        }
-    }
-}

@@ -485,7 +485,13 @@ async fn serve(args: Args) -> Result<ExitCode> {
             .kommuner
             .values()
             .chain(parts.register.iter())
-            .map(|c| Ok(Participant::new(HerId::new(c.her_id)?, &c.username, &c.password)))
+            .map(|c| {
+                Ok(Participant::new(
+                    HerId::new(c.her_id)?,
+                    &c.username,
+                    &c.password,
+                ))
+            })
             .collect::<Result<_>>()?,
         RegisterOptions::new(
             register_party.clone(),
@@ -518,7 +524,10 @@ async fn serve(args: Args) -> Result<ExitCode> {
         .filsluse(FilsluseOptions {
             port: args.filsluse_port,
             // One user per kommune; a new one gets the "Ny bruker" mail.
-            users: kommuner.iter().map(|m| UserSpec::for_municipality(m)).collect(),
+            users: kommuner
+                .iter()
+                .map(|m| UserSpec::for_municipality(m))
+                .collect(),
             ..FilsluseOptions::default()
         })
         .mail(MailOptions {

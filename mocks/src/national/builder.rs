@@ -7,18 +7,24 @@ use std::sync::Arc;
 use iplos_model::calendar::{Clock, SystemClock};
 use serde::{Deserialize, Serialize};
 
+use super::error::NationalError;
+use super::handle::National;
 use super::operator::{Operator, OperatorServer};
 use super::options::{
     FilsluseOptions, MailOptions, OperatorOptions, SendemodulOptions, SendemodulPins,
     ServicebusOptions,
 };
-use super::{INTAKE_FILE, National, NationalError, PIN_SEED_FILE};
 use crate::filsluse::{Filsluse, FilsluseConfig, MailNotifier};
 use crate::intake::Intake;
 use crate::mail::{MailConfig, MailServer, Outbox, OutboxConfig, Storage};
 use crate::receiver::{RUN_STORE_FILE, Receiver, ReceiverConfig, RunStore};
 use crate::sendemodul::{Pins, Sendemodul, SendemodulConfig};
 use crate::servicebus::{BrokerConfig, Participant};
+
+/// The PIN seed file of [`SendemodulPins::Kept`], in the state directory.
+pub const PIN_SEED_FILE: &str = "sendemodul-pins.json";
+/// The intake's file in the state directory.
+pub const INTAKE_FILE: &str = "intake.sqlite";
 
 /// Builds a [`National`]; see the module docs of [`super`].
 #[derive(Clone)]
@@ -65,6 +71,13 @@ impl Default for NationalBuilder {
             ticker: false,
             operator: None,
         }
+    }
+}
+
+impl National {
+    /// A builder with nothing to start, 127.0.0.1, the system clock, no state directory.
+    pub fn builder() -> NationalBuilder {
+        NationalBuilder::default()
     }
 }
 
@@ -290,10 +303,7 @@ impl NationalBuilder {
                 .map_err(|e| NationalError::start("read the filsluse users", e))?;
             if known.is_none() {
                 filsluse.create_user(spec).map_err(|e| {
-                    NationalError::start(
-                        format!("create the filsluse user {}", spec.username),
-                        e,
-                    )
+                    NationalError::start(format!("create the filsluse user {}", spec.username), e)
                 })?;
             }
         }
@@ -404,10 +414,7 @@ impl NationalBuilder {
         let sendemodul = Sendemodul::start(config(pins, state_dir), intake, clock.clone())
             .await
             .map_err(|e| {
-                NationalError::start(
-                    format!("start Sendemodul on {}", self.at(options.port)),
-                    e,
-                )
+                NationalError::start(format!("start Sendemodul on {}", self.at(options.port)), e)
             })?;
         n.sendemodul = Some(sendemodul);
         if let Some(pins) = &options.refusing {

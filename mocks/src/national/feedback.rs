@@ -3,7 +3,7 @@
 
 use iplos_model::rules::CheckReport;
 
-use super::NationalError;
+use super::error::NationalError;
 use crate::feedback::{Content, FeedbackFile, FeedbackInput, FeedbackKind};
 use crate::intake::{Channel, Intake};
 

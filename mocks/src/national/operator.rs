@@ -20,7 +20,7 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::NationalError;
+use super::error::NationalError;
 use super::feedback::feedback_from_intake;
 use crate::filsluse::Filsluse;
 use crate::intake::{Channel, Intake};
@@ -117,8 +117,8 @@ async fn publish(
     let intake = op.intake.clone();
     let fs = op.filsluse.clone();
     let year = op.year;
-    let result =
-        tokio::task::spawn_blocking(move || -> Result<Option<serde_json::Value>, NationalError> {
+    let result = tokio::task::spawn_blocking(
+        move || -> Result<Option<serde_json::Value>, NationalError> {
             let Some(input) = feedback_from_intake(
                 &intake,
                 &knr,
@@ -139,8 +139,9 @@ async fn publish(
                 "findings_by_rule": p.summary.by_rule,
                 "findings_by_severity": p.summary.by_severity,
             })))
-        })
-        .await;
+        },
+    )
+    .await;
     match result {
         Ok(Ok(Some(v))) => (StatusCode::OK, Json(v)).into_response(),
         Ok(Ok(None)) => err(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use iplos_model::ids::HerId;
 use iplos_model::municipality::Municipality;
 
-use super::NationalError;
+use super::error::NationalError;
 use crate::filsluse::UserSpec;
 use crate::mail::OutboxConfig;
 use crate::pki::{Party, Pki};
@@ -110,7 +110,10 @@ impl RegisterOptions {
 
     /// The register of the test PKI in `pki_dir` (made by `Pki::init_with`), reading
     /// senders' certificates from that directory as they are issued ([`PkiDirectory`]).
-    pub fn from_pki_dir(pki_dir: &Path, her_ids: Vec<HerId>) -> Result<RegisterOptions, NationalError> {
+    pub fn from_pki_dir(
+        pki_dir: &Path,
+        her_ids: Vec<HerId>,
+    ) -> Result<RegisterOptions, NationalError> {
         let pki = Pki::load(pki_dir).map_err(|e| {
             NationalError::start(format!("read the PKI in {}", pki_dir.display()), e)
         })?;
