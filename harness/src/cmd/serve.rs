@@ -72,9 +72,15 @@ use iplos_model::ids::{HerId, OrgNr};
 use iplos_model::municipality;
 use serde::{Deserialize, Serialize};
 
+use self::endpoints::{
+    AdminEndpoint, Amqp, Certificates, Endpoints, FilsluseEndpoint, KommuneEndpoint, MailEndpoint,
+    PkiFiles, RegisterEndpoint, SendemodulEndpoint, StateFiles, cert_paths,
+};
 use super::pki::PartyFiles;
 use crate::files::write_atomic;
 use crate::identity::{KOMMUNE_HER_BASE, kommune_her_id, password};
+
+mod endpoints;
 
 /// The environment variable naming a failpoint of the receiver (`after-store`,
 /// `after-check`, `after-accept`): the process aborts there (restart tests).
@@ -160,123 +166,6 @@ struct Participants {
     register: Vec<Credential>,
 }
 
-/// `endpoints.json`.
-#[derive(Debug, Serialize)]
-struct Endpoints {
-    generated_by: String,
-    data_year: u16,
-    amqp: Amqp,
-    sendemodul: SendemodulEndpoint,
-    filsluse: FilsluseEndpoint,
-    mail: MailEndpoint,
-    admin: AdminEndpoint,
-    register: Vec<RegisterEndpoint>,
-    pki: PkiFiles,
-    state: StateFiles,
-    kommuner: Vec<KommuneEndpoint>,
-}
-
-#[derive(Debug, Serialize)]
-struct Amqp {
-    host: String,
-    port: u16,
-    tls: bool,
-    url: String,
-    namespace: String,
-    send_address: String,
-    receive_address: String,
-    sasl: &'static str,
-    max_message_bytes: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct SendemodulEndpoint {
-    ordinary_url: String,
-    test_url: String,
-    login_fields: [&'static str; 4],
-    upload_fields: [&'static str; 7],
-}
-
-#[derive(Debug, Serialize)]
-struct FilsluseEndpoint {
-    url: String,
-    api: String,
-    home_root: &'static str,
-    new_user_request: String,
-}
-
-#[derive(Debug, Serialize)]
-struct MailEndpoint {
-    smtp: String,
-    http_api: String,
-    relay: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct AdminEndpoint {
-    url: String,
-    publish_feedback: String,
-}
-
-#[derive(Debug, Serialize)]
-struct RegisterEndpoint {
-    her_id: u32,
-    name: String,
-    role: &'static str,
-    queue: String,
-    send_address: String,
-}
-
-#[derive(Debug, Serialize)]
-struct PkiFiles {
-    dir: PathBuf,
-    ca: PathBuf,
-    crl: PathBuf,
-    p12_password: String,
-    register_signing_cert: PathBuf,
-    register_encryption_cert: PathBuf,
-}
-
-#[derive(Debug, Serialize)]
-struct StateFiles {
-    dir: PathBuf,
-    run_store: PathBuf,
-}
-
-#[derive(Debug, Serialize)]
-struct KommuneEndpoint {
-    kommunenummer: String,
-    name: String,
-    orgnr: String,
-    bydel: &'static str,
-    sendemodul_pin: String,
-    filsluse_username: String,
-    her_id: u32,
-    username: String,
-    password: String,
-    connection_string: String,
-    queues: BTreeMap<&'static str, String>,
-    certificates: Certificates,
-}
-
-#[derive(Debug, Serialize)]
-struct Certificates {
-    issued: bool,
-    #[serde(flatten)]
-    files: CertPaths,
-    issue_command: String,
-}
-
-#[derive(Debug, Serialize)]
-struct CertPaths {
-    signing_cert: PathBuf,
-    signing_key: PathBuf,
-    signing_p12: PathBuf,
-    encryption_cert: PathBuf,
-    encryption_key: PathBuf,
-    encryption_p12: PathBuf,
-}
-
 /// The running endpoints that endpoints.json and the summary describe (serve starts all).
 struct Web<'a> {
     broker: &'a BrokerHandle,
@@ -359,18 +248,6 @@ fn participants(
     }
     write_atomic(&path, &serde_json::to_vec_pretty(&out)?, true)?;
     Ok(out)
-}
-
-fn cert_paths(pki_dir: &Path, her: u32) -> CertPaths {
-    let d = pki_dir.join(her.to_string());
-    CertPaths {
-        signing_cert: d.join("signing.pem"),
-        signing_key: d.join("signing.key.pem"),
-        signing_p12: d.join("signing.p12"),
-        encryption_cert: d.join("encryption.pem"),
-        encryption_key: d.join("encryption.key.pem"),
-        encryption_p12: d.join("encryption.p12"),
-    }
 }
 
 /// Runs the command.
