@@ -1,56 +1,6 @@
-//! What SSB does with the intake, shared by `serve` and the season engine: building a
-//! kommune's feedback from the files it sent.
+//! What SSB does with the intake, shared by `serve` (its operator API, in
+//! [`iplos_mocks::national::operator`]) and the season engine: building a kommune's
+//! feedback from the files it sent. It lives in `iplos_mocks::national` now; this
+//! re-export keeps the engine's path.
 
-use anyhow::{Context, Result};
-use iplos_mocks::feedback::{Content, FeedbackFile, FeedbackInput, FeedbackKind};
-use iplos_mocks::intake::{Channel, Intake};
-use iplos_model::rules::CheckReport;
-
-/// The feedback input of kommune `knr` from every file it sent on `channel` (test feedback
-/// from the test channel with key `test_key`; ordinary feedback with the key given with
-/// its latest file). `None` when it sent nothing.
-pub fn feedback_from_intake(
-    intake: &Intake,
-    knr: &str,
-    kommune_name: &str,
-    season_year: i32,
-    channel: Channel,
-    test_key: &str,
-) -> Result<Option<FeedbackInput>> {
-    let subs = intake.submissions_of(knr, channel)?;
-    let Some(last) = subs.last() else {
-        return Ok(None);
-    };
-    let data_year = channel.checked_year(season_year);
-    let mut input = match channel {
-        Channel::Test => FeedbackInput {
-            key: test_key.to_string(),
-            ..FeedbackInput::test(knr, kommune_name, data_year)
-        },
-        Channel::Ordinary => {
-            FeedbackInput::ordinary(knr, kommune_name, data_year, &last.feedback_key)
-        }
-    }
-    .with_bydel(&last.bydel);
-    debug_assert!(matches!(
-        (channel, input.kind),
-        (Channel::Test, FeedbackKind::Test) | (Channel::Ordinary, FeedbackKind::Ordinary)
-    ));
-    for sub in &subs {
-        let bytes = intake
-            .raw_bytes(sub.id)?
-            .with_context(|| format!("submission {} of {knr} has no bytes", sub.id.0))?;
-        let report: CheckReport = match sub.report_json.as_deref() {
-            Some(json) => serde_json::from_str(json)
-                .with_context(|| format!("the check report of submission {}", sub.id.0))?,
-            None => CheckReport::default(),
-        };
-        input = input.with_file(FeedbackFile::new(
-            sub.file_name.clone(),
-            sub.arrived,
-            report,
-            Content::Bytes(bytes),
-        ));
-    }
-    Ok(Some(input))
-}
+pub use iplos_mocks::national::feedback_from_intake;

@@ -1,12 +1,14 @@
 //! The national side of IPLOS reporting as servers a vendor's unmodified client can talk to:
 //! the NHN service bus (AMQP 1.0), the test PKI and CMS, and (later) Sendemodul, filsluse,
-//! mail and the receiver. Each endpoint is a server with a handle.
+//! mail and the receiver. Each endpoint is a server with a handle; [`national`] assembles
+//! them into one.
 
 pub mod cms;
 pub mod feedback;
 pub mod filsluse;
 pub mod intake;
 pub mod mail;
+pub mod national;
 pub mod pki;
 pub mod receiver;
 pub mod sendemodul;

@@ -7,7 +7,6 @@ pub mod pki;
 pub mod rehearse;
 pub mod rules;
 pub mod serve;
-pub mod serve_web;
 
 /// Output format of the reporting commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -1,6 +1,10 @@
 //! `iplos-harness serve`: the national side of the service bus on loopback — the AMQP
 //! broker with a queue set per kommune, and the register's receiver (KPR) answering with
-//! AppRecs — for a vendor's unmodified EPJ to talk to.
+//! AppRecs — for a vendor's unmodified EPJ to talk to — and the Sendemodul era's endpoints
+//! (Sendemodul and SSB's intake, the 08:00 receipts, filsluse, the mail capture and SSB's
+//! operator API, see [`iplos_mocks::national::operator`]). The endpoints are assembled and
+//! stopped by [`iplos_mocks::national::National`]; this command adds the PKI, the
+//! participants, `endpoints.json` and the signals.
 //!
 //! # The state directory
 //!
@@ -42,7 +46,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -50,20 +54,33 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use chrono::Datelike;
+use iplos_mocks::filsluse::{Filsluse, UserSpec};
+use iplos_mocks::mail::MailHandle;
+use iplos_mocks::national::{
+    FilsluseOptions, MailOptions, National, OperatorOptions, RegisterOptions, SendemodulOptions,
+    SendemodulPins, ServicebusOptions,
+};
 use iplos_mocks::pki::{Pki, PkiConfig, Variant};
 use iplos_mocks::receiver::{
     Failpoint, FailpointAction, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, PkiDirectory,
-    RUN_STORE_FILE, Receiver, ReceiverConfig, RunStore,
+    RUN_STORE_FILE,
 };
-use iplos_mocks::servicebus::{BrokerConfig, DEFAULT_NAMESPACE, Limits, QueueKind};
+use iplos_mocks::sendemodul::Sendemodul;
+use iplos_mocks::servicebus::{BrokerHandle, DEFAULT_NAMESPACE, Limits, Participant, QueueKind};
 use iplos_model::calendar::{Clock, SystemClock};
 use iplos_model::ids::{HerId, OrgNr};
 use iplos_model::municipality;
 use serde::{Deserialize, Serialize};
 
+use self::endpoints::{
+    AdminEndpoint, Amqp, Certificates, Endpoints, FilsluseEndpoint, KommuneEndpoint, MailEndpoint,
+    PkiFiles, RegisterEndpoint, SendemodulEndpoint, StateFiles, cert_paths,
+};
 use super::pki::PartyFiles;
 use crate::files::write_atomic;
 use crate::identity::{KOMMUNE_HER_BASE, kommune_her_id, password};
+
+mod endpoints;
 
 /// The environment variable naming a failpoint of the receiver (`after-store`,
 /// `after-check`, `after-accept`): the process aborts there (restart tests).
@@ -149,121 +166,32 @@ struct Participants {
     register: Vec<Credential>,
 }
 
-/// `endpoints.json`.
-#[derive(Debug, Serialize)]
-struct Endpoints {
-    generated_by: String,
-    data_year: u16,
-    amqp: Amqp,
-    sendemodul: SendemodulEndpoint,
-    filsluse: FilsluseEndpoint,
-    mail: MailEndpoint,
-    admin: AdminEndpoint,
-    register: Vec<RegisterEndpoint>,
-    pki: PkiFiles,
-    state: StateFiles,
-    kommuner: Vec<KommuneEndpoint>,
+/// The running endpoints that endpoints.json and the summary describe (serve starts all).
+struct Web<'a> {
+    broker: &'a BrokerHandle,
+    sendemodul: &'a Sendemodul,
+    filsluse: &'a Filsluse,
+    mail: &'a MailHandle,
+    admin_url: String,
+    /// Owed replies sent at start.
+    recovered: usize,
 }
 
-#[derive(Debug, Serialize)]
-struct Amqp {
-    host: String,
-    port: u16,
-    tls: bool,
-    url: String,
-    namespace: String,
-    send_address: String,
-    receive_address: String,
-    sasl: &'static str,
-    max_message_bytes: u64,
-}
-
-#[derive(Debug, Serialize)]
-struct SendemodulEndpoint {
-    ordinary_url: String,
-    test_url: String,
-    login_fields: [&'static str; 4],
-    upload_fields: [&'static str; 7],
-}
-
-#[derive(Debug, Serialize)]
-struct FilsluseEndpoint {
-    url: String,
-    api: String,
-    home_root: &'static str,
-    new_user_request: String,
-}
-
-#[derive(Debug, Serialize)]
-struct MailEndpoint {
-    smtp: String,
-    http_api: String,
-    relay: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct AdminEndpoint {
-    url: String,
-    publish_feedback: String,
-}
-
-#[derive(Debug, Serialize)]
-struct RegisterEndpoint {
-    her_id: u32,
-    name: String,
-    role: &'static str,
-    queue: String,
-    send_address: String,
-}
-
-#[derive(Debug, Serialize)]
-struct PkiFiles {
-    dir: PathBuf,
-    ca: PathBuf,
-    crl: PathBuf,
-    p12_password: String,
-    register_signing_cert: PathBuf,
-    register_encryption_cert: PathBuf,
-}
-
-#[derive(Debug, Serialize)]
-struct StateFiles {
-    dir: PathBuf,
-    run_store: PathBuf,
-}
-
-#[derive(Debug, Serialize)]
-struct KommuneEndpoint {
-    kommunenummer: String,
-    name: String,
-    orgnr: String,
-    bydel: &'static str,
-    sendemodul_pin: String,
-    filsluse_username: String,
-    her_id: u32,
-    username: String,
-    password: String,
-    connection_string: String,
-    queues: BTreeMap<&'static str, String>,
-    certificates: Certificates,
-}
-
-#[derive(Debug, Serialize)]
-struct Certificates {
-    issued: bool,
-    #[serde(flatten)]
-    files: CertPaths,
-    issue_command: String,
-}
-
-#[derive(Debug, Serialize)]
-struct CertPaths {
-    signing_cert: PathBuf,
-    signing_key: PathBuf,
-    signing_p12: PathBuf,
-    encryption_cert: PathBuf,
-    encryption_key: PathBuf,
-    encryption_p12: PathBuf,
+impl<'a> Web<'a> {
+    fn of(n: &'a National) -> Result<Web<'a>> {
+        let missing = |what: &str| anyhow::anyhow!("the national side started without {what}");
+        Ok(Web {
+            broker: n.broker().ok_or_else(|| missing("the broker"))?,
+            sendemodul: n.sendemodul().ok_or_else(|| missing("Sendemodul"))?,
+            filsluse: n.filsluse().ok_or_else(|| missing("filsluse"))?,
+            mail: n.mail().ok_or_else(|| missing("the mail capture"))?,
+            admin_url: n
+                .operator_url()
+                .ok_or_else(|| missing("the operator API"))?
+                .to_string(),
+            recovered: n.receiver().map_or(0, |r| r.recovered()),
+        })
+    }
 }
 
 fn participants(
@@ -320,18 +248,6 @@ fn participants(
     }
     write_atomic(&path, &serde_json::to_vec_pretty(&out)?, true)?;
     Ok(out)
-}
-
-fn cert_paths(pki_dir: &Path, her: u32) -> CertPaths {
-    let d = pki_dir.join(her.to_string());
-    CertPaths {
-        signing_cert: d.join("signing.pem"),
-        signing_key: d.join("signing.key.pem"),
-        signing_p12: d.join("signing.p12"),
-        encryption_cert: d.join("encryption.pem"),
-        encryption_key: d.join("encryption.key.pem"),
-        encryption_p12: d.join("encryption.p12"),
-    }
 }
 
 /// Runs the command.
@@ -429,34 +345,10 @@ async fn serve(args: Args) -> Result<ExitCode> {
         .map(|r| r.her_id)
         .collect();
 
-    // Participants, store, broker.
+    // Participants; the broker, the receiver, Sendemodul, filsluse, mail, the receipt
+    // ticker and the operator API.
     let parts = participants(&state, year, args.seed, &kommuner, &register)?;
     let store_path = state.join(RUN_STORE_FILE);
-    let store = Arc::new(
-        RunStore::open(&store_path, clock.clone())
-            .with_context(|| format!("cannot open {}", store_path.display()))?,
-    );
-    let limits = Limits {
-        max_message_size: args.max_message_mib * 1024 * 1024,
-        ..Limits::default()
-    };
-    let mut cfg = BrokerConfig::new()
-        .with_bind(SocketAddr::new(args.bind, args.amqp_port))
-        .with_namespace(args.namespace.clone())
-        .with_store(store.clone())
-        .with_clock(clock.clone())
-        .with_limits(limits);
-    for c in parts.kommuner.values().chain(parts.register.iter()) {
-        cfg = cfg.with_participant(HerId::new(c.her_id)?, &c.username, &c.password);
-    }
-    let broker = cfg.start().await.with_context(|| {
-        format!(
-            "cannot start the AMQP broker on {}:{}",
-            args.bind, args.amqp_port
-        )
-    })?;
-
-    // Receiver.
     let failpoint = match std::env::var(FAILPOINT_ENV) {
         Ok(v) if !v.is_empty() => Some((
             Failpoint::parse(&v)
@@ -465,41 +357,70 @@ async fn serve(args: Args) -> Result<ExitCode> {
         )),
         _ => None,
     };
-    let receiver = Receiver::start(
-        broker.bus(),
-        store.clone(),
-        register_party.clone(),
-        Arc::new(PkiDirectory::new(&pki_dir)),
-        ReceiverConfig {
-            her_ids: register.clone(),
-            name: register_party.name.clone(),
-            data_year: Some(i32::from(year)),
-            clock: clock.clone(),
-            failpoint,
-            ..ReceiverConfig::default()
-        },
-    )
-    .await
-    .context("cannot start the receiver")?;
-
-    // Sendemodul, filsluse, mail, the receipt ticker and the operator API.
-    let web = super::serve_web::start(
-        &super::serve_web::WebArgs {
-            bind: args.bind,
-            sendemodul_port: args.sendemodul_port,
-            filsluse_port: args.filsluse_port,
+    let mut bus = ServicebusOptions::new(
+        parts
+            .kommuner
+            .values()
+            .chain(parts.register.iter())
+            .map(|c| {
+                Ok(Participant::new(
+                    HerId::new(c.her_id)?,
+                    &c.username,
+                    &c.password,
+                ))
+            })
+            .collect::<Result<_>>()?,
+        RegisterOptions::new(
+            register_party.clone(),
+            Arc::new(PkiDirectory::new(&pki_dir)),
+            register.clone(),
+        )
+        .with_failpoint(failpoint),
+    );
+    bus.port = args.amqp_port;
+    bus.namespace = args.namespace.clone();
+    bus.limits = Limits {
+        max_message_size: args.max_message_mib * 1024 * 1024,
+        ..Limits::default()
+    };
+    let relay = match &args.smtp_relay {
+        Some(r) => Some(MailOptions::parse_relay(r).context("--smtp-relay")?),
+        None => None,
+    };
+    let national = National::builder()
+        .state_dir(&state)
+        .bind(args.bind)
+        .clock(clock.clone())
+        .data_year(i32::from(year))
+        .servicebus(bus)
+        .sendemodul(SendemodulOptions {
+            port: args.sendemodul_port,
+            pins: SendemodulPins::Kept(args.seed),
+            ..SendemodulOptions::default()
+        })
+        .filsluse(FilsluseOptions {
+            port: args.filsluse_port,
+            // One user per kommune; a new one gets the "Ny bruker" mail.
+            users: kommuner
+                .iter()
+                .map(|m| UserSpec::for_municipality(m))
+                .collect(),
+            ..FilsluseOptions::default()
+        })
+        .mail(MailOptions {
             smtp_port: args.smtp_port,
-            mail_http_port: args.mail_http_port,
-            admin_port: args.admin_port,
-            smtp_relay: args.smtp_relay.clone(),
-            seed: args.seed,
-        },
-        &state,
-        year,
-        &kommuner,
-        clock.clone(),
-    )
-    .await?;
+            http_port: args.mail_http_port,
+            relay,
+        })
+        .receipt_ticker()
+        .operator(OperatorOptions::for_municipalities(
+            args.admin_port,
+            &kommuner,
+        ))
+        .start()
+        .await?;
+    let web = Web::of(&national)?;
+    let broker = web.broker;
 
     // endpoints.json.
     let host = broker.local_addr().ip().to_string();
@@ -684,11 +605,8 @@ async fn serve(args: Args) -> Result<ExitCode> {
     );
     println!("  run store   {}", store_path.display());
     println!("  endpoints   {}", endpoints_path.display());
-    if receiver.recovered() > 0 {
-        println!(
-            "  recovered   {} owed receipt(s) sent",
-            receiver.recovered()
-        );
+    if web.recovered > 0 {
+        println!("  recovered   {} owed receipt(s) sent", web.recovered);
     }
     let signals = StopSignals::install()?;
     println!("ready; Ctrl-C stops");
@@ -696,9 +614,7 @@ async fn serve(args: Args) -> Result<ExitCode> {
 
     signals.wait().await?;
     println!("stopping");
-    receiver.shutdown().await;
-    broker.shutdown().await;
-    web.shutdown().await;
+    national.shutdown().await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }
