@@ -1,0 +1,15 @@
+//! The integration tests of this crate, one binary (linking once) with a module per
+//! behaviour: the CLI end to end: check, generate, serve, rehearse, certify.
+
+mod serve_support;
+
+mod certify_cli;
+mod certify_run;
+mod check_cli;
+mod generate_cli;
+mod rehearse;
+mod serve_cli;
+mod serve_proton;
+mod serve_restart;
+mod serve_sendemodul;
+mod xsd_agreement;

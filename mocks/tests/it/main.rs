@@ -1,0 +1,52 @@
+//! The integration tests of this crate, one binary (linking once) with a module per
+//! behaviour: the national endpoints over real sockets with real clients.
+
+mod common;
+mod feedback_support;
+mod filsluse_support;
+mod mail_support;
+mod receiver_support;
+mod sendemodul_support;
+
+mod cms;
+mod feedback_7z;
+mod feedback_path;
+mod filsluse_feedback_isolation;
+mod filsluse_html_curl;
+mod filsluse_isolation;
+mod filsluse_lockout;
+mod filsluse_new_user;
+mod filsluse_password_rules;
+mod filsluse_rest;
+mod filsluse_restart;
+mod mail_clients;
+mod mail_limits;
+mod mail_outbox;
+mod mail_sessions;
+mod mail_store;
+mod pki;
+mod receiver_apprec;
+mod receiver_bad_input;
+mod receiver_duplicates;
+mod receiver_errors;
+mod receiver_inject;
+mod receiver_restart;
+mod sendemodul_bad_input;
+mod sendemodul_curl;
+mod sendemodul_login;
+mod sendemodul_receipts;
+mod sendemodul_upload;
+mod sender_tls;
+mod servicebus_auth;
+mod servicebus_bad_input;
+mod servicebus_dead_letter;
+mod servicebus_faults;
+mod servicebus_group_commit;
+mod servicebus_limits;
+mod servicebus_proton;
+mod servicebus_redelivery;
+mod servicebus_restart;
+mod servicebus_roundtrip;
+mod servicebus_shutdown;
+mod servicebus_tls;
+mod servicebus_ttl;
