@@ -24,6 +24,7 @@ mod mail_limits;
 mod mail_outbox;
 mod mail_sessions;
 mod mail_store;
+mod national_builder;
 mod pki;
 mod receiver_apprec;
 mod receiver_bad_input;
