@@ -38,46 +38,46 @@ const VENDORS: &[&str] = &["Gerica", "Profil", "CosDoc", "Visma Omsorg", "Acos"]
 /// (cause id, title, consequence)
 const CAUSES: &[(&str, &str, &str)] = &[
     (
-        "never-tested",
+        "never_tested",
         "Kommune never tested in week 42",
         "problems found only in the ordinary submission",
     ),
     (
-        "wrong-pin",
+        "wrong_pin",
         "Wrong PIN at Sendemodul login",
         "login refused; submission delayed until the PIN is found",
     ),
     (
-        "wrong-orgnr",
+        "wrong_orgnr",
         "Wrong organisasjonsnummer at login",
         "login refused",
     ),
     (
-        "firewall-closed",
+        "firewall_closed",
         "Firewall not opened for tcp/443 to Sendemodul",
         "upload never reached the national side",
     ),
     (
-        "postmottak-not-forwarding",
+        "postmottak_never",
         "Postmottak did not forward the filsluse mail",
         "password link expired after 60 minutes; feedback not fetched",
     ),
     (
-        "zip-cannot-open",
+        "wrong_unzip_tool",
         "Feedback zip could not be opened",
         "wrong unzip tool or wrong password; feedback not read",
     ),
     (
-        "no-receipt-by-0800",
+        "no_receipt",
         "No receipt by 08:00 the next working day",
         "kommune had to contact SSB",
     ),
     (
-        "correction-after-deadline",
+        "late_correction",
         "Correction sent after the deadline",
         "correction misses the publication",
     ),
-    ("epj-not-upgraded", "EPJ not upgraded", "submission late"),
+    ("epj_not_upgraded", "EPJ not upgraded", "submission late"),
 ];
 
 fn cause(id: &str) -> (&'static str, &'static str, &'static str) {
@@ -170,7 +170,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             Some(oslo(fb_last + Duration::days(1), 0, 0)),
         ),
         PhaseSummary::new(
-            "corrections_deadline",
+            "corrections",
             co_name,
             co_first,
             co_last,
@@ -264,23 +264,23 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                 &mut kp,
             );
         } else if r < 68 {
-            faults.push("wrong-pin".into());
+            faults.push("wrong_pin".into());
             let at = oslo(ts_first + Duration::days(2), 10, 5);
             ev(at, "login", "Sendemodul login refused: wrong PIN".into());
             set(
                 "test_submission",
                 PhaseStatus::Failed,
                 Some(at),
-                Some("wrong-pin"),
+                Some("wrong_pin"),
                 &mut kp,
             );
         } else {
-            faults.push("never-tested".into());
+            faults.push("never_tested".into());
             set(
                 "test_submission",
                 PhaseStatus::NotAttempted,
                 None,
-                Some("never-tested"),
+                Some("never_tested"),
                 &mut kp,
             );
         }
@@ -288,7 +288,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
         if tested {
             let date = tf_first + Duration::days(d.roll(4) as i64);
             if d.roll(10) == 0 {
-                faults.push("postmottak-not-forwarding".into());
+                faults.push("postmottak_never".into());
                 let at = oslo(date, 9, 0);
                 ev(
                     at,
@@ -299,7 +299,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                     "test_feedback",
                     PhaseStatus::Failed,
                     Some(at),
-                    Some("postmottak-not-forwarding"),
+                    Some("postmottak_never"),
                     &mut kp,
                 );
             } else {
@@ -341,22 +341,22 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             );
             Some(at)
         } else if r < 95 {
-            faults.push("epj-not-upgraded".into());
+            faults.push("epj_not_upgraded".into());
             let date = os_last + Duration::days(1 + d.roll(20) as i64);
             let at = oslo(date, 13, 30);
             set(
                 "ordinary_submission",
                 PhaseStatus::Late,
                 Some(at),
-                Some("epj-not-upgraded"),
+                Some("epj_not_upgraded"),
                 &mut kp,
             );
             Some(at)
         } else if r < 98 {
             let c = if r < 97 {
-                "firewall-closed"
+                "firewall_closed"
             } else {
-                "wrong-orgnr"
+                "wrong_orgnr"
             };
             faults.push(c.into());
             let at = oslo(os_first + Duration::days(1), 9, 15);
@@ -393,11 +393,11 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                 .map(fixed)
                 .unwrap_or(at);
             let (rt, status, c) = if d.roll(20) == 0 {
-                faults.push("no-receipt-by-0800".into());
+                faults.push("no_receipt".into());
                 (
                     due + Duration::hours(26),
                     PhaseStatus::Late,
-                    Some("no-receipt-by-0800"),
+                    Some("no_receipt"),
                 )
             } else {
                 (due, PhaseStatus::OnTime, None)
@@ -427,7 +427,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                 bump(date, |c| c.feedback += 1);
                 set("feedback", PhaseStatus::OnTime, Some(at), None, &mut kp);
             } else if r < 96 {
-                faults.push("zip-cannot-open".into());
+                faults.push("wrong_unzip_tool".into());
                 let at = oslo(date, 11, 0);
                 ev(
                     at,
@@ -438,11 +438,11 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                     "feedback",
                     PhaseStatus::Failed,
                     Some(at),
-                    Some("zip-cannot-open"),
+                    Some("wrong_unzip_tool"),
                     &mut kp,
                 );
             } else {
-                faults.push("postmottak-not-forwarding".into());
+                faults.push("postmottak_never".into());
                 let at = oslo(fb_last + Duration::days(4), 9, 0);
                 bump(at.date_naive(), |c| c.feedback += 1);
                 ev(
@@ -454,7 +454,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                     "feedback",
                     PhaseStatus::Late,
                     Some(at),
-                    Some("postmottak-not-forwarding"),
+                    Some("postmottak_never"),
                     &mut kp,
                 );
             }
@@ -469,14 +469,14 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             ev(at, "correction", "corrected file sent".into());
             bump(date, |c| c.corrections += 1);
             set(
-                "corrections_deadline",
+                "corrections",
                 PhaseStatus::OnTime,
                 Some(at),
                 None,
                 &mut kp,
             );
         } else if submitted.is_some() && r < 48 {
-            faults.push("correction-after-deadline".into());
+            faults.push("late_correction".into());
             let at = oslo(co_last + Duration::days(3 + d.roll(10) as i64), 14, 0);
             ev(
                 at,
@@ -485,15 +485,15 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             );
             bump(at.date_naive(), |c| c.corrections += 1);
             set(
-                "corrections_deadline",
+                "corrections",
                 PhaseStatus::Late,
                 Some(at),
-                Some("correction-after-deadline"),
+                Some("late_correction"),
                 &mut kp,
             );
         } else {
             set(
-                "corrections_deadline",
+                "corrections",
                 PhaseStatus::NotApplicable,
                 None,
                 None,
