@@ -229,7 +229,10 @@ fn rank(s: PhaseStatus) -> u8 {
 
 /// The real season's figures (seed 001: "Pr. 15.11 var det 288 kommuner som hadde testet
 /// ... 139 kommuner ikke har testet"; "Ca. 270 kommuner har rapportert i testperioden").
-const REAL: &[(i32, &str, (i32, u32, u32), u32)] = &[
+/// (season, figure id, (year, month, day), real number).
+type Real = (i32, &'static str, (i32, u32, u32), u32);
+
+const REAL: &[Real] = &[
     (2016, "tested_by", (2016, 11, 15), 288),
     (2016, "not_tested_by", (2016, 11, 15), 139),
     (2016, "test_week", (2016, 10, 23), 270),

@@ -13,6 +13,9 @@
 //!   throughput and latency, and a searchable per-kommune table with each kommune's own
 //!   timeline. The page builders are reusable ([`html`], [`svg`]).
 //!
+//! The texts are in bokmål by default or English ([`Lang`], one catalogue each in
+//! [`i18n`]); beside the three files go the action lists and vendor pages ([`actions`]).
+//!
 //! [`write_report`] writes all three into a directory, each atomically (temporary file,
 //! then rename); [`console_summary`] is the short text printed at the end of a run.
 //!

@@ -575,9 +575,9 @@ pub fn kommuner(r: &RehearsalReport, lang: Lang) -> String {
     for p in &r.phases {
         let _ = write!(o, "<th>{}</th>", esc(&lang.phase(&p.id, &p.name)));
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<th>{}</th></tr></thead><tbody>\n",
+        "<th>{}</th></tr></thead><tbody>",
         esc(lang.t("kommuner.col.faults"))
     );
     for k in &r.kommuner {

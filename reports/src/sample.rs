@@ -100,9 +100,23 @@ fn fixed(utc: DateTime<Utc>) -> DateTime<FixedOffset> {
 
 /// A report of `n` kommuner for data year 2016, deterministic in `seed`.
 pub fn sample(n: usize, seed: u64) -> RehearsalReport {
-    let season = match Season::for_data_year(2016) {
+    season_sample(2016, n, seed)
+}
+
+/// A report for data year `year` (its calendar and registry; the service bus with
+/// AppRecs in seconds from 2018, with approved extensions), `n` kommuner, deterministic
+/// in `seed`. `season_sample(2017, 426, s)` is a 2017-season-sized report,
+/// `season_sample(2026, 357, s)` a 2026 dress rehearsal.
+pub fn season_sample(year: i32, n: usize, seed: u64) -> RehearsalReport {
+    let season = match Season::for_data_year(year).or_else(|_| Season::for_data_year(2016)) {
         Ok(s) => s,
         Err(_) => unreachable_season(),
+    };
+    let amqp = year >= 2018;
+    let channel = if amqp {
+        Channel::Amqp
+    } else {
+        Channel::Sendemodul
     };
     let ph = |kind: &str| {
         season
@@ -178,7 +192,10 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
         ),
     ];
 
-    let registry = iplos_model::municipality::municipalities(2016).unwrap_or(&[]);
+    let registry = u16::try_from(year)
+        .ok()
+        .and_then(|y| iplos_model::municipality::municipalities(y).ok())
+        .unwrap_or(&[]);
     let rules: Vec<&str> = iplos_model::rules::catalogue::ALL
         .iter()
         .map(|r| r.id)
@@ -392,7 +409,12 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             let due = receipt_time(at.with_timezone(&Utc))
                 .map(fixed)
                 .unwrap_or(at);
-            let (rt, status, c) = if d.roll(20) == 0 {
+            let due = if amqp {
+                at + Duration::seconds(1 + d.roll(9) as i64)
+            } else {
+                due
+            };
+            let (rt, status, c) = if !amqp && d.roll(20) == 0 {
                 faults.push("no_receipt".into());
                 (
                     due + Duration::hours(26),
@@ -468,13 +490,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             let at = oslo(date, 12, d.roll(60) as u32);
             ev(at, "correction", "corrected file sent".into());
             bump(date, |c| c.corrections += 1);
-            set(
-                "corrections",
-                PhaseStatus::OnTime,
-                Some(at),
-                None,
-                &mut kp,
-            );
+            set("corrections", PhaseStatus::OnTime, Some(at), None, &mut kp);
         } else if submitted.is_some() && r < 48 {
             faults.push("late_correction".into());
             let at = oslo(co_last + Duration::days(3 + d.roll(10) as i64), 14, 0);
@@ -511,7 +527,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             kommunenr: nr,
             name,
             vendor,
-            channel: Channel::Sendemodul,
+            channel,
             phases: kp,
             faults,
             timeline,
@@ -535,19 +551,24 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
     let mut r = RehearsalReport::new(
         Tool::this_crate(),
         RunInfo {
-            season: 2016,
-            scenario: "sample".into(),
+            season: year,
+            scenario: if amqp {
+                "dress-rehearsal-sample"
+            } else {
+                "sample"
+            }
+            .into(),
             seed,
             scale: 0.1,
-            channel: Channel::Sendemodul,
+            channel,
             kommuner: n as u32,
             virtual_start: oslo(
-                NaiveDate::from_ymd_opt(2016, 10, 1).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(year, 10, 1).unwrap_or_default(),
                 0,
                 0,
             ),
             virtual_end: oslo(
-                NaiveDate::from_ymd_opt(2017, 4, 30).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(year + 1, 4, 30).unwrap_or_default(),
                 0,
                 0,
             ),
@@ -555,6 +576,13 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
     );
     r.phases = phases;
     r.kommuner = kommuner;
+    if amqp {
+        // No test feedback on the filsluse in service-bus years.
+        r.phases.retain(|p| p.id != "test_feedback");
+        for k in &mut r.kommuner {
+            k.phases.retain(|p| p.phase != "test_feedback");
+        }
+    }
     r.daily = daily.into_values().collect();
     r.receipt_delays.delays = delays;
     r.failures = failures;
@@ -597,6 +625,16 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
         ],
     };
     r.derive_findings(catalogue_rule_info, &messages);
+    for v in &mut r.findings.by_vendor {
+        for rule in v.by_rule.keys() {
+            v.excerpts.insert(
+                rule.clone(),
+                format!(
+                    "<Tjenestemottaker>\n  <!-- {rule} -->\n  <Tjeneste kode=\"??\" fraDato=\"{year}-13-01\"/>\n</Tjenestemottaker>"
+                ),
+            );
+        }
+    }
     r
 }
 

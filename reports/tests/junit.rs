@@ -84,7 +84,12 @@ fn junit_parses_and_counts_match_the_report() {
         .find(|k| k.phase("ordinary_submission").unwrap().status == PhaseStatus::Late)
         .unwrap();
     // the message is the status and the cause's title, from the (bokmål) catalogue
-    let cause = k.phase("ordinary_submission").unwrap().cause.clone().unwrap();
+    let cause = k
+        .phase("ordinary_submission")
+        .unwrap()
+        .cause
+        .clone()
+        .unwrap();
     let reason = format!(
         "{}: {}",
         PhaseStatus::Late.label(iplos_reports::Lang::Nb),

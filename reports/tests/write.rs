@@ -26,7 +26,13 @@ fn writes_three_files_atomically_and_replaces_old_ones() {
     names.sort();
     assert_eq!(
         names,
-        ["actions", "index.html", "junit.xml", "report.json", "vendors"],
+        [
+            "actions",
+            "index.html",
+            "junit.xml",
+            "report.json",
+            "vendors"
+        ],
         "no temporary files left"
     );
     // every action list and vendor page is in place, no temporary file among them
@@ -37,7 +43,11 @@ fn writes_three_files_atomically_and_replaces_old_ones() {
             assert!(!name.starts_with('.'), "temporary file {name}");
         }
     }
-    assert!(w.extra.iter().any(|p| p.extension().is_some_and(|e| e == "csv")));
+    assert!(
+        w.extra
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "csv"))
+    );
     let html = std::fs::metadata(&w.html).unwrap().len();
     assert!(
         html < 2 * 1024 * 1024,
@@ -70,7 +80,10 @@ fn console_summary_lists_phases_causes_and_files() {
     for p in &n.phases {
         assert!(s.contains(&nb.phase(&p.id, &p.name)), "{s}");
     }
-    assert!(s.contains(nb.t(&format!("cause.{}", n.failures[0].cause))), "{s}");
+    assert!(
+        s.contains(nb.t(&format!("cause.{}", n.failures[0].cause))),
+        "{s}"
+    );
     assert!(s.contains("I faresonen"), "{s}");
     assert!(s.contains(&n.findings.by_rule[0].rule), "{s}");
     assert!(s.contains(&w.html.display().to_string()));
