@@ -10,6 +10,7 @@
 use std::fmt::Write as _;
 
 use crate::escape::{Markup, escape};
+use crate::i18n::Lang;
 
 /// Escapes text for HTML element content and double- or single-quoted attributes.
 /// Control characters other than tab/LF/CR are dropped.
@@ -58,6 +59,13 @@ ol.timeline .kind{font-weight:600;margin-right:6px}
 .filter input[type=search]{width:320px;padding:5px 8px;font-size:14px;border:1px solid #bbb;border-radius:4px}
 tr.hidden{display:none}
 footer{color:var(--muted);font-size:12px;padding:0 28px 24px}
+nav.toc{font-size:12.5px;margin:10px 0 0}nav.toc a{color:#0b3d5c;margin-right:12px}
+th[data-sort]{cursor:pointer}
+pre.xml,pre.mail{background:#f3f5f7;padding:8px;font-size:12px;overflow:auto;max-height:240px}
+.st-extension{background:#1565c0}
+dl.calendar{display:grid;grid-template-columns:minmax(200px,260px) 1fr;gap:4px 14px;margin:0}
+dl.calendar dt{font-weight:600}dl.calendar dd{margin:0}
+.up{color:var(--ok)}.down{color:var(--fail)}
 "#;
 
 /// The filtering script: for every `table[data-filterable]` it wires the controls named by
@@ -87,22 +95,41 @@ pub const SCRIPT: &str = r#"
     if(p) p.addEventListener('change',apply);
     apply();
   });
+  document.querySelectorAll('table').forEach(function(t){
+    if(!t.tHead||!t.tBodies[0]) return;
+    var ths=t.tHead.rows[0].cells;
+    for(var i=0;i<ths.length;i++){ (function(i){ var th=ths[i]; th.setAttribute('data-sort','');
+      th.addEventListener('click',function(){
+        var b=t.tBodies[0], rows=Array.prototype.slice.call(b.rows), dir=th.getAttribute('data-sort')==='asc'?-1:1;
+        function key(r){ var c=r.cells[i]; if(!c) return ''; var v=c.getAttribute('data-key')||c.textContent.trim(); var n=parseFloat(v.replace(/\s/g,'').replace(',','.')); return isNaN(n)?v.toLowerCase():n; }
+        rows.sort(function(a,b){ var x=key(a), y=key(b); return (x<y?-1:x>y?1:0)*dir; });
+        rows.forEach(function(r){ b.appendChild(r); });
+        for(var j=0;j<ths.length;j++) ths[j].setAttribute('data-sort','');
+        th.setAttribute('data-sort',dir>0?'asc':'desc');
+      }); })(i); }
+  });
 })();
 "#;
 
 /// A whole page: `title` in `<title>` and the header, `meta` (already HTML) under it,
 /// `body` (already HTML) in `<main>`, `footer` (already HTML) at the end.
 pub fn page(title: &str, meta: &str, body: &str, footer: &str) -> String {
+    page_lang(Lang::En, title, meta, body, footer)
+}
+
+/// [`page`] in a language: `<html lang>` is the language's code.
+pub fn page_lang(lang: Lang, title: &str, meta: &str, body: &str, footer: &str) -> String {
     let mut o = String::with_capacity(body.len() + CSS.len() + SCRIPT.len() + 1024);
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+        "<!DOCTYPE html>\n<html lang=\"{l}\">\n<head>\n<meta charset=\"utf-8\">\n\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
 <title>{t}</title>\n<style>{CSS}</style>\n</head>\n<body>\n\
 <header class=\"page\"><h1>{t}</h1><div class=\"meta\">{meta}</div></header>\n\
 <main>\n{body}\n</main>\n<footer>{footer}</footer>\n<script>{SCRIPT}</script>\n</body>\n</html>\n",
         t = esc(title),
+        l = lang.code(),
     );
     o
 }

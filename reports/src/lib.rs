@@ -13,6 +13,9 @@
 //!   throughput and latency, and a searchable per-kommune table with each kommune's own
 //!   timeline. The page builders are reusable ([`html`], [`svg`]).
 //!
+//! The texts are in bokmål by default or English ([`Lang`], one catalogue each in
+//! [`i18n`]); beside the three files go the action lists and vendor pages ([`actions`]).
+//!
 //! [`write_report`] writes all three into a directory, each atomically (temporary file,
 //! then rename); [`console_summary`] is the short text printed at the end of a run.
 //!
@@ -25,19 +28,27 @@
 //! ([`RehearsalReport::normalise`], applied by every writer), with floats rounded to two
 //! decimals. [`RehearsalReport::without_timing`] strips the section for comparisons.
 
+pub mod actions;
 pub mod certification;
+pub mod coordination;
+pub mod derive;
 mod escape;
 pub mod html;
+pub mod i18n;
 pub mod junit;
 mod output;
 pub mod page;
+pub mod page_sections;
 pub mod rehearsal;
 pub mod sample;
 pub mod svg;
+pub mod when;
 
+pub use i18n::Lang;
 pub use output::{
-    HTML_FILE, JSON_FILE, JUNIT_FILE, ReportError, Written, console_summary, junit_suites,
-    schema_json, to_html, to_json, to_junit, write_atomic, write_report,
+    HTML_FILE, JSON_FILE, JUNIT_FILE, ReportError, Written, console_summary, console_summary_in,
+    junit_suites, junit_suites_in, normalised, schema_json, to_html, to_html_in, to_json, to_junit,
+    to_junit_in, write_atomic, write_report, write_report_in,
 };
 pub use rehearsal::{
     Channel, DailyCounts, DelayBucket, EndpointStats, FailureGroup, Findings, KommunePhase,

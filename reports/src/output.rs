@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
+use crate::i18n::Lang;
 use crate::junit::{Case, Outcome, Suite, Suites};
 use crate::rehearsal::{PhaseStatus, RehearsalReport};
+use crate::when;
 
 /// File names inside the output directory.
 pub const JSON_FILE: &str = "report.json";
@@ -48,11 +50,18 @@ pub struct Written {
     pub junit: PathBuf,
     /// `index.html`.
     pub html: PathBuf,
+    /// The action lists (`actions/*.csv`, `actions/*.txt`) and vendor pages
+    /// (`vendors/*.html`), sorted.
+    pub extra: Vec<PathBuf>,
 }
 
-fn normalised(r: &RehearsalReport) -> RehearsalReport {
+/// A copy in canonical order with the derived sections filled in
+/// ([`RehearsalReport::normalise`], then [`crate::derive::coordinate`]): what every writer
+/// writes.
+pub fn normalised(r: &RehearsalReport) -> RehearsalReport {
     let mut r = r.clone();
     r.normalise();
+    crate::derive::coordinate(&mut r);
     r
 }
 
@@ -77,41 +86,70 @@ pub fn schema_json() -> String {
 /// (`classname` = phase id, `name` = "`<kommunenr> <name>`"). Late, failed and not attempted
 /// are failures (`message` = reason, `type` = cause or status); not applicable is skipped.
 pub fn junit_suites(r: &RehearsalReport) -> Suites {
+    junit_suites_in(r, Lang::Nb)
+}
+
+/// [`junit_suites`] with messages in `lang`: the message is the status and the causes'
+/// titles from the catalogue.
+pub fn junit_suites_in(r: &RehearsalReport, lang: Lang) -> Suites {
     let r = normalised(r);
     let mut suites = Vec::with_capacity(r.phases.len());
     for p in &r.phases {
         let mut cases = Vec::with_capacity(r.kommuner.len());
         for k in &r.kommuner {
             let name = format!("{} {}", k.kommunenr, k.name);
-            let case = Case::passed(p.id.clone(), name);
+            let case = Case::passed(p.id.clone(), name.clone());
             let outcome = match k.phase(&p.id) {
-                None => Outcome::Skipped(Some("phase does not apply".into())),
+                None => Outcome::Skipped(Some(lang.t("junit.na").into())),
                 Some(kp) => match kp.status {
                     PhaseStatus::OnTime => Outcome::Passed,
-                    PhaseStatus::NotApplicable => Outcome::Skipped(kp.reason.clone()),
+                    PhaseStatus::NotApplicable => Outcome::Skipped(Some(lang.t("junit.na").into())),
                     s => {
-                        let message = kp.reason.clone().unwrap_or_else(|| s.label().to_string());
-                        let mut detail = format!(
-                            "{} {}: {} in phase {}",
-                            k.kommunenr,
-                            k.name,
-                            s.label(),
-                            p.name
+                        let causes: Vec<String> = kp
+                            .cause
+                            .iter()
+                            .flat_map(|c| c.split(','))
+                            .map(|c| lang.or("cause", c, c).into_owned())
+                            .collect();
+                        let message = if causes.is_empty() {
+                            s.label(lang).to_string()
+                        } else {
+                            format!("{}: {}", s.label(lang), causes.join("; "))
+                        };
+                        let phase = lang.phase(&p.id, &p.name);
+                        let mut detail = lang.fill(
+                            "junit.detail",
+                            &[
+                                ("kommune", &name),
+                                ("status", &s.label(lang)),
+                                ("phase", &phase),
+                            ],
                         );
                         if let Some(at) = kp.at {
-                            let _ = write!(detail, " at {}", at.to_rfc3339());
+                            detail
+                                .push_str(&lang.fill("junit.at", &[("at", &when::at(&at, lang))]));
                         }
                         if let Some(d) = p.deadline {
-                            let _ = write!(detail, " (deadline {})", d.to_rfc3339());
+                            detail.push_str(
+                                &lang.fill("junit.deadline", &[("at", &when::at(&d, lang))]),
+                            );
                         }
-                        let _ = write!(
-                            detail,
-                            "\nvendor {}, channel {}",
-                            k.vendor,
-                            k.channel.as_str()
-                        );
+                        detail.push('\n');
+                        detail.push_str(&lang.fill(
+                            "junit.vendor",
+                            &[
+                                ("vendor", &k.vendor),
+                                (
+                                    "channel",
+                                    &lang.t(&format!("channel.{}", k.channel.as_str())),
+                                ),
+                            ],
+                        ));
                         if !k.faults.is_empty() {
-                            let _ = write!(detail, "\ninjected faults: {}", k.faults.join(", "));
+                            detail.push('\n');
+                            detail.push_str(
+                                &lang.fill("junit.faults", &[("list", &k.faults.join(", "))]),
+                            );
                         }
                         Outcome::Failed {
                             message,
@@ -127,7 +165,7 @@ pub fn junit_suites(r: &RehearsalReport) -> Suites {
             name: p.id.clone(),
             timestamp: None,
             properties: vec![
-                ("phase".into(), p.name.clone()),
+                ("phase".into(), lang.phase(&p.id, &p.name)),
                 ("first_day".into(), p.first_day.to_string()),
                 ("last_day".into(), p.last_day.to_string()),
             ],
@@ -135,85 +173,154 @@ pub fn junit_suites(r: &RehearsalReport) -> Suites {
         });
     }
     Suites {
-        name: format!("iplos rehearsal {} {}", r.run.season, r.run.scenario),
+        name: lang.fill(
+            "junit.suites",
+            &[("year", &r.run.season), ("scenario", &r.run.scenario)],
+        ),
         suites,
     }
 }
 
-/// `junit.xml`.
+/// `junit.xml` (bokmål messages).
 pub fn to_junit(r: &RehearsalReport) -> String {
     junit_suites(r).to_xml()
 }
 
-/// `index.html`.
-pub fn to_html(r: &RehearsalReport) -> String {
-    crate::page::render(&normalised(r))
+/// `junit.xml` in `lang`.
+pub fn to_junit_in(r: &RehearsalReport, lang: Lang) -> String {
+    junit_suites_in(r, lang).to_xml()
 }
 
-/// The plain-text summary printed at the end of a run: phases × on time / late / failed /
-/// not attempted, the top failure causes and rules, and where the files are (`written`,
-/// when given).
+/// `index.html` (bokmål).
+pub fn to_html(r: &RehearsalReport) -> String {
+    to_html_in(r, Lang::Nb)
+}
+
+/// `index.html` in `lang`.
+pub fn to_html_in(r: &RehearsalReport, lang: Lang) -> String {
+    crate::page::render_in(&normalised(r), lang)
+}
+
+/// The plain-text summary printed at the end of a run (bokmål).
 pub fn console_summary(r: &RehearsalReport, written: Option<&Written>) -> String {
+    console_summary_in(r, written, Lang::Nb)
+}
+
+/// The plain-text summary in `lang`: phases × on time / late / failed / not attempted,
+/// the top failure causes and rules, the receipts, the kommuner at risk per deadline, and
+/// where the files are (`written`, when given).
+pub fn console_summary_in(r: &RehearsalReport, written: Option<&Written>, lang: Lang) -> String {
     let r = normalised(r);
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "Dress rehearsal, data year {} — scenario {} — seed {} — {} kommuner ({})",
-        r.run.season,
-        r.run.scenario,
-        r.run.seed,
-        r.run.kommuner,
-        r.run.channel.as_str()
+        "{}",
+        lang.fill(
+            "console.head",
+            &[
+                ("year", &r.run.season),
+                ("scenario", &r.run.scenario),
+                ("seed", &r.run.seed),
+                ("n", &r.run.kommuner),
+                (
+                    "channel",
+                    &lang.t(&format!("channel.{}", r.run.channel.as_str()))
+                ),
+            ]
+        )
     );
-    let w = r
+    let names: Vec<String> = r
         .phases
         .iter()
-        .map(|p| p.name.chars().count())
+        .map(|p| lang.phase(&p.id, &p.name))
+        .collect();
+    let w = names
+        .iter()
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(5)
         .max(5);
+    let st = |s: PhaseStatus| s.label(lang);
     let _ = writeln!(
         o,
-        "  {:<w$}  {:>7} {:>5} {:>6} {:>13} {:>5}",
-        "phase", "on time", "late", "failed", "not attempted", "n/a"
+        "  {:<w$}  {:>9} {:>9} {:>9} {:>13} {:>13}",
+        lang.t("console.col.phase"),
+        st(PhaseStatus::OnTime),
+        st(PhaseStatus::Late),
+        st(PhaseStatus::Failed),
+        st(PhaseStatus::NotAttempted),
+        st(PhaseStatus::NotApplicable)
     );
-    for p in &r.phases {
+    for (p, name) in r.phases.iter().zip(&names) {
         let _ = writeln!(
             o,
-            "  {:<w$}  {:>7} {:>5} {:>6} {:>13} {:>5}",
-            p.name, p.on_time, p.late, p.failed, p.not_attempted, p.not_applicable
+            "  {:<w$}  {:>9} {:>9} {:>9} {:>13} {:>13}",
+            name, p.on_time, p.late, p.failed, p.not_attempted, p.not_applicable
         );
     }
     if !r.failures.is_empty() {
-        let _ = writeln!(o, "Top failure causes:");
+        let _ = writeln!(o, "{}", lang.t("console.causes"));
         for f in r.failures.iter().take(5) {
-            let _ = writeln!(o, "  {:>4}  {} ({})", f.kommuner.len(), f.title, f.cause);
+            let _ = writeln!(
+                o,
+                "  {:>4}  {} ({})",
+                f.kommuner.len(),
+                lang.or("cause", &f.cause, &f.title),
+                f.cause
+            );
         }
     }
     if !r.findings.by_rule.is_empty() {
-        let _ = writeln!(o, "Top rules:");
+        let _ = writeln!(o, "{}", lang.t("console.rules"));
         for x in r.findings.by_rule.iter().take(5) {
             let _ = writeln!(
                 o,
-                "  {:>6}  {} {} ({} kommuner)",
+                "  {:>6}  {} {} ({})",
                 x.occurrences,
                 x.rule,
                 x.title,
-                x.kommuner.len()
+                lang.fill("console.rule_line", &[("n", &x.kommuner.len())])
             );
         }
     }
     if let Some(p) = r.receipt_delays.p50_hours {
+        let h = |v: f64| lang.fill("receipts.hours", &[("n", &v)]);
         let _ = writeln!(
             o,
-            "Receipts: {} — median {p} h, p90 {} h, longest {} h",
-            r.receipt_delays.delays.len(),
-            r.receipt_delays.p90_hours.unwrap_or(0.0),
-            r.receipt_delays.max_hours.unwrap_or(0.0)
+            "{}",
+            lang.fill(
+                "console.receipts",
+                &[
+                    ("n", &r.receipt_delays.delays.len()),
+                    ("p50", &h(p)),
+                    ("p90", &h(r.receipt_delays.p90_hours.unwrap_or(0.0))),
+                    ("max", &h(r.receipt_delays.max_hours.unwrap_or(0.0))),
+                ]
+            )
+        );
+    }
+    let risk: Vec<String> = r
+        .coordination
+        .at_risk
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {}",
+                lang.t(&format!("deadline.{}", d.id)),
+                when::day_short(d.date, lang),
+                d.kommuner.len()
+            )
+        })
+        .collect();
+    if !risk.is_empty() {
+        let _ = writeln!(
+            o,
+            "{}",
+            lang.fill("console.at_risk", &[("list", &risk.join(" · "))])
         );
     }
     if let Some(w) = written {
-        let _ = writeln!(o, "Report: {}", w.html.display());
+        let _ = writeln!(o, "{} {}", lang.t("console.report"), w.html.display());
         let _ = writeln!(o, "        {}", w.json.display());
         let _ = writeln!(o, "        {}", w.junit.display());
     }
@@ -244,21 +351,54 @@ pub fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, 
     Ok(path)
 }
 
-/// Writes `report.json`, `junit.xml` and `index.html` into `dir` (created if missing),
-/// each atomically. All three are rendered before the first is written, so an error in
-/// rendering leaves the directory untouched. `report.json` is written last: its presence
-/// means the set is complete.
+/// Writes `report.json`, `junit.xml`, `index.html`, the action lists and the vendor
+/// pages into `dir` (in bokmål); see [`write_report_in`].
 pub fn write_report(r: &RehearsalReport, dir: &Path) -> Result<Written, ReportError> {
+    write_report_in(r, dir, Lang::Nb)
+}
+
+/// Writes `report.json`, `junit.xml` and `index.html` into `dir` (created if missing),
+/// each atomically, with the texts in `lang`; and the action lists (`actions/`) and vendor
+/// pages (`vendors/`, see [`crate::actions`]). Everything is rendered before the first
+/// file is written, so an error in rendering leaves the directory untouched.
+/// `report.json` is written last: its presence means the set is complete.
+pub fn write_report_in(
+    r: &RehearsalReport,
+    dir: &Path,
+    lang: Lang,
+) -> Result<Written, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::CreateDir {
         path: dir.to_path_buf(),
         source,
     })?;
-    let json = to_json(r)?;
-    let junit = to_junit(r);
-    let html = to_html(r);
+    let n = normalised(r);
+    let json = to_json(&n)?;
+    let junit = to_junit_in(&n, lang);
+    let html = crate::page::render_in(&n, lang);
+    let files = crate::actions::files(&n, lang);
+    let mut extra = Vec::with_capacity(files.len());
+    for (rel, bytes) in &files {
+        let path = dir.join(rel);
+        let parent = path.parent().unwrap_or(dir).to_path_buf();
+        std::fs::create_dir_all(&parent).map_err(|source| ReportError::CreateDir {
+            path: parent.clone(),
+            source,
+        })?;
+        let name = path
+            .file_name()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        extra.push(write_atomic(&parent, &name, bytes)?);
+    }
+    extra.sort();
     let junit = write_atomic(dir, JUNIT_FILE, junit.as_bytes())?;
     let html = write_atomic(dir, HTML_FILE, html.as_bytes())?;
     let json = write_atomic(dir, JSON_FILE, json.as_bytes())?;
     tracing::info!(dir = %dir.display(), "report written");
-    Ok(Written { json, junit, html })
+    Ok(Written {
+        json,
+        junit,
+        html,
+        extra,
+    })
 }

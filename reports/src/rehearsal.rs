@@ -32,6 +32,9 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::coordination::{Comparison, Coordination};
+use crate::i18n::Lang;
+
 /// The version of the report format. Bumped when a field changes meaning or is removed;
 /// additions keep the version.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -58,6 +61,15 @@ pub struct RehearsalReport {
     pub failures: Vec<FailureGroup>,
     /// Conformance findings on the received messages.
     pub findings: Findings,
+    /// What a coordinator acts on: contacts, approved extensions, renumbered kommuner,
+    /// the kommuner at risk per deadline (the writers derive what the engine does not
+    /// give: [`crate::derive::coordinate`]).
+    #[serde(default)]
+    pub coordination: Coordination,
+    /// This run against an earlier one (`--baseline`) and against the real season's
+    /// figures where the seeds give them.
+    #[serde(default)]
+    pub comparison: Option<Comparison>,
     /// THE wall-clock section: the only part of the report that differs between two runs
     /// with the same seed.
     pub timing: WallClock,
@@ -224,15 +236,9 @@ impl PhaseStatus {
         }
     }
 
-    /// A short label for people ("on time", "late", ...).
-    pub fn label(self) -> &'static str {
-        match self {
-            PhaseStatus::OnTime => "on time",
-            PhaseStatus::Late => "late",
-            PhaseStatus::Failed => "failed",
-            PhaseStatus::NotAttempted => "not attempted",
-            PhaseStatus::NotApplicable => "n/a",
-        }
+    /// A short label for people ("i tide", "for sent", ...), from the catalogue.
+    pub fn label(self, lang: Lang) -> &'static str {
+        lang.t(&format!("status.{}", self.as_str()))
     }
 
     /// Whether this status counts as a problem (late, failed, not attempted).
@@ -461,6 +467,10 @@ pub struct VendorFindings {
     pub warnings: u64,
     /// Rule id → occurrences.
     pub by_rule: BTreeMap<String, u64>,
+    /// Rule id → an XML excerpt of one message breaking it (the engine should record the
+    /// element the rule points at; empty until it does).
+    #[serde(default)]
+    pub excerpts: BTreeMap<String, String>,
 }
 
 /// THE wall-clock section. Nothing here is deterministic; nothing outside it depends on
@@ -577,6 +587,8 @@ impl RehearsalReport {
             receipt_delays: ReceiptDelays::default(),
             failures: Vec::new(),
             findings: Findings::default(),
+            coordination: Coordination::default(),
+            comparison: None,
             timing: WallClock::default(),
         }
     }
@@ -662,6 +674,11 @@ impl RehearsalReport {
         self.timing
             .endpoints
             .sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        let c = &mut self.coordination;
+        c.extensions.sort();
+        c.extensions.dedup();
+        c.renumbered.sort();
+        c.renumbered.dedup();
     }
 
     /// Consistency problems a writer would otherwise pass on silently, one line each:
@@ -760,6 +777,7 @@ impl RehearsalReport {
                     errors: 0,
                     warnings: 0,
                     by_rule: BTreeMap::new(),
+                    excerpts: BTreeMap::new(),
                 });
             v.kommuner += 1;
             v.messages += messages.get(&k.kommunenr).copied().unwrap_or(0);
@@ -870,7 +888,8 @@ mod tests {
                 virtual_end: DateTime::parse_from_rfc3339("2019-04-01T00:00:00+02:00").unwrap(),
             },
         );
-        assert!(crate::to_html(&r).contains("No days recorded"));
+        assert!(crate::to_html(&r).contains("Ingen dager registrert"));
+        assert!(crate::to_html_in(&r, Lang::En).contains("No days recorded"));
         assert!(crate::to_junit(&r).contains("tests=\"0\""));
         assert!(crate::to_json(&r).unwrap().contains("\"kommuner\": []"));
         assert!(crate::console_summary(&r, None).contains("0 kommuner"));

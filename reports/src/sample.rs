@@ -38,46 +38,46 @@ const VENDORS: &[&str] = &["Gerica", "Profil", "CosDoc", "Visma Omsorg", "Acos"]
 /// (cause id, title, consequence)
 const CAUSES: &[(&str, &str, &str)] = &[
     (
-        "never-tested",
+        "never_tested",
         "Kommune never tested in week 42",
         "problems found only in the ordinary submission",
     ),
     (
-        "wrong-pin",
+        "wrong_pin",
         "Wrong PIN at Sendemodul login",
         "login refused; submission delayed until the PIN is found",
     ),
     (
-        "wrong-orgnr",
+        "wrong_orgnr",
         "Wrong organisasjonsnummer at login",
         "login refused",
     ),
     (
-        "firewall-closed",
+        "firewall_closed",
         "Firewall not opened for tcp/443 to Sendemodul",
         "upload never reached the national side",
     ),
     (
-        "postmottak-not-forwarding",
+        "postmottak_never",
         "Postmottak did not forward the filsluse mail",
         "password link expired after 60 minutes; feedback not fetched",
     ),
     (
-        "zip-cannot-open",
+        "wrong_unzip_tool",
         "Feedback zip could not be opened",
         "wrong unzip tool or wrong password; feedback not read",
     ),
     (
-        "no-receipt-by-0800",
+        "no_receipt",
         "No receipt by 08:00 the next working day",
         "kommune had to contact SSB",
     ),
     (
-        "correction-after-deadline",
+        "late_correction",
         "Correction sent after the deadline",
         "correction misses the publication",
     ),
-    ("epj-not-upgraded", "EPJ not upgraded", "submission late"),
+    ("epj_not_upgraded", "EPJ not upgraded", "submission late"),
 ];
 
 fn cause(id: &str) -> (&'static str, &'static str, &'static str) {
@@ -100,9 +100,23 @@ fn fixed(utc: DateTime<Utc>) -> DateTime<FixedOffset> {
 
 /// A report of `n` kommuner for data year 2016, deterministic in `seed`.
 pub fn sample(n: usize, seed: u64) -> RehearsalReport {
-    let season = match Season::for_data_year(2016) {
+    season_sample(2016, n, seed)
+}
+
+/// A report for data year `year` (its calendar and registry; the service bus with
+/// AppRecs in seconds from 2018, with approved extensions), `n` kommuner, deterministic
+/// in `seed`. `season_sample(2017, 426, s)` is a 2017-season-sized report,
+/// `season_sample(2026, 357, s)` a 2026 dress rehearsal.
+pub fn season_sample(year: i32, n: usize, seed: u64) -> RehearsalReport {
+    let season = match Season::for_data_year(year).or_else(|_| Season::for_data_year(2016)) {
         Ok(s) => s,
         Err(_) => unreachable_season(),
+    };
+    let amqp = year >= 2018;
+    let channel = if amqp {
+        Channel::Amqp
+    } else {
+        Channel::Sendemodul
     };
     let ph = |kind: &str| {
         season
@@ -170,7 +184,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             Some(oslo(fb_last + Duration::days(1), 0, 0)),
         ),
         PhaseSummary::new(
-            "corrections_deadline",
+            "corrections",
             co_name,
             co_first,
             co_last,
@@ -178,7 +192,10 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
         ),
     ];
 
-    let registry = iplos_model::municipality::municipalities(2016).unwrap_or(&[]);
+    let registry = u16::try_from(year)
+        .ok()
+        .and_then(|y| iplos_model::municipality::municipalities(y).ok())
+        .unwrap_or(&[]);
     let rules: Vec<&str> = iplos_model::rules::catalogue::ALL
         .iter()
         .map(|r| r.id)
@@ -264,23 +281,23 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                 &mut kp,
             );
         } else if r < 68 {
-            faults.push("wrong-pin".into());
+            faults.push("wrong_pin".into());
             let at = oslo(ts_first + Duration::days(2), 10, 5);
             ev(at, "login", "Sendemodul login refused: wrong PIN".into());
             set(
                 "test_submission",
                 PhaseStatus::Failed,
                 Some(at),
-                Some("wrong-pin"),
+                Some("wrong_pin"),
                 &mut kp,
             );
         } else {
-            faults.push("never-tested".into());
+            faults.push("never_tested".into());
             set(
                 "test_submission",
                 PhaseStatus::NotAttempted,
                 None,
-                Some("never-tested"),
+                Some("never_tested"),
                 &mut kp,
             );
         }
@@ -288,7 +305,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
         if tested {
             let date = tf_first + Duration::days(d.roll(4) as i64);
             if d.roll(10) == 0 {
-                faults.push("postmottak-not-forwarding".into());
+                faults.push("postmottak_never".into());
                 let at = oslo(date, 9, 0);
                 ev(
                     at,
@@ -299,7 +316,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                     "test_feedback",
                     PhaseStatus::Failed,
                     Some(at),
-                    Some("postmottak-not-forwarding"),
+                    Some("postmottak_never"),
                     &mut kp,
                 );
             } else {
@@ -341,22 +358,22 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             );
             Some(at)
         } else if r < 95 {
-            faults.push("epj-not-upgraded".into());
+            faults.push("epj_not_upgraded".into());
             let date = os_last + Duration::days(1 + d.roll(20) as i64);
             let at = oslo(date, 13, 30);
             set(
                 "ordinary_submission",
                 PhaseStatus::Late,
                 Some(at),
-                Some("epj-not-upgraded"),
+                Some("epj_not_upgraded"),
                 &mut kp,
             );
             Some(at)
         } else if r < 98 {
             let c = if r < 97 {
-                "firewall-closed"
+                "firewall_closed"
             } else {
-                "wrong-orgnr"
+                "wrong_orgnr"
             };
             faults.push(c.into());
             let at = oslo(os_first + Duration::days(1), 9, 15);
@@ -392,12 +409,17 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             let due = receipt_time(at.with_timezone(&Utc))
                 .map(fixed)
                 .unwrap_or(at);
-            let (rt, status, c) = if d.roll(20) == 0 {
-                faults.push("no-receipt-by-0800".into());
+            let due = if amqp {
+                at + Duration::seconds(1 + d.roll(9) as i64)
+            } else {
+                due
+            };
+            let (rt, status, c) = if !amqp && d.roll(20) == 0 {
+                faults.push("no_receipt".into());
                 (
                     due + Duration::hours(26),
                     PhaseStatus::Late,
-                    Some("no-receipt-by-0800"),
+                    Some("no_receipt"),
                 )
             } else {
                 (due, PhaseStatus::OnTime, None)
@@ -427,7 +449,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                 bump(date, |c| c.feedback += 1);
                 set("feedback", PhaseStatus::OnTime, Some(at), None, &mut kp);
             } else if r < 96 {
-                faults.push("zip-cannot-open".into());
+                faults.push("wrong_unzip_tool".into());
                 let at = oslo(date, 11, 0);
                 ev(
                     at,
@@ -438,11 +460,11 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                     "feedback",
                     PhaseStatus::Failed,
                     Some(at),
-                    Some("zip-cannot-open"),
+                    Some("wrong_unzip_tool"),
                     &mut kp,
                 );
             } else {
-                faults.push("postmottak-not-forwarding".into());
+                faults.push("postmottak_never".into());
                 let at = oslo(fb_last + Duration::days(4), 9, 0);
                 bump(at.date_naive(), |c| c.feedback += 1);
                 ev(
@@ -454,7 +476,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
                     "feedback",
                     PhaseStatus::Late,
                     Some(at),
-                    Some("postmottak-not-forwarding"),
+                    Some("postmottak_never"),
                     &mut kp,
                 );
             }
@@ -468,15 +490,9 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             let at = oslo(date, 12, d.roll(60) as u32);
             ev(at, "correction", "corrected file sent".into());
             bump(date, |c| c.corrections += 1);
-            set(
-                "corrections_deadline",
-                PhaseStatus::OnTime,
-                Some(at),
-                None,
-                &mut kp,
-            );
+            set("corrections", PhaseStatus::OnTime, Some(at), None, &mut kp);
         } else if submitted.is_some() && r < 48 {
-            faults.push("correction-after-deadline".into());
+            faults.push("late_correction".into());
             let at = oslo(co_last + Duration::days(3 + d.roll(10) as i64), 14, 0);
             ev(
                 at,
@@ -485,15 +501,15 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             );
             bump(at.date_naive(), |c| c.corrections += 1);
             set(
-                "corrections_deadline",
+                "corrections",
                 PhaseStatus::Late,
                 Some(at),
-                Some("correction-after-deadline"),
+                Some("late_correction"),
                 &mut kp,
             );
         } else {
             set(
-                "corrections_deadline",
+                "corrections",
                 PhaseStatus::NotApplicable,
                 None,
                 None,
@@ -511,7 +527,7 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
             kommunenr: nr,
             name,
             vendor,
-            channel: Channel::Sendemodul,
+            channel,
             phases: kp,
             faults,
             timeline,
@@ -535,19 +551,24 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
     let mut r = RehearsalReport::new(
         Tool::this_crate(),
         RunInfo {
-            season: 2016,
-            scenario: "sample".into(),
+            season: year,
+            scenario: if amqp {
+                "dress-rehearsal-sample"
+            } else {
+                "sample"
+            }
+            .into(),
             seed,
             scale: 0.1,
-            channel: Channel::Sendemodul,
+            channel,
             kommuner: n as u32,
             virtual_start: oslo(
-                NaiveDate::from_ymd_opt(2016, 10, 1).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(year, 10, 1).unwrap_or_default(),
                 0,
                 0,
             ),
             virtual_end: oslo(
-                NaiveDate::from_ymd_opt(2017, 4, 30).unwrap_or_default(),
+                NaiveDate::from_ymd_opt(year + 1, 4, 30).unwrap_or_default(),
                 0,
                 0,
             ),
@@ -555,6 +576,13 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
     );
     r.phases = phases;
     r.kommuner = kommuner;
+    if amqp {
+        // No test feedback on the filsluse in service-bus years.
+        r.phases.retain(|p| p.id != "test_feedback");
+        for k in &mut r.kommuner {
+            k.phases.retain(|p| p.phase != "test_feedback");
+        }
+    }
     r.daily = daily.into_values().collect();
     r.receipt_delays.delays = delays;
     r.failures = failures;
@@ -597,6 +625,16 @@ pub fn sample(n: usize, seed: u64) -> RehearsalReport {
         ],
     };
     r.derive_findings(catalogue_rule_info, &messages);
+    for v in &mut r.findings.by_vendor {
+        for rule in v.by_rule.keys() {
+            v.excerpts.insert(
+                rule.clone(),
+                format!(
+                    "<Tjenestemottaker>\n  <!-- {rule} -->\n  <Tjeneste kode=\"??\" fraDato=\"{year}-13-01\"/>\n</Tjenestemottaker>"
+                ),
+            );
+        }
+    }
     r
 }
 

@@ -42,6 +42,14 @@ pub struct Args {
     /// found (a rule id). Repeat.
     #[arg(long = "fail-on", value_name = "late|RULE")]
     fail_on: Vec<String>,
+    /// The language of index.html, junit.xml, the action lists and the summary: nb
+    /// (bokmål, the default) or en.
+    #[arg(long, value_name = "nb|en", default_value = "nb")]
+    lang: iplos_reports::Lang,
+    /// An earlier run's report.json: adds a comparison (kommuner better or worse per
+    /// phase, new fault causes, findings per rule) to report.json and the page.
+    #[arg(long, value_name = "REPORT.json")]
+    baseline: Option<PathBuf>,
 }
 
 /// Runs the command.
@@ -73,6 +81,17 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                 .with_context(|| format!("--municipality {k}"))?;
         }
     }
+    let baseline: Option<iplos_reports::RehearsalReport> = match &args.baseline {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("--baseline {}", p.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .with_context(|| format!("--baseline {}: not a report.json", p.display()))?,
+            )
+        }
+        None => None,
+    };
     let out = args
         .out
         .clone()
@@ -112,11 +131,14 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
     report.timing.finished = Some(chrono::Utc::now());
     report.timing.wall_seconds = Some(t0.elapsed().as_secs_f64());
     report.timing.peak_rss_bytes = peak_rss();
-    let written = iplos_reports::write_report(&report, &out)
+    if let Some(b) = &baseline {
+        report.comparison = Some(iplos_reports::derive::compare(&report, b));
+    }
+    let written = iplos_reports::write_report_in(&report, &out, args.lang)
         .with_context(|| format!("writing the report to {}", out.display()))?;
     print!(
         "{}",
-        iplos_reports::console_summary(&report, Some(&written))
+        iplos_reports::console_summary_in(&report, Some(&written), args.lang)
     );
     let mut tripped = Vec::new();
     for gate in &args.fail_on {

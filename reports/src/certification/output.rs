@@ -122,5 +122,10 @@ pub fn write_certification(r: &CertificationReport, dir: &Path) -> Result<Writte
     let html = write_atomic(dir, HTML_FILE, html.as_bytes())?;
     let json = write_atomic(dir, JSON_FILE, json.as_bytes())?;
     tracing::info!(dir = %dir.display(), "certification report written");
-    Ok(Written { json, junit, html })
+    Ok(Written {
+        json,
+        junit,
+        html,
+        extra: Vec::new(),
+    })
 }

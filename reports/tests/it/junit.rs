@@ -77,18 +77,24 @@ fn junit_parses_and_counts_match_the_report() {
         .find(|s| s["name"] == "ordinary_submission")
         .unwrap();
     let types = ord["failure_types"].as_array().unwrap();
-    assert!(types.iter().any(|t| t == "epj-not-upgraded"), "{types:?}");
+    assert!(types.iter().any(|t| t == "epj_not_upgraded"), "{types:?}");
     let k = mut_r
         .kommuner
         .iter()
         .find(|k| k.phase("ordinary_submission").unwrap().status == PhaseStatus::Late)
         .unwrap();
-    let reason = k
+    // the message is the status and the cause's title, from the (bokmål) catalogue
+    let cause = k
         .phase("ordinary_submission")
         .unwrap()
-        .reason
+        .cause
         .clone()
         .unwrap();
+    let reason = format!(
+        "{}: {}",
+        PhaseStatus::Late.label(iplos_reports::Lang::Nb),
+        iplos_reports::Lang::Nb.t(&format!("cause.{cause}"))
+    );
     assert!(
         ord["messages"]
             .as_array()
