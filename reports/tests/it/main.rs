@@ -4,6 +4,7 @@
 mod certification;
 mod certification_chromium;
 mod chromium;
+mod coordinator_chromium;
 mod determinism;
 mod junit;
 mod schema;
