@@ -125,3 +125,94 @@ impl Queue {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2018, 1, 2, h, m, 0).unwrap()
+    }
+
+    fn drain(q: &mut Queue) -> Vec<(DateTime<Utc>, Ev)> {
+        std::iter::from_fn(|| q.pop().map(|(t, _, ev)| (t, ev))).collect()
+    }
+
+    #[test]
+    fn earliest_instant_first_then_order_of_scheduling() {
+        let mut q = Queue::default();
+        q.push(at(9, 0), Ev::ContactMail(2));
+        q.push(at(7, 0), Ev::SendReceipts);
+        q.push(at(9, 0), Ev::Submit(0, Kind::Ordinary));
+        // Would sort before both 09:00 events by its own value; the sequence decides.
+        q.push(at(9, 0), Ev::PublishFeedback(true));
+        q.push(at(8, 30), Ev::CheckReceipt(1));
+        assert_eq!(q.len(), 5);
+        assert_eq!(
+            drain(&mut q),
+            vec![
+                (at(7, 0), Ev::SendReceipts),
+                (at(8, 30), Ev::CheckReceipt(1)),
+                (at(9, 0), Ev::ContactMail(2)),
+                (at(9, 0), Ev::Submit(0, Kind::Ordinary)),
+                (at(9, 0), Ev::PublishFeedback(true)),
+            ]
+        );
+        assert!(q.pop().is_none());
+    }
+
+    #[test]
+    fn pushed_since_the_last_commit_is_handed_out_once() {
+        let mut q = Queue::default();
+        q.push(at(9, 0), Ev::ContactSsb(0));
+        q.push(at(8, 0), Ev::RetryOpen(1));
+        assert_eq!(
+            q.take_pushed(),
+            vec![
+                (at(9, 0), 1, Ev::ContactSsb(0)),
+                (at(8, 0), 2, Ev::RetryOpen(1))
+            ]
+        );
+        assert!(q.take_pushed().is_empty());
+        // Popping is no push.
+        q.pop();
+        assert!(q.take_pushed().is_empty());
+        assert_eq!(q.seq(), 2);
+    }
+
+    #[test]
+    fn a_restored_queue_continues_the_sequence_and_the_order() {
+        let mut q = Queue::default();
+        q.push(at(9, 0), Ev::ContactMail(0));
+        q.push(at(9, 0), Ev::ContactMail(1));
+        q.push(at(10, 0), Ev::ContactMail(2));
+        let saved = q.take_pushed();
+        let mut r = Queue::restore(q.seq(), saved);
+        assert!(r.take_pushed().is_empty());
+        // A new event at an instant already taken goes after the saved ones.
+        r.push(at(9, 0), Ev::SendReceipts);
+        assert_eq!(r.take_pushed(), vec![(at(9, 0), 4, Ev::SendReceipts)]);
+        let order: Vec<Ev> = drain(&mut r).into_iter().map(|(_, ev)| ev).collect();
+        assert_eq!(
+            order,
+            vec![
+                Ev::ContactMail(0),
+                Ev::ContactMail(1),
+                Ev::SendReceipts,
+                Ev::ContactMail(2),
+            ]
+        );
+    }
+
+    #[test]
+    fn every_submission_kind_has_its_own_phase_and_label() {
+        let kinds = [Kind::Test, Kind::Ordinary, Kind::Correction];
+        let phases: std::collections::BTreeSet<_> = kinds.iter().map(|k| k.phase()).collect();
+        let labels: std::collections::BTreeSet<_> =
+            kinds.iter().map(|k| Ev::Submit(0, *k).label()).collect();
+        assert_eq!(phases.len(), 3);
+        assert_eq!(labels.len(), 3);
+        assert_eq!(Kind::Correction.phase(), "corrections");
+    }
+}

@@ -391,3 +391,101 @@ pub(crate) fn step_stats(stats: &Stats) -> Vec<iplos_reports::EndpointStats> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    /// Oslo (0301) in the 2026 season (ordinary submission 2-15 January 2027, extension to
+    /// 15 February).
+    fn season() -> (Scenario, Agent) {
+        let sc = Scenario::for_season(2026).unwrap();
+        let m = iplos_model::municipality::lookup(2026, "0301").unwrap();
+        let a = Agent::new(super::super::plan::plan(&sc, m, 1));
+        (sc, a)
+    }
+
+    fn utc(mo: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2027, mo, d, 8, 0, 0).unwrap()
+    }
+
+    fn sent(a: &mut Agent, kind: Kind, arrived: DateTime<Utc>, rejected: bool) {
+        a.sent.push(Sent {
+            kind,
+            arrived,
+            rejected,
+            receipted: None,
+        });
+    }
+
+    /// The ordinary submission's deadline: midnight after 15 January 2027, Oslo.
+    fn deadline() -> Option<DateTime<Utc>> {
+        Some(Utc.with_ymd_and_hms(2027, 1, 15, 23, 0, 0).unwrap())
+    }
+
+    #[test]
+    fn an_accepted_file_by_the_deadline_is_on_time_at_its_arrival() {
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(1, 5), false);
+        let (status, at, reason) = judge(&a, "ordinary_submission", deadline(), &sc);
+        assert_eq!(status, PhaseStatus::OnTime);
+        assert_eq!(at, Some(utc(1, 5)));
+        assert_eq!(reason, None);
+    }
+
+    #[test]
+    fn late_files_say_whether_they_came_in_the_extension() {
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(2, 1), false);
+        let (status, _, reason) = judge(&a, "ordinary_submission", deadline(), &sc);
+        assert_eq!(status, PhaseStatus::Late);
+        assert_eq!(reason.as_deref(), Some("sent in the extension"));
+
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(2, 20), false);
+        let (status, _, reason) = judge(&a, "ordinary_submission", deadline(), &sc);
+        assert_eq!(status, PhaseStatus::Late);
+        assert_eq!(reason.as_deref(), Some("sent after the deadline"));
+    }
+
+    #[test]
+    fn a_rejected_file_fails_unless_the_fixed_export_was_sent_again() {
+        // Sendemodul's way: the accepted file only comes with the corrections.
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(1, 5), true);
+        sent(&mut a, Kind::Correction, utc(2, 20), false);
+        let (status, at, _) = judge(&a, "ordinary_submission", deadline(), &sc);
+        assert_eq!((status, at), (PhaseStatus::Failed, Some(utc(2, 20))));
+
+        // The service bus way: the vendor fixed the export, sent again after the deadline.
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(1, 14), true);
+        sent(&mut a, Kind::Ordinary, utc(1, 19), false);
+        a.export_fixed = true;
+        let (status, at, _) = judge(&a, "ordinary_submission", deadline(), &sc);
+        assert_eq!((status, at), (PhaseStatus::Late, Some(utc(1, 19))));
+
+        // Nothing accepted at all.
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(1, 5), true);
+        let (status, at, _) = judge(&a, "ordinary_submission", deadline(), &sc);
+        assert_eq!((status, at), (PhaseStatus::Failed, None));
+    }
+
+    #[test]
+    fn corrections_due_but_never_sent_fail() {
+        let (sc, mut a) = season();
+        sent(&mut a, Kind::Ordinary, utc(1, 5), false);
+        let (status, _, _) = judge(&a, "corrections", None, &sc);
+        assert_eq!(status, PhaseStatus::NotApplicable);
+        a.has_corrections = true;
+        let (status, _, _) = judge(&a, "corrections", None, &sc);
+        assert_eq!(status, PhaseStatus::Failed);
+        sent(&mut a, Kind::Correction, utc(3, 25), false);
+        let by_21_march = Some(Utc.with_ymd_and_hms(2027, 3, 21, 23, 0, 0).unwrap());
+        let (status, at, _) = judge(&a, "corrections", by_21_march, &sc);
+        assert_eq!((status, at), (PhaseStatus::Late, Some(utc(3, 25))));
+    }
+}

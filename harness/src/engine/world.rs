@@ -221,3 +221,40 @@ pub(crate) struct ServicebusSide {
     pub(crate) validation_her: iplos_model::ids::HerId,
 }
 
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn agent() -> Agent {
+        let sc = Scenario::for_season(2017).unwrap();
+        let oslo = iplos_model::municipality::lookup(2017, "0301").unwrap();
+        Agent::new(super::super::plan::plan(&sc, oslo, 1))
+    }
+
+    #[test]
+    fn steps_at_one_instant_keep_their_order_a_second_apart() {
+        let mut a = agent();
+        let t = Utc.with_ymd_and_hms(2018, 1, 2, 7, 0, 0).unwrap();
+        a.note(t, "login-refused", "");
+        a.note(t, "fault", "");
+        // A step stamped before the last one still comes after it.
+        a.note(t - Duration::minutes(5), "resend-planned", "");
+        a.note(t + Duration::hours(1), "receipt-read", "");
+        let at: Vec<_> = a
+            .timeline
+            .iter()
+            .map(|(at, k, _)| (*at, k.as_str()))
+            .collect();
+        assert_eq!(
+            at,
+            vec![
+                (t, "login-refused"),
+                (t + Duration::seconds(1), "fault"),
+                (t + Duration::seconds(2), "resend-planned"),
+                (t + Duration::hours(1), "receipt-read"),
+            ]
+        );
+    }
+}
