@@ -30,10 +30,31 @@
 //!    by the deadline unless `late_correction` strikes.
 //!
 //! The faults of [`crate::scenario::Fault`] change these steps as `scenarios/README.md`
-//! documents; the consequences are asserted in `harness/tests/rehearse_faults.rs`.
+//! documents; the consequences are asserted by the `rehearse` integration tests of the
+//! harness (one fault at a time, both channels).
 
+//!
+//! # Where it lives
+//!
+//! - [`run`](mod@run): the loop — the season set up, then take, do, commit;
+//! - [`queue`]: the events and their order; [`days`]: Oslo instants and working days;
+//! - [`world`]: what to rehearse, the mocks, each kommune's state; [`national`] starts the
+//!   mocks;
+//! - [`agent`]: a kommune's steps, one file per kind; [`ssb`]: the national side's jobs
+//!   (receipts, feedback);
+//! - [`report`]: the kommuner judged; [`store`]: the run store behind `--resume`;
+//!   [`plan`]: what each kommune will do, drawn from the seed.
+
+mod agent;
+mod days;
+mod national;
 pub mod plan;
+mod queue;
+mod report;
 mod run;
+mod ssb;
 mod store;
+mod world;
 
-pub use run::{EngineConfig, run};
+pub use run::run;
+pub use world::EngineConfig;

@@ -3,7 +3,8 @@
 //! the removal of the event itself from the queue, and the count of events done. A killed
 //! run therefore stops between two committed events, or inside one whose effects on the
 //! endpoints may be partly done; `--resume` loads the last commit and takes that one event
-//! again, reconciling with what the endpoints already hold (see `run.rs`, "recovering").
+//! again, reconciling with what the endpoints already hold (see `World::recovering` in
+//! `world.rs` and the agents' steps that look before they act).
 
 use std::path::Path;
 
