@@ -10,6 +10,7 @@ pub mod intake;
 pub mod mail;
 pub mod national;
 pub mod pki;
+pub mod rabbitmq;
 pub mod receiver;
 pub mod sendemodul;
 pub mod sender;
