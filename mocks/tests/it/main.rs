@@ -5,6 +5,7 @@ mod common;
 mod feedback_support;
 mod filsluse_support;
 mod mail_support;
+mod rabbitmq_support;
 mod receiver_support;
 mod sendemodul_support;
 
@@ -26,6 +27,7 @@ mod mail_sessions;
 mod mail_store;
 mod national_builder;
 mod pki;
+mod rabbitmq_node;
 mod receiver_apprec;
 mod receiver_bad_input;
 mod receiver_duplicates;
