@@ -4,6 +4,7 @@
 //! them into one.
 
 pub mod cms;
+pub mod faultproxy;
 pub mod feedback;
 pub mod filsluse;
 pub mod intake;

@@ -10,6 +10,7 @@ mod receiver_support;
 mod sendemodul_support;
 
 mod cms;
+mod faultproxy;
 mod feedback_7z;
 mod feedback_path;
 mod filsluse_feedback_isolation;

@@ -160,10 +160,11 @@ impl Rabbit {
                 "{SERVER} >'{log}' 2>&1 & rpid=$!; \
                  while kill -0 {me} 2>/dev/null && kill -0 $rpid 2>/dev/null; do sleep 1; done; \
                  p=$(cat '{pidf}' 2>/dev/null); [ -n \"$p\" ] && kill -9 $p 2>/dev/null; \
-                 kill -9 $rpid 2>/dev/null; ERL_EPMD_PORT={epmd_port} epmd -kill >/dev/null 2>&1; exit 0",
+                 kill -9 $rpid 2>/dev/null; kill {epmd_pid} 2>/dev/null; exit 0",
                 log = ndir.join("stdout.log").display(),
                 me = std::process::id(),
                 pidf = ndir.join("rabbit.pid").display(),
+                epmd_pid = epmd.id(),
             );
             let child = Command::new("sh")
                 .args(["-c", &script])
