@@ -28,6 +28,7 @@ mod mail_sessions;
 mod mail_store;
 mod national_builder;
 mod pki;
+mod rabbitmq_cluster;
 mod rabbitmq_node;
 mod receiver_apprec;
 mod receiver_bad_input;

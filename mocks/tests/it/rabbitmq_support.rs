@@ -118,7 +118,7 @@ impl Rabbit {
         let names: Vec<String> = (0..count)
             .map(|i| format!("iplos{tag}n{i}@localhost"))
             .collect();
-        let mut nodes = Vec::new();
+        let mut commands = Vec::new();
         for name in &names {
             let ndir = dir.path().join(name.split('@').next().unwrap());
             std::fs::create_dir_all(ndir.join("mnesia")).unwrap();
@@ -145,6 +145,8 @@ impl Rabbit {
             );
             if count > 1 {
                 conf.push_str("cluster_formation.peer_discovery_backend = classic_config\n");
+                conf.push_str("cluster_formation.randomized_startup_delay_range.min = 0\n");
+                conf.push_str("cluster_formation.randomized_startup_delay_range.max = 1\n");
                 for (i, n) in names.iter().enumerate() {
                     conf.push_str(&format!(
                         "cluster_formation.classic_config.nodes.{} = {n}\n",
@@ -166,7 +168,8 @@ impl Rabbit {
                 pidf = ndir.join("rabbit.pid").display(),
                 epmd_pid = epmd.id(),
             );
-            let child = Command::new("sh")
+            let mut cmd = Command::new("sh");
+            cmd
                 .args(["-c", &script])
                 .env("HOME", &home)
                 .env("RABBITMQ_NODENAME", name)
@@ -184,22 +187,28 @@ impl Rabbit {
                 .env("ERL_EPMD_ADDRESS", "127.0.0.1")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            nodes.push(Node {
-                name: name.clone(),
-                amqp_port,
-                mgmt_port,
-                dir: ndir,
-                child,
-            });
+                .stderr(Stdio::null());
+            commands.push((cmd, name.clone(), amqp_port, mgmt_port, ndir));
         }
-        let rabbit = Rabbit {
+        let mut rabbit = Rabbit {
             _dir: dir,
-            nodes,
+            nodes: Vec::new(),
             epmd,
         };
+        // The first node alone, then the others, which join it (all at once could each
+        // form a cluster of its own).
+        for (i, (mut cmd, name, amqp_port, mgmt_port, dir)) in commands.into_iter().enumerate() {
+            rabbit.nodes.push(Node {
+                name,
+                amqp_port,
+                mgmt_port,
+                dir,
+                child: cmd.spawn().unwrap(),
+            });
+            if i == 0 {
+                rabbit.wait_running(1, Duration::from_secs(240));
+            }
+        }
         rabbit.wait_running(count, Duration::from_secs(240));
         rabbit
     }
@@ -220,8 +229,29 @@ impl Rabbit {
             .build()
             .unwrap();
         loop {
-            let running = rt.block_on(async {
-                let api = self.management_of(0);
+            // Every node's management API answers, and sees `count` nodes running.
+            let running = (0..self.nodes.len())
+                .map(|i| self.running_seen_by(&rt, i))
+                .min()
+                .flatten();
+            if running.unwrap_or(0) >= count {
+                return;
+            }
+            if start.elapsed() > within {
+                for n in &self.nodes {
+                    let log = std::fs::read_to_string(n.dir.join("stdout.log")).unwrap_or_default();
+                    eprintln!("--- {} stdout:\n{log}", n.name);
+                }
+                panic!("RabbitMQ ({count} nodes) did not start within {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn running_seen_by(&self, rt: &tokio::runtime::Runtime, i: usize) -> Option<usize> {
+        {
+            rt.block_on(async {
+                let api = self.management_of(i);
                 let v: Option<serde_json::Value> = reqwest::Client::new()
                     .get(format!("{}/api/nodes", api.base))
                     .basic_auth(ADMIN, Some(ADMIN_PASS))
@@ -237,18 +267,7 @@ impl Rabbit {
                         .filter(|n| n.get("running") == Some(&serde_json::Value::Bool(true)))
                         .count(),
                 )
-            });
-            if running.unwrap_or(0) >= count {
-                return;
-            }
-            if start.elapsed() > within {
-                for n in &self.nodes {
-                    let log = std::fs::read_to_string(n.dir.join("stdout.log")).unwrap_or_default();
-                    eprintln!("--- {} stdout:\n{log}", n.name);
-                }
-                panic!("RabbitMQ ({count} nodes) did not start within {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(300));
+            })
         }
     }
 
