@@ -29,6 +29,7 @@ mod mail_store;
 mod national_builder;
 mod pki;
 mod rabbitmq_cluster;
+mod rabbitmq_management;
 mod rabbitmq_node;
 mod receiver_apprec;
 mod receiver_bad_input;

@@ -153,3 +153,47 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
     assert!(plan.participants.iter().all(|p| !users.contains(&p.username)));
     assert!(api.queues(&plan.vhost).await.is_err(), "the vhost is gone");
 }
+
+/// The builder seam: `ServicebusOptions::external` provisions the run, the register answers
+/// from RabbitMQ, a kommune reaches it with `servicebus_connection_string`, and shutdown
+/// removes the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_national_builder_runs_the_register_on_rabbitmq() {
+    use iplos_mocks::national::{National, RegisterOptions, ServicebusOptions};
+    use iplos_mocks::rabbitmq::ExternalBroker;
+
+    let Some(rabbit) = shared_node() else { return };
+    let f = fixture();
+    let state = tempfile::tempdir().unwrap();
+    let mut bus = ServicebusOptions::new(
+        vec![
+            Participant::new(her(OSLO), "kommune0301", pass(OSLO)),
+            Participant::new(her(KPR), "kpr", pass(KPR)),
+        ],
+        RegisterOptions::new(f.register.clone(), Arc::new(f.directory()), vec![her(KPR)]),
+    );
+    bus.namespace = NS.into();
+    bus.external = Some(ExternalBroker::new(rabbit.broker_url(), rabbit.management_of(0), "builder"));
+    let national = National::builder()
+        .state_dir(state.path())
+        .data_year(2024)
+        .servicebus(bus)
+        .start()
+        .await
+        .unwrap();
+    assert!(national.broker().is_none(), "no broker of ours");
+    let url = national
+        .servicebus_connection_string("kommune0301", &pass(OSLO))
+        .unwrap();
+    assert!(url.contains("iplos-builder.kommune0301") && url.ends_with("?vhost=iplos-builder"), "{url}");
+    let mut cfg = SenderConfig::new(url, f.identity(OSLO, KPR));
+    cfg.timeout = Duration::from_secs(60);
+    let mut sender = ReferenceSender::connect(cfg).await.unwrap();
+    let answer = sender.submit(&sample("0301"), &[]).await.unwrap();
+    assert_eq!(answer.apprec().unwrap().apprec.status.code(), "1");
+    sender.close().await;
+    assert_eq!(national.run_store().unwrap().messages().unwrap().len(), 1);
+    let api = rabbit.api(0);
+    national.shutdown().await;
+    assert!(api.queues("iplos-builder").await.is_err(), "the run is removed at shutdown");
+}
