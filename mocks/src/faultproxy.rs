@@ -63,7 +63,10 @@ impl std::fmt::Debug for FaultProxy {
 impl FaultProxy {
     /// Listens on `bind` (port 0: a free one), forwarding to the first of `upstreams` that
     /// accepts.
-    pub async fn start(bind: SocketAddr, upstreams: Vec<SocketAddr>) -> std::io::Result<FaultProxy> {
+    pub async fn start(
+        bind: SocketAddr,
+        upstreams: Vec<SocketAddr>,
+    ) -> std::io::Result<FaultProxy> {
         if upstreams.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
@@ -112,7 +115,8 @@ impl FaultProxy {
             std::mem::replace(&mut t.down, down)
         };
         if down && !was {
-            if let Some(task) = lock(&self.inner.listener).take() {
+            let task = lock(&self.inner.listener).take();
+            if let Some(task) = task {
                 task.abort();
                 let _ = task.await;
             }

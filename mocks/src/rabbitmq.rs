@@ -6,7 +6,7 @@
 //! [`ServicebusOptions::external`](crate::national::ServicebusOptions::external) the
 //! national side does not start its broker: it provisions the run on RabbitMQ through
 //! the management API ([`provision`]) and runs the register's receiver as an AMQP 1.0
-//! client of it ([`crate::receiver::ClientReceiver`]). Nothing else reaches into the
+//! client of it ([`crate::receiver::client::ClientReceiver`]). Nothing else reaches into the
 //! broker's state.
 //!
 //! # What one run gets on RabbitMQ ([`RunPlan`])

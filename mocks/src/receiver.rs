@@ -158,7 +158,7 @@
 //! - [`ReceiverHandle::reset_content`] is not known to a restart's replay (which rebuilds
 //!   the chain from every stored message).
 
-mod client;
+pub mod client;
 mod directory;
 mod judge;
 mod mapping;
@@ -176,7 +176,6 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use self::client::{ClientReceiver, ClientReceiverConfig, ClientReceiverHandle};
 pub use self::directory::{CertificateDirectory, PkiDirectory, StaticDirectory};
 pub use self::mapping::{error_code, error_text, errors as apprec_errors, status as apprec_status};
 pub use self::nhn::ErrorCondition;

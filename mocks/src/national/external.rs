@@ -13,9 +13,8 @@ use std::sync::Arc;
 use super::error::NationalError;
 use super::options::ServicebusOptions;
 use crate::rabbitmq::{ExternalBroker, Management, RunPlan, provision, teardown};
-use crate::receiver::{
-    ClientReceiver, ClientReceiverConfig, ClientReceiverHandle, ReceiverConfig, RunStore,
-};
+use crate::receiver::client::{ClientReceiver, ClientReceiverConfig, ClientReceiverHandle};
+use crate::receiver::{ReceiverConfig, RunStore};
 use crate::servicebus::Participant;
 
 /// The run on an external RabbitMQ, as the national side started it.
@@ -109,8 +108,6 @@ pub(super) async fn start(
     let quorum = provision(&api, &plan).await.map_err(|e| {
         NationalError::start(format!("provision the run on RabbitMQ ({})", plan.vhost), e)
     })?;
-    let mut broker = external.broker.clone();
-    broker.vhost = Some(external.vhost.clone());
     let logins: HashMap<_, _> = plan
         .participants
         .iter()
@@ -120,7 +117,13 @@ pub(super) async fn start(
     let register = &options.register;
     let receiver = ClientReceiver::start(
         ClientReceiverConfig {
-            broker,
+            nodes: external
+                .broker
+                .nodes
+                .iter()
+                .map(|n| (n.host.clone(), n.port))
+                .collect(),
+            vhost: Some(external.vhost.clone()),
             namespace: options.namespace.clone(),
             logins,
             queues: plan.queues().into_iter().collect(),

@@ -291,7 +291,12 @@ impl Management {
     ) -> Result<(), ManagementError> {
         self.call(
             reqwest::Method::POST,
-            &format!("bindings/{}/e/{}/q/{}", seg(vhost), seg(exchange), seg(queue)),
+            &format!(
+                "bindings/{}/e/{}/q/{}",
+                seg(vhost),
+                seg(exchange),
+                seg(queue)
+            ),
             Some(json!({"routing_key": routing_key, "arguments": {}})),
         )
         .await?;

@@ -88,7 +88,8 @@ pub async fn provision(api: &Management, plan: &RunPlan) -> Result<bool, Managem
     api.create_vhost(vhost).await?;
     api.set_permissions(vhost, api_user(api), ".*", ".*", ".*")
         .await?;
-    api.declare_exchange(vhost, &plan.namespace, "topic").await?;
+    api.declare_exchange(vhost, &plan.namespace, "topic")
+        .await?;
     for p in &plan.participants {
         for kind in QueueKind::ALL {
             let q = kind.queue_name(p.her_id);
@@ -99,19 +100,25 @@ pub async fn provision(api: &Management, plan: &RunPlan) -> Result<bool, Managem
     }
     for p in &plan.participants {
         api.put_user(&p.username, &p.password).await?;
-        let own = format!(
-            "^{}_(async|sync|error|dl|syncreply)$",
-            p.her_id
-        );
+        let own = format!("^{}_(async|sync|error|dl|syncreply)$", p.her_id);
         let exchange = format!("^{}$", regex_escape(&plan.namespace));
         api.set_permissions(vhost, &p.username, "^$", &exchange, &own)
             .await?;
-        api.set_topic_permissions(vhost, &p.username, &plan.namespace, &plan.write_keys(p.her_id), "^$")
-            .await?;
+        api.set_topic_permissions(
+            vhost,
+            &p.username,
+            &plan.namespace,
+            &plan.write_keys(p.her_id),
+            "^$",
+        )
+        .await?;
     }
     tracing::info!(
-        vhost, queues = plan.participants.len() * QueueKind::ALL.len(),
-        users = plan.participants.len(), quorum, "RabbitMQ run provisioned"
+        vhost,
+        queues = plan.participants.len() * QueueKind::ALL.len(),
+        users = plan.participants.len(),
+        quorum,
+        "RabbitMQ run provisioned"
     );
     Ok(quorum)
 }

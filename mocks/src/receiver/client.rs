@@ -46,14 +46,15 @@ use super::run::{
 use super::store::{Decision, MessageState, RunStore};
 use super::{CertificateDirectory, Injection, ReceiverConfig, ReceiverError, nhn};
 use crate::pki::Party;
-use crate::rabbitmq::{BrokerUrl, Node};
 use crate::servicebus::{AmqpMessage, QueueKind, decode_message, encode_message};
 
 /// Where the client receiver connects and as whom.
 #[derive(Clone)]
 pub struct ClientReceiverConfig {
-    /// The broker's nodes and vhost (the URL's own login is not used).
-    pub broker: BrokerUrl,
+    /// The broker's nodes (host, port), tried in turn.
+    pub nodes: Vec<(String, u16)>,
+    /// RabbitMQ's vhost (sent as the open's hostname `vhost:<name>`), if any.
+    pub vhost: Option<String>,
     /// The namespace exchange replies are published to.
     pub namespace: String,
     /// Each register HER-id's login (user, password).
@@ -65,7 +66,8 @@ pub struct ClientReceiverConfig {
 impl std::fmt::Debug for ClientReceiverConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientReceiverConfig")
-            .field("broker", &self.broker)
+            .field("nodes", &self.nodes)
+            .field("vhost", &self.vhost)
             .field("namespace", &self.namespace)
             .field("logins", &self.logins.keys().collect::<Vec<_>>())
             .field("queues", &self.queues.len())
@@ -108,7 +110,7 @@ impl ClientReceiver {
         if config.her_ids.is_empty() {
             return Err(ReceiverError::Config("no register HER-id".into()));
         }
-        if client.broker.nodes.is_empty() {
+        if client.nodes.is_empty() {
             return Err(ReceiverError::Config("no broker node".into()));
         }
         for h in &config.her_ids {
@@ -192,16 +194,13 @@ struct Link {
 }
 
 impl Link {
-    async fn open(shared: &Shared, own: HerId, node: &Node) -> Result<Link, String> {
-        let (user, pass) = shared
-            .client
-            .logins
-            .get(&own)
-            .cloned()
-            .ok_or("no login")?;
+    async fn open(shared: &Shared, own: HerId, node: &(String, u16)) -> Result<Link, String> {
+        let (host, port) = (node.0.as_str(), node.1);
+        let node = format!("{host}:{port}");
+        let (user, pass) = shared.client.logins.get(&own).cloned().ok_or("no login")?;
         let tcp = tokio::time::timeout(
             Duration::from_secs(5),
-            tokio::net::TcpStream::connect((node.host.as_str(), node.port)),
+            tokio::net::TcpStream::connect((host, port)),
         )
         .await
         .map_err(|_| format!("connect {node}: timed out"))?
@@ -209,7 +208,14 @@ impl Link {
         let _ = tcp.set_nodelay(true);
         let mut connection = fe2o3_amqp::Connection::builder()
             .container_id(format!("iplos-register-{own}"))
-            .hostname(shared.client.broker.open_hostname(node).as_str())
+            .hostname(
+                shared
+                    .client
+                    .vhost
+                    .as_ref()
+                    .map_or_else(|| host.to_string(), |v| format!("vhost:{v}"))
+                    .as_str(),
+            )
             .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
                 username: user,
                 password: pass,
@@ -236,7 +242,12 @@ impl Link {
         })
     }
 
-    async fn publish(&mut self, namespace: &str, queue: &str, m: AmqpMessage) -> Result<(), String> {
+    async fn publish(
+        &mut self,
+        namespace: &str,
+        queue: &str,
+        m: AmqpMessage,
+    ) -> Result<(), String> {
         if !self.senders.contains_key(queue) {
             let s = AmqpSender::attach(
                 &mut self.session,
@@ -273,7 +284,7 @@ async fn consume(
     mut shutdown: watch::Receiver<bool>,
     reconnects: Arc<watch::Sender<u64>>,
 ) {
-    let nodes = shared.client.broker.nodes.clone();
+    let nodes = shared.client.nodes.clone();
     let queue = QueueKind::Async.queue_name(own);
     let mut next = first % nodes.len();
     let mut backoff = Duration::from_millis(200);
@@ -301,7 +312,7 @@ async fn consume(
             reconnects.send_modify(|n| *n += 1);
         }
         connected_before = true;
-        tracing::info!(%queue, %node, "register consumer connected");
+        tracing::info!(%queue, node = %node.0, "register consumer connected");
         if let Err(e) = recover(&shared, &queue, &mut link).await {
             tracing::warn!(%queue, error = %e, "owed replies not sent yet; reconnecting");
             link.close().await;
@@ -316,12 +327,12 @@ async fn consume(
             let delivery = match delivery {
                 Ok(d) => d,
                 Err(e) => {
-                    tracing::warn!(%queue, %node, error = ?e, "register consumer lost its link; reconnecting");
+                    tracing::warn!(%queue, node = %node.0, error = ?e, "register consumer lost its link; reconnecting");
                     break;
                 }
             };
             if let Err(e) = handle(&shared, own, &queue, &mut link, delivery).await {
-                tracing::warn!(%queue, %node, error = %e, "handling a message failed; reconnecting (it comes back)");
+                tracing::warn!(%queue, node = %node.0, error = %e, "handling a message failed; reconnecting (it comes back)");
                 break;
             }
         }
@@ -362,7 +373,8 @@ async fn publish(
     bytes: &[u8],
 ) -> Result<(), String> {
     let message = decode_message(bytes).map_err(|e| e.to_string())?;
-    link.publish(&shared.client.namespace, queue, message).await?;
+    link.publish(&shared.client.namespace, queue, message)
+        .await?;
     let store = shared.store.clone();
     blocking(move || Ok(store.mark_replied(delivery)?))
         .await

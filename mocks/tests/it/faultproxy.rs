@@ -37,7 +37,11 @@ async fn roundtrip(s: &mut TcpStream, msg: &[u8]) -> std::io::Result<Vec<u8>> {
 async fn passes_delays_refuses_and_resets() {
     let upstream = echo().await;
     // A dead first upstream is skipped (a cluster node that is gone).
-    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let proxy = FaultProxy::start("127.0.0.1:0".parse().unwrap(), vec![dead, upstream])
         .await
         .unwrap();
@@ -49,7 +53,11 @@ async fn passes_delays_refuses_and_resets() {
     proxy.set_latency(Duration::from_millis(150));
     let t = Instant::now();
     assert_eq!(roundtrip(&mut c, b"slow").await.unwrap(), b"slow");
-    assert!(t.elapsed() >= Duration::from_millis(300), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
     proxy.set_latency(Duration::ZERO);
 
     // Bandwidth: 20 kB at 40 kB/s takes at least half a second each way.
@@ -57,21 +65,35 @@ async fn passes_delays_refuses_and_resets() {
     let t = Instant::now();
     let big = vec![7u8; 20_000];
     assert_eq!(roundtrip(&mut c, &big).await.unwrap(), big);
-    assert!(t.elapsed() >= Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        t.elapsed()
+    );
     proxy.set_bandwidth(None);
 
     // Reset: the open connection is cut.
     proxy.reset_all();
     let mut buf = [0u8; 8];
-    let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf))
+        .await
+        .unwrap();
     assert!(matches!(r, Ok(0) | Err(_)), "{r:?}");
 
     // Down: refused; up: the same port works again.
     let mut open = TcpStream::connect(proxy.addr()).await.unwrap();
     proxy.set_down(true).await.unwrap();
-    assert!(TcpStream::connect(proxy.addr()).await.is_err(), "connections refused while down");
-    let r = tokio::time::timeout(Duration::from_secs(5), open.read(&mut buf)).await.unwrap();
-    assert!(matches!(r, Ok(0) | Err(_)), "open connections are cut when down: {r:?}");
+    assert!(
+        TcpStream::connect(proxy.addr()).await.is_err(),
+        "connections refused while down"
+    );
+    let r = tokio::time::timeout(Duration::from_secs(5), open.read(&mut buf))
+        .await
+        .unwrap();
+    assert!(
+        matches!(r, Ok(0) | Err(_)),
+        "open connections are cut when down: {r:?}"
+    );
     proxy.set_down(false).await.unwrap();
     let mut c = TcpStream::connect(proxy.addr()).await.unwrap();
     assert_eq!(roundtrip(&mut c, b"back").await.unwrap(), b"back");

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iplos_mocks::rabbitmq::{QueueType, RunPlan, provision};
-use iplos_mocks::receiver::{ClientReceiver, ClientReceiverConfig, RunStore};
+use iplos_mocks::receiver::RunStore;
+use iplos_mocks::receiver::client::{ClientReceiver, ClientReceiverConfig};
 use iplos_mocks::sender::{Answer, ReferenceSender, SenderConfig};
 use iplos_mocks::servicebus::Participant;
 use iplos_model::calendar::SystemClock;
@@ -44,7 +45,11 @@ async fn kommune(h: u32, knr: &'static str, url: String) -> HashMap<String, Hash
         let mut attempts = 0;
         loop {
             attempts += 1;
-            assert!(attempts <= 10, "{h}: no AppRec for {} after 10 attempts", out.message_id);
+            assert!(
+                attempts <= 10,
+                "{h}: no AppRec for {} after 10 attempts",
+                out.message_id
+            );
             let s = match &mut sender {
                 Some(s) => s,
                 None => match ReferenceSender::connect(config()).await {
@@ -88,7 +93,9 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
     if !available() {
         return;
     }
-    let mut rabbit = tokio::task::spawn_blocking(|| Rabbit::start(3)).await.unwrap();
+    let mut rabbit = tokio::task::spawn_blocking(|| Rabbit::start(3))
+        .await
+        .unwrap();
     let api = rabbit.api(1);
     let vhost = "iplos-cluster";
     let plan = RunPlan {
@@ -101,9 +108,15 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
             .collect(),
         register: vec![her(KPR), her(KPR_PROD)],
     };
-    assert!(provision(&api, &plan).await.unwrap(), "a cluster gets quorum queues");
+    assert!(
+        provision(&api, &plan).await.unwrap(),
+        "a cluster gets quorum queues"
+    );
     let stats = api.queues(vhost).await.unwrap();
-    let kpr_q = stats.iter().find(|q| q.name == format!("{KPR}_async")).unwrap();
+    let kpr_q = stats
+        .iter()
+        .find(|q| q.name == format!("{KPR}_async"))
+        .unwrap();
     assert_eq!(kpr_q.queue_type, "quorum");
     assert_eq!(kpr_q.arguments["x-delivery-limit"], serde_json::json!(10));
 
@@ -114,13 +127,22 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
     let mut broker = rabbit.broker_url();
     broker.vhost = Some(vhost.into());
     let login = |h: u32| {
-        let p = plan.participants.iter().find(|p| p.her_id == her(h)).unwrap();
+        let p = plan
+            .participants
+            .iter()
+            .find(|p| p.her_id == her(h))
+            .unwrap();
         (p.username.clone(), p.password.clone())
     };
     // KPR Validering's consumer starts on node 0, the one that is killed.
     let receiver = ClientReceiver::start(
         ClientReceiverConfig {
-            broker: broker.clone(),
+            nodes: broker
+                .nodes
+                .iter()
+                .map(|n| (n.host.clone(), n.port))
+                .collect(),
+            vhost: broker.vhost.clone(),
             namespace: NS.into(),
             logins: [(her(KPR), login(KPR)), (her(KPR_PROD), login(KPR_PROD))].into(),
             queues: plan.queues().into_iter().collect(),
@@ -146,7 +168,10 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(store.messages().unwrap().len() < 2 * PER_KOMMUNE, "too late to kill");
+    assert!(
+        store.messages().unwrap().len() < 2 * PER_KOMMUNE,
+        "too late to kill"
+    );
     rabbit.nodes[0].kill9();
 
     let mut two_apprecs = Vec::new();
@@ -163,11 +188,23 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
     let messages = store.messages().unwrap();
     assert_eq!(messages.len(), 2 * PER_KOMMUNE);
     // (The same sample each time: the later ones are AppRec 3 for the broken chain.)
-    let not_apprec = messages.iter().filter(|m| m.outcome.as_deref() != Some("apprec")).count();
-    assert_eq!(not_apprec, 0, "messages answered otherwise than with an AppRec");
+    let not_apprec = messages
+        .iter()
+        .filter(|m| m.outcome.as_deref() != Some("apprec"))
+        .count();
+    assert_eq!(
+        not_apprec, 0,
+        "messages answered otherwise than with an AppRec"
+    );
     // 0 kommuner with two different AppRecs for one message.
-    assert!(two_apprecs.is_empty(), "kommuner with two different AppRecs: {two_apprecs:?}");
-    let reply_ids: HashSet<_> = messages.iter().filter_map(|m| m.reply_message_id.clone()).collect();
+    assert!(
+        two_apprecs.is_empty(),
+        "kommuner with two different AppRecs: {two_apprecs:?}"
+    );
+    let reply_ids: HashSet<_> = messages
+        .iter()
+        .filter_map(|m| m.reply_message_id.clone())
+        .collect();
     assert_eq!(reply_ids.len(), 2 * PER_KOMMUNE, "one reply per message");
     eprintln!(
         "cluster: {} deliveries for {} messages, receiver reconnects {}",

@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use iplos_mocks::rabbitmq::{QueueType, RunPlan, provision, teardown};
-use iplos_mocks::receiver::{ClientReceiver, ClientReceiverConfig, RunStore};
+use iplos_mocks::receiver::RunStore;
+use iplos_mocks::receiver::client::{ClientReceiver, ClientReceiverConfig};
 use iplos_mocks::sender::{Answer, ReferenceSender, SenderConfig};
 use iplos_mocks::servicebus::Participant;
 use iplos_model::calendar::SystemClock;
 
 use super::rabbitmq_support::shared_node;
 use super::receiver_support::{
-    BERGEN, KPR, KPR_PROD, NS, OSLO, fixture, her, pass, receiver_config, sample, Options,
+    BERGEN, KPR, KPR_PROD, NS, OSLO, Options, fixture, her, pass, receiver_config, sample,
 };
 
 const PER_KOMMUNE: usize = 3;
@@ -59,7 +60,8 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
 
     // The register as a client of RabbitMQ.
     let state = tempfile::tempdir().unwrap();
-    let store = Arc::new(RunStore::open(&state.path().join("run.sqlite"), Arc::new(SystemClock)).unwrap());
+    let store =
+        Arc::new(RunStore::open(&state.path().join("run.sqlite"), Arc::new(SystemClock)).unwrap());
     let f = fixture();
     let mut broker = rabbit.broker_url();
     broker.vhost = Some(plan.vhost.clone());
@@ -71,7 +73,12 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
         .collect();
     let receiver = ClientReceiver::start(
         ClientReceiverConfig {
-            broker: broker.clone(),
+            nodes: broker
+                .nodes
+                .iter()
+                .map(|n| (n.host.clone(), n.port))
+                .collect(),
+            vhost: broker.vhost.clone(),
             namespace: NS.into(),
             logins,
             queues: plan.queues().into_iter().collect(),
@@ -86,7 +93,11 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
     // Two kommuner, each sending its messages in order, side by side.
     let mut tasks = Vec::new();
     for (h, knr) in [(OSLO, "0301"), (BERGEN, "4601")] {
-        let p = plan.participants.iter().find(|p| p.her_id == her(h)).unwrap();
+        let p = plan
+            .participants
+            .iter()
+            .find(|p| p.her_id == her(h))
+            .unwrap();
         let url = broker.connection_string(NS, &plan.vhost, &p.username, &p.password);
         tasks.push(tokio::spawn(async move {
             let mut cfg = SenderConfig::new(url, fixture().identity(h, KPR));
@@ -125,13 +136,20 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let kpr = last.iter().find(|s| s.name == format!("{KPR}_async")).unwrap();
+    let kpr = last
+        .iter()
+        .find(|s| s.name == format!("{KPR}_async"))
+        .unwrap();
     assert_eq!(kpr.published, (2 * PER_KOMMUNE) as u64, "{last:?}");
     assert_eq!(kpr.acknowledged, (2 * PER_KOMMUNE) as u64, "{last:?}");
     assert_eq!(kpr.messages, 0);
 
     // A kommune reads only its own queues.
-    let oslo = plan.participants.iter().find(|p| p.her_id == her(OSLO)).unwrap();
+    let oslo = plan
+        .participants
+        .iter()
+        .find(|p| p.her_id == her(OSLO))
+        .unwrap();
     let mut conn = fe2o3_amqp::Connection::builder()
         .container_id("peek")
         .hostname(format!("vhost:{}", plan.vhost).as_str())
@@ -143,14 +161,20 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
         .await
         .unwrap();
     let mut session = fe2o3_amqp::Session::begin(&mut conn).await.unwrap();
-    let other = fe2o3_amqp::Receiver::attach(&mut session, "peek", format!("/amq/queue/{BERGEN}_async")).await;
+    let other =
+        fe2o3_amqp::Receiver::attach(&mut session, "peek", format!("/amq/queue/{BERGEN}_async"))
+            .await;
     assert!(other.is_err(), "Oslo could read Bergen's queue");
     let _ = conn.close().await;
 
     receiver.shutdown().await;
     teardown(&api, &plan).await.unwrap();
     let users = api.users().await.unwrap();
-    assert!(plan.participants.iter().all(|p| !users.contains(&p.username)));
+    assert!(
+        plan.participants
+            .iter()
+            .all(|p| !users.contains(&p.username))
+    );
     assert!(api.queues(&plan.vhost).await.is_err(), "the vhost is gone");
 }
 
@@ -173,7 +197,11 @@ async fn the_national_builder_runs_the_register_on_rabbitmq() {
         RegisterOptions::new(f.register.clone(), Arc::new(f.directory()), vec![her(KPR)]),
     );
     bus.namespace = NS.into();
-    bus.external = Some(ExternalBroker::new(rabbit.broker_url(), rabbit.management_of(0), "builder"));
+    bus.external = Some(ExternalBroker::new(
+        rabbit.broker_url(),
+        rabbit.management_of(0),
+        "builder",
+    ));
     let national = National::builder()
         .state_dir(state.path())
         .data_year(2024)
@@ -185,7 +213,10 @@ async fn the_national_builder_runs_the_register_on_rabbitmq() {
     let url = national
         .servicebus_connection_string("kommune0301", &pass(OSLO))
         .unwrap();
-    assert!(url.contains("iplos-builder.kommune0301") && url.ends_with("?vhost=iplos-builder"), "{url}");
+    assert!(
+        url.contains("iplos-builder.kommune0301") && url.ends_with("?vhost=iplos-builder"),
+        "{url}"
+    );
     let mut cfg = SenderConfig::new(url, f.identity(OSLO, KPR));
     cfg.timeout = Duration::from_secs(60);
     let mut sender = ReferenceSender::connect(cfg).await.unwrap();
@@ -195,5 +226,8 @@ async fn the_national_builder_runs_the_register_on_rabbitmq() {
     assert_eq!(national.run_store().unwrap().messages().unwrap().len(), 1);
     let api = rabbit.api(0);
     national.shutdown().await;
-    assert!(api.queues("iplos-builder").await.is_err(), "the run is removed at shutdown");
+    assert!(
+        api.queues("iplos-builder").await.is_err(),
+        "the run is removed at shutdown"
+    );
 }

@@ -169,16 +169,21 @@ impl Rabbit {
                 epmd_pid = epmd.id(),
             );
             let mut cmd = Command::new("sh");
-            cmd
-                .args(["-c", &script])
+            cmd.args(["-c", &script])
                 .env("HOME", &home)
                 .env("RABBITMQ_NODENAME", name)
                 .env("RABBITMQ_CONF_ENV_FILE", ndir.join("rabbitmq-env.conf"))
                 .env("RABBITMQ_CONFIG_FILE", ndir.join("rabbitmq.conf"))
-                .env("RABBITMQ_ADVANCED_CONFIG_FILE", ndir.join("advanced.config"))
+                .env(
+                    "RABBITMQ_ADVANCED_CONFIG_FILE",
+                    ndir.join("advanced.config"),
+                )
                 .env("RABBITMQ_MNESIA_BASE", ndir.join("mnesia"))
                 .env("RABBITMQ_LOG_BASE", ndir.join("log"))
-                .env("RABBITMQ_ENABLED_PLUGINS_FILE", ndir.join("enabled_plugins"))
+                .env(
+                    "RABBITMQ_ENABLED_PLUGINS_FILE",
+                    ndir.join("enabled_plugins"),
+                )
                 .env("RABBITMQ_PID_FILE", ndir.join("rabbit.pid"))
                 .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
                 .env("RABBITMQ_NODE_PORT", amqp_port.to_string())
