@@ -47,8 +47,8 @@ pub use self::url::{BrokerUrl, ManagementUrl, Node};
 /// An existing RabbitMQ to use instead of the built-in broker.
 #[derive(Debug, Clone)]
 pub struct ExternalBroker {
-    /// The AMQP nodes (`--broker`); the first node's user is the receiver's fallback
-    /// login only if no register participant is given (it never is in the builder).
+    /// The AMQP nodes (`--broker`). Its login is not used by the national side: every
+    /// participant, the register included, logs in as its own provisioned user.
     pub broker: BrokerUrl,
     /// The management API (`--broker-management`).
     pub management: ManagementUrl,
