@@ -4,12 +4,14 @@
 //! them into one.
 
 pub mod cms;
+pub mod faultproxy;
 pub mod feedback;
 pub mod filsluse;
 pub mod intake;
 pub mod mail;
 pub mod national;
 pub mod pki;
+pub mod rabbitmq;
 pub mod receiver;
 pub mod sendemodul;
 pub mod sender;

@@ -149,6 +149,7 @@
 
 mod builder;
 mod error;
+mod external;
 mod feedback;
 mod handle;
 pub mod operator;
@@ -156,6 +157,7 @@ mod options;
 
 pub use self::builder::{INTAKE_FILE, NationalBuilder, PIN_SEED_FILE};
 pub use self::error::{BoxError, NationalError};
+pub use self::external::ExternalRun;
 pub use self::feedback::feedback_from_intake;
 pub use self::handle::National;
 pub use self::options::{

@@ -158,6 +158,7 @@
 //! - [`ReceiverHandle::reset_content`] is not known to a restart's replay (which rebuilds
 //!   the chain from every stored message).
 
+pub mod client;
 mod directory;
 mod judge;
 mod mapping;

@@ -482,9 +482,32 @@ struct ParsedUrl {
     username: String,
     password: String,
     namespace: Option<String>,
+    /// Further nodes of a cluster (`amqp://u:p@h1:p1,h2:p2`), tried in order when the
+    /// first is unreachable.
+    more_nodes: Vec<(String, u16)>,
+    /// RabbitMQ's vhost (`?vhost=`).
+    vhost: Option<String>,
 }
 
 fn parse_url(s: &str) -> Result<ParsedUrl, SendError> {
+    if s.contains(',') || s.contains('?') {
+        // Several nodes, or a vhost: the external broker's form.
+        let u = crate::rabbitmq::BrokerUrl::parse(s).map_err(SendError::Url)?;
+        let mut nodes = u.nodes.into_iter().map(|n| (n.host, n.port));
+        let (host, port) = nodes
+            .next()
+            .ok_or_else(|| SendError::Url(format!("no host: {s}")))?;
+        return Ok(ParsedUrl {
+            tls: u.tls,
+            host,
+            port,
+            username: u.username,
+            password: u.password,
+            namespace: u.namespace,
+            more_nodes: nodes.collect(),
+            vhost: u.vhost,
+        });
+    }
     let bad = |why: &str| SendError::Url(format!("{why}: {s}"));
     let (tls, rest) = if let Some(rest) = s.strip_prefix("amqp://") {
         (false, rest)
@@ -522,6 +545,8 @@ fn parse_url(s: &str) -> Result<ParsedUrl, SendError> {
         username: username.to_string(),
         password: password.to_string(),
         namespace: path,
+        more_nodes: Vec::new(),
+        vhost: None,
     })
 }
 
@@ -598,6 +623,55 @@ async fn listen(mut receiver: Receiver, tx: mpsc::Sender<Incoming>, error_queue:
     let _ = receiver.close().await;
 }
 
+/// Opens an AMQP connection to one node (TCP, TLS when asked, SASL PLAIN).
+async fn open_node(
+    config: &SenderConfig,
+    url: &ParsedUrl,
+    host: &str,
+    port: u16,
+    tls: Option<tokio_rustls::TlsConnector>,
+) -> Result<ConnectionHandle<()>, SendError> {
+    let amqp = |e: &dyn std::fmt::Debug| SendError::Amqp(format!("{e:?}"));
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let tcp = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect((host, port)),
+    )
+    .await
+    .map_err(|_| SendError::Amqp(format!("connect {host}:{port}: timed out")))?
+    .map_err(|e| SendError::Amqp(format!("connect {host}:{port}: {e}")))?;
+    let _ = tcp.set_nodelay(true);
+    let own = config.identity.party.her_id;
+    // RabbitMQ's AMQP 1.0 plugin takes the vhost from the open's hostname.
+    let open_host = match &url.vhost {
+        Some(v) => format!("vhost:{v}"),
+        None => host.to_string(),
+    };
+    let builder = fe2o3_amqp::Connection::builder()
+        // One container id per sender identity, the same across reconnects (a broker and
+        // its operators recognise the client after a drop).
+        .container_id(format!("iplos-reference-sender-{own}"))
+        .hostname(open_host.as_str())
+        .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
+            username: url.username.clone(),
+            password: url.password.clone(),
+        });
+    match tls {
+        Some(connector) => {
+            let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                SendError::Url(format!("host '{host}' is not a TLS server name: {e}"))
+            })?;
+            let stream = connector
+                .connect(name, tcp)
+                .await
+                .map_err(|e| SendError::Amqp(format!("TLS: {host}:{port}: {e}")))?;
+            builder.open_with_stream(stream).await
+        }
+        None => builder.open_with_stream(tcp).await,
+    }
+    .map_err(|e| amqp(&e))
+}
+
 impl ReferenceSender {
     /// Connects (`amqp://`, or `amqps://` with TLS straight away verified against
     /// [`SenderConfig::tls_ca`]; a certificate that does not verify fails with
@@ -619,36 +693,30 @@ impl ReferenceSender {
         } else {
             None
         };
-        let host = url.host.trim_start_matches('[').trim_end_matches(']');
-        let tcp = tokio::net::TcpStream::connect((host, url.port))
-            .await
-            .map_err(|e| SendError::Amqp(format!("connect {}:{}: {e}", url.host, url.port)))?;
-        let _ = tcp.set_nodelay(true);
-        let own = config.identity.party.her_id;
-        let builder = fe2o3_amqp::Connection::builder()
-            // One container id per sender identity, the same across reconnects (a broker and
-            // its operators recognise the client after a drop).
-            .container_id(format!("iplos-reference-sender-{own}"))
-            .hostname(host)
-            .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
-                username: url.username.clone(),
-                password: url.password.clone(),
-            });
-        let mut connection = match tls {
-            Some(connector) => {
-                let name =
-                    rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
-                        SendError::Url(format!("host '{host}' is not a TLS server name: {e}"))
-                    })?;
-                let stream = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| SendError::Amqp(format!("TLS: {}:{}: {e}", url.host, url.port)))?;
-                builder.open_with_stream(stream).await
+        // Several nodes (a cluster): the first that lets us in; a dead node is skipped.
+        let mut nodes = vec![(url.host.clone(), url.port)];
+        nodes.extend(url.more_nodes.iter().cloned());
+        let mut last = None;
+        let mut opened = None;
+        for (host, port) in &nodes {
+            match open_node(&config, &url, host, *port, tls.clone()).await {
+                Ok(c) => {
+                    opened = Some(c);
+                    break;
+                }
+                Err(e) => {
+                    if nodes.len() > 1 {
+                        tracing::warn!(node = %format!("{host}:{port}"), error = %e, "service bus node unreachable; trying the next");
+                    }
+                    last = Some(e);
+                }
             }
-            None => builder.open_with_stream(tcp).await,
         }
-        .map_err(|e| amqp(&e))?;
+        let mut connection = match opened {
+            Some(c) => c,
+            None => return Err(last.unwrap_or_else(|| SendError::Url("no node".into()))),
+        };
+        let own = config.identity.party.her_id;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| amqp(&e))?;

@@ -145,6 +145,16 @@ pub struct Args {
     /// the capture, e.g. `smtp.example.org:25`.
     #[arg(long, value_name = "HOST:PORT")]
     smtp_relay: Option<String>,
+    /// Use this RabbitMQ (one node or a cluster's nodes) instead of starting our broker:
+    /// `amqp://USER:PASS@HOST:PORT[,amqp://HOST2:PORT2...]`. The run gets a vhost of its
+    /// own (`iplos-serve-<state dir name>`, kept across restarts); the register's receiver
+    /// is an AMQP client of it. Needs --broker-management.
+    #[arg(long, value_name = "URL", requires = "broker_management")]
+    broker: Option<String>,
+    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the run's vhost, users and queues).
+    #[arg(long, value_name = "URL", requires = "broker")]
+    broker_management: Option<String>,
 }
 
 /// One AMQP user.
@@ -168,7 +178,7 @@ struct Participants {
 
 /// The running endpoints that endpoints.json and the summary describe (serve starts all).
 struct Web<'a> {
-    broker: &'a BrokerHandle,
+    broker: Option<&'a BrokerHandle>,
     sendemodul: &'a Sendemodul,
     filsluse: &'a Filsluse,
     mail: &'a MailHandle,
@@ -181,7 +191,7 @@ impl<'a> Web<'a> {
     fn of(n: &'a National) -> Result<Web<'a>> {
         let missing = |what: &str| anyhow::anyhow!("the national side started without {what}");
         Ok(Web {
-            broker: n.broker().ok_or_else(|| missing("the broker"))?,
+            broker: n.broker(),
             sendemodul: n.sendemodul().ok_or_else(|| missing("Sendemodul"))?,
             filsluse: n.filsluse().ok_or_else(|| missing("filsluse"))?,
             mail: n.mail().ok_or_else(|| missing("the mail capture"))?,
@@ -383,6 +393,28 @@ async fn serve(args: Args) -> Result<ExitCode> {
         max_message_size: args.max_message_mib * 1024 * 1024,
         ..Limits::default()
     };
+    if let (Some(b), Some(m)) = (&args.broker, &args.broker_management) {
+        let run: String = state
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let mut external =
+            iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &format!("serve-{run}"))
+                .map_err(anyhow::Error::msg)
+                .context("--broker / --broker-management")?;
+        // The run continues when serve starts again on the same DIR.
+        external.teardown = false;
+        bus.external = Some(external);
+    }
     let relay = match &args.smtp_relay {
         Some(r) => Some(MailOptions::parse_relay(r).context("--smtp-relay")?),
         None => None,
@@ -420,11 +452,15 @@ async fn serve(args: Args) -> Result<ExitCode> {
         .start()
         .await?;
     let web = Web::of(&national)?;
-    let broker = web.broker;
-
-    // endpoints.json.
-    let host = broker.local_addr().ip().to_string();
-    let port = broker.port();
+    // endpoints.json (on RabbitMQ: its first node).
+    let (host, port) = match (web.broker, national.external()) {
+        (Some(b), _) => (b.local_addr().ip().to_string(), b.port()),
+        (None, Some(x)) => {
+            let node = &x.broker().broker.nodes[0];
+            (node.host.clone(), node.port)
+        }
+        (None, None) => anyhow::bail!("the national side started without a service bus"),
+    };
     let url = format!("amqp://{host}:{port}");
     let mut kommune_eps = Vec::new();
     for k in &kommuner {
@@ -440,7 +476,9 @@ async fn serve(args: Args) -> Result<ExitCode> {
             her_id: c.her_id,
             username: c.username.clone(),
             password: c.password.clone(),
-            connection_string: broker.connection_string(&c.username, &c.password),
+            connection_string: national
+                .servicebus_connection_string(&c.username, &c.password)
+                .unwrap_or_default(),
             queues: QueueKind::ALL
                 .iter()
                 .map(|q| {

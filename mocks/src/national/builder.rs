@@ -178,6 +178,7 @@ impl NationalBuilder {
             filsluse: None,
             broker: None,
             receiver: None,
+            external: None,
             run_store: None,
             intake: None,
             sendemodul: None,
@@ -348,6 +349,22 @@ impl NationalBuilder {
                 ));
             }
         }
+        let receiver_config = ReceiverConfig {
+            her_ids: register.her_ids.clone(),
+            name: register.identity.name.clone(),
+            data_year: self.data_year,
+            clock: clock.clone(),
+            failpoint: register.failpoint,
+            injector: register.injector.clone(),
+            ..ReceiverConfig::default()
+        };
+        if let Some(external) = &options.external {
+            let run =
+                super::external::start(options, external, &participants, store, receiver_config)
+                    .await?;
+            n.external = Some(run);
+            return Ok(());
+        }
         for p in &participants {
             cfg = cfg.with_participant(p.her_id, &p.username, &p.password);
         }
@@ -362,15 +379,7 @@ impl NationalBuilder {
             store,
             register.identity.clone(),
             register.directory.clone(),
-            ReceiverConfig {
-                her_ids: register.her_ids.clone(),
-                name: register.identity.name.clone(),
-                data_year: self.data_year,
-                clock,
-                failpoint: register.failpoint,
-                injector: register.injector.clone(),
-                ..ReceiverConfig::default()
-            },
+            receiver_config,
         )
         .await
         .map_err(|e| NationalError::start("start the receiver", e))?;

@@ -27,6 +27,7 @@ pub struct National {
     pub(super) filsluse: Option<Arc<Filsluse>>,
     pub(super) broker: Option<BrokerHandle>,
     pub(super) receiver: Option<ReceiverHandle>,
+    pub(super) external: Option<super::external::ExternalRun>,
     pub(super) run_store: Option<Arc<RunStore>>,
     pub(super) intake: Option<Intake>,
     pub(super) sendemodul: Option<Sendemodul>,
@@ -77,6 +78,22 @@ impl National {
     /// Where the broker listens.
     pub fn amqp_addr(&self) -> Option<SocketAddr> {
         self.broker.as_ref().map(BrokerHandle::local_addr)
+    }
+
+    /// The run on an external RabbitMQ ([`super::ServicebusOptions::external`]).
+    pub fn external(&self) -> Option<&super::external::ExternalRun> {
+        self.external.as_ref()
+    }
+
+    /// The connection string of a service bus participant, on our broker or on the
+    /// external RabbitMQ (there: every node, the run's vhost, the prefixed user).
+    pub fn servicebus_connection_string(&self, username: &str, password: &str) -> Option<String> {
+        if let Some(x) = &self.external {
+            return Some(x.connection_string(username, password));
+        }
+        self.broker
+            .as_ref()
+            .map(|b| b.connection_string(username, password))
     }
 
     /// The register's receiver.
@@ -154,6 +171,9 @@ impl National {
         }
         if let Some(b) = self.broker.take() {
             b.shutdown().await;
+        }
+        if let Some(x) = self.external.take() {
+            x.shutdown().await;
         }
         if let Some(n) = &self.notifier {
             let _ = n.flush(std::time::Duration::from_secs(5)).await;

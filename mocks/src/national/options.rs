@@ -11,6 +11,7 @@ use super::error::NationalError;
 use crate::filsluse::UserSpec;
 use crate::mail::OutboxConfig;
 use crate::pki::{Party, Pki};
+use crate::rabbitmq::ExternalBroker;
 use crate::receiver::{CertificateDirectory, Failpoint, FailpointAction, Injector, PkiDirectory};
 use crate::sendemodul::Pins;
 use crate::servicebus::{BrokerFaults, DEFAULT_NAMESPACE, Limits, Participant, TlsConfig};
@@ -34,6 +35,10 @@ pub struct ServicebusOptions {
     pub faults: Option<BrokerFaults>,
     /// The register.
     pub register: RegisterOptions,
+    /// An existing RabbitMQ instead of our broker (`--broker`, `--broker-management`):
+    /// `port`, `limits`, `tls` and `faults` are then not used (faults go through a
+    /// [`crate::faultproxy`] in front of RabbitMQ).
+    pub external: Option<ExternalBroker>,
 }
 
 impl std::fmt::Debug for ServicebusOptions {
@@ -45,6 +50,7 @@ impl std::fmt::Debug for ServicebusOptions {
             .field("tls", &self.tls.is_some())
             .field("faults", &self.faults.is_some())
             .field("register", &self.register)
+            .field("external", &self.external)
             .finish_non_exhaustive()
     }
 }
@@ -60,6 +66,7 @@ impl ServicebusOptions {
             tls: None,
             faults: None,
             register,
+            external: None,
         }
     }
 }

@@ -35,7 +35,7 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ReceiverError> + Send + 'static,
 ) -> Result<T, ReceiverError> {
     tokio::task::spawn_blocking(f)
@@ -44,13 +44,13 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The chains of one register HER-id, rebuilt from the store after a restart.
-struct StoreChains {
-    map: ChainMap,
-    store: Arc<RunStore>,
-    own: HerId,
+pub(crate) struct StoreChains {
+    pub(crate) map: ChainMap,
+    pub(crate) store: Arc<RunStore>,
+    pub(crate) own: HerId,
     /// The message being judged (replay takes only the ones before it).
-    before: i64,
-    options: CheckOptions,
+    pub(crate) before: i64,
+    pub(crate) options: CheckOptions,
 }
 
 impl Chains for StoreChains {
@@ -223,7 +223,7 @@ enum Flow {
     Crashed,
 }
 
-fn message_key(message_id: Option<&str>, encoded: &[u8]) -> String {
+pub(crate) fn message_key(message_id: Option<&str>, encoded: &[u8]) -> String {
     match message_id {
         Some(id) => format!("id:{id}"),
         None => {
@@ -236,7 +236,7 @@ fn message_key(message_id: Option<&str>, encoded: &[u8]) -> String {
     }
 }
 
-fn normalised_her(text: Option<String>) -> Option<String> {
+pub(crate) fn normalised_her(text: Option<String>) -> Option<String> {
     text.map(|t| match HerId::parse(t.trim()) {
         Ok(h) => h.to_string(),
         Err(_) => t,
@@ -477,7 +477,7 @@ async fn publish_with_retries(
     Ok(())
 }
 
-fn log_verdict(j: &Judged, queue: &str) {
+pub(crate) fn log_verdict(j: &Judged, queue: &str) {
     let v = &j.verdict;
     match &v.answer {
         Answer::AppRec { status, errors } => tracing::info!(
@@ -498,7 +498,7 @@ fn log_verdict(j: &Judged, queue: &str) {
     }
 }
 
-fn checked_record(j: Judged) -> Result<CheckedRecord, ReceiverError> {
+pub(crate) fn checked_record(j: Judged) -> Result<CheckedRecord, ReceiverError> {
     let verdict = serde_json::to_string(&j.verdict)
         .map_err(|e| ReceiverError::Internal(format!("verdict to JSON: {e}")))?;
     let (outcome, status, condition) = match &j.verdict.answer {
