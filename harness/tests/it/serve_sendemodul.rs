@@ -143,7 +143,7 @@ fn a_kommune_uploads_with_curl_and_gets_its_feedback_mail() {
         "-F",
         &format!("fil=@{};filename=030100_iplos.xml", file.display()),
         "-F",
-        "epost=iplos@oslo.kommune.no",
+        "epost=iplos@oslo.kommune.test",
         "-F",
         "tilbakemeldingspassord=Hemmelig42",
         "-F",

@@ -167,7 +167,7 @@ async fn upload_mails_1_new_file_available_as_in_the_seed() {
     let text = m.text();
     for line in [
         "1 New File Available",
-        "/Home/Ekstern/iplos/postmottak@hamar.kommune.no/frassb",
+        "/Home/Ekstern/iplos/postmottak@hamar.kommune.test/frassb",
         "File Name: 040300_iplos_test.zip",
         "Date and Time: 20.10.2016 18:31:29",
         "Size: 24,544",
@@ -181,7 +181,7 @@ async fn upload_mails_1_new_file_available_as_in_the_seed() {
     assert_eq!(
         m.link,
         format!(
-            "{}/human.aspx?OrgID=5281&Arg12=fileview&Arg06={}&Arg07={}&username=postmottak%40hamar.kommune.no",
+            "{}/human.aspx?OrgID=5281&Arg12=fileview&Arg06={}&Arg07={}&username=postmottak%40hamar.kommune.test",
             env.base, info.folder.id, info.id
         )
     );
@@ -296,7 +296,7 @@ async fn errors_have_moveit_shapes() {
         (
             vec![
                 ("grant_type", "password"),
-                ("username", "postmottak@nowhere.kommune.no"),
+                ("username", "postmottak@nowhere.kommune.test"),
                 ("password", GOOD),
             ],
             "invalid_grant",
@@ -466,7 +466,7 @@ async fn upload_refuses_bad_names_unknown_users_and_oversize() {
     }
     assert!(
         env.fs
-            .upload("postmottak@nowhere.kommune.no", "a.zip", b"x")
+            .upload("postmottak@nowhere.kommune.test", "a.zip", b"x")
             .is_err()
     );
     assert!(env.fs.upload(HAMAR, "big.zip", &[0; 101]).is_err());
