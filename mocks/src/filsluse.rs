@@ -19,11 +19,15 @@
 //!   `password` — with `new_password` when a change is due — and `refresh_token`),
 //!   `POST /api/v1/token/revoke`, `GET /api/v1/users/self`, `GET /api/v1/folders`,
 //!   `GET /api/v1/folders/{id}`, `GET /api/v1/folders/{id}/subfolders`,
-//!   `GET /api/v1/folders/{id}/files`, `GET /api/v1/folders/{id}/files/{fileId}` and
-//!   `…/download` (302 to the file routes, as MOVEit does), `GET /api/v1/files`,
-//!   `GET /api/v1/files/{id}`, `GET /api/v1/files/{id}/download`,
-//!   `DELETE /api/v1/files/{id}`. Field names follow MOVEit's published OpenAPI document
-//!   (see `rest.rs` for what was confirmed and what was chosen).
+//!   `GET /api/v1/folders/{id}/files`, `GET /api/v1/folders/{id}/content`,
+//!   `GET /api/v1/folders/{id}/files/{fileId}` and `…/download` (302 to the file routes, as
+//!   MOVEit does), `GET /api/v1/files`, `GET /api/v1/files/{id}`,
+//!   `GET /api/v1/files/{id}/download`, `DELETE /api/v1/files/{id}`, and `GET /api/v1/info`
+//!   (no token). Any other path under `/api/v1` is 404, with or without a token. Field names
+//!   follow MOVEit's published OpenAPI document (see `rest.rs` for what was confirmed and
+//!   what was chosen). `?name=`/`?path=` masks are matched in linear time (`glob.rs`).
+//!   Password links asked for are throttled per username and per address
+//!   ([`LinkThrottle`]). The server keeps [`crate::http_limits`].
 //!
 //! # Accounts
 //!

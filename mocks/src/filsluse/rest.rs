@@ -32,7 +32,10 @@
 //!   as **"SHA-1 hash of the file"**, no hash-type field — `originalFilename`,
 //!   `uploadUserFullName`, `downloadCount`, `uploadIntegrity`, `orgID` and the rest.
 //! - `GET /api/v1/folders/{folderId}/files/{fileId}[/download]` answer 302 to the file
-//!   routes.
+//!   routes; `token_type` is `bearer`, as MOVEit sends it.
+//! - `GET /api/v1/info` (`PublicOrgModel`, `rest_info.rs`) and
+//!   `GET /api/v1/folders/{id}/content` (`PagedModelOfFolderContentItemModel`,
+//!   `rest_content.rs`).
 //!
 //! Chosen here (not published, or not confirmable):
 //!
