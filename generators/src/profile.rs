@@ -346,7 +346,7 @@ pub fn profile(
     let domain = m
         .postmottak()
         .split_once('@')
-        .map_or("kommune.no", |(_, d)| d)
+        .map_or("kommune.test", |(_, d)| d)
         .to_string();
     let person = |rng: &mut GenRng| {
         let first = FIRST_NAMES[rng.gen_range(0..FIRST_NAMES.len())];
@@ -485,7 +485,7 @@ mod tests {
                 let digits = t.strip_prefix("+47").unwrap_or(t);
                 assert_eq!(digits.len(), 8);
                 assert!(digits.starts_with('4') || digits.starts_with('9'));
-                assert!(c.epost1.ends_with("utsira.kommune.no"), "{}", c.epost1);
+                assert!(c.epost1.ends_with("utsira.kommune.test"), "{}", c.epost1);
             }
             let d = p.ordinary_submission;
             assert!(d >= NaiveDate::from_ymd_opt(2025, 1, 2).unwrap());

@@ -82,12 +82,18 @@ pub struct MailSummary {
 pub struct Mailbox {
     client: Client,
     base: String,
+    token: String,
 }
 
 impl Mailbox {
-    /// A client of the API at `base` (`http://127.0.0.1:port`).
-    pub fn new(client: Client, base: String) -> Mailbox {
-        Mailbox { client, base }
+    /// A client of the API at `base` (`http://127.0.0.1:port`), sending `token` as
+    /// `Authorization: Bearer` (the API answers 401 without it).
+    pub fn new(client: Client, base: String, token: String) -> Mailbox {
+        Mailbox {
+            client,
+            base,
+            token,
+        }
     }
 
     /// The messages in `address`'s mailbox, oldest first.
@@ -96,6 +102,7 @@ impl Mailbox {
         let resp = self
             .client
             .get(&url)
+            .bearer_auth(&self.token)
             .send()
             .await
             .with_context(|| url.clone())?;
@@ -113,6 +120,7 @@ impl Mailbox {
         let v: serde_json::Value = self
             .client
             .get(&url)
+            .bearer_auth(&self.token)
             .send()
             .await
             .with_context(|| url.clone())?

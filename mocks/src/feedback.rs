@@ -602,7 +602,7 @@ fn lesmeg(input: &FeedbackInput, meta: &PageMeta<'_>) -> String {
          Zip-filen er kryptert med AES-256. Bruk 7-Zip eller WinZip versjon 9 eller nyere; \
          Windows' innebygde zip-støtte kan ikke åpne den.\n\
          Feillistene og kontrolltabellene er personsensitive og unntatt offentlighet.\n\n\
-         Spørsmål: iplos@ssb.no\n",
+         Spørsmål: iplos@ssb.test\n",
         nr = input.kommunenr,
         name = input.kommune_name,
         bydel = input.bydel,

@@ -1,7 +1,7 @@
 //! SSB's filsluse — a MOVEit Transfer file portal — as a server (DOMAIN.md §5, seeds 000–003).
 //!
 //! Each kommune has one user whose **username is its postmottak address**
-//! (`postmottak@<domain>.kommune.no`, or an agreed impersonal address such as
+//! (`postmottak@<domain>.kommune.test`, or an agreed impersonal address such as
 //! `meldingsansvarlig@…`). SSB puts the feedback zip in the user's folder
 //! `/Home/Ekstern/iplos/<username>/frassb`; the kommune signs on and downloads it, in a
 //! browser or with MOVEit's REST API.
@@ -19,11 +19,15 @@
 //!   `password` — with `new_password` when a change is due — and `refresh_token`),
 //!   `POST /api/v1/token/revoke`, `GET /api/v1/users/self`, `GET /api/v1/folders`,
 //!   `GET /api/v1/folders/{id}`, `GET /api/v1/folders/{id}/subfolders`,
-//!   `GET /api/v1/folders/{id}/files`, `GET /api/v1/folders/{id}/files/{fileId}` and
-//!   `…/download` (302 to the file routes, as MOVEit does), `GET /api/v1/files`,
-//!   `GET /api/v1/files/{id}`, `GET /api/v1/files/{id}/download`,
-//!   `DELETE /api/v1/files/{id}`. Field names follow MOVEit's published OpenAPI document
-//!   (see `rest.rs` for what was confirmed and what was chosen).
+//!   `GET /api/v1/folders/{id}/files`, `GET /api/v1/folders/{id}/content`,
+//!   `GET /api/v1/folders/{id}/files/{fileId}` and `…/download` (302 to the file routes, as
+//!   MOVEit does), `GET /api/v1/files`, `GET /api/v1/files/{id}`,
+//!   `GET /api/v1/files/{id}/download`, `DELETE /api/v1/files/{id}`, and `GET /api/v1/info`
+//!   (no token). Any other path under `/api/v1` is 404, with or without a token. Field names
+//!   follow MOVEit's published OpenAPI document (see `rest.rs` for what was confirmed and
+//!   what was chosen). `?name=`/`?path=` masks are matched in linear time (`glob.rs`).
+//!   Password links asked for are throttled per username and per address
+//!   ([`LinkThrottle`]). The server keeps [`crate::http_limits`].
 //!
 //! # Accounts
 //!
@@ -74,12 +78,16 @@
 //! three by SHA-256 of their value). A restart on the same state directory keeps them all.
 
 mod core;
+mod glob;
 mod html;
 mod mailer;
 pub mod notify;
 pub mod password;
 mod rest;
+mod rest_content;
+mod rest_info;
 mod store;
+mod throttle;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -100,6 +108,8 @@ pub use self::password::PasswordRule;
 pub use self::store::StoreError;
 
 use self::core::Portal;
+pub use self::throttle::LinkThrottle;
+use crate::http_limits::HttpLimits;
 
 /// The file the portal keeps its state in, inside [`FilsluseConfig::state_dir`].
 pub const STORE_FILE: &str = "filsluse.sqlite";
@@ -231,7 +241,7 @@ impl UserSpec {
     }
 
     /// The same user under another (agreed, impersonal) address, e.g.
-    /// `meldingsansvarlig@hamar.kommune.no`; mail goes there too.
+    /// `meldingsansvarlig@hamar.kommune.test`; mail goes there too.
     pub fn with_username(mut self, username: impl Into<String>) -> UserSpec {
         self.username = username.into();
         self.email = None;
@@ -279,6 +289,11 @@ pub struct FilsluseConfig {
     pub kdf_iterations: u32,
     /// The largest file [`Filsluse::upload`] accepts.
     pub max_file_bytes: usize,
+    /// The HTTP server's limits (header timeout and size, connections).
+    pub http: HttpLimits,
+    /// Password links mailed per username on request (the administrator's are not
+    /// counted).
+    pub link_throttle: LinkThrottle,
 }
 
 impl Default for FilsluseConfig {
@@ -296,6 +311,8 @@ impl Default for FilsluseConfig {
             lockout: LockoutPolicy::default(),
             kdf_iterations: password::DEFAULT_ITERATIONS,
             max_file_bytes: 256 * 1024 * 1024,
+            http: HttpLimits::default(),
+            link_throttle: LinkThrottle::default(),
         }
     }
 }
@@ -427,6 +444,7 @@ impl Filsluse {
             .layer(axum::middleware::from_fn(core::refuse_traversal))
             .with_state(portal.clone());
         let (stop, mut stopped) = watch::channel(false);
+        let http = config.http;
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 while !*stopped.borrow_and_update() {
@@ -435,12 +453,7 @@ impl Filsluse {
                     }
                 }
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(target: "iplos_mocks::filsluse", "server stopped: {e}");
-            }
+            crate::http_limits::serve(listener, app, http, shutdown).await;
         });
         tracing::info!(target: "iplos_mocks::filsluse", %addr, "filsluse listening");
         Ok(Filsluse {

@@ -977,7 +977,7 @@ impl Intake {
                 hex(&h.finalize()[..10]),
                 national::RECEIPT_SENDER
                     .rsplit_once('@')
-                    .map_or("ssb.no", |(_, d)| d)
+                    .map_or("ssb.test", |(_, d)| d)
             ));
             out.push(DueReceipt {
                 submissions: ids,
@@ -1101,7 +1101,7 @@ mod tests {
             data_year: 2017,
             file_name: "iplos.xml".into(),
             file: SubmissionFile::Bytes(bytes.to_vec()),
-            contact_email: "iplos@hamar.kommune.no".into(),
+            contact_email: "iplos@hamar.kommune.test".into(),
             contact_phone: None,
             feedback_key: "hemmelig1".into(),
             arrived: None,

@@ -7,6 +7,8 @@ pub mod cms;
 pub mod faultproxy;
 pub mod feedback;
 pub mod filsluse;
+pub mod http_auth;
+pub mod http_limits;
 pub mod intake;
 pub mod mail;
 pub mod national;

@@ -16,8 +16,8 @@
 //!   filsluse new-user and password mails and the "1 New File Available" notification.
 //!
 //! Addresses are compared case-insensitively in the domain part only
-//! ([`mailbox_key`]): `Postmottak@Hamar.Kommune.no` and `Postmottak@hamar.kommune.no` are
-//! one mailbox, `postmottak@hamar.kommune.no` is another.
+//! ([`mailbox_key`]): `Postmottak@Hamar.Kommune.test` and `Postmottak@hamar.kommune.test` are
+//! one mailbox, `postmottak@hamar.kommune.test` is another.
 //!
 //! [`Clock`]: iplos_model::calendar::Clock
 

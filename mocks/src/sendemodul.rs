@@ -34,10 +34,13 @@
 //! # Rate limit
 //!
 //! **\[model\]** After [`SendemodulConfig::max_failures`] (5) failed logins for one
-//! kommunenummer (as typed, known or not), or from one client address, further attempts for
-//! it (or from it) are refused with **429** and a page saying when to try again, for
-//! [`SendemodulConfig::lockout`] (15 minutes) on the injected clock — the correct PIN
-//! included. A successful login clears the counts of its kommunenummer and address.
+//! kommunenummer (as typed, known or not) further attempts for it are refused with **429**
+//! and a page saying when to try again, for [`SendemodulConfig::lockout`] (15 minutes) on the
+//! injected clock — the correct PIN included. The lock is the account's: other kommuner
+//! logging in from the same address (one NAT, one host) are not affected. One client address
+//! is locked the same way only after [`SendemodulConfig::max_failures_per_address`] (100)
+//! failures, whatever the kommunenummer (someone trying many kommuner). A successful login
+//! clears the counts of its kommunenummer and address.
 //!
 //! # Split uploads
 //!
@@ -166,8 +169,13 @@ pub struct SendemodulConfig {
     pub max_part_bytes: u64,
     /// Most parts of a split upload.
     pub max_parts: u32,
-    /// Failed logins before a lockout.
+    /// Failed logins for one kommunenummer before it is locked out (5).
     pub max_failures: u32,
+    /// Failed logins from one client address before it is locked out (100): far looser
+    /// than per kommune, since many kommuner may share an address (NAT, one host).
+    pub max_failures_per_address: u32,
+    /// The HTTP server's limits (header timeout and size, connections).
+    pub http: crate::http_limits::HttpLimits,
     /// How long a lockout lasts (injected clock).
     pub lockout: Duration,
     /// A session ends after this long without a request (injected clock). **\[model\]** 30 min.
@@ -187,6 +195,8 @@ impl Default for SendemodulConfig {
             max_part_bytes: 512 * 1024 * 1024,
             max_parts: 100,
             max_failures: 5,
+            max_failures_per_address: 100,
+            http: crate::http_limits::HttpLimits::default(),
             lockout: Duration::minutes(15),
             session_lifetime: Duration::minutes(30),
             read_timeout: std::time::Duration::from_secs(30),
@@ -395,13 +405,17 @@ impl App {
             if f.len() > 100_000 {
                 f.retain(|_, v| v.locked_until.is_some_and(|u| u > now));
             }
-            for k in &keys {
+            let limits = [
+                self.config.max_failures,
+                self.config.max_failures_per_address,
+            ];
+            for (k, limit) in keys.iter().zip(limits) {
                 let e = f.entry(k.clone()).or_default();
                 if e.locked_until.is_some_and(|u| u <= now) {
                     e.locked_until = None;
                 }
                 e.count += 1;
-                if e.count >= self.config.max_failures {
+                if e.count >= limit {
                     e.count = 0;
                     let u = now + self.config.lockout;
                     e.locked_until = Some(u);
@@ -454,7 +468,11 @@ impl Sendemodul {
         intake: Intake,
         clock: Arc<dyn Clock>,
     ) -> Result<Sendemodul, SendemodulError> {
-        if config.max_part_bytes == 0 || config.max_parts == 0 || config.max_failures == 0 {
+        if config.max_part_bytes == 0
+            || config.max_parts == 0
+            || config.max_failures == 0
+            || config.max_failures_per_address == 0
+        {
             return Err(SendemodulError::Config(
                 "max_part_bytes, max_parts and max_failures must be positive".into(),
             ));
@@ -499,6 +517,7 @@ impl Sendemodul {
             _tmp: tmp,
         });
         let router = pages::routes(&app).with_state(app.clone());
+        let http = app.config.http;
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let shutdown = async move {
@@ -508,15 +527,7 @@ impl Sendemodul {
                     }
                 }
             };
-            if let Err(e) = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
-            {
-                tracing::error!(target: "iplos_mocks::sendemodul", "server stopped: {e}");
-            }
+            crate::http_limits::serve(listener, router, http, shutdown).await;
         });
         tracing::info!(target: "iplos_mocks::sendemodul", %addr, "sendemodul listening");
         Ok(Sendemodul {

@@ -110,7 +110,7 @@ fn write_message(path: &Path, n: usize) {
         let k = Kontaktperson {
             navn: "Kari Kontakt".into(),
             telefon: Some("+4799999999".into()),
-            epost1: "postmottak@bergen.kommune.no".into(),
+            epost1: "postmottak@bergen.kommune.test".into(),
             epost2: None,
             type_kontaktperson: t.into(),
         };

@@ -251,7 +251,9 @@ impl Municipality {
         self.orgnr_official
     }
 
-    /// The shared mailbox, `postmottak@<domain>.kommune.no`, unique within the year.
+    /// The shared mailbox, `postmottak@<domain>.kommune.test`, unique within the year: on
+    /// the reserved `.test` domain (RFC 6761), so no generated file or mail names a real
+    /// mailbox (the real addresses are `…kommune.no`).
     pub fn postmottak(&self) -> &str {
         &self.postmottak
     }
@@ -595,7 +597,7 @@ fn build() -> Result<Registry, RegistryError> {
                 orgnr,
                 orgnr_official: official,
                 postmottak: format!(
-                    "postmottak@{}.kommune.no",
+                    "postmottak@{}.kommune.test",
                     domains.get(i).map_or("", String::as_str)
                 ),
                 county,

@@ -80,6 +80,7 @@ use super::pki::PartyFiles;
 use crate::files::write_atomic;
 use crate::identity::{KOMMUNE_HER_BASE, kommune_her_id, password};
 
+mod contacts;
 mod endpoints;
 
 /// The environment variable naming a failpoint of the receiver (`after-store`,
@@ -142,7 +143,7 @@ pub struct Args {
     #[arg(long, value_name = "PORT", default_value_t = 0)]
     admin_port: u16,
     /// Send the national side's mail (receipts, filsluse) to this SMTP server instead of
-    /// the capture, e.g. `smtp.example.org:25`.
+    /// the capture, e.g. `smtp.example.org:25`. Needs `--contacts`.
     #[arg(long, value_name = "HOST:PORT")]
     smtp_relay: Option<String>,
     /// Use this RabbitMQ (one node or a cluster's nodes) instead of starting our broker:
@@ -155,6 +156,11 @@ pub struct Args {
     /// administrator tag: it creates the run's vhost, users and queues).
     #[arg(long, value_name = "URL", requires = "broker")]
     broker_management: Option<String>,
+    /// Real test mailboxes for some kommuner (`KOMMUNENUMMER ADDRESS` per line, `#`
+    /// comments): their filsluse mail goes there. Without it every address is synthetic, on
+    /// the reserved `.test` domain.
+    #[arg(long, value_name = "FILE")]
+    contacts: Option<PathBuf>,
 }
 
 /// One AMQP user.
@@ -183,6 +189,7 @@ struct Web<'a> {
     filsluse: &'a Filsluse,
     mail: &'a MailHandle,
     admin_url: String,
+    admin_token: String,
     /// Owed replies sent at start.
     recovered: usize,
 }
@@ -197,6 +204,10 @@ impl<'a> Web<'a> {
             mail: n.mail().ok_or_else(|| missing("the mail capture"))?,
             admin_url: n
                 .operator_url()
+                .ok_or_else(|| missing("the operator API"))?
+                .to_string(),
+            admin_token: n
+                .operator_token()
                 .ok_or_else(|| missing("the operator API"))?
                 .to_string(),
             recovered: n.receiver().map_or(0, |r| r.recovered()),
@@ -296,6 +307,21 @@ async fn serve(args: Args) -> Result<ExitCode> {
             bail!("kommune {} would get the register's HER-id {h}", k.number());
         }
     }
+    if args.smtp_relay.is_some() && args.contacts.is_none() {
+        bail!(
+            "--smtp-relay needs --contacts FILE: every kommune's address is synthetic \
+             (postmottak@<kommune>.kommune.test), and the harness never mails real people \
+             unless told which test mailboxes to use. List them in a file, one \
+             `KOMMUNENUMMER ADDRESS` per line, and pass it with --contacts."
+        );
+    }
+    let contacts = match &args.contacts {
+        Some(path) => {
+            let known: Vec<&str> = kommuner.iter().map(|k| k.number()).collect();
+            contacts::read(path, &known)?
+        }
+        None => contacts::Contacts::new(),
+    };
     fs::create_dir_all(&args.state)
         .with_context(|| format!("cannot create {}", args.state.display()))?;
     let state = fs::canonicalize(&args.state)?;
@@ -435,7 +461,10 @@ async fn serve(args: Args) -> Result<ExitCode> {
             // One user per kommune; a new one gets the "Ny bruker" mail.
             users: kommuner
                 .iter()
-                .map(|m| UserSpec::for_municipality(m))
+                .map(|m| UserSpec {
+                    email: contacts.get(m.number()).cloned(),
+                    ..UserSpec::for_municipality(m)
+                })
                 .collect(),
             ..FilsluseOptions::default()
         })
@@ -473,6 +502,10 @@ async fn serve(args: Args) -> Result<ExitCode> {
             bydel: "00",
             sendemodul_pin: web.sendemodul.pin(k.number()),
             filsluse_username: k.postmottak().to_lowercase(),
+            mail_to: contacts
+                .get(k.number())
+                .cloned()
+                .unwrap_or_else(|| k.postmottak().to_lowercase()),
             her_id: c.her_id,
             username: c.username.clone(),
             password: c.password.clone(),
@@ -539,10 +572,13 @@ async fn serve(args: Args) -> Result<ExitCode> {
         mail: MailEndpoint {
             smtp: web.mail.smtp_addr().to_string(),
             http_api: web.mail.http_url().unwrap_or_default(),
+            token: web.mail.http_token().to_string(),
             relay: args.smtp_relay.clone(),
+            contacts: args.contacts.clone(),
         },
         admin: AdminEndpoint {
             url: web.admin_url.clone(),
+            token: web.admin_token.clone(),
             publish_feedback: format!(
                 "POST {}/feedback/{{kommunenummer}}?kind=test|ordinary",
                 web.admin_url

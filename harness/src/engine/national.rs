@@ -33,6 +33,7 @@ pub(crate) async fn start_world(
         http.clone(),
         mail.http_url()
             .ok_or_else(|| anyhow!("the mail capture has no HTTP API"))?,
+        mail.http_token().to_string(),
     );
     let notifier = Arc::new(iplos_mocks::filsluse::MailNotifier::start(notifier_outbox));
     let fs_config = iplos_mocks::filsluse::FilsluseConfig {

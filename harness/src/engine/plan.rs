@@ -118,7 +118,7 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
     let domain = m
         .postmottak()
         .split_once('@')
-        .map_or("kommune.no", |(_, d)| d)
+        .map_or("kommune.test", |(_, d)| d)
         .to_string();
     let contact = format!("iplos.kontakt{}@{domain}", rng.gen_range(1..10));
     let phone = format!("4{:07}", rng.gen_range(0..10_000_000));

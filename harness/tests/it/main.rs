@@ -1,6 +1,7 @@
 //! The integration tests of this crate, one binary (linking once) with a module per
 //! behaviour: the CLI end to end: check, generate, serve, rehearse, certify.
 
+mod reserved_domains;
 mod serve_support;
 
 mod certify_cli;

@@ -492,7 +492,7 @@ fn request_body(ctx: &Ctx, new_user: bool, done: bool) -> (String, String) {
              Change\" button. An email message with a link and instructions for setting a new \
              password will be sent to your registered email address. You will have {minutes} \
              minutes to use the link before it expires. If you do not receive a message within \
-             15 minutes, contact iplos@ssb.no.</p>\
+             15 minutes, contact iplos@ssb.test.</p>\
              <form method=\"post\" action=\"{action}\">{csrf}\
              <label for=\"username\">Username:</label> \
              <input type=\"text\" id=\"username\" name=\"username\" size=\"40\"> \
@@ -519,6 +519,7 @@ async fn request_form(portal: App, headers: HeaderMap, new_user: bool) -> Respon
 async fn request_post(
     portal: App,
     headers: HeaderMap,
+    client: Option<std::net::IpAddr>,
     form: FormResult,
     new_user: bool,
 ) -> Response {
@@ -536,7 +537,10 @@ async fn request_post(
     } else {
         LinkReason::PasswordChange
     };
-    if let Err(e) = ctx.portal.request_password_link(username, reason) {
+    if let Err(e) = ctx
+        .portal
+        .request_password_link_from(username, reason, client)
+    {
         return internal(&e);
     }
     let (title, body) = request_body(&ctx, new_user, true);
@@ -550,9 +554,17 @@ async fn newuser_page(State(portal): State<App>, headers: HeaderMap) -> Response
 async fn newuser_request(
     State(portal): State<App>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     form: FormResult,
 ) -> Response {
-    request_post(portal, headers, form, true).await
+    request_post(portal, headers, client_ip(&extensions), form, true).await
+}
+
+/// The client's address, when the server recorded it.
+fn client_ip(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
 }
 
 async fn request_page(State(portal): State<App>, headers: HeaderMap) -> Response {
@@ -562,9 +574,10 @@ async fn request_page(State(portal): State<App>, headers: HeaderMap) -> Response
 async fn change_request(
     State(portal): State<App>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     form: FormResult,
 ) -> Response {
-    request_post(portal, headers, form, false).await
+    request_post(portal, headers, client_ip(&extensions), form, false).await
 }
 
 /// MOVEit's `human.aspx` links as the mails carry them: `transaction=signon&pxc=…` (the
@@ -1036,8 +1049,8 @@ mod tests {
     #[test]
     fn breadcrumbs() {
         assert_eq!(
-            breadcrumb("/Home/Ekstern/iplos/postmottak@hamar.kommune.no"),
-            "/ Home/ Ekstern/ iplos/ postmottak@hamar.kommune.no/"
+            breadcrumb("/Home/Ekstern/iplos/postmottak@hamar.kommune.test"),
+            "/ Home/ Ekstern/ iplos/ postmottak@hamar.kommune.test/"
         );
     }
 }

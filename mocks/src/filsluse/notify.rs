@@ -20,11 +20,12 @@ use crate::mail::{MailAddress, OutgoingMail};
 
 /// The sender of every filsluse mail (seeds: FAQ 5.11): [`SENDER_NAME`] and
 /// [`SENDER_ADDRESS`].
-pub const FROM: &str = "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>";
+pub const FROM: &str = "Statistisk sentralbyrå <MoveITFilsluse@ssb.test>";
 /// The display name of the filsluse's sender.
 pub const SENDER_NAME: &str = "Statistisk sentralbyrå";
-/// The address of the filsluse's sender (seeds 000, 001, 003).
-pub const SENDER_ADDRESS: &str = "MoveITFilsluse@ssb.no";
+/// The address of the filsluse's sender (seeds 000, 001, 003 give `MoveITFilsluse@ssb.no`;
+/// the harness sends from the reserved `.test` domain and never claims a real sender).
+pub const SENDER_ADDRESS: &str = "MoveITFilsluse@ssb.test";
 /// Subject of the new-user mail (seed 001, Figur 4-2).
 pub const NEW_USER_SUBJECT: &str = "Ny bruker for IPLOS tilbakemelding fra Statistisk sentralbyrå";
 /// Subject of the password mail (seeds 000 and 003).
@@ -96,7 +97,7 @@ pub fn new_user_text(full_name: &str, username: &str, link: &str) -> String {
          Når det blir lagt ut fil for nedlasting, vil det komme en egen epost om dette. \
          Epost om filnedlasting vil ha emne: New File Notifcation.\n\n\
          Dersom du trenger hjelp, kan du kontakte din kontaktperson i SSB ved epost til \
-         iplos@ssb.no og iplos@helsedirektoratet.no.\n\n\
+         iplos@ssb.test og iplos@helsedirektoratet.test.\n\n\
          Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\n"
     )
 }
@@ -163,7 +164,7 @@ pub fn password_text(valid_minutes: i64, portal_url: &str, link: &str) -> String
          IPLOS-innrapportering, (Individbasert Pleie og Omsorgsstatistikk).\n\
          Nedlastingen erstatter tilbakerapportering på CD. Feillistene og kontrolltabellene \
          er personsensitive og unntatt offentlighet. Veiledning finnes på {GUIDANCE_URL}\n\n\
-         Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\ne-post: iplos@ssb.no\n",
+         Med vennlig hilsen\nIPLOS-gruppa\n\nStatistisk sentralbyrå\ne-post: iplos@ssb.test\n",
         m = valid_minutes,
     )
 }

@@ -23,10 +23,10 @@
 //!    and once more with its remaining digits (2, 6, 9) removed; or
 //! 3. its letters alone (digits removed), when there are at least 4 of them, occur inside
 //!    `full` — a piece of the username padded with digits, e.g. `hamar2024` for
-//!    `postmottak@hamar.kommune.no`.
+//!    `postmottak@hamar.kommune.test`.
 //!
 //! So `postmottak1`, `P0stm0ttak!9`, `postmotak12` and `Hamar2024` are refused for
-//! `postmottak@hamar.kommune.no`; `Sommer2024` and `abc123` are accepted.
+//! `postmottak@hamar.kommune.test`; `Sommer2024` and `abc123` are accepted.
 //!
 //! # Hashing
 //!
@@ -275,7 +275,7 @@ pub fn dummy_verify(password: &str, iterations: u32) {
 mod tests {
     use super::*;
 
-    const USER: &str = "postmottak@hamar.kommune.no";
+    const USER: &str = "postmottak@hamar.kommune.test";
 
     #[test]
     fn published_rules_with_their_wording() {
@@ -312,7 +312,7 @@ mod tests {
             "P0stm0ttak!9",
             "postmotak12",
             "pstmottak1",
-            "xpostmottak@hamar.kommune.no1",
+            "xpostmottak@hamar.kommune.test1",
             "Hamar2024",
             "kommune77",
         ] {
@@ -323,7 +323,7 @@ mod tests {
         }
         assert!(resembles_username(
             "meldingsansvarlig1",
-            "meldingsansvarlig@bergen.kommune.no"
+            "meldingsansvarlig@bergen.kommune.test"
         ));
     }
 

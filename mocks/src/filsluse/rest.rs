@@ -32,7 +32,10 @@
 //!   as **"SHA-1 hash of the file"**, no hash-type field — `originalFilename`,
 //!   `uploadUserFullName`, `downloadCount`, `uploadIntegrity`, `orgID` and the rest.
 //! - `GET /api/v1/folders/{folderId}/files/{fileId}[/download]` answer 302 to the file
-//!   routes.
+//!   routes; `token_type` is `bearer`, as MOVEit sends it.
+//! - `GET /api/v1/info` (`PublicOrgModel`, `rest_info.rs`) and
+//!   `GET /api/v1/folders/{id}/content` (`PagedModelOfFolderContentItemModel`,
+//!   `rest_content.rs`).
 //!
 //! Chosen here (not published, or not confirmable):
 //!
@@ -58,13 +61,14 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json};
 use serde_json::{Value, json};
 
 use super::FilsluseError;
 use super::core::{AuthOutcome, FolderKind, LOG, Portal, TokenPair, from_ms, oslo_iso, parse_id};
+use super::glob::mask_matches;
 use super::password::{self, PasswordRule};
 use super::store::{FileRow, UserRow};
 
@@ -80,6 +84,11 @@ pub(crate) fn routes() -> Router<App> {
         .route("/api/v1/folders/{id}", get(folder))
         .route("/api/v1/folders/{id}/subfolders", get(subfolders))
         .route("/api/v1/folders/{id}/files", get(folder_files))
+        .route(
+            "/api/v1/folders/{id}/content",
+            get(super::rest_content::folder_content),
+        )
+        .route("/api/v1/info", get(super::rest_info::info))
         .route("/api/v1/folders/{folder}/files/{file}", get(folder_file))
         .route(
             "/api/v1/folders/{folder}/files/{file}/download",
@@ -104,7 +113,7 @@ pub(crate) fn error(status: StatusCode, title: &str, detail: &str) -> Response {
         .into_response()
 }
 
-fn not_found() -> Response {
+pub(super) fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
         "Resource Not Found",
@@ -112,7 +121,7 @@ fn not_found() -> Response {
     )
 }
 
-fn internal(e: &FilsluseError) -> Response {
+pub(super) fn internal(e: &FilsluseError) -> Response {
     tracing::error!(target: LOG, "REST: {e}");
     error(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -174,7 +183,7 @@ fn change_required(portal: &Portal, description: &str) -> Response {
 }
 
 /// The signed-on user of a request with a valid `Authorization: Bearer` token.
-pub(crate) struct ApiUser(UserRow);
+pub(crate) struct ApiUser(pub(super) UserRow);
 
 impl FromRequestParts<App> for ApiUser {
     type Rejection = Response;
@@ -214,7 +223,7 @@ impl FromRequestParts<App> for ApiUser {
 fn tokens_json(t: &TokenPair) -> Response {
     let mut r = Json(json!({
         "access_token": t.access,
-        "token_type": "Bearer",
+        "token_type": "bearer",
         "expires_in": t.expires_in,
         "refresh_token": t.refresh,
     }))
@@ -390,22 +399,22 @@ fn user_id(username: &str) -> String {
 }
 
 /// Query parameters, keys compared case-insensitively.
-struct Q(HashMap<String, String>);
+pub(super) struct Q(HashMap<String, String>);
 
 impl Q {
-    fn new(raw: HashMap<String, String>) -> Q {
+    pub(super) fn new(raw: HashMap<String, String>) -> Q {
         Q(raw
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect())
     }
 
-    fn get(&self, k: &str) -> Option<&str> {
+    pub(super) fn get(&self, k: &str) -> Option<&str> {
         self.0.get(k).map(String::as_str)
     }
 
     /// `(page, perPage)`, or an error answer.
-    fn paging(&self) -> Result<(usize, usize), Response> {
+    pub(super) fn paging(&self) -> Result<(usize, usize), Response> {
         let parse = |k: &str, default: usize| -> Result<usize, Response> {
             match self.get(k) {
                 None | Some("") => Ok(default),
@@ -421,29 +430,13 @@ impl Q {
         Ok((parse("page", 1)?, parse("perpage", 25)?.min(1000)))
     }
 
-    fn descending(&self) -> bool {
+    pub(super) fn descending(&self) -> bool {
         self.get("sortdirection")
             .is_some_and(|d| d.eq_ignore_ascii_case("desc"))
     }
 }
 
-/// `*` and `?` wildcard match, case-insensitive.
-fn mask_matches(mask: &str, s: &str) -> bool {
-    fn go(m: &[char], s: &[char]) -> bool {
-        match (m.first(), s.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&m[1..], s) || (!s.is_empty() && go(m, &s[1..])),
-            (Some('?'), Some(_)) => go(&m[1..], &s[1..]),
-            (Some(a), Some(b)) => a == b && go(&m[1..], &s[1..]),
-            _ => false,
-        }
-    }
-    let m: Vec<char> = mask.to_lowercase().chars().take(256).collect();
-    let s: Vec<char> = s.to_lowercase().chars().collect();
-    go(&m, &s)
-}
-
-fn paged(
+pub(super) fn paged(
     items: Vec<Value>,
     page: usize,
     per_page: usize,
@@ -728,7 +721,7 @@ async fn folder_file(
     Path((folder, file)): Path<(String, String)>,
 ) -> Response {
     match file_in_folder(&portal, &user, &folder, &file) {
-        Ok(Some(f)) => Redirect::to(&format!("/api/v1/files/{}", f.id)).into_response(),
+        Ok(Some(f)) => found(&format!("/api/v1/files/{}", f.id)),
         Ok(None) => not_found(),
         Err(e) => internal(&e),
     }
@@ -740,7 +733,7 @@ async fn folder_file_download(
     Path((folder, file)): Path<(String, String)>,
 ) -> Response {
     match file_in_folder(&portal, &user, &folder, &file) {
-        Ok(Some(f)) => Redirect::to(&format!("/api/v1/files/{}/download", f.id)).into_response(),
+        Ok(Some(f)) => found(&format!("/api/v1/files/{}/download", f.id)),
         Ok(None) => not_found(),
         Err(e) => internal(&e),
     }
@@ -809,19 +802,16 @@ async fn download(
     }
 }
 
-async fn api_not_found(ApiUser(_user): ApiUser) -> Response {
+/// An unknown route: 404 whether or not the request is signed on (MOVEit routes first).
+async fn api_not_found() -> Response {
     not_found()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::mask_matches;
-
-    #[test]
-    fn masks() {
-        assert!(mask_matches("*.zip", "040300_iplos_test.ZIP"));
-        assert!(mask_matches("0403??_*", "040300_iplos.zip"));
-        assert!(!mask_matches("*.zip", "a.txt"));
-        assert!(mask_matches("*", ""));
+/// 302 Found to `location`, as MOVEit's folder-scoped file routes answer.
+fn found(location: &str) -> Response {
+    let mut r = StatusCode::FOUND.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
     }
+    r
 }

@@ -11,7 +11,7 @@ pub(crate) const MAX_PATH: usize = 256;
 ///
 /// ```
 /// use iplos_mocks::mail::mailbox_key;
-/// assert_eq!(mailbox_key(" <Postmottak@Hamar.KOMMUNE.no> "), "Postmottak@hamar.kommune.no");
+/// assert_eq!(mailbox_key(" <Postmottak@Hamar.KOMMUNE.test> "), "Postmottak@hamar.kommune.test");
 /// assert_eq!(mailbox_key("postmaster"), "postmaster");
 /// ```
 pub fn mailbox_key(address: &str) -> String {

@@ -7,7 +7,13 @@
 //! | `GET /messages/{id}` | the message as JSON: envelope, headers, subject, from, date, text, ... |
 //! | `GET /messages/{id}.eml` | the raw RFC 5322 bytes, `message/rfc822` |
 //!
-//! Errors are JSON `{"error": "..."}` with 400 (bad id), 404 (no such message) or 500.
+//! Every request needs `Authorization: Bearer <token>` ([`crate::http_auth`]; 401
+//! without). A mailbox must be an e-mail address (`local@domain`, letters, digits and
+//! `.!#$%&'*+/=?^_`{|}~-` in the local part, a DNS name as the domain, at most 254
+//! characters; no `/`, `\\`, `..` or control characters): anything else is 400.
+//!
+//! Errors are JSON `{"error": "..."}` with 400 (bad id or mailbox), 401 (no token), 404
+//! (no such message) or 500.
 
 use axum::Json;
 use axum::Router;
@@ -19,14 +25,44 @@ use serde_json::json;
 
 use super::MailError;
 use super::store::{MailStore, MessageId};
+use crate::http_auth::BearerToken;
 
-/// The API's routes over `store`.
-pub(crate) fn router(store: MailStore) -> Router {
+/// The API's routes over `store`, for requests carrying `token`.
+pub(crate) fn router(store: MailStore, token: &str) -> Router {
     Router::new()
         .route("/mailboxes", get(mailboxes))
         .route("/mailboxes/{address}/messages", get(mailbox_messages))
         .route("/messages/{id}", get(message))
         .with_state(store)
+        .layer(axum::middleware::from_fn_with_state(
+            BearerToken::new("mail", token),
+            crate::http_auth::require,
+        ))
+}
+
+/// Whether `address` can name a mailbox (see the module docs).
+fn valid_mailbox(address: &str) -> bool {
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+=?^_`{|}~.-".contains(c));
+    let domain_ok = !domain.is_empty()
+        && domain.len() <= 253
+        && domain.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    address.len() <= 254 && local_ok && domain_ok
 }
 
 /// An error answer.
@@ -65,6 +101,12 @@ async fn mailbox_messages(
     State(store): State<MailStore>,
     Path(address): Path<String>,
 ) -> Result<Response, ApiError> {
+    if !valid_mailbox(&address) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("{address:?} is not a mailbox address"),
+        ));
+    }
     let list = blocking(store, move |s| s.messages(&address)).await?;
     Ok(Json(list).into_response())
 }
@@ -104,5 +146,31 @@ async fn message(
             .await?
             .ok_or_else(not_found)?;
         Ok(Json(m).into_response())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_mailbox;
+
+    #[test]
+    fn mailbox_names() {
+        assert!(valid_mailbox("postmottak@hamar.kommune.test"));
+        assert!(valid_mailbox("Post.Mottak+x@Hamar.Kommune.test"));
+        for bad in [
+            "../../etc/passwd",
+            "..%2f..%2fetc%2fpasswd",
+            "a/b@x.test",
+            "a\\b@x.test",
+            "a..b@x.test",
+            "a@x..test",
+            "a@x/y",
+            "@x.test",
+            "a@",
+            "a b@x.test",
+            "a\n@x.test",
+        ] {
+            assert!(!valid_mailbox(bad), "{bad:?}");
+        }
     }
 }

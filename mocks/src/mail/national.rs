@@ -31,12 +31,13 @@ pub use crate::filsluse::notify::{NEW_FILE_SUBJECT, NEW_USER_SUBJECT, PASSWORD_S
 pub const SSB_NAME: &str = "Statistisk sentralbyrå";
 
 /// The sender address of every filsluse mail (seeds 000, 001, 003:
-/// "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>").
+/// "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>"; here on the reserved `.test` domain so
+/// that no mail the harness sends claims a real sender, see [`crate::national`]).
 pub const FILSLUSE_SENDER: &str = notify::SENDER_ADDRESS;
 
 /// The sender address of the 08:00 receipts. **\[model\]**: the seeds give `iplos@ssb.no`
-/// as SSB's IPLOS contact address (seed 000 §5.3, seed 002), not as the receipts' sender.
-pub const RECEIPT_SENDER: &str = "iplos@ssb.no";
+/// (here `iplos@ssb.test`, a reserved domain) as SSB's IPLOS contact address (seed 000 §5.3, seed 002), not as the receipts' sender.
+pub const RECEIPT_SENDER: &str = "iplos@ssb.test";
 
 /// How long the set-password link of [`password_mail`] is valid (seeds 000, 001, 003:
 /// "Passord må settes innen 60 minutter!", "You will have 60 minutes to use the link").
@@ -318,13 +319,13 @@ pub fn receipt_mail(receipt: &Receipt) -> Result<OutgoingMail, MailError> {
          \n\
          Kommunene vil få særskilt tilbakemelding på feil og mangler i innsendte data.\n\
          \n\
-         Ved spørsmål, ta kontakt med iplos@ssb.no.\n\
+         Ved spørsmål, ta kontakt med iplos@ssb.test.\n\
          \n\
          Med vennlig hilsen\n\
          IPLOS-gruppa\n\
          \n\
          Statistisk sentralbyrå\n\
-         e-post: iplos@ssb.no\n",
+         e-post: iplos@ssb.test\n",
         year = receipt.data_year,
         nr = receipt.kommunenr,
         name = receipt.kommune_name,
@@ -394,15 +395,15 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(
-            percent_encode("postmottak@hamar.kommune.no"),
-            "postmottak%40hamar.kommune.no"
+            percent_encode("postmottak@hamar.kommune.test"),
+            "postmottak%40hamar.kommune.test"
         );
         assert_eq!(percent_encode("a b/æ"), "a%20b%2F%C3%A6");
     }
 
     #[test]
     fn the_seed_notification_is_reproduced() {
-        let user = FilsluseUser::for_kommune("postmottak@hamar.kommune.no", "Hamar kommune");
+        let user = FilsluseUser::for_kommune("postmottak@hamar.kommune.test", "Hamar kommune");
         let file = NewFile {
             file_name: "040300_iplos_test.zip".into(),
             // 20.10.2016 18:31:29 Oslo (CEST) = 16:31:29 UTC
@@ -413,19 +414,19 @@ mod tests {
         };
         let mail = new_file_mail(&user, &FilsluseLinks::default(), &file);
         let expected = "1 New File Available\n\n\
-            /Home/Ekstern/iplos/postmottak@hamar.kommune.no/frassb\n\n\
+            /Home/Ekstern/iplos/postmottak@hamar.kommune.test/frassb\n\n\
             File Name: 040300_iplos_test.zip\n\n\
             Date and Time: 20.10.2016 18:31:29\n\n\
             Size: 24,544\n\n\
             Uploaded By: frassb\n\n\
             Tracking ID: 330435303\n\n\
-            Link: https://filsluse.ssb.no/human.aspx?OrgID=5281&Arg12=fileview&Arg06=330483371&Arg07=330435303&username=postmottak%40hamar.kommune.no\n\n\
+            Link: https://filsluse.ssb.no/human.aspx?OrgID=5281&Arg12=fileview&Arg06=330483371&Arg07=330435303&username=postmottak%40hamar.kommune.test\n\n\
             Integrity Verified: YES\n\n\
             Regards,\nStatistisk sentralbyrå\n";
         assert_eq!(mail.body, expected);
         assert_eq!(
             mail.from.to_string(),
-            "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>"
+            "Statistisk sentralbyrå <MoveITFilsluse@ssb.test>"
         );
     }
 
@@ -445,7 +446,7 @@ mod tests {
     #[test]
     fn receipts_split_by_slot() {
         let r = Receipt {
-            contact_email: "iplos@hamar.kommune.no".into(),
+            contact_email: "iplos@hamar.kommune.test".into(),
             kommunenr: "0403".into(),
             bydel: "00".into(),
             kommune_name: "Hamar".into(),

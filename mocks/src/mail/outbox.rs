@@ -30,7 +30,7 @@ use super::server::MailHandle;
 pub struct MailAddress {
     /// The display name, e.g. `Statistisk sentralbyrå`.
     pub name: Option<String>,
-    /// The address, e.g. `MoveITFilsluse@ssb.no`.
+    /// The address, e.g. `MoveITFilsluse@ssb.test`.
     pub address: String,
 }
 
@@ -309,8 +309,8 @@ mod tests {
             Arc::new(VirtualClock::new(t)),
         );
         let mail = OutgoingMail {
-            from: MailAddress::named("Statistisk sentralbyrå", "iplos@ssb.no"),
-            to: vec![MailAddress::new("postmottak@hamar.kommune.no")],
+            from: MailAddress::named("Statistisk sentralbyrå", "iplos@ssb.test"),
+            to: vec![MailAddress::new("postmottak@hamar.kommune.test")],
             subject: "Utløper på tid".into(),
             body: "Linje én\nLinje to\n".into(),
             date: None,
@@ -324,7 +324,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(&format!("Message-ID: {id}\r\n")), "{text}");
-        assert!(id.ends_with("@ssb.no>"));
+        assert!(id.ends_with("@ssb.test>"));
         assert!(text.contains("MIME-Version: 1.0\r\n"));
         assert!(text.contains("Content-Type: text/plain; charset=utf-8\r\n"));
         assert!(text.contains("Content-Transfer-Encoding: quoted-printable\r\n"));

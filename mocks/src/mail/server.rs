@@ -74,6 +74,11 @@ pub struct MailConfig {
     pub hostname: String,
     /// Protocol limits.
     pub limits: SmtpLimits,
+    /// The bearer token the HTTP reading API requires ([`crate::http_auth`]); random by
+    /// default.
+    pub http_token: String,
+    /// The HTTP reading API's limits (header timeout and size, connections).
+    pub http_limits: crate::http_limits::HttpLimits,
 }
 
 impl Default for MailConfig {
@@ -85,6 +90,8 @@ impl Default for MailConfig {
             storage: Storage::Memory,
             hostname: "mail.iplos-harness.invalid".to_string(),
             limits: SmtpLimits::default(),
+            http_token: crate::http_auth::random_token(),
+            http_limits: crate::http_limits::HttpLimits::default(),
         }
     }
 }
@@ -171,7 +178,8 @@ impl MailServer {
         ));
         let http_task = http_listener.map(|listener| {
             let mut rx = shutdown_rx.clone();
-            let app = super::http::router(store.clone());
+            let app = super::http::router(store.clone(), &config.http_token);
+            let limits = config.http_limits;
             tokio::spawn(async move {
                 let stop = async move {
                     while !*rx.borrow_and_update() {
@@ -180,16 +188,12 @@ impl MailServer {
                         }
                     }
                 };
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::error!(error = %e, "mail http: server failed");
-                }
+                crate::http_limits::serve(listener, app, limits, stop).await;
             })
         });
         tracing::info!(%smtp_addr, ?http_addr, "mail capture server started");
         Ok(MailHandle {
+            http_token: config.http_token.clone(),
             smtp_addr,
             http_addr,
             store,
@@ -215,6 +219,7 @@ pub struct MailHandle {
     shared: Arc<Shared>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    http_token: String,
 }
 
 impl std::fmt::Debug for MailHandle {
@@ -240,6 +245,11 @@ impl MailHandle {
     /// The HTTP API's base URL (`http://127.0.0.1:PORT`), if it runs.
     pub fn http_url(&self) -> Option<String> {
         self.http_addr.map(|a| format!("http://{a}"))
+    }
+
+    /// The bearer token the HTTP API requires (`Authorization: Bearer <token>`).
+    pub fn http_token(&self) -> &str {
+        &self.http_token
     }
 
     /// The store the server writes to (clones share it).

@@ -583,7 +583,7 @@ mod tests {
     fn msg(to: &[&str], raw: &str) -> NewMessage {
         NewMessage {
             received: Utc.with_ymd_and_hms(2018, 1, 15, 7, 0, 0).unwrap(),
-            mail_from: "iplos@ssb.no".into(),
+            mail_from: "iplos@ssb.test".into(),
             recipients: to.iter().map(|s| s.to_string()).collect(),
             helo: "client".into(),
             auth_user: None,

@@ -15,6 +15,7 @@ use super::options::{
     ServicebusOptions,
 };
 use crate::filsluse::{Filsluse, FilsluseConfig, MailNotifier};
+use crate::http_limits::HttpLimits;
 use crate::intake::Intake;
 use crate::mail::{MailConfig, MailServer, Outbox, OutboxConfig, Storage};
 use crate::receiver::{RUN_STORE_FILE, Receiver, ReceiverConfig, RunStore};
@@ -39,6 +40,7 @@ pub struct NationalBuilder {
     mail: Option<MailOptions>,
     ticker: bool,
     operator: Option<OperatorOptions>,
+    http: HttpLimits,
 }
 
 impl std::fmt::Debug for NationalBuilder {
@@ -70,6 +72,7 @@ impl Default for NationalBuilder {
             mail: None,
             ticker: false,
             operator: None,
+            http: HttpLimits::default(),
         }
     }
 }
@@ -144,6 +147,14 @@ impl NationalBuilder {
     /// Start SSB's operator API (needs Sendemodul and filsluse).
     pub fn operator(mut self, options: OperatorOptions) -> Self {
         self.operator = Some(options);
+        self
+    }
+
+    /// The limits of every HTTP server (Sendemodul, filsluse, the mail API, the operator
+    /// API); default [`HttpLimits::default`] (30 s header timeout, 32 KiB heads, 1 024
+    /// connections each).
+    pub fn http_limits(mut self, limits: HttpLimits) -> Self {
+        self.http = limits;
         self
     }
 
@@ -242,7 +253,12 @@ impl NationalBuilder {
                 outbox: outbox.clone(),
                 clock,
             };
-            n.operator = Some(OperatorServer::start(self.at(op.port), operator).await?);
+            let token = op
+                .token
+                .clone()
+                .unwrap_or_else(crate::http_auth::random_token);
+            n.operator =
+                Some(OperatorServer::start(self.at(op.port), operator, token, self.http).await?);
         }
         Ok(())
     }
@@ -256,6 +272,7 @@ impl NationalBuilder {
                 Some(dir) => Storage::Dir(dir),
                 None => Storage::Memory,
             },
+            http_limits: self.http,
             ..MailConfig::default()
         };
         let mail = MailServer::start(config, n.clock.clone())
@@ -290,6 +307,7 @@ impl NationalBuilder {
             bind: self.at(options.port),
             state_dir: self.path("filsluse"),
             kdf_iterations: options.kdf_iterations.unwrap_or(defaults.kdf_iterations),
+            http: self.http,
             ..defaults
         };
         let filsluse = Filsluse::start(config, n.clock.clone(), notifier)
@@ -413,6 +431,7 @@ impl NationalBuilder {
             data_year: self.data_year.unwrap_or(defaults.data_year),
             pins,
             max_part_bytes: options.max_part_bytes.unwrap_or(defaults.max_part_bytes),
+            http: self.http,
             ..defaults.clone()
         };
         let state_dir = if options.keep_uploads {

@@ -151,6 +151,11 @@ impl National {
         self.operator.as_ref().map(|o| o.url.as_str())
     }
 
+    /// The bearer token the operator API requires (`Authorization: Bearer <token>`).
+    pub fn operator_token(&self) -> Option<&str> {
+        self.operator.as_ref().map(|o| o.token.as_str())
+    }
+
     /// Stops everything in order (see the module docs) and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(op) = self.operator.take() {

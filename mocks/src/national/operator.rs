@@ -5,6 +5,9 @@
 //! |---|---|
 //! | `POST /feedback/{kommunenummer}?kind=test\|ordinary` | builds the kommune's feedback zip from every file it sent on that channel and puts it in its filsluse folder (which mails "1 New File Available" to postmottak); answers JSON with the file name, size, sha256 and the findings per rule; 404 when it sent nothing |
 //! | `POST /receipts` | sends the receipts owed now (the receipt ticker does it every few seconds) |
+//!
+//! Every request needs `Authorization: Bearer <token>` ([`crate::http_auth`]; the token is
+//! [`super::National::operator_token`], in `endpoints.json` as `admin.token`): 401 without.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -23,6 +26,8 @@ use tokio::task::JoinHandle;
 use super::error::NationalError;
 use super::feedback::feedback_from_intake;
 use crate::filsluse::Filsluse;
+use crate::http_auth::BearerToken;
+use crate::http_limits::HttpLimits;
 use crate::intake::{Channel, Intake};
 use crate::mail::Outbox;
 
@@ -42,13 +47,19 @@ pub(super) struct Operator {
 /// The running API.
 pub(super) struct OperatorServer {
     pub url: String,
+    pub token: String,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
 impl OperatorServer {
     /// Binds `addr` and serves.
-    pub async fn start(addr: SocketAddr, op: Operator) -> Result<OperatorServer, NationalError> {
+    pub async fn start(
+        addr: SocketAddr,
+        op: Operator,
+        token: String,
+        limits: HttpLimits,
+    ) -> Result<OperatorServer, NationalError> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| NationalError::start(format!("bind the operator API on {addr}"), e))?;
@@ -61,20 +72,24 @@ impl OperatorServer {
         let app = axum::Router::new()
             .route("/feedback/{knr}", axum::routing::post(publish))
             .route("/receipts", axum::routing::post(receipts))
-            .with_state(op);
+            .with_state(op)
+            .layer(axum::middleware::from_fn_with_state(
+                BearerToken::new("operator", token.clone()),
+                crate::http_auth::require,
+            ));
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(target: "iplos_mocks::national", "operator API stopped: {e}");
-            }
+            crate::http_limits::serve(listener, app, limits, shutdown).await;
         });
-        Ok(OperatorServer { url, stop, task })
+        Ok(OperatorServer {
+            url,
+            token,
+            stop,
+            task,
+        })
     }
 
     /// Stops serving; waits for the requests in hand.

@@ -232,6 +232,9 @@ pub struct OperatorOptions {
     pub port: u16,
     /// Kommunenummer → (kommune name, filsluse username).
     pub kommuner: BTreeMap<String, (String, String)>,
+    /// The bearer token the API requires; `None`: a random one
+    /// ([`super::National::operator_token`]).
+    pub token: Option<String>,
 }
 
 impl OperatorOptions {
@@ -249,6 +252,7 @@ impl OperatorOptions {
                     )
                 })
                 .collect(),
+            token: None,
         }
     }
 }

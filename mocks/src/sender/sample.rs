@@ -82,7 +82,7 @@ pub fn sample_melding(kommune_nr: &str, year: i32, seed: u64) -> Melding {
     let g2 = guid(&mut rng);
     let tid = format!("{year}-12-02T08:00:0");
     let base: u32 = rng.gen_range(100..10_000);
-    let domain = format!("k{kommune_nr}.kommune.no");
+    let domain = format!("k{kommune_nr}.kommune.test");
     Melding {
         header: Header::new(
             "iplos-harness",

@@ -188,7 +188,7 @@ async fn publishing_refuses_a_missing_user_a_wrong_kommune_and_an_empty_key() {
     let (fs, mails) = portal().await;
     let (m, bytes) = generated("0403", "status-t", 13);
     let input = test_input(m, bytes.clone());
-    let e = feedback::publish(&fs, "postmottak@hamar.kommune.no", &input).unwrap_err();
+    let e = feedback::publish(&fs, "postmottak@hamar.kommune.test", &input).unwrap_err();
     assert!(matches!(e, FeedbackError::NoSuchUser(_)), "{e}");
     assert!(e.to_string().contains("create it first"), "{e}");
 

@@ -79,7 +79,7 @@ async fn ordinary_feedback_from_publish_to_a_7z_opened_download() {
         .unwrap();
     assert_eq!(
         m2.from.as_deref(),
-        Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.no>")
+        Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.test>")
     );
     assert_eq!(m2.subject.as_deref(), Some("New File Notification"));
     assert_eq!(m2.date.as_deref(), Some("Wed, 8 Feb 2017 14:15:00 +0100"));

@@ -100,11 +100,11 @@ async fn curl_signs_on_lists_downloads_and_deletes() {
     // The listing, as in the seed's figure 4-11.
     let listing = curl(vec![s("-s"), s("-b"), jar.clone(), folder_url.clone()]).await;
     for needle in [
-        "Signed onto Statistisk sentralbyrå as IPLOS-Tilbakemelding Hamar kommune (postmottak@hamar.kommune.no)",
+        "Signed onto Statistisk sentralbyrå as IPLOS-Tilbakemelding Hamar kommune (postmottak@hamar.kommune.test)",
         "Individbasert Pleie og omsorgsstatistikk",
         "Nedlasting av kryptert feilliste og kontrolltabeller",
         "Velkommen til Statistisk sentralbyrå! Vennligst se dette området for viktige meldinger.",
-        "/ Home/ Ekstern/ iplos/ postmottak@hamar.kommune.no/ frassb/",
+        "/ Home/ Ekstern/ iplos/ postmottak@hamar.kommune.test/ frassb/",
         "Go To Folder...",
         "<th>Name</th><th>Created</th><th>Size/Contents</th><th>Creator</th><th>Download</th>",
         "Parent Folder",

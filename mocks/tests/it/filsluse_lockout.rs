@@ -65,7 +65,7 @@ async fn a_success_resets_the_count() {
 #[tokio::test]
 async fn unknown_usernames_lock_the_same_way() {
     let env = start().await;
-    let ghost = "postmottak@nowhere.kommune.no";
+    let ghost = "postmottak@nowhere.kommune.test";
     let mut answers = Vec::new();
     for _ in 0..6 {
         answers.push(password_grant(&env, ghost, "Wrong2024").await.1["error_description"].clone());
@@ -90,7 +90,7 @@ async fn browser_failures_count_and_lock_too() {
         assert!(r.text().contains("Invalid username or password."));
     }
     for _ in 0..2 {
-        password_grant(&env, "POSTMOTTAK@hamar.kommune.no", "Wrong2024").await;
+        password_grant(&env, "POSTMOTTAK@hamar.kommune.test", "Wrong2024").await;
     }
     let r = b.sign_on(HAMAR, GOOD).await;
     assert_eq!(r.status, StatusCode::OK);

@@ -31,10 +31,10 @@ async fn new_user_link_used_after_61_minutes_is_refused_then_a_fresh_request_wor
     );
     let text = welcome.text();
     assert!(text.starts_with("Velkommen til Statistisk sentralbyrå!"));
-    assert!(text.contains("Brukernavnet til kontoen er: postmottak@hamar.kommune.no"));
+    assert!(text.contains("Brukernavnet til kontoen er: postmottak@hamar.kommune.test"));
     assert!(text.contains("IPLOS-Tilbakemelding Hamar kommune"));
     assert!(text.contains(&welcome.link));
-    assert_eq!(FROM, "Statistisk sentralbyrå <MoveITFilsluse@ssb.no>");
+    assert_eq!(FROM, "Statistisk sentralbyrå <MoveITFilsluse@ssb.test>");
 
     // "New User Password Request".
     let mut b = env.browser();
@@ -171,7 +171,7 @@ async fn a_request_for_an_unknown_username_answers_the_same_and_sends_nothing() 
     let unknown = b
         .post(
             "/password/newuser",
-            &[("username", "postmottak@nowhere.kommune.no")],
+            &[("username", "postmottak@nowhere.kommune.test")],
         )
         .await;
     b.get("/password/newuser").await;
@@ -199,7 +199,7 @@ async fn forgotten_password_request_a_password_change() {
     let r = b
         .post(
             "/password/request",
-            &[("username", "Postmottak@Hamar.kommune.no")],
+            &[("username", "Postmottak@Hamar.kommune.test")],
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);

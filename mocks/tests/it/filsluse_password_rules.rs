@@ -187,7 +187,7 @@ async fn rest_password_change_required_then_new_password() {
     f.push(("new_password", GOOD));
     let (status, body) = env.token_form(&f).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["token_type"], "bearer");
     let me = env
         .api_get(body["access_token"].as_str().unwrap(), "/api/v1/users/self")
         .await

@@ -84,7 +84,7 @@ async fn configured_users_are_provisioned_without_mail() {
     assert!(hamar.full_name.starts_with("IPLOS-Tilbakemelding "));
     let alt = hamar
         .clone()
-        .with_username("meldingsansvarlig@hamar.kommune.no");
+        .with_username("meldingsansvarlig@hamar.kommune.test");
     let cfg = FilsluseConfig {
         users: vec![hamar.clone(), alt],
         ..config()
@@ -94,12 +94,12 @@ async fn configured_users_are_provisioned_without_mail() {
     assert!(env.mails.mails().is_empty());
     let u = env
         .fs
-        .user("meldingsansvarlig@hamar.kommune.no")
+        .user("meldingsansvarlig@hamar.kommune.test")
         .unwrap()
         .unwrap();
-    assert_eq!(u.email, "meldingsansvarlig@hamar.kommune.no");
+    assert_eq!(u.email, "meldingsansvarlig@hamar.kommune.test");
     assert_eq!(
         u.upload_folder.path,
-        "/Home/Ekstern/iplos/meldingsansvarlig@hamar.kommune.no/frassb"
+        "/Home/Ekstern/iplos/meldingsansvarlig@hamar.kommune.test/frassb"
     );
 }

@@ -14,9 +14,9 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Hamar's postmottak, the seeds' example user.
-pub const HAMAR: &str = "postmottak@hamar.kommune.no";
+pub const HAMAR: &str = "postmottak@hamar.kommune.test";
 /// A second kommune.
-pub const ELVERUM: &str = "postmottak@elverum.kommune.no";
+pub const ELVERUM: &str = "postmottak@elverum.kommune.test";
 /// A password that keeps every rule for both users.
 pub const GOOD: &str = "Sommer2024";
 

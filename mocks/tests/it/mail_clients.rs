@@ -10,11 +10,11 @@ use serde_json::Value;
 /// that need dot-stuffing (a lone ".", "..", ".x").
 fn norwegian_message() -> Vec<u8> {
     [
-        "From: =?utf-8?q?Statistisk_sentralbyr=C3=A5?= <iplos@ssb.no>",
-        "To: Postmottak@Hamar.Kommune.NO, iplos@hamar.kommune.no",
+        "From: =?utf-8?q?Statistisk_sentralbyr=C3=A5?= <iplos@ssb.test>",
+        "To: Postmottak@Hamar.Kommune.TEST, iplos@hamar.kommune.test",
         "Subject: =?utf-8?q?Kvittering_for_mottatte_IPLOS-data_bl=C3=A5b=C3=A6r?=",
         "Date: Mon, 15 Jan 2018 08:00:00 +0100",
-        "Message-ID: <receipt-0403@ssb.no>",
+        "Message-ID: <receipt-0403@ssb.test>",
         "MIME-Version: 1.0",
         "Content-Type: text/plain; charset=utf-8",
         "Content-Transfer-Encoding: 8bit",
@@ -41,8 +41,8 @@ async fn python_smtplib_mail_is_read_back_over_http() {
     let msg = norwegian_message();
     let v = py_send(
         handle.smtp_addr(),
-        "iplos@ssb.no",
-        &["Postmottak@Hamar.Kommune.NO", "iplos@hamar.kommune.no"],
+        "iplos@ssb.test",
+        &["Postmottak@Hamar.Kommune.TEST", "iplos@hamar.kommune.test"],
         &msg,
         &["--user", "hamar", "--password", "hemmelig1"],
     )
@@ -71,14 +71,17 @@ async fn python_smtplib_mail_is_read_back_over_http() {
     assert_eq!(code, 200);
     assert_eq!(boxes.as_array().unwrap().len(), 2, "{boxes}");
     assert_eq!(
-        entry(&boxes, "Postmottak@hamar.kommune.no").unwrap()["count"],
+        entry(&boxes, "Postmottak@hamar.kommune.test").unwrap()["count"],
         1
     );
-    assert_eq!(entry(&boxes, "iplos@hamar.kommune.no").unwrap()["count"], 1);
+    assert_eq!(
+        entry(&boxes, "iplos@hamar.kommune.test").unwrap()["count"],
+        1
+    );
 
     // GET /mailboxes/{address}/messages: any spelling of the domain, not of the local part.
     let (code, list) = http_json(&format!(
-        "{base}/mailboxes/Postmottak@HAMAR.kommune.no/messages"
+        "{base}/mailboxes/Postmottak@HAMAR.kommune.test/messages"
     ))
     .await;
     assert_eq!(code, 200);
@@ -86,12 +89,12 @@ async fn python_smtplib_mail_is_read_back_over_http() {
     assert_eq!(list.len(), 1);
     let row = &list[0];
     assert_eq!(row["subject"], "Kvittering for mottatte IPLOS-data blåbær");
-    assert_eq!(row["from"], "Statistisk sentralbyrå <iplos@ssb.no>");
+    assert_eq!(row["from"], "Statistisk sentralbyrå <iplos@ssb.test>");
     assert_eq!(row["date"], "Mon, 15 Jan 2018 08:00:00 +0100");
     assert_eq!(row["size"], msg.len());
     let id = row["id"].as_u64().unwrap();
     let (_, other) = http_json(&format!(
-        "{base}/mailboxes/postmottak@hamar.kommune.no/messages"
+        "{base}/mailboxes/postmottak@hamar.kommune.test/messages"
     ))
     .await;
     assert_eq!(other, serde_json::json!([]), "local part is case-sensitive");
@@ -99,14 +102,14 @@ async fn python_smtplib_mail_is_read_back_over_http() {
     // GET /messages/{id}: headers, envelope, text.
     let (code, m) = http_json(&format!("{base}/messages/{id}")).await;
     assert_eq!(code, 200);
-    assert_eq!(m["envelope"]["from"], "iplos@ssb.no");
+    assert_eq!(m["envelope"]["from"], "iplos@ssb.test");
     assert_eq!(
         m["envelope"]["to"],
-        serde_json::json!(["Postmottak@Hamar.Kommune.NO", "iplos@hamar.kommune.no"])
+        serde_json::json!(["Postmottak@Hamar.Kommune.TEST", "iplos@hamar.kommune.test"])
     );
     assert_eq!(m["helo"], "python-peer.invalid");
     assert_eq!(m["auth_user"], "hamar");
-    assert_eq!(m["message_id"], "<receipt-0403@ssb.no>");
+    assert_eq!(m["message_id"], "<receipt-0403@ssb.test>");
     assert_eq!(
         m["text"],
         "Data er ankommet og lastet til registeret i SSB.\r\n.\r\n..\r\n.punktum først\r\n\
@@ -129,8 +132,11 @@ async fn python_smtplib_mail_is_read_back_over_http() {
         captured.subject.as_deref(),
         Some("Kvittering for mottatte IPLOS-data blåbær")
     );
-    assert!(captured.is_for("iplos@HAMAR.kommune.no"));
-    assert_eq!(handle.messages("iplos@hamar.kommune.no").unwrap()[0].id, id);
+    assert!(captured.is_for("iplos@HAMAR.kommune.test"));
+    assert_eq!(
+        handle.messages("iplos@hamar.kommune.test").unwrap()[0].id,
+        id
+    );
 
     // Errors.
     let (code, e) = http_json(&format!("{base}/messages/999")).await;
@@ -149,8 +155,8 @@ async fn curl_smtp_upload_is_captured_byte_for_byte() {
     let msg = norwegian_message();
     let out = curl_smtp(
         handle.smtp_addr(),
-        "iplos@ssb.no",
-        &["postmottak@hamar.kommune.no", "kopi@hamar.kommune.no"],
+        "iplos@ssb.test",
+        &["postmottak@hamar.kommune.test", "kopi@hamar.kommune.test"],
         &msg,
     )
     .await;
@@ -159,13 +165,16 @@ async fn curl_smtp_upload_is_captured_byte_for_byte() {
         "curl smtp: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let (_, list) = http_json(&format!("{base}/mailboxes/kopi@hamar.kommune.no/messages")).await;
+    let (_, list) = http_json(&format!(
+        "{base}/mailboxes/kopi@hamar.kommune.test/messages"
+    ))
+    .await;
     let id = list[0]["id"].as_u64().expect("one message");
     let (code, eml) = http_get(&format!("{base}/messages/{id}.eml")).await;
     assert_eq!(code, 200);
     assert_eq!(eml, msg);
     let (_, m) = http_json(&format!("{base}/messages/{id}")).await;
-    assert_eq!(m["envelope"]["from"], "iplos@ssb.no");
+    assert_eq!(m["envelope"]["from"], "iplos@ssb.test");
     assert_eq!(m["subject"], "Kvittering for mottatte IPLOS-data blåbær");
     assert_eq!(m["auth_user"], Value::Null);
     handle.shutdown().await.unwrap();

@@ -39,10 +39,10 @@ async fn outbox_sends_to_the_capture_server_and_to_another() {
         Arc::clone(&clock),
     );
     let mail = OutgoingMail {
-        from: MailAddress::named("Statistisk sentralbyrå", "iplos@ssb.no"),
+        from: MailAddress::named("Statistisk sentralbyrå", "iplos@ssb.test"),
         to: vec![
-            MailAddress::named("Postmottak Hamar", "postmottak@hamar.kommune.no"),
-            MailAddress::new("kopi@hamar.kommune.no"),
+            MailAddress::named("Postmottak Hamar", "postmottak@hamar.kommune.test"),
+            MailAddress::new("kopi@hamar.kommune.test"),
         ],
         subject: "Kvittering: blåbærsyltetøy".into(),
         body: "Første linje\n.en linje med punktum først\n\nSiste linje æøå ÆØÅ\n".into(),
@@ -63,7 +63,7 @@ async fn outbox_sends_to_the_capture_server_and_to_another() {
     for (server, sent) in [(&a, &sent_a), (&b, &sent_b)] {
         let base = server.http_url().unwrap();
         let (_, list) = http_json(&format!(
-            "{base}/mailboxes/postmottak@hamar.kommune.no/messages"
+            "{base}/mailboxes/postmottak@hamar.kommune.test/messages"
         ))
         .await;
         let id = list[0]["id"].as_u64().expect("captured");
@@ -72,14 +72,14 @@ async fn outbox_sends_to_the_capture_server_and_to_another() {
             if std::ptr::eq(server, &a) { 2 } else { 1 }
         );
         let (_, m) = http_json(&format!("{base}/messages/{id}")).await;
-        assert_eq!(m["envelope"]["from"], "iplos@ssb.no");
+        assert_eq!(m["envelope"]["from"], "iplos@ssb.test");
         assert_eq!(
             m["envelope"]["to"],
-            serde_json::json!(["postmottak@hamar.kommune.no", "kopi@hamar.kommune.no"])
+            serde_json::json!(["postmottak@hamar.kommune.test", "kopi@hamar.kommune.test"])
         );
         assert_eq!(m["helo"], "ssb.iplos-harness.invalid");
         assert_eq!(m["subject"], "Kvittering: blåbærsyltetøy");
-        assert_eq!(m["from"], "Statistisk sentralbyrå <iplos@ssb.no>");
+        assert_eq!(m["from"], "Statistisk sentralbyrå <iplos@ssb.test>");
         assert_eq!(m["date"], "Mon, 15 Jan 2018 08:00:00 +0100");
         assert_eq!(m["message_id"], sent.message_id.as_str());
         assert_eq!(m["received"], "2018-01-15T07:00:00Z");
@@ -103,7 +103,7 @@ async fn outbox_sends_to_the_capture_server_and_to_another() {
         let to = header("To").unwrap();
         assert_eq!(
             to,
-            "\"Postmottak Hamar\" <postmottak@hamar.kommune.no>, kopi@hamar.kommune.no"
+            "\"Postmottak Hamar\" <postmottak@hamar.kommune.test>, kopi@hamar.kommune.test"
         );
         assert_eq!(
             m["text"],
@@ -127,7 +127,7 @@ async fn outbox_errors_are_reported() {
     };
     let outbox = Outbox::new(OutboxConfig::new("127.0.0.1", port), Arc::clone(&clock));
     let mail = OutgoingMail {
-        from: MailAddress::new("iplos@ssb.no"),
+        from: MailAddress::new("iplos@ssb.test"),
         to: vec![MailAddress::new("x@y.no")],
         subject: "s".into(),
         body: "b".into(),
@@ -146,7 +146,7 @@ async fn outbox_errors_are_reported() {
 
 fn receipt(arrived: DateTime<Utc>) -> Receipt {
     Receipt {
-        contact_email: "iplos.kontakt@hamar.kommune.no".into(),
+        contact_email: "iplos.kontakt@hamar.kommune.test".into(),
         kommunenr: "0403".into(),
         bydel: "00".into(),
         kommune_name: "Hamar".into(),
@@ -169,7 +169,7 @@ async fn receipt_through_the_outbox(arrived: DateTime<Utc>) -> CapturedMessage {
     let due = mail.date.expect("a receipt is dated at its slot");
     clock.set(due).unwrap();
     outbox.send(&mail).await.unwrap();
-    let m = only_message(&server, "iplos.kontakt@hamar.kommune.no").await;
+    let m = only_message(&server, "iplos.kontakt@hamar.kommune.test").await;
     server.shutdown().await.unwrap();
     m
 }
@@ -184,10 +184,10 @@ async fn receipt_for_a_friday_arrival_is_stamped_monday_0800() {
         m.received,
         Utc.with_ymd_and_hms(2018, 1, 15, 7, 0, 0).unwrap()
     );
-    assert_eq!(m.envelope.from, "iplos@ssb.no");
+    assert_eq!(m.envelope.from, "iplos@ssb.test");
     assert_eq!(
         m.from.as_deref(),
-        Some("Statistisk sentralbyrå <iplos@ssb.no>")
+        Some("Statistisk sentralbyrå <iplos@ssb.test>")
     );
     assert_eq!(m.subject.as_deref(), Some(national::RECEIPT_SUBJECT));
     let text = m.text.unwrap();
@@ -220,17 +220,17 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
     let server = start_with(MailConfig::default(), Arc::clone(&shared)).await;
     let outbox = Outbox::to_capture(&server, shared);
     let links = FilsluseLinks::new("http://127.0.0.1:18443");
-    let user = FilsluseUser::for_kommune("postmottak@hamar.kommune.no", "Hamar kommune");
+    let user = FilsluseUser::for_kommune("postmottak@hamar.kommune.test", "Hamar kommune");
 
     // New user.
     outbox
         .send(&national::new_user_mail(&user, &links))
         .await
         .unwrap();
-    let m = only_message(&server, "postmottak@hamar.kommune.no").await;
+    let m = only_message(&server, "postmottak@hamar.kommune.test").await;
     assert_eq!(
         m.from.as_deref(),
-        Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.no>")
+        Some("Statistisk sentralbyrå <MoveITFilsluse@ssb.test>")
     );
     assert_eq!(
         m.subject.as_deref(),
@@ -243,7 +243,7 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
         "En konto har blitt opprettet for IPLOS-kontakt i din kommune, \
          IPLOS-Tilbakemelding Hamar kommune. Kontoen gir tilgang"
     ));
-    assert!(text.contains("Brukernavnet til kontoen er: postmottak@hamar.kommune.no\n"));
+    assert!(text.contains("Brukernavnet til kontoen er: postmottak@hamar.kommune.test\n"));
     assert!(text.contains(
         "\nhttp://127.0.0.1:18443/human.aspx?OrgID=5281&arg12=passchangerequest&arg11=newuser\n"
     ));
@@ -256,7 +256,11 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
     assert_eq!(pw.expires_at, requested + chrono::Duration::minutes(60));
     outbox.send(&pw.mail).await.unwrap();
     let m = server
-        .wait_for_after(mark, |m| m.is_for("postmottak@hamar.kommune.no"), PATIENCE)
+        .wait_for_after(
+            mark,
+            |m| m.is_for("postmottak@hamar.kommune.test"),
+            PATIENCE,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -293,7 +297,11 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
         .await
         .unwrap();
     let m = server
-        .wait_for_after(mark, |m| m.is_for("postmottak@hamar.kommune.no"), PATIENCE)
+        .wait_for_after(
+            mark,
+            |m| m.is_for("postmottak@hamar.kommune.test"),
+            PATIENCE,
+        )
         .await
         .unwrap();
     assert_eq!(m.subject.as_deref(), Some(national::NEW_FILE_SUBJECT));
@@ -301,13 +309,13 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
     let text = m.text.unwrap().replace("\r\n", "\n");
     for line in [
         "1 New File Available\n",
-        "\n/Home/Ekstern/iplos/postmottak@hamar.kommune.no/frassb\n",
+        "\n/Home/Ekstern/iplos/postmottak@hamar.kommune.test/frassb\n",
         "\nFile Name: 040300_iplos.zip\n",
         "\nDate and Time: 06.02.2017 11:55:00\n",
         "\nSize: 1,234,567\n",
         "\nUploaded By: frassb\n",
         "\nTracking ID: 330435303\n",
-        "\nLink: http://127.0.0.1:18443/human.aspx?OrgID=5281&Arg12=fileview&Arg06=330483371&Arg07=330435303&username=postmottak%40hamar.kommune.no\n",
+        "\nLink: http://127.0.0.1:18443/human.aspx?OrgID=5281&Arg12=fileview&Arg06=330483371&Arg07=330435303&username=postmottak%40hamar.kommune.test\n",
         "\nIntegrity Verified: YES\n",
         "\nRegards,\nStatistisk sentralbyrå\n",
     ] {
@@ -315,7 +323,7 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
     }
     assert_eq!(
         server
-            .messages("postmottak@hamar.kommune.no")
+            .messages("postmottak@hamar.kommune.test")
             .unwrap()
             .len(),
         3

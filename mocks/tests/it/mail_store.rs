@@ -16,22 +16,22 @@ async fn restart_on_the_same_state_dir_keeps_the_mail() {
     let state = dir.path().join("mail-state");
     let first = start(MailConfig::in_dir(&state)).await;
     let m1 = simple_message(
-        "iplos@ssb.no",
-        "postmottak@hamar.kommune.no",
+        "iplos@ssb.test",
+        "postmottak@hamar.kommune.test",
         "one",
         "første",
     );
     let m2 = simple_message(
-        "iplos@ssb.no",
-        "postmottak@hamar.kommune.no",
+        "iplos@ssb.test",
+        "postmottak@hamar.kommune.test",
         "two",
         "andre",
     );
     for m in [&m1, &m2] {
         let v = py_send(
             first.smtp_addr(),
-            "iplos@ssb.no",
-            &["postmottak@hamar.kommune.no"],
+            "iplos@ssb.test",
+            &["postmottak@hamar.kommune.test"],
             m,
             &[],
         )
@@ -42,7 +42,7 @@ async fn restart_on_the_same_state_dir_keeps_the_mail() {
     let other = MailStore::open(&Storage::Dir(state.clone())).unwrap();
     assert_eq!(other.count().unwrap(), 2);
     drop(other);
-    let before = first.messages("postmottak@hamar.kommune.no").unwrap();
+    let before = first.messages("postmottak@hamar.kommune.test").unwrap();
     first.shutdown().await.unwrap();
 
     let second = start(MailConfig::in_dir(&state)).await;
@@ -51,9 +51,9 @@ async fn restart_on_the_same_state_dir_keeps_the_mail() {
     assert_eq!(code, 200);
     assert_eq!(
         boxes,
-        serde_json::json!([{"address": "postmottak@hamar.kommune.no", "count": 2}])
+        serde_json::json!([{"address": "postmottak@hamar.kommune.test", "count": 2}])
     );
-    let after = second.messages("postmottak@hamar.kommune.no").unwrap();
+    let after = second.messages("postmottak@hamar.kommune.test").unwrap();
     assert_eq!(after, before, "same ids, subjects, dates, received times");
     let (_, eml) = http_get(&format!("{base}/messages/{}.eml", after[0].id)).await;
     assert_eq!(eml, m1);
@@ -62,15 +62,15 @@ async fn restart_on_the_same_state_dir_keeps_the_mail() {
     // Ids go on from where they were.
     let v = py_send(
         second.smtp_addr(),
-        "iplos@ssb.no",
-        &["postmottak@hamar.kommune.no"],
+        "iplos@ssb.test",
+        &["postmottak@hamar.kommune.test"],
         &m1,
         &[],
     )
     .await;
     assert_eq!(v["ok"], true);
     let ids: Vec<u64> = second
-        .messages("postmottak@hamar.kommune.no")
+        .messages("postmottak@hamar.kommune.test")
         .unwrap()
         .iter()
         .map(|m| m.id)

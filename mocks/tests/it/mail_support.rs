@@ -34,13 +34,19 @@ pub fn peers_dir() -> PathBuf {
         .join("peers")
 }
 
-/// A capture server with the given configuration on the system clock.
+/// The reading API's bearer token in these tests ([`start_with`] sets it; [`http_get`]
+/// sends it).
+pub const TOKEN: &str = "test-token-of-the-mail-api";
+
+/// A capture server with the given configuration on the system clock (its API token
+/// [`TOKEN`]).
 pub async fn start(config: MailConfig) -> MailHandle {
     start_with(config, Arc::new(SystemClock)).await
 }
 
 /// A capture server with the given configuration and clock.
-pub async fn start_with(config: MailConfig, clock: Arc<dyn Clock>) -> MailHandle {
+pub async fn start_with(mut config: MailConfig, clock: Arc<dyn Clock>) -> MailHandle {
+    config.http_token = TOKEN.to_string();
     MailServer::start(config, clock)
         .await
         .expect("capture server starts")
@@ -110,7 +116,9 @@ pub async fn curl_smtp(addr: SocketAddr, from: &str, to: &[&str], msg: &[u8]) ->
 pub async fn http_get(url: &str) -> (u16, Vec<u8>) {
     let body = tempfile::NamedTempFile::new().expect("temp file");
     let mut cmd = Command::new("curl");
-    cmd.args(["-sS", "--max-time", "30", "-o"])
+    cmd.args(["-sS", "--max-time", "30", "-H"])
+        .arg(format!("Authorization: Bearer {TOKEN}"))
+        .arg("-o")
         .arg(body.path())
         .args(["-w", "%{http_code}", url]);
     let out = run(cmd).await;

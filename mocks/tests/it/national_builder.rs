@@ -115,15 +115,26 @@ async fn everything_answers_and_one_shutdown_frees_every_port() {
     assert_ne!(sm.addr(), refusing.addr());
     assert_ne!(sm.pin("0301"), refusing.pin("0301"));
     assert_eq!(refusing.pin("0301"), "000000");
+    let mail = national.mail().unwrap();
     for url in [
         format!("{}/Sendemodul/", sm.base_url()),
         format!("{}/Sendemodul/", refusing.base_url()),
         national.filsluse().unwrap().base_url().to_string(),
-        format!("{}/mailboxes", national.mail().unwrap().http_url().unwrap()),
     ] {
         let r = http.get(&url).send().await.unwrap();
         assert!(r.status().is_success(), "{url}: {}", r.status());
     }
+    // The mail API only with its token.
+    let boxes = format!("{}/mailboxes", mail.http_url().unwrap());
+    let r = http.get(&boxes).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = http
+        .get(&boxes)
+        .bearer_auth(mail.http_token())
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{boxes}: {}", r.status());
     // The filsluse user was made, with its "Ny bruker" mail.
     assert!(
         national
@@ -151,18 +162,28 @@ async fn everything_answers_and_one_shutdown_frees_every_port() {
 
     // The operator API: nothing owed, nothing sent.
     let op = national.operator_url().unwrap().to_string();
+    let token = national.operator_token().unwrap().to_string();
     let r = http.post(format!("{op}/receipts")).send().await.unwrap();
+    assert_eq!(r.status(), 401, "the operator API needs its token");
+    let r = http
+        .post(format!("{op}/receipts"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success());
     let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["sent"], 0);
     let r = http
         .post(format!("{op}/feedback/0301?kind=test"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
     let r = http
         .post(format!("{op}/feedback/9999?kind=test"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();

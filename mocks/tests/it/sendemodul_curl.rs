@@ -86,7 +86,7 @@ async fn curl_logs_in_uploads_and_gets_a_receipt_page() {
         s("-F"),
         format!("csrf={csrf}"),
         s("-F"),
-        s("epost=iplos@hamar.kommune.no"),
+        s("epost=iplos@hamar.kommune.test"),
         s("-F"),
         s("telefon=91234567"),
         s("-F"),

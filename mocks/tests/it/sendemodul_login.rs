@@ -168,15 +168,56 @@ async fn lockout_after_five_failures_survives_1000_wrong_pins_and_ends_on_the_cl
 }
 
 #[tokio::test]
-async fn one_address_trying_many_kommuner_is_locked_too() {
+async fn one_kommunes_typos_do_not_lock_out_another_on_the_same_address() {
     let env = start_at(config(), friday()).await;
-    for knr in ["0402", "0412", "0415", "0417", "0418"] {
+    // Five wrong PINs for Hamar from 127.0.0.1: Hamar is locked ...
+    for _ in 0..5 {
         let (s, _, _) = env
-            .login_raw(Channel::Ordinary, knr, "00", &orgnr(knr), "999999")
+            .login_raw(Channel::Ordinary, HAMAR, "00", &orgnr(HAMAR), "999999")
             .await;
         assert_eq!(s, StatusCode::UNAUTHORIZED);
     }
-    // Elverum has no failures, but the address has five.
+    let (s, _, _) = env
+        .login_raw(
+            Channel::Ordinary,
+            HAMAR,
+            "00",
+            &orgnr(HAMAR),
+            &env.sm.pin(HAMAR),
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "the account is locked");
+    // ... and Elverum, from the same address, logs in.
+    let (s, c, _) = env
+        .login_raw(
+            Channel::Ordinary,
+            ELVERUM,
+            "00",
+            &orgnr(ELVERUM),
+            &env.sm.pin(ELVERUM),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(c.is_some());
+}
+
+#[tokio::test]
+async fn one_address_trying_many_kommuner_is_locked_far_later() {
+    let cfg = SendemodulConfig {
+        max_failures_per_address: 12,
+        ..config()
+    };
+    let env = start_at(cfg, friday()).await;
+    // Two wrong PINs each for six kommuner: none is locked, the address is after 12.
+    for knr in ["0402", "0412", "0415", "0417", "0418", "0419"] {
+        for _ in 0..2 {
+            let (s, _, _) = env
+                .login_raw(Channel::Ordinary, knr, "00", &orgnr(knr), "999999")
+                .await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{knr}");
+        }
+    }
+    // Elverum has no failures, but the address has twelve.
     let (s, _, _) = env
         .login_raw(
             Channel::Ordinary,

@@ -13,7 +13,7 @@ use iplos_model::calendar::{Clock, VirtualClock};
 use reqwest::StatusCode;
 use sendemodul_support::*;
 
-const CONTACT: &str = "iplos@hamar.kommune.no";
+const CONTACT: &str = "iplos@hamar.kommune.test";
 
 async fn capture(clock: &VirtualClock) -> MailHandle {
     MailServer::start(

@@ -164,7 +164,7 @@ impl Env {
             cookie,
             &[
                 ("csrf", &csrf),
-                ("epost", "iplos@hamar.kommune.no"),
+                ("epost", "iplos@hamar.kommune.test"),
                 ("telefon", "+47 912 34 567"),
                 ("tilbakemeldingspassord", "Hemmelig42"),
             ],

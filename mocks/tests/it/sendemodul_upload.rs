@@ -23,7 +23,7 @@ async fn a_generated_file_is_stored_checked_and_receipted_on_the_page() {
     assert_eq!(s.size, file.len() as u64);
     assert_eq!(s.data_year, 2017);
     assert_eq!(s.checked_year, 2017);
-    assert_eq!(s.contact_email, "iplos@hamar.kommune.no");
+    assert_eq!(s.contact_email, "iplos@hamar.kommune.test");
     assert_eq!(s.contact_phone.as_deref(), Some("+47 912 34 567"));
     assert_eq!(s.feedback_key, "Hemmelig42");
     let sum = s.summary.unwrap();
@@ -69,7 +69,7 @@ async fn a_generated_file_is_stored_checked_and_receipted_on_the_page() {
 fn split_fields<'a>(csrf: &'a str, no: &'a str, group: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("csrf", csrf),
-        ("epost", "iplos@hamar.kommune.no"),
+        ("epost", "iplos@hamar.kommune.test"),
         ("tilbakemeldingspassord", "Hemmelig42"),
         ("del", no),
         ("antall_deler", "3"),

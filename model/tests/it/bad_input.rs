@@ -171,7 +171,7 @@ fn orgnr() -> String {
 const MELDING_ATTRS: &str = "versjon=\"56.0.0\" meldingstype=\"K\" leverandor=\"Øvre Fagsystem AS\" navnEPJ=\"OmsorgEPJ\" versjonEPJ=\"12.4\" versjonUt=\"3.0\"";
 
 /// The contacts and kommune that end every message here.
-const TAIL: &str = "  <Kontaktperson kontPerson=\"Åse Ødegård\" meldEpost1=\"ase@bergen.kommune.no\" typeKontaktperson=\"16\"/>\n  <Kontaktperson kontPerson=\"Kåre Ærlig\" meldEpost1=\"kare@bergen.kommune.no\" typeKontaktperson=\"17\"/>\n  <Kommune kommuneNr=\"4601\"/>\n</Melding>\n";
+const TAIL: &str = "  <Kontaktperson kontPerson=\"Åse Ødegård\" meldEpost1=\"ase@bergen.kommune.test\" typeKontaktperson=\"16\"/>\n  <Kontaktperson kontPerson=\"Kåre Ærlig\" meldEpost1=\"kare@bergen.kommune.test\" typeKontaktperson=\"17\"/>\n  <Kommune kommuneNr=\"4601\"/>\n</Melding>\n";
 
 fn head(encoding: &str) -> String {
     format!(

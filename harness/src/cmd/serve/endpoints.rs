@@ -54,12 +54,18 @@ pub(super) struct FilsluseEndpoint {
 pub(super) struct MailEndpoint {
     pub(super) smtp: String,
     pub(super) http_api: String,
+    /// `Authorization: Bearer <token>` for the reading API.
+    pub(super) token: String,
     pub(super) relay: Option<String>,
+    /// The `--contacts` file, if any.
+    pub(super) contacts: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct AdminEndpoint {
     pub(super) url: String,
+    /// `Authorization: Bearer <token>` for the operator API.
+    pub(super) token: String,
     pub(super) publish_feedback: String,
 }
 
@@ -96,6 +102,9 @@ pub(super) struct KommuneEndpoint {
     pub(super) bydel: &'static str,
     pub(super) sendemodul_pin: String,
     pub(super) filsluse_username: String,
+    /// Where the kommune's filsluse mail goes: its `.test` postmottak, or its `--contacts`
+    /// mailbox.
+    pub(super) mail_to: String,
     pub(super) her_id: u32,
     pub(super) username: String,
     pub(super) password: String,
