@@ -7,6 +7,7 @@
 
 pub mod catalogue;
 mod content;
+mod syntax;
 mod validate;
 
 use std::io::Read;
