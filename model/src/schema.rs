@@ -513,8 +513,10 @@ fn days_in_month(year: i64, month: u32) -> u32 {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         _ => {
-            // XML Schema 1.0 has no year 0: year -1 is 1 BCE, a leap year in the proleptic calendar.
-            let y = if year < 0 { year + 1 } else { year };
+            // libxml2 applies the Gregorian rule to the signed year as written (-0004 and
+            // -0400 are leap years, -0001 and -0100 are not), not the XSD 1.0 reading in
+            // which -0001 is 1 BCE.
+            let y = year;
             if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
                 29
             } else {
