@@ -469,6 +469,12 @@ pub fn parse_date_time(s: &str, with_time: bool) -> Result<XsDateTime, String> {
         time = Some((h, mi, sec, nanos));
         rest = r;
     }
+    // libxml2 lets whitespace follow the timezone of an xs:dateTime (only there:
+    // not after a dateTime without a timezone, not after an xs:date).
+    let trimmed = rest.trim_end_matches([' ', '\t', '\n', '\r']);
+    if with_time && !trimmed.is_empty() && trimmed.len() < rest.len() {
+        rest = trimmed;
+    }
     let tz_minutes = if rest.is_empty() {
         None
     } else if rest == "Z" {

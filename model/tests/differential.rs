@@ -39,7 +39,11 @@ fn check_agrees_with_xmllint_on_mutants() {
                 d.xmllint,
                 d.ours,
                 d.mutations.join("; "),
-                d.xmllint_output.lines().take(3).collect::<Vec<_>>().join("\n"),
+                d.xmllint_output
+                    .lines()
+                    .take(3)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 d.our_findings
             )
         })

@@ -233,7 +233,9 @@ pub(crate) fn processing_instruction(content: &str) -> Res<()> {
     }
     let rest = &content[n..];
     if !rest.is_empty() && !is_space(rest.as_bytes()[0]) {
-        return err(format!("no space after the processing-instruction target {target}"));
+        return err(format!(
+            "no space after the processing-instruction target {target}"
+        ));
     }
     Ok(())
 }
@@ -264,9 +266,9 @@ pub(crate) fn doctype(raw: &str) -> Res<()> {
             let Some(p) = c.quoted() else {
                 return err("malformed DOCTYPE: public id literal expected");
             };
-            let ok = p.bytes().all(|b| {
-                b.is_ascii_alphanumeric() || b" \r\n-'()+,./:=?;!*#@$_%".contains(&b)
-            });
+            let ok = p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b" \r\n-'()+,./:=?;!*#@$_%".contains(&b));
             if !ok {
                 return err("malformed DOCTYPE: invalid character in the public id");
             }
@@ -338,7 +340,9 @@ pub(crate) fn start_tag<'a>(content: &'a str, attrs: &mut Vec<RawAttr<'a>>) -> R
             break;
         }
         if !had_space {
-            return err(format!("attributes construct error in <{name}> (a blank is needed between attributes)"));
+            return err(format!(
+                "attributes construct error in <{name}> (a blank is needed between attributes)"
+            ));
         }
         let Some(aname) = c.name() else {
             return err(format!("error parsing attribute name in <{name}>"));
@@ -350,7 +354,9 @@ pub(crate) fn start_tag<'a>(content: &'a str, attrs: &mut Vec<RawAttr<'a>>) -> R
             return err(format!("the value of {aname} in <{name}> is not quoted"));
         };
         if value.contains('<') {
-            return err(format!("'<' is not allowed in an attribute value (<{name}>)"));
+            return err(format!(
+                "'<' is not allowed in an attribute value (<{name}>)"
+            ));
         }
         if attrs.iter().any(|a| a.name == aname) {
             return err(format!("attribute {aname} appears twice on <{name}>"));
@@ -402,7 +408,16 @@ mod tests {
         let mut v = Vec::new();
         assert_eq!(start_tag("a b='1'\n c=\"2\" ", &mut v), Ok("a"));
         assert_eq!(v.len(), 2);
-        for bad in ["a b=\"1\"c=\"2\"", "a b", "a b=1", "a (=\"1\"", "a b=\"1\" b=\"2\"", "1a", "a b=\"<\"", "a/ "] {
+        for bad in [
+            "a b=\"1\"c=\"2\"",
+            "a b",
+            "a b=1",
+            "a (=\"1\"",
+            "a b=\"1\" b=\"2\"",
+            "1a",
+            "a b=\"<\"",
+            "a/ ",
+        ] {
             assert!(start_tag(bad, &mut v).is_err(), "{bad}");
         }
         assert!(is_qname("a:b") && !is_qname("a:b:c") && !is_qname(":a") && !is_qname("a:"));
@@ -417,7 +432,13 @@ mod tests {
             Err(SyntaxError::Refused(_))
         ));
         assert!(doctype("<!DOCTYPEMelding>").is_ok());
-        for bad in ["<!DOCTYPE>", "<!doctype a>", "<!DOCTYPE a [ x ]>", "<!DOCTYPE a SYSTEM>", "<!DOCTYPE 1a>"] {
+        for bad in [
+            "<!DOCTYPE>",
+            "<!doctype a>",
+            "<!DOCTYPE a [ x ]>",
+            "<!DOCTYPE a SYSTEM>",
+            "<!DOCTYPE 1a>",
+        ] {
             assert!(matches!(doctype(bad), Err(SyntaxError::Syntax(_))), "{bad}");
         }
         assert!(processing_instruction("pi x").is_ok());
@@ -534,7 +555,9 @@ pub(crate) fn namespaces(content: &str, attrs: &[RawAttr<'_>], values: &[String]
                 return err(format!("xmlns:{p}: empty XML namespace is not allowed"));
             }
             if (p == "xml") != (v == NS_XML) || v == NS_XMLNS {
-                return err(format!("xmlns:{p}=\"{v}\": the xml prefix and its URI go together"));
+                return err(format!(
+                    "xmlns:{p}=\"{v}\": the xml prefix and its URI go together"
+                ));
             }
         }
     }
@@ -546,7 +569,10 @@ fn unreserved(b: u8) -> bool {
 }
 
 fn sub_delim(b: u8) -> bool {
-    matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
+    matches!(
+        b,
+        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
+    )
 }
 
 /// Length of a run of `ok` characters and percent-encodings at the start of `s`; `None`
@@ -659,10 +685,37 @@ mod uri_tests {
 
     #[test]
     fn uris_as_libxml2_sees_them() {
-        for ok in ["urn:x", "a:b", "%41", "?x", "http://[::1]/", "http://u@h:1/p?q#f", "a/b:c", "//host", "///x", "http://www.npr.no/xmlstds/56_0_0_ipl#", "http://a:80/"] {
+        for ok in [
+            "urn:x",
+            "a:b",
+            "%41",
+            "?x",
+            "http://[::1]/",
+            "http://u@h:1/p?q#f",
+            "a/b:c",
+            "//host",
+            "///x",
+            "http://www.npr.no/xmlstds/56_0_0_ipl#",
+            "http://a:80/",
+        ] {
             assert!(uri_ok(ok), "{ok}");
         }
-        for bad in ["a b", "http://a:b/", "1a:b", "#a#b", "%zz", "http://a]b/", "http://ex.com/a{b", "a|b", "a\\b", "http://u@h@x/", ":x", "http://h:/x", "http://h:8a/x", "http://www.©pr.no"] {
+        for bad in [
+            "a b",
+            "http://a:b/",
+            "1a:b",
+            "#a#b",
+            "%zz",
+            "http://a]b/",
+            "http://ex.com/a{b",
+            "a|b",
+            "a\\b",
+            "http://u@h@x/",
+            ":x",
+            "http://h:/x",
+            "http://h:8a/x",
+            "http://www.©pr.no",
+        ] {
             assert!(!uri_ok(bad), "{bad}");
         }
     }

@@ -18,7 +18,7 @@ use super::syntax::{self, SyntaxError};
 use super::{EventLines, Findings, Item, Limits, Source};
 use crate::message::{Bruker, Event, EventKind, Header, Kontaktperson, Notifikasjon, Status};
 use crate::schema::{self, ElementDecl, NS_IPL, NS_XSI, Use};
-use crate::xml_input::{DecodeError, Utf8Input};
+use crate::xml_input::{DecodeError, SourceEncoding, Utf8Input};
 
 /// One open element.
 struct Frame {
@@ -292,7 +292,24 @@ pub(crate) fn validate(
                     );
                     return false;
                 }
-                if !pass.chars_ok(&d, start_line) || !pass.syntax(syntax::declaration(&d), start_line) {
+                let decl = syntax::declaration(&d).map_err(|e| (e, ()));
+                if !pass.chars_ok(&d, start_line)
+                    || !pass.syntax(decl.clone().map_err(|(e, _)| e), start_line)
+                {
+                    return false;
+                }
+                // The declaration may be longer than what the encoding was sniffed from.
+                let declared = decl.ok().and_then(|d| d.encoding);
+                if let Some(label) = declared
+                    && SourceEncoding::from_label(&label) != Some(reader.get_ref().encoding())
+                {
+                    let msg = match SourceEncoding::from_label(&label) {
+                        None => DecodeError::Unsupported(label).to_string(),
+                        Some(_) => format!(
+                            "the encoding \"{label}\" is declared too far from the start of the file to be used"
+                        ),
+                    };
+                    pass.findings.push(&r::WF_ENCODING, start_line, "/", msg);
                     return false;
                 }
             }
@@ -322,12 +339,8 @@ pub(crate) fn validate(
                     return false;
                 }
                 if pass.doctype_seen {
-                    pass.findings.push(
-                        &r::WF_SYNTAX,
-                        start_line,
-                        "/",
-                        "a second DOCTYPE",
-                    );
+                    pass.findings
+                        .push(&r::WF_SYNTAX, start_line, "/", "a second DOCTYPE");
                     return false;
                 }
                 pass.doctype_seen = true;
