@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{Duration, NaiveDate};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use iplos_model::ids::{OrgNr, PersonId, PersonIdKind, Sex};
 use iplos_model::message::{
     Bruker, EMPTY_GUID, Event, EventKind, Header, Kontaktperson, MessageWriter, Notifikasjon,

@@ -699,7 +699,7 @@ fn mutate_once(b: &mut Vec<u8>, rng: &mut ChaCha8Rng) -> String {
             b[p] = v;
             format!("byte {p} := {v:#04x}")
         }
-        2 | 3 | 4 => {
+        2..=4 => {
             let p = pos(b, rng);
             let s = *SNIPPETS.choose(rng).unwrap_or(&"");
             splice(b, p, 0, s.as_bytes());
@@ -757,7 +757,7 @@ fn mutate_once(b: &mut Vec<u8>, rng: &mut ChaCha8Rng) -> String {
                 }
             }
         }
-        10 | 11 | 12 => {
+        10..=12 => {
             let attrs = attributes(b);
             let Some(&(s, v, e)) = attrs.choose(rng) else {
                 return "attribute (none)".into();

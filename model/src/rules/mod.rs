@@ -7,7 +7,6 @@
 
 pub mod catalogue;
 mod content;
-mod syntax;
 mod validate;
 
 use std::io::Read;

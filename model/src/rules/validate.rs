@@ -14,11 +14,11 @@ use quick_xml::name::{NamespaceError, QName, ResolveResult};
 use quick_xml::reader::NsReader;
 
 use super::catalogue as r;
-use super::syntax::{self, SyntaxError};
 use super::{EventLines, Findings, Item, Limits, Source};
 use crate::message::{Bruker, Event, EventKind, Header, Kontaktperson, Notifikasjon, Status};
 use crate::schema::{self, ElementDecl, NS_IPL, NS_XSI, Use};
 use crate::xml_input::{DecodeError, SourceEncoding, Utf8Input};
+use crate::xml_syntax::{self as syntax, SyntaxError};
 
 /// One open element.
 struct Frame {
@@ -445,7 +445,7 @@ pub(crate) fn validate(
         }
         if raw_doctype {
             let raw = String::from_utf8_lossy(&buf);
-            if !pass.syntax(syntax::doctype(&raw), pass.line) {
+            if !pass.syntax(syntax::doctype(&raw), start_line) {
                 return false;
             }
         }

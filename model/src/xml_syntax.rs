@@ -36,8 +36,7 @@ pub(crate) fn is_name_char(c: char) -> bool {
 
 /// Whether `s` is an XML Name.
 pub(crate) fn is_name(s: &str) -> bool {
-    let mut it = s.chars();
-    it.next().is_some_and(is_name_start_char) && it.all(is_name_char)
+    !s.is_empty() && name_len(s) == s.len()
 }
 
 /// Whether `s` is a QName: one NCName, or two joined by one colon.
@@ -58,11 +57,42 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
+/// ASCII name characters: 1 = NameChar, 2 = also NameStartChar.
+const ASCII_NAME: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let c = i as u8;
+        t[i] = if c.is_ascii_alphabetic() || c == b'_' || c == b':' {
+            2
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            1
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
 /// Length of the Name at the start of `s` (0 when there is none).
 fn name_len(s: &str) -> usize {
-    let mut end = 0;
-    for (i, c) in s.char_indices() {
-        let ok = if i == 0 {
+    let b = s.as_bytes();
+    // ASCII fast path: almost every name in a message.
+    let mut i = 0;
+    while i < b.len() && b[i] < 0x80 {
+        let class = ASCII_NAME[b[i] as usize];
+        if class == 0 || (i == 0 && class != 2) {
+            return i;
+        }
+        i += 1;
+    }
+    if i == b.len() {
+        return i;
+    }
+    let mut end = i;
+    for (k, c) in s[i..].char_indices() {
+        let ok = if i + k == 0 {
             is_name_start_char(c)
         } else {
             is_name_char(c)
@@ -70,7 +100,7 @@ fn name_len(s: &str) -> usize {
         if !ok {
             break;
         }
-        end = i + c.len_utf8();
+        end = i + k + c.len_utf8();
     }
     end
 }
@@ -289,9 +319,9 @@ pub(crate) fn doctype(raw: &str) -> Res<()> {
                 c.i += 1;
                 break;
             }
-            if rest.starts_with("<!--") {
-                match rest[4..].find("--") {
-                    Some(p) if rest[4 + p..].starts_with("-->") => c.i += 4 + p + 3,
+            if let Some(body) = rest.strip_prefix("<!--") {
+                match body.find("--") {
+                    Some(p) if body[p..].starts_with("-->") => c.i += 4 + p + 3,
                     _ => return err("malformed comment in the DOCTYPE"),
                 }
             } else if rest.starts_with("<?") {
@@ -455,6 +485,10 @@ mod tests {
 pub(crate) fn attribute_value(raw: &str, out: &mut String) -> Res<()> {
     out.clear();
     let b = raw.as_bytes();
+    if !b.iter().any(|&c| matches!(c, b'&' | b'\r' | b'\t' | b'\n')) {
+        out.push_str(raw);
+        return Ok(());
+    }
     let mut i = 0;
     let mut plain = 0;
     while i < b.len() {
