@@ -4,6 +4,10 @@
 //!
 //! Run: `cargo bench -p iplos-model --bench check` (set `IPLOS_BENCH_NOTIFICATIONS` to change
 //! the size; default 60 000 notifications, about 40 MB).
+//!
+//! The group `oslo-2024` compares whole processes on the generated Oslo 2024 message at
+//! scale 1.0 (seed 1): this bench binary re-run as a child that only checks the file
+//! (`IPLOS_BENCH_CHILD=FILE`), next to `xmllint --noout --schema` on the same file.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -11,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use chrono::{Duration, NaiveDate};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use iplos_model::ids::{OrgNr, PersonId, PersonIdKind, Sex};
 use iplos_model::message::{
     Bruker, EMPTY_GUID, Event, EventKind, Header, Kontaktperson, MessageWriter, Notifikasjon,
@@ -180,5 +184,79 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+/// The generated Oslo 2024 message at scale 1.0.
+fn oslo_2024(dir: &Path) -> PathBuf {
+    let file = dir.join("oslo-2024-scale-1.0.xml");
+    if !file.exists() {
+        let m = iplos_model::municipality::lookup(2024, "0301").expect("Oslo");
+        let data = iplos_generators::generate_kommune(
+            2024,
+            m,
+            &iplos_generators::GenConfig::with_scale(1.0),
+            1,
+        )
+        .expect("generate");
+        let out = BufWriter::new(File::create(&file).expect("create"));
+        iplos_model::message::write_message(&data.melding, out, OutputEncoding::Utf8)
+            .expect("write");
+    }
+    file
+}
+
+fn processes(c: &mut Criterion) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let file = oslo_2024(&dir);
+    let bytes = std::fs::metadata(&file).expect("size").len();
+    eprintln!(
+        "Oslo 2024 scale 1.0: {} ({:.1} MB)",
+        file.display(),
+        bytes as f64 / 1e6
+    );
+    let me = std::env::current_exe().expect("bench binary");
+    let mut g = c.benchmark_group("oslo-2024");
+    g.throughput(Throughput::Bytes(bytes));
+    g.sample_size(10);
+    g.bench_function("check (whole process)", |b| {
+        b.iter(|| {
+            let st = Command::new(&me)
+                .env("IPLOS_BENCH_CHILD", &file)
+                .status()
+                .expect("child");
+            assert!(st.success(), "the check child failed");
+        })
+    });
+    let xsd = xsd();
+    if Command::new("xmllint").arg("--version").output().is_ok() && xsd.exists() {
+        g.bench_function("xmllint --noout --schema (whole process)", |b| {
+            b.iter(|| {
+                let out = Command::new("xmllint")
+                    .arg("--noout")
+                    .arg("--schema")
+                    .arg(&xsd)
+                    .arg(&file)
+                    .output()
+                    .expect("xmllint");
+                assert!(out.status.code().is_some(), "xmllint died");
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, processes);
+
+fn main() {
+    // The child of the `oslo-2024` group: check one file, as `iplos-harness check` does.
+    if let Some(file) = std::env::var_os("IPLOS_BENCH_CHILD") {
+        // As harness/src/cmd/check.rs: the file itself (the reader buffers 64 kB reads).
+        let r = check(File::open(file).expect("open"), &CheckOptions::default());
+        std::process::exit(i32::from(
+            !r.findings
+                .iter()
+                .all(|f| f.category == iplos_model::rules::Category::Content),
+        ));
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

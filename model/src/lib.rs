@@ -10,3 +10,4 @@ pub mod municipality;
 pub mod rules;
 pub mod schema;
 pub mod xml_input;
+pub(crate) mod xml_syntax;

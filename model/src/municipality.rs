@@ -226,7 +226,49 @@ pub struct Municipality {
     county: County,
     valid_from: u16,
     valid_to: Option<u16>,
-    population: PopulationByAge,
+    population: LazyPopulation,
+}
+
+/// Where a kommune's population is: built on first use (mapping the 2023 table onto
+/// every structure takes tens of milliseconds that `check` never needs).
+#[derive(Debug, Clone, PartialEq)]
+struct LazyPopulation {
+    structure: usize,
+    number: String,
+}
+
+impl Serialize for LazyPopulation {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(s)
+    }
+}
+
+impl LazyPopulation {
+    fn get(&self) -> &'static PopulationByAge {
+        static NONE: PopulationByAge = PopulationByAge {
+            males: Vec::new(),
+            females: Vec::new(),
+        };
+        populations()
+            .and_then(|p| p.get(self.structure))
+            .and_then(|m| m.get(&self.number))
+            .unwrap_or(&NONE)
+    }
+}
+
+/// The population of every kommune in every structure (see [`population_per_structure`]).
+fn populations() -> Option<&'static Vec<HashMap<String, PopulationByAge>>> {
+    static P: OnceLock<Option<Vec<HashMap<String, PopulationByAge>>>> = OnceLock::new();
+    P.get_or_init(|| {
+        let reg = registry().ok()?;
+        let numbers: Vec<HashSet<&str>> = reg
+            .structures
+            .iter()
+            .map(|s| s.list.iter().map(|m| m.number.as_str()).collect())
+            .collect();
+        population_per_structure(&numbers, &reg.transitions).ok()
+    })
+    .as_ref()
 }
 
 impl Municipality {
@@ -275,7 +317,7 @@ impl Municipality {
 
     /// Population by sex and age (1 January 2023, mapped onto this structure).
     pub fn population(&self) -> &PopulationByAge {
-        &self.population
+        self.population.get()
     }
 }
 
@@ -555,13 +597,11 @@ fn build() -> Result<Registry, RegistryError> {
     }
 
     let transitions = parse_changes(&numbers)?;
-    let populations = population_per_structure(&numbers, &transitions)?;
 
     let mut structures = Vec::new();
     for (k, list) in per.iter().enumerate() {
         let (first, last) = STRUCTURES.get(k).copied().unwrap_or((0, 0));
         let domains = postmottak_domains(list, &counties);
-        let pops = populations.get(k);
         let mut out = Vec::with_capacity(list.len());
         let mut index = HashMap::new();
         for (i, r) in list.iter().enumerate() {
@@ -580,16 +620,10 @@ fn build() -> Result<Registry, RegistryError> {
                 .get(&r.entity)
                 .cloned()
                 .ok_or_else(|| table_err("municipalities.tsv", r.line, "no organisation number"))?;
-            let population = pops
-                .and_then(|p| p.get(&r.number))
-                .cloned()
-                .ok_or_else(|| {
-                    table_err(
-                        "population-2023.tsv",
-                        0,
-                        format!("no population for {}", r.number),
-                    )
-                })?;
+            let population = LazyPopulation {
+                structure: k,
+                number: r.number.clone(),
+            };
             index.insert(r.number.clone(), i);
             out.push(Municipality {
                 number: r.number.clone(),

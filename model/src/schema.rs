@@ -469,6 +469,12 @@ pub fn parse_date_time(s: &str, with_time: bool) -> Result<XsDateTime, String> {
         time = Some((h, mi, sec, nanos));
         rest = r;
     }
+    // libxml2 lets whitespace follow the timezone of an xs:dateTime (only there:
+    // not after a dateTime without a timezone, not after an xs:date).
+    let trimmed = rest.trim_end_matches([' ', '\t', '\n', '\r']);
+    if with_time && !trimmed.is_empty() && trimmed.len() < rest.len() {
+        rest = trimmed;
+    }
     let tz_minutes = if rest.is_empty() {
         None
     } else if rest == "Z" {
@@ -513,8 +519,10 @@ fn days_in_month(year: i64, month: u32) -> u32 {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         _ => {
-            // XML Schema 1.0 has no year 0: year -1 is 1 BCE, a leap year in the proleptic calendar.
-            let y = if year < 0 { year + 1 } else { year };
+            // libxml2 applies the Gregorian rule to the signed year as written (-0004 and
+            // -0400 are leap years, -0001 and -0100 are not), not the XSD 1.0 reading in
+            // which -0001 is 1 BCE.
+            let y = year;
             if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
                 29
             } else {

@@ -70,8 +70,16 @@ impl DecodeError {
 /// Finds the declared encoding in the first bytes of a document.
 /// Returns `Ok(None)` when there is no declaration (UTF-8 is then assumed).
 pub fn sniff(head: &[u8]) -> Result<(SourceEncoding, usize), DecodeError> {
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        return Ok((SourceEncoding::Utf8, 3));
+    if let Some(rest) = head.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        if rest.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            return Err(DecodeError::InvalidBytes {
+                offset: 3,
+                what: "a second byte order mark".into(),
+                encoding: "the start of an XML document",
+            });
+        }
+        // libxml2 still honours the declared encoding after a UTF-8 byte order mark.
+        return sniff_declaration(rest).map(|(e, skip)| (e, skip + 3));
     }
     if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
         return Err(DecodeError::WideEncoding(if head[0] == 0xFF {
@@ -88,7 +96,13 @@ pub fn sniff(head: &[u8]) -> Result<(SourceEncoding, usize), DecodeError> {
             "none, but NUL bytes in the declaration",
         ));
     }
-    if !head.starts_with(b"<?xml") {
+    sniff_declaration(head)
+}
+
+/// The encoding an XML declaration at the start of `head` names (UTF-8 without one).
+fn sniff_declaration(head: &[u8]) -> Result<(SourceEncoding, usize), DecodeError> {
+    // `<?xml-stylesheet ...?>` and the like are processing instructions, not the declaration.
+    if !head.starts_with(b"<?xml") || !head.get(5).is_some_and(|b| b.is_ascii_whitespace()) {
         return Ok((SourceEncoding::Utf8, 0));
     }
     let end = head

@@ -244,10 +244,22 @@ pub fn write_msghead(head: &MsgHead, content: &[u8]) -> Result<Vec<u8>, WriteErr
 fn embeddable(content: &[u8]) -> Result<Cow<'_, str>, WriteError> {
     let text = kith::decode(content).map_err(|e| WriteError::Content(e.to_string()))?;
     let mut rest: &str = &text;
-    if rest.starts_with("<?xml") {
+    // `<?xml` and a blank: the declaration (`<?xml-stylesheet` is an ordinary PI).
+    if rest.starts_with("<?xml") && rest[5..].starts_with(|c: char| c.is_ascii_whitespace()) {
         let end = rest
             .find("?>")
             .ok_or_else(|| WriteError::Content("unterminated XML declaration".into()))?;
+        // It is dropped, so it must be well-formed: the document would change verdict.
+        let decl = crate::xml_syntax::declaration(&rest[2..end]).map_err(|e| {
+            WriteError::Content(format!("the XML declaration is not well-formed: {e:?}"))
+        })?;
+        if let Some(label) = decl.encoding
+            && crate::xml_input::SourceEncoding::from_label(&label).is_none()
+        {
+            return Err(WriteError::Content(format!(
+                "encoding \"{label}\" is not supported"
+            )));
+        }
         rest = &rest[end + 2..];
     }
     let rest = rest.trim_start();

@@ -768,6 +768,71 @@ if a verdict contradicts a file's prefix. Verdicts below were observed with
 """
 
 
+# --- found by the differential run (model/examples/differential) --------------
+# Each is the smallest file showing one disagreement the checker had with xmllint.
+DECL = '<?xml version="1.0" encoding="UTF-8"?>'
+BODY = BASE.split("\n", 1)[1]
+
+
+def found(name, what, construct, content):
+    """Inserts a case after the last one of the same prefix, so the README keeps its sections."""
+    prefix = name.split("-", 1)[0]
+    at = max(i for i, c in enumerate(CASES) if c[0].split("-", 1)[0] == prefix) + 1
+    CASES.insert(at, (name, what, construct, content))
+
+
+found("valid-xml-stylesheet-pi-first.xml",
+      "a leading <?xml-stylesheet ... encoding=\"ISO-8859-1\"?> and no XML declaration, UTF-8 æøå",
+      "a processing instruction is not the XML declaration (encoding sniffing)",
+      '<?xml-stylesheet href="v.xsl" encoding="ISO-8859-1"?>\n' + UTF8_NORWEGIAN.split("\n", 1)[1])
+found("valid-bom-and-iso-8859-1.xml", "a UTF-8 byte order mark before a declaration of ISO-8859-1, Latin-1 æøå",
+      "libxml2 honours the declared encoding after a BOM", b"\xef\xbb\xbf" + LATIN1.encode("iso-8859-1"))
+found("valid-decl-utf8-standalone-without-blank.xml",
+      'encoding="UTF-8"standalone="no" (no blank between them)',
+      "libxml2 needs no blank before standalone after a UTF-8 encoding declaration",
+      '<?xml version="1.0" encoding="UTF-8"standalone="no"?>\n' + BODY)
+found("valid-date-negative-leap-year.xml", "hendelseDato -0004-02-29 on the first event",
+      "xs:date: libxml2's leap rule on the signed year (-0004 is a leap year)",
+      once(BASE, 'hendelseDato="2024-01-08"', 'hendelseDato="-0004-02-29"'))
+found("invalid-date-negative-year-not-leap.xml", "hendelseDato -0001-02-29 on the first event",
+      "xs:date: -0001 is not a leap year for libxml2",
+      once(BASE, 'hendelseDato="2024-01-08"', 'hendelseDato="-0001-02-29"'))
+found("invalid-charref-space-in-bruker.xml", "the first Bruker holds only &#x20;",
+      "empty content: a whitespace character reference is character content",
+      BASE.replace(BRUKER1, BRUKER1[:-2] + ">&#x20;</Bruker>", 1))
+found("malformed-decl-misspelt-encoding.xml", "encodin=\"UTF-8\" in the XML declaration",
+      "XML declaration pseudo-attributes", BASE.replace('encoding="UTF-8"', 'encodin="UTF-8"', 1))
+found("malformed-decl-no-version.xml", "<?xml encoding=\"UTF-8\"?>", "XML declaration: version required",
+      '<?xml encoding="UTF-8"?>\n' + BODY)
+found("malformed-decl-standalone-maybe.xml", "standalone=\"maybe\"", "XML declaration: standalone yes or no",
+      '<?xml version="1.0" standalone="maybe"?>\n' + BODY)
+found("malformed-decl-encoding-leading-space.xml", "encoding=\" UTF-8\"", "XML declaration: EncName",
+      '<?xml version="1.0" encoding=" UTF-8"?>\n' + BODY)
+found("malformed-decl-nul.xml", "a NUL byte inside the XML declaration", "XML declaration: characters",
+      '<?xml version="1.0" encoding="UTF-8"\0?>\n' + BODY)
+found("malformed-pi-without-target.xml", "<? pi?> after the declaration", "processing instruction target",
+      DECL + "<? pi?>\n" + BODY)
+found("malformed-attributes-without-blank.xml", "versjon=\"56.0.0\"meldingstype=\"K\" on Melding",
+      "a blank is required between attributes",
+      BASE.replace('versjon="56.0.0" meldingstype="K"', 'versjon="56.0.0"meldingstype="K"', 1))
+found("malformed-attribute-name-paren.xml", "an attribute named b(c on Melding", "attribute names",
+      BASE.replace('versjon="56.0.0"', 'b(c="1" versjon="56.0.0"', 1))
+found("malformed-attribute-name-nul.xml", "a NUL byte in an attribute name on Melding", "attribute names",
+      BASE.replace('versjon="56.0.0"', 'b\0c="1" versjon="56.0.0"', 1))
+found("malformed-cdata-end-in-content.xml", "]]> as text between Melding's children", "']]>' in content",
+      BASE.replace("  <Kommune ", "  ]]>\n  <Kommune ", 1))
+found("malformed-two-doctypes.xml", "<!DOCTYPE Melding> twice", "one document type declaration",
+      DECL + "<!DOCTYPE Melding><!DOCTYPE Melding>\n" + BODY)
+found("malformed-two-boms.xml", "two UTF-8 byte order marks", "one byte order mark",
+      b"\xef\xbb\xbf\xef\xbb\xbf" + BASE.encode())
+found("malformed-charref-space-before-root.xml", "&#x20; between the declaration and Melding",
+      "character references are content: none outside the root", DECL + "&#x20;\n" + BODY)
+found("valid-datetime-whitespace-after-timezone.xml", "notifikasjonTid ends in a tab (&#9;) after +01:00",
+      "xs:dateTime: libxml2 accepts whitespace after the timezone (not before the value, not without a timezone)",
+      BASE.replace('notifikasjonTid="2024-01-09T06:00:00+01:00"', 'notifikasjonTid="2024-01-09T06:00:00+01:00&#9;"', 1))
+found("malformed-decl-unsupported-encoding-far.xml", "an unsupported encoding named after 600 blanks in the declaration",
+      "the encoding declaration is read whole, however long", '<?xml version="1.0"' + " " * 600 + 'encoding="EBCDIC-X"?>\n' + BODY)
+
 def xmllint(xsd, name):
     r = subprocess.run(["xmllint", "--noout", "--schema", xsd, name], cwd=HERE, capture_output=True)
     err = r.stderr.decode("utf-8", "replace")
