@@ -4,6 +4,7 @@
 mod bad_input;
 mod calendar;
 mod compare;
+mod differential;
 mod content_rules;
 mod ids;
 mod msghead;

@@ -5,7 +5,7 @@
 //!
 //! Without xmllint the test is skipped, except with `CI` set, where it fails.
 
-#[path = "../examples/differential/engine.rs"]
+#[path = "../../examples/differential/engine.rs"]
 #[allow(dead_code)]
 mod engine;
 
