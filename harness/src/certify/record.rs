@@ -90,6 +90,11 @@ impl Msg {
         self.outcome.as_deref() == Some("apprec")
     }
 
+    /// Answered with an AppRec of this status code.
+    pub fn answered_with_status(&self, code: &str) -> bool {
+        self.answered_with_apprec() && self.status.as_deref() == Some(code)
+    }
+
     /// A short name for evidence: the message-id, or the row.
     pub fn name(&self) -> String {
         self.message_id

@@ -106,6 +106,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         wrong_host: &wrong_host_log,
         live: &live,
         intake: servers.intake()?,
+        refusing: servers.refusing()?,
         kommune_nr: &p.session.kommune,
     }
     .walk(&p.phases, &p.selected, &mut cache)

@@ -120,7 +120,9 @@ impl Servers {
 
     /// The broker's queues and the register's record of every message (`run/run.sqlite`).
     pub fn store(&self) -> Result<&Arc<RunStore>> {
-        self.national.run_store().ok_or_else(|| missing("run store"))
+        self.national
+            .run_store()
+            .ok_or_else(|| missing("run store"))
     }
 
     /// The AMQP broker.
@@ -140,7 +142,9 @@ impl Servers {
 
     /// The session's Sendemodul portal.
     pub fn sendemodul(&self) -> Result<&Sendemodul> {
-        self.national.sendemodul().ok_or_else(|| missing("Sendemodul"))
+        self.national
+            .sendemodul()
+            .ok_or_else(|| missing("Sendemodul"))
     }
 
     /// The portal that rejects the kommune's PIN.
