@@ -8,7 +8,9 @@ use iplos_model::compare::{CompareOptions, compare};
 use iplos_model::message::Notifikasjon;
 use iplos_reports::certification::Evidence;
 
-use super::common::{Judged, fail, injected_and_after, merged, msg_ev, pass, regenerated};
+use super::common::{
+    Judged, fail, injected_and_after, merged, msg_ev, not_observed, pass, regenerated,
+};
 use super::completeness::comparison_evidence;
 use crate::certify::phases::PhaseKind;
 use crate::certify::record::{Msg, Recording, norm_guid};
@@ -19,8 +21,8 @@ pub const STATUS3_NAMED: usize = 2;
 /// RECEIPT-01: after AppRec status 2, a new message with the same notifications, accepted.
 pub fn status2(rec: &Recording) -> Judged {
     let Some((m0, after)) = injected_and_after(rec, PhaseKind::ApprecStatus2, "rejected") else {
-        return fail(
-            "not observed: no message arrived to reject with AppRec status 2",
+        return not_observed(
+            "no message arrived to reject with AppRec status 2",
             Vec::new(),
         );
     };
@@ -35,19 +37,16 @@ pub fn status2(rec: &Recording) -> Judged {
         ev.push(msg_ev(m, format!("then: {}", m.answer_words())));
     }
     if !m0.answered_with_status("2") {
-        return fail(
+        return not_observed(
             format!(
-                "not observed: the message the harness rejected was answered with {} before the rejection could apply, so the EPJ never received an AppRec status 2",
+                "the message the harness rejected was answered with {} before the rejection could apply, so the EPJ never received an AppRec status 2",
                 m0.answer_words()
             ),
             ev,
         );
     }
     if m0.guids().is_empty() {
-        return fail(
-            "not observed: the rejected message's notifications could not be read",
-            ev,
-        );
+        return not_observed("the rejected message's notifications could not be read", ev);
     }
     // Only what the EPJ sent after it had the AppRec is its reaction to it.
     let after: Vec<&Msg> = after
@@ -100,15 +99,12 @@ pub fn status2(rec: &Recording) -> Judged {
 pub fn status3(rec: &Recording) -> Judged {
     let Some((m0, after)) = injected_and_after(rec, PhaseKind::ApprecStatus3, "partly-rejected")
     else {
-        return fail(
-            "not observed: no message arrived to answer with status 3",
-            Vec::new(),
-        );
+        return not_observed("no message arrived to answer with status 3", Vec::new());
     };
     if !m0.answered_with_status("3") {
-        return fail(
+        return not_observed(
             format!(
-                "not observed: the message meant for a partial rejection was answered with {}, so the EPJ never received an AppRec status 3",
+                "the message meant for a partial rejection was answered with {}, so the EPJ never received an AppRec status 3",
                 m0.answer_words()
             ),
             vec![msg_ev(m0, format!("the EPJ got {}", m0.answer_words()))],
@@ -251,15 +247,15 @@ pub fn error_queue(rec: &Recording) -> Judged {
 /// DUP: the message whose AppRec was withheld was not sent again under new GUIDs.
 pub fn lost_apprec(rec: &Recording) -> Judged {
     let Some((m0, after)) = injected_and_after(rec, PhaseKind::LostApprec, "withhold-reply") else {
-        return fail(
-            "not observed: no message arrived whose AppRec could be withheld",
+        return not_observed(
+            "no message arrived whose AppRec could be withheld",
             Vec::new(),
         );
     };
     if !m0.accepted() {
-        return fail(
+        return not_observed(
             format!(
-                "not observed: the message whose AppRec was to be withheld was refused ({}), so no accepted message could be duplicated",
+                "the message whose AppRec was to be withheld was refused ({}), so no accepted message could be duplicated",
                 m0.answer_words()
             ),
             vec![msg_ev(
