@@ -16,7 +16,7 @@
 //! | `error-queue` | sends the test submission | puts a transport error on the kommune's `_error` queue instead | error_queue |
 //! | `lost-apprec` | sends the test submission | withholds the AppRec | duplicate |
 //! | `connection-drop` | sends the test submission | stores the message, then drops the connection before the disposition | resilience_drop |
-//! | `broker-unavailable` | sends the test submission | refuses connections for the fault's duration | resilience_unavailable |
+//! | `broker-unavailable` | sends the test submission | refuses TCP connections (port closed) for the fault's duration | resilience_unavailable |
 //! | `slow-broker` | sends the test submission | delays every disposition and every AppRec | resilience_slow |
 //! | `initial-load` | sends the initial load to KPR 134197 | answers normally | initial_load, throughput |
 //! | `year-events` | sends the year's events to 134197 | answers normally | year_events |
@@ -49,7 +49,7 @@
 //! | what | unscaled |
 //! |---|---|
 //! | `auth-refused` lasts | 60 s (at least 30 s: three back-off gaps) |
-//! | `tls-wrong-host` lasts at most | 60 s (at least 3 s; ends 1 s after an attempt was seen) |
+//! | `tls-wrong-host` lasts at most | 60 s (at least 30 s: the EPJ may still be backing off; ends 1 s after an attempt was seen) |
 //! | the shortest gap between two connection attempts (back-off) | 10 s, never scaled |
 //! | after a phase is complete, the harness still watches for duplicates | 30 s (at least 0.5 s) |
 //! | `lost-apprec` watches for resends after the first message | 300 s (at least 10 s) |
@@ -280,7 +280,8 @@ impl Timing {
         Timing {
             scale,
             auth_refused: s(60.0).max(3 * ANTI_HAMMERING_GAP),
-            tls_wrong_host: s(60.0).max(Duration::from_secs(3)),
+            // The EPJ may still be in a back-off from the phase before.
+            tls_wrong_host: s(60.0).max(3 * ANTI_HAMMERING_GAP),
             min_attempt_gap: ANTI_HAMMERING_GAP,
             quiet: s(30.0).max(Duration::from_millis(500)),
             lost_apprec_window: s(300.0).max(Duration::from_secs(10)),
