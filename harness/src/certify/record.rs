@@ -34,6 +34,10 @@ pub struct PhaseRecord {
 pub struct Msg {
     /// The run store's row.
     pub row: i64,
+    /// The earlier message (its name) with the same MsgHead MsgId: this one is a resend
+    /// the register recognised and answered with the original's AppRec; its content is not
+    /// counted again.
+    pub resend_of: Option<String>,
     /// The phase it arrived in.
     pub phase: Option<PhaseKind>,
     /// The register queue (`131725_async`, `134197_async`).

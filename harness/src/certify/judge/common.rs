@@ -117,7 +117,9 @@ pub fn since(a: DateTime<Utc>, b: DateTime<Utc>) -> Duration {
 pub fn accepted_in<'a>(rec: &'a Recording, phases: &[PhaseKind]) -> Vec<&'a Msg> {
     rec.messages
         .iter()
-        .filter(|m| m.phase.is_some_and(|p| phases.contains(&p)) && m.accepted())
+        .filter(|m| {
+            m.phase.is_some_and(|p| phases.contains(&p)) && m.accepted() && m.resend_of.is_none()
+        })
         .collect()
 }
 
