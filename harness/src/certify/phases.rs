@@ -41,7 +41,8 @@
 //! itself, and the report says so) — except the rules about the EPJ's own behaviour, which
 //! are never scaled: the anti-hammering gap between two connection attempts is
 //! [`ANTI_HAMMERING_GAP`] (10 s) at every scale, and the phases that watch an EPJ retry
-//! (`auth-refused`, `connection-drop`, `broker-unavailable`) wait at least
+//! (`auth-refused`, `connection-drop`, `broker-unavailable`, and `tls-wrong-host` after
+//! `auth-refused`) wait at least
 //! [`RETRY_PHASE_TIMEOUT`] so that a compliant EPJ backing off 10–15 s gets its turns. A
 //! phase waits at most its longest test timeout (at least [`MIN_PHASE_TIMEOUT`] after
 //! scaling, so a scaled session stays usable). Other durations:
@@ -150,12 +151,16 @@ impl PhaseKind {
         )
     }
 
-    /// Whether the phase watches the EPJ retry a connection (its timeout is at least
-    /// [`RETRY_PHASE_TIMEOUT`] at every time scale).
+    /// Whether the phase watches the EPJ retry a connection, or follows one that did (the
+    /// EPJ may still be backing off): its timeout is at least [`RETRY_PHASE_TIMEOUT`] at
+    /// every time scale.
     pub fn watches_retries(self) -> bool {
         matches!(
             self,
-            PhaseKind::AuthRefused | PhaseKind::ConnectionDrop | PhaseKind::BrokerUnavailable
+            PhaseKind::AuthRefused
+                | PhaseKind::TlsWrongHost
+                | PhaseKind::ConnectionDrop
+                | PhaseKind::BrokerUnavailable
         )
     }
 
