@@ -16,7 +16,7 @@
 //! | `error-queue` | sends the test submission | puts a transport error on the kommune's `_error` queue instead | error_queue |
 //! | `lost-apprec` | sends the test submission | withholds the AppRec | duplicate |
 //! | `connection-drop` | sends the test submission | stores the message, then drops the connection before the disposition | resilience_drop |
-//! | `broker-unavailable` | sends the test submission | refuses connections for the fault's duration | resilience_unavailable |
+//! | `broker-unavailable` | sends the test submission | refuses TCP connections (port closed) for the fault's duration | resilience_unavailable |
 //! | `slow-broker` | sends the test submission | delays every disposition and every AppRec | resilience_slow |
 //! | `initial-load` | sends the initial load to KPR 134197 | answers normally | initial_load, throughput |
 //! | `year-events` | sends the year's events to 134197 | answers normally | year_events |
@@ -38,19 +38,25 @@
 //!
 //! Every duration is the plan's (or this table's) multiplied by the session's time scale
 //! (`certify run --time-scale`, 1 by default; a shorter scale is for rehearsing the harness
-//! itself, and the report says so). A phase waits at most its longest test timeout (at least
-//! [`MIN_PHASE_TIMEOUT`] after scaling, so a scaled session stays usable). Other durations:
+//! itself, and the report says so) — except the rules about the EPJ's own behaviour, which
+//! are never scaled: the anti-hammering gap between two connection attempts is
+//! [`ANTI_HAMMERING_GAP`] (10 s) at every scale, and the phases that watch an EPJ retry
+//! (`auth-refused`, `connection-drop`, `broker-unavailable`, and `tls-wrong-host` after
+//! `auth-refused`) wait at least
+//! [`RETRY_PHASE_TIMEOUT`] so that a compliant EPJ backing off 10–15 s gets its turns. A
+//! phase waits at most its longest test timeout (at least [`MIN_PHASE_TIMEOUT`] after
+//! scaling, so a scaled session stays usable). Other durations:
 //!
 //! | what | unscaled |
 //! |---|---|
-//! | `auth-refused` lasts | 60 s (at least 2 s) |
-//! | `tls-wrong-host` lasts at most | 60 s (at least 3 s; ends 1 s after an attempt was seen) |
-//! | the shortest gap between two connection attempts (back-off) | 10 s |
+//! | `auth-refused` lasts | 60 s (at least 30 s: three back-off gaps) |
+//! | `tls-wrong-host` lasts at most | 60 s (at least 30 s: the EPJ may still be backing off; ends 1 s after an attempt was seen) |
+//! | the shortest gap between two connection attempts (back-off) | 10 s, never scaled |
 //! | after a phase is complete, the harness still watches for duplicates | 30 s (at least 0.5 s) |
 //! | `lost-apprec` watches for resends after the first message | 300 s (at least 10 s) |
 //! | `slow-broker`'s AppRec delay | 120 s |
 //! | `sendemodul-refused` lasts | 60 s (at least 3 s) |
-//! | after reconnecting from a dropped connection, the EPJ has to send again | 60 s (at least 3 s) |
+//! | after reconnecting from a dropped connection, the EPJ has to send again | 60 s (at least 15 s) |
 
 use std::time::Duration;
 
@@ -58,6 +64,13 @@ use super::plan::{CheckKind, FaultKind, FaultSpec, Plan, Test};
 
 /// The shortest a phase's timeout gets by scaling.
 pub const MIN_PHASE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The shortest gap between two connection attempts an EPJ must keep (anti-hammering):
+/// a rule about the EPJ's behaviour, not scaled by `--time-scale`.
+pub const ANTI_HAMMERING_GAP: Duration = Duration::from_secs(10);
+
+/// The shortest timeout of a phase that watches the EPJ retry: time for a few back-offs.
+pub const RETRY_PHASE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A phase of the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -135,6 +148,19 @@ impl PhaseKind {
         matches!(
             self,
             PhaseKind::SendemodulUpload | PhaseKind::SendemodulRefused
+        )
+    }
+
+    /// Whether the phase watches the EPJ retry a connection, or follows one that did (the
+    /// EPJ may still be backing off): its timeout is at least [`RETRY_PHASE_TIMEOUT`] at
+    /// every time scale.
+    pub fn watches_retries(self) -> bool {
+        matches!(
+            self,
+            PhaseKind::AuthRefused
+                | PhaseKind::TlsWrongHost
+                | PhaseKind::ConnectionDrop
+                | PhaseKind::BrokerUnavailable
         )
     }
 
@@ -258,12 +284,13 @@ impl Timing {
         let s = |secs: f64| Duration::from_secs_f64(secs * scale);
         Timing {
             scale,
-            auth_refused: s(60.0).max(Duration::from_secs(2)),
-            tls_wrong_host: s(60.0).max(Duration::from_secs(3)),
-            min_attempt_gap: s(10.0),
+            auth_refused: s(60.0).max(3 * ANTI_HAMMERING_GAP),
+            // The EPJ may still be in a back-off from the phase before.
+            tls_wrong_host: s(60.0).max(3 * ANTI_HAMMERING_GAP),
+            min_attempt_gap: ANTI_HAMMERING_GAP,
             quiet: s(30.0).max(Duration::from_millis(500)),
             lost_apprec_window: s(300.0).max(Duration::from_secs(10)),
-            resend_window: s(60.0).max(Duration::from_secs(3)),
+            resend_window: s(60.0).max(ANTI_HAMMERING_GAP + Duration::from_secs(5)),
             slow_apprec_delay: s(120.0),
             sendemodul_refused: s(60.0).max(Duration::from_secs(3)),
         }
@@ -310,7 +337,11 @@ pub fn phases(plan: &Plan, timing: &Timing) -> Vec<Phase> {
             fault: tests.iter().find_map(|t| t.test.fault.clone()),
             timeout: timing
                 .scaled(Duration::from_secs(longest))
-                .max(MIN_PHASE_TIMEOUT),
+                .max(if kind.watches_retries() {
+                    RETRY_PHASE_TIMEOUT
+                } else {
+                    MIN_PHASE_TIMEOUT
+                }),
         });
     }
     out
@@ -319,6 +350,20 @@ pub fn phases(plan: &Plan, timing: &Timing) -> Vec<Phase> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_time_scale_does_not_shorten_the_rules_about_the_epjs_behaviour() {
+        let plan = Plan::embedded().unwrap();
+        let t = Timing::new(0.01);
+        assert_eq!(t.min_attempt_gap, Duration::from_secs(10));
+        assert!(t.auth_refused >= 3 * t.min_attempt_gap);
+        assert!(t.resend_window > t.min_attempt_gap);
+        for p in phases(&plan, &t) {
+            if p.kind.watches_retries() {
+                assert!(p.timeout >= RETRY_PHASE_TIMEOUT, "{:?}", p.kind);
+            }
+        }
+    }
 
     #[test]
     fn the_shipped_plan_needs_every_phase_in_order_and_every_amqp_test_has_one() {
@@ -353,8 +398,8 @@ mod tests {
     #[test]
     fn scaling_shortens_durations_but_not_below_the_floors() {
         let t = Timing::new(0.001);
-        assert_eq!(t.min_attempt_gap, Duration::from_millis(10));
-        assert_eq!(t.auth_refused, Duration::from_secs(2));
+        assert_eq!(t.quiet, Duration::from_millis(500));
+        assert_eq!(t.lost_apprec_window, Duration::from_secs(10));
         let plan = Plan::embedded().unwrap();
         assert!(
             phases(&plan, &t)

@@ -699,6 +699,7 @@ impl Plan {
                 required: t.test.required,
                 verdict: TestVerdict::Skip,
                 reason: Some("not run".into()),
+                blocked_by: Vec::new(),
                 evidence: Vec::new(),
             })
             .collect()

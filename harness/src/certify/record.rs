@@ -34,6 +34,10 @@ pub struct PhaseRecord {
 pub struct Msg {
     /// The run store's row.
     pub row: i64,
+    /// The earlier message (its name) with the same MsgHead MsgId: this one is a resend
+    /// the register recognised and answered with the original's AppRec; its content is not
+    /// counted again.
+    pub resend_of: Option<String>,
     /// The phase it arrived in.
     pub phase: Option<PhaseKind>,
     /// The register queue (`131725_async`, `134197_async`).
@@ -88,6 +92,11 @@ impl Msg {
     /// Answered with an AppRec (of any status), not an error or the dead-letter queue.
     pub fn answered_with_apprec(&self) -> bool {
         self.outcome.as_deref() == Some("apprec")
+    }
+
+    /// Answered with an AppRec of this status code.
+    pub fn answered_with_status(&self, code: &str) -> bool {
+        self.answered_with_apprec() && self.status.as_deref() == Some(code)
     }
 
     /// A short name for evidence: the message-id, or the row.

@@ -252,9 +252,10 @@ impl Epj {
         Duration::from_secs_f64(secs * self.endpoints.time_scale)
     }
 
-    /// Waits this long before another connection attempt (1.5 × the plan's 10 s).
+    /// Waits this long before another connection attempt: 1.5 × the plan's 10 s, at every
+    /// time scale (the anti-hammering rule is not scaled).
     fn backoff(&self) -> Duration {
-        self.scaled(15.0)
+        Duration::from_secs(15)
     }
 
     /// How long to wait for an AppRec before treating it as lost (3 minutes).

@@ -438,7 +438,7 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     )?;
     let written = iplos_reports::certification::write_certification(&report, &out)
         .context("writing the certification report")?;
-    print_summary(&result, &evidence.join("result.json"));
+    print_summary(&result, &evidence.join("result.json"), report.verdict);
     println!(
         "  certification report ({} of the plan's {} tests run offline): {}\n                        {}\n                        {}",
         report
@@ -677,13 +677,21 @@ fn check_one(
     }
 }
 
-fn print_summary(r: &CheckResult, path: &Path) {
+/// The headline is the certification report's verdict (what `report.json` says: without
+/// the transport session it is at best incomplete); the files' own verdict follows it.
+fn print_summary(r: &CheckResult, path: &Path, verdict: iplos_reports::certification::Verdict) {
     println!(
-        "certify check: {} — kommune {}, data year {}: {}",
+        "certify check: {} — kommune {}, data year {}: {} (the files: {}{})",
         r.vendor,
         r.kommune,
         r.year,
-        r.verdict.to_uppercase()
+        verdict.as_str().to_uppercase(),
+        r.verdict,
+        if verdict == iplos_reports::certification::Verdict::Incomplete {
+            "; the transport tests need `certify run`"
+        } else {
+            ""
+        }
     );
     for f in &r.files {
         if let Some(why) = &f.refused {

@@ -217,8 +217,16 @@ fn the_offline_check_writes_a_certification_report() {
         "skip",
         "transport tests need the session runner"
     );
-    // Files alone cannot pass the required transport tests: the verdict is incomplete.
+    // Files alone cannot pass the required transport tests: the verdict is incomplete,
+    // and the console says the same as report.json.
     assert_eq!(r["verdict"], "incomplete");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let headline = out
+        .lines()
+        .find(|l| l.starts_with("certify check:"))
+        .unwrap_or_default();
+    assert!(headline.contains(": INCOMPLETE (the files: pass"), "{out}");
+    assert!(!headline.contains("PASS"), "{headline}");
     assert!(r["evidence_bundle"]["sha256"].as_str().unwrap().len() == 64);
     assert!(
         r["vendor"]["product"]

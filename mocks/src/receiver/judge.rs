@@ -28,6 +28,11 @@ pub(crate) trait Chains {
     fn take(&mut self, from: HerId) -> ContentState;
     /// Puts a state back.
     fn put(&mut self, from: HerId, state: ContentState);
+    /// The AppRec answered to an earlier message of sender `from` with this MsgHead MsgId
+    /// (its status code and the encoded AMQP reply), if any.
+    fn original_apprec(&mut self, _from: HerId, _msg_id: &str) -> Option<(String, Vec<u8>)> {
+        None
+    }
 }
 
 /// What the judge needs to know.
@@ -415,6 +420,15 @@ impl Judging<'_> {
             return self.apprec(from, Some(original), AppRecStatus::Rejected, head_errors);
         }
 
+        // A resend of a message the register already has (the same MsgId): the original
+        // AppRec again, the content not counted a second time.
+        if let Some((status, reply)) = chains.original_apprec(from, &info.msg_id)
+            && let Some(r) = self.original_again(from, &status, &reply)
+        {
+            self.content = Some(verified.content.clone());
+            return r;
+        }
+
         // 5. IPLOS.
         self.verdict.stage = Stage::Iplos;
         let doc = info.content_document();
@@ -540,6 +554,34 @@ impl Judging<'_> {
             CmsError::OpenSsl(_) | CmsError::Io(_) => "Internal",
         };
         self.error(condition, e.to_string(), data.into())
+    }
+
+    /// The AppRec sent for the original message with this MsgId, sent again (same body,
+    /// a new message-id, correlated with this message) to where this message asks.
+    fn original_again(&mut self, from: HerId, status: &str, reply: &[u8]) -> Option<Reply> {
+        let ctx = self.ctx;
+        let mut message = crate::servicebus::decode_message(reply).ok()?;
+        let queue = reply_to_queue(self.m, ctx).or_else(|| {
+            let q = QueueKind::Async.queue_name(from);
+            ctx.queues.contains(&q).then_some(q)
+        })?;
+        let message_id = nhn::new_guid();
+        let props = message.properties.get_or_insert_with(Properties::default);
+        props.message_id = Some(MessageId::String(message_id.clone()));
+        props.to = Some(queue.clone());
+        props.correlation_id = self.verdict.message_id.clone().map(MessageId::String);
+        // Decided after the MsgHead was read (the IPLOS check is the original's).
+        self.verdict.stage = Stage::Iplos;
+        self.verdict.answer = Answer::AppRec {
+            status: status.to_string(),
+            errors: Vec::new(),
+        };
+        self.replay = false;
+        Some(Reply::Send {
+            queue,
+            message_id,
+            message: Box::new(message),
+        })
     }
 
     /// A signed and encrypted AppRec to the sender's queue.

@@ -54,6 +54,20 @@ pub(crate) struct StoreChains {
 }
 
 impl Chains for StoreChains {
+    fn original_apprec(&mut self, from: HerId, msg_id: &str) -> Option<(String, Vec<u8>)> {
+        self.store
+            .original_apprec(
+                &self.own.to_string(),
+                &from.to_string(),
+                msg_id,
+                self.before,
+            )
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "looking up an earlier message with the same MsgId");
+                None
+            })
+    }
+
     fn take(&mut self, from: HerId) -> ContentState {
         let key = (self.own.get(), from.get());
         if let Some(s) = self

@@ -676,6 +676,33 @@ impl RunStore {
         Ok(rows)
     }
 
+    /// The AppRec the register sent for the earliest message from `from_her` to `to_her`
+    /// (before row `before`) whose MsgHead MsgId is `msg_id`: its status code and the
+    /// encoded AMQP reply. A resend of a message the register already has is answered with
+    /// it.
+    pub fn original_apprec(
+        &self,
+        to_her: &str,
+        from_her: &str,
+        msg_id: &str,
+        before: i64,
+    ) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let conn = self.lock()?;
+        let row = conn
+            .prepare_cached(
+                "SELECT status, reply FROM rcv_message
+                 WHERE to_her = ?1 AND from_her = ?2 AND id < ?3 AND state = 'checked'
+                   AND outcome = 'apprec' AND reply IS NOT NULL AND status IS NOT NULL
+                   AND json_extract(verdict, '$.msg_id') = ?4
+                 ORDER BY id LIMIT 1",
+            )?
+            .query_row(params![to_her, from_her, before, msg_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })
+            .optional()?;
+        Ok(row)
+    }
+
     /// Every received message, oldest first.
     pub fn messages(&self) -> Result<Vec<MessageRecord>, StoreError> {
         let conn = self.lock()?;

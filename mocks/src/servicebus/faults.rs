@@ -4,10 +4,12 @@
 //! [`BrokerConfig::with_faults`](super::BrokerConfig::with_faults) and kept by the session
 //! that drives it. While the broker runs, the session can
 //!
-//! - make the broker **unavailable** until an instant: a new TCP connection is accepted and
-//!   closed at once, before TLS or SASL (event [`ConnEventKind::RefusedUnavailable`]), and
-//!   the connections open when it is set are cut ([`ConnEventKind::Dropped`] with reason
-//!   `unavailable`);
+//! - make the broker **unavailable** until an instant: its port is closed, so a new TCP
+//!   connection is refused by the operating system (`ECONNREFUSED`, as a service bus that is
+//!   down or a firewall that rejects; the broker cannot see those attempts), a connection
+//!   accepted in the instant before the port closed is closed before TLS or SASL (event
+//!   [`ConnEventKind::RefusedUnavailable`]), and the connections open when it is set are cut
+//!   ([`ConnEventKind::Dropped`] with reason `unavailable`);
 //! - **refuse SASL** for one user name (SASL outcome `auth`, as for a wrong password);
 //! - **drop after store**: the `nth` transfer (counted from the call) on a producer link of
 //!   a user is stored durably as usual, then the TCP connection is cut without sending its
@@ -173,8 +175,9 @@ impl BrokerFaults {
         BrokerFaults::default()
     }
 
-    /// Refuses every new connection until `until` (accepted and closed at once, before TLS
-    /// and SASL); the connections open now are cut too. `None` lifts it.
+    /// Refuses every new connection until `until` (the port is closed; within
+    /// 50 ms of the call at the latest); the connections open
+    /// now are cut too. `None` lifts it.
     pub fn set_unavailable_until(&self, until: Option<Instant>) {
         *lock(&self.inner.unavailable_until) = until;
         if until.is_some_and(|u| u > Instant::now()) {

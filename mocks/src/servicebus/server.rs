@@ -82,14 +82,65 @@ async fn drain<T: 'static>(set: &mut JoinSet<T>, within: Duration) {
     set.abort_all();
 }
 
-pub(crate) async fn accept_loop(listener: TcpListener, ctx: Arc<ServerCtx>) {
+/// How often the accept loop looks whether the broker was made unavailable.
+const UNAVAILABLE_POLL: Duration = Duration::from_millis(50);
+
+/// While the broker is unavailable its port is closed: a client's connection is refused by
+/// the operating system (a TCP reset to its SYN, `ECONNREFUSED`), as when NHN's service bus
+/// is down or a firewall rejects — not accepted and then closed during TLS, which a client
+/// would take for a certificate problem. Returns the listener bound again on the same
+/// address when the outage is over, or `None` at shutdown.
+async fn closed_while_unavailable(
+    listener: TcpListener,
+    faults: &super::BrokerFaults,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<TcpListener> {
+    let addr = listener.local_addr().ok()?;
+    drop(listener);
+    tracing::info!(%addr, "unavailable (fault injection): the port refuses connections");
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown_requested(shutdown) => return None,
+            _ = tokio::time::sleep(UNAVAILABLE_POLL) => {}
+        }
+        if faults.is_unavailable() {
+            continue;
+        }
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                tracing::info!(%addr, "available again");
+                return Some(l);
+            }
+            Err(e) => tracing::warn!(%addr, error = %e, "binding again after the outage"),
+        }
+    }
+}
+
+pub(crate) async fn accept_loop(mut listener: TcpListener, ctx: Arc<ServerCtx>) {
     let mut shutdown = ctx.shutdown.clone();
     let mut connections = JoinSet::new();
     loop {
+        if let Some(faults) = &ctx.faults
+            && faults.is_unavailable()
+        {
+            match closed_while_unavailable(listener, faults, &mut shutdown).await {
+                Some(l) => listener = l,
+                None => {
+                    drain(
+                        &mut connections,
+                        ctx.limits.shutdown_grace + Duration::from_secs(2),
+                    )
+                    .await;
+                    return;
+                }
+            }
+        }
         tokio::select! {
             biased;
             _ = shutdown_requested(&mut shutdown) => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = tokio::time::sleep(UNAVAILABLE_POLL), if ctx.faults.is_some() => {}
             accepted = listener.accept() => match accepted {
                 Ok((tcp, peer)) => {
                     connections.spawn(handle_connection(tcp, peer, ctx.clone()));

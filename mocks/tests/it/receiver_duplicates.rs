@@ -1,5 +1,6 @@
 //! Duplicate message-ids are answered idempotently: the same reply again (same AppRec, same
-//! AMQP message-id), never a second verdict.
+//! AMQP message-id), never a second verdict; a resend with a new message-id but the same
+//! MsgHead MsgId gets the original AppRec again.
 
 use crate::receiver_support;
 use std::time::Duration;
@@ -119,4 +120,52 @@ async fn duplicate_errors_and_dead_letters_are_repeated_too() {
     bus.publish("131725_async", &lost.message).await.unwrap();
     env.wait_for("131725_dl", 2).await;
     assert_eq!(env.store.messages().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_with_the_same_msg_id_gets_the_original_apprec() {
+    let env = Env::start().await;
+    let f = fixture();
+    let msg_id = "5d0c2f4e-8a3b-4c1d-9e2f-1a2b3c4d5e6f".to_string();
+    // The original: accepted. The resend: a new AMQP message-id, the same MsgId. The
+    // original AppRec (its id and time included) comes back, not a second verdict.
+    let first = build_message(
+        &f.identity(OSLO, KPR),
+        &sample("0301"),
+        &[Fault::MsgId(msg_id.clone())],
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    env.broker
+        .bus()
+        .publish("131725_async", &first.message)
+        .await
+        .unwrap();
+    env.wait_for("9000301_async", 1).await;
+    let again = build_message(
+        &f.identity(OSLO, KPR),
+        &sample("0301"),
+        &[Fault::MsgId(msg_id.clone())],
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    assert_ne!(again.message_id, first.message_id);
+    env.broker
+        .bus()
+        .publish("131725_async", &again.message)
+        .await
+        .unwrap();
+    let replies = env.wait_for("9000301_async", 2).await;
+    let a: Vec<_> = replies
+        .iter()
+        .map(|m| read_apprec_message(&f.identity(OSLO, KPR), m, chrono::Utc::now()).unwrap())
+        .collect();
+    assert_eq!(a[0].apprec.status, AppRecStatus::Ok);
+    assert_eq!(a[0].apprec, a[1].apprec, "the original AppRec again");
+    assert_ne!(a[0].message_id, a[1].message_id, "a new AMQP message");
+    assert_eq!(
+        a[1].correlation_id.as_deref(),
+        Some(again.message_id.as_str()),
+        "correlated with the resend"
+    );
 }

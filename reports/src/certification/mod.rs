@@ -5,22 +5,26 @@
 //! - **`report.json`** — the whole [`CertificationReport`]; its JSON Schema (draft 2020-12,
 //!   [`certification_schema_json`]) is committed as
 //!   `reports/schema/certification-report.schema.json` and a test fails when the two differ.
-//! - **`junit.xml`** — one `<testsuite>` per plan suite, one `<testcase classname="<suite>.<group>"
-//!   name="<id> <title>">` per test; fail is `<failure message="<reason>" type="<kind>">` with the
-//!   evidence as text, error is `<error>`, skip is `<skipped/>` (the generic [`crate::junit`]).
+//! - **`junit.xml`** — first a `<testsuite name="root-causes">` with the failed required tests
+//!   ([`ROOT_CAUSES_SUITE`]), then one `<testsuite>` per plan suite, one `<testcase
+//!   classname="<suite>.<group>" name="<id> <title>">` per test; fail is `<failure
+//!   message="<reason>" type="<kind>">` with the evidence as text, error is `<error>`, skip is
+//!   `<skipped/>`, blocked is `<skipped message="blocked by <ids>"/>` (the generic [`crate::junit`]).
 //! - **`index.html`** — one self-contained page ([`crate::html`]) that reads in this order: the
 //!   verdict in big letters with the counts (`#verdict`; the verdict is also the page's first
-//!   heading), the failed required tests with their evidence (`#required-failures`: XML
-//!   excerpts in `<pre>`, expected and received side by side), the required tests that did not
-//!   run (`#not-run`), the failed optional tests (`#optional-failures`), every test
+//!   heading), the root causes — the failed required tests with their evidence
+//!   (`#required-failures`: XML excerpts in `<pre>`, expected and received side by side) —, the
+//!   tests they blocked, each naming its root causes (`#blocked`), the required tests that did
+//!   not run (`#not-run`), the failed optional tests (`#optional-failures`), every test
 //!   (`#all-tests`), the timings a vendor cares about (`#timings`) and the evidence bundle with
 //!   its hash (`#bundle`).
 //!
 //! # Verdicts
 //!
 //! Per test: pass, fail, skip, error (the harness or environment could not run it; not a
-//! judgement of the vendor). Overall ([`overall_verdict`]): **fail** when a required test
-//! failed; else **incomplete** when a required test was skipped or errored (or there are no
+//! judgement of the vendor), blocked (a test it depends on failed, named in `blocked_by`: what
+//! it checks could not be observed). Overall ([`overall_verdict`]): **fail** when a required
+//! test failed or was blocked; else **incomplete** when a required test was skipped or errored (or there are no
 //! tests); else **pass**. Optional tests are reported and counted but never decide it.
 //! [`CertificationReport::normalise`] (applied by every writer) recomputes the summary and
 //! the verdict from the tests, so the three files cannot disagree with the tests they list.
@@ -67,8 +71,8 @@ pub use bundle::{
     verify_bundle,
 };
 pub use output::{
-    certification_junit_suites, certification_schema_json, certification_to_html,
-    certification_to_json, certification_to_junit, write_certification,
+    ROOT_CAUSES_SUITE, certification_junit_suites, certification_schema_json,
+    certification_to_html, certification_to_json, certification_to_junit, write_certification,
 };
 pub use sample::sample;
 pub use types::{

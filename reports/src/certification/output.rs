@@ -30,17 +30,33 @@ pub fn certification_schema_json() -> String {
     s
 }
 
-/// The report as JUnit suites: one per plan suite (in order of first appearance), one case
-/// per test.
+/// The name of the first JUnit suite: the failed required tests (the root causes).
+pub const ROOT_CAUSES_SUITE: &str = "root-causes";
+
+/// The report as JUnit suites: first [`ROOT_CAUSES_SUITE`] with the failed required tests,
+/// then one per plan suite (in order of first appearance) with the others; one case per
+/// test. A blocked test is a skipped case naming its root causes.
 pub fn certification_junit_suites(r: &CertificationReport) -> Suites {
     let r = normalised(r);
     let mut suites: Vec<Suite> = Vec::new();
+    let root = |t: &super::types::TestResult| t.required && t.verdict == TestVerdict::Fail;
+    if r.tests.iter().any(root) {
+        suites.push(Suite {
+            name: ROOT_CAUSES_SUITE.into(),
+            ..Suite::default()
+        });
+    }
     for t in &r.tests {
-        let idx = match suites.iter().position(|s| s.name == t.suite) {
+        let name = if root(t) {
+            ROOT_CAUSES_SUITE
+        } else {
+            t.suite.as_str()
+        };
+        let idx = match suites.iter().position(|s| s.name == name) {
             Some(i) => i,
             None => {
                 suites.push(Suite {
-                    name: t.suite.clone(),
+                    name: name.to_string(),
                     ..Suite::default()
                 });
                 suites.len() - 1
@@ -73,6 +89,10 @@ pub fn certification_junit_suites(r: &CertificationReport) -> Suites {
                 detail,
             },
             TestVerdict::Skip => Outcome::Skipped(t.reason.clone()),
+            // Not a failure of its own: its root cause is failed in its own case.
+            TestVerdict::Blocked => {
+                Outcome::Skipped(Some(format!("blocked by {}", t.blocked_by.join(", "))))
+            }
         };
         suites[idx].cases.push(
             Case::passed(

@@ -62,6 +62,7 @@ pub(super) fn render(r: &CertificationReport) -> String {
     for note in &r.session.notes {
         let _ = writeln!(body, "<p class=\"note\"><b>Note:</b> {}</p>", esc(note));
     }
+    // Root causes first: the failed tests; then what they blocked.
     let required_failed: Vec<&TestResult> = r
         .tests
         .iter()
@@ -69,9 +70,24 @@ pub(super) fn render(r: &CertificationReport) -> String {
         .collect();
     body.push_str(&section(
         "required-failures",
-        &format!("Failed required tests ({})", required_failed.len()),
+        &format!(
+            "Root causes: failed required tests ({})",
+            required_failed.len()
+        ),
         &tests_block(&required_failed, "No required test failed."),
     ));
+    let blocked: Vec<&TestResult> = r
+        .tests
+        .iter()
+        .filter(|t| t.verdict == TestVerdict::Blocked)
+        .collect();
+    if !blocked.is_empty() {
+        body.push_str(&section(
+            "blocked",
+            &format!("Blocked by a failed test ({})", blocked.len()),
+            &blocked_list(&blocked),
+        ));
+    }
     let not_run: Vec<&TestResult> = r
         .tests
         .iter()
@@ -112,6 +128,10 @@ fn verdict_section(r: &CertificationReport) -> String {
     let s = &r.summary;
     let why = match r.verdict {
         Verdict::Pass => "Every required test passed.".to_string(),
+        Verdict::Fail if s.required_blocked > 0 => format!(
+            "{} of {} required tests failed; {} more could not be judged because of them (blocked).",
+            s.required_failed, s.required, s.required_blocked
+        ),
         Verdict::Fail => format!(
             "{} of {} required tests failed.",
             s.required_failed, s.required
@@ -125,7 +145,7 @@ fn verdict_section(r: &CertificationReport) -> String {
         "<div class=\"big-verdict\"><div id=\"verdict-word\" class=\"word v-{}\">{}</div>\
 <div><p id=\"verdict-why\"><b>{}</b></p>\
 <div class=\"stats\" id=\"verdict-counts\"><div><b>{}</b>tests</div><div><b>{}</b>passed</div>\
-<div><b>{}</b>failed</div><div><b>{}</b>skipped</div><div><b>{}</b>errors</div>\
+<div><b>{}</b>failed</div><div><b>{}</b>blocked</div><div><b>{}</b>skipped</div><div><b>{}</b>errors</div>\
 <div><b>{}/{}</b>required passed</div></div></div></div>",
         r.verdict.as_str(),
         verdict_word(r.verdict),
@@ -133,6 +153,7 @@ fn verdict_section(r: &CertificationReport) -> String {
         s.tests,
         s.passed,
         s.failed,
+        s.blocked,
         s.skipped,
         s.errors,
         s.required_passed,
@@ -182,6 +203,28 @@ fn tests_block(tests: &[&TestResult], none: &str) -> String {
         }
         o.push_str("</div>\n");
     }
+    o
+}
+
+/// Blocked tests, one line each with the tests at their root.
+fn blocked_list(tests: &[&TestResult]) -> String {
+    let mut o = String::from("<ul class=\"blocked\">");
+    for t in tests {
+        let roots: Vec<String> = t
+            .blocked_by
+            .iter()
+            .map(|id| format!("<a href=\"#t-{0}\">{0}</a>", esc(id)))
+            .collect();
+        let _ = write!(
+            o,
+            "<li id=\"t-{id}\">{badge} {id} {title} — blocked by {roots}</li>",
+            id = esc(&t.id),
+            badge = tv_badge(t.verdict),
+            title = esc(&t.title),
+            roots = roots.join(", "),
+        );
+    }
+    o.push_str("</ul>");
     o
 }
 

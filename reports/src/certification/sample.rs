@@ -44,6 +44,7 @@ pub fn sample() -> CertificationReport {
             required,
             verdict,
             reason: reason.map(str::to_string),
+            blocked_by: Vec::new(),
             evidence,
         }
     }
@@ -79,6 +80,12 @@ pub fn sample() -> CertificationReport {
         t("CHAIN-01", "data", "chain", "The chain and the numbering continue across several messages", "chain", true, Pass, None, vec![]),
         t("RECEIPT-01", "receipts", "apprec", "After AppRec status 2 the sender fixes and resends", "apprec_status2_resend", true, Pass, None,
             vec![Evidence::Message { message_id: "0f4e6c1a-2b7d-4c55-8e0a-9d3b1c2e4f50".into(), note: "the resend, accepted with AppRec status 1".into() }]),
+        {
+            let mut b = t("MSGHEAD-01", "transport", "payload", "The MsgHead names sender, receiver and the IPLOS document", "msghead", true, TestVerdict::Blocked,
+                Some("blocked by TRANSPORT-01: no message got past the transport properties"), vec![]);
+            b.blocked_by = vec!["TRANSPORT-01".into()];
+            b
+        },
         t("RES-02", "resilience", "broker", "Waits out a broker that is unavailable for a while", "resilience_unavailable", true, Error,
             Some("the harness could not bind port 5671 for the outage window"), vec![]),
         t("PERF-01", "performance", "throughput", "The largest kommune's initial load within the stated time", "throughput", true, Pass, Some("61 214 notifications in 1 412 s"), vec![]),

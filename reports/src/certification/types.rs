@@ -119,6 +119,9 @@ pub enum TestVerdict {
     Skip,
     /// The harness or the environment could not run the test.
     Error,
+    /// A test it depends on failed (its `blocked_by`): what it checks could not be
+    /// observed. Counts against a certification like a failure, but is not a root cause.
+    Blocked,
 }
 
 impl TestVerdict {
@@ -129,6 +132,7 @@ impl TestVerdict {
             TestVerdict::Fail => "fail",
             TestVerdict::Skip => "skip",
             TestVerdict::Error => "error",
+            TestVerdict::Blocked => "blocked",
         }
     }
 }
@@ -147,6 +151,9 @@ pub struct Summary {
     pub skipped: u32,
     /// Errored.
     pub errors: u32,
+    /// Blocked by a failed test they depend on.
+    #[serde(default)]
+    pub blocked: u32,
     /// Required tests.
     pub required: u32,
     /// Required tests that passed.
@@ -155,6 +162,9 @@ pub struct Summary {
     pub required_failed: u32,
     /// Required tests skipped or errored.
     pub required_not_run: u32,
+    /// Required tests blocked by a failed test.
+    #[serde(default)]
+    pub required_blocked: u32,
 }
 
 /// The result of one test.
@@ -179,6 +189,9 @@ pub struct TestResult {
     pub verdict: TestVerdict,
     /// Why (for anything but a pass; may be given for a pass).
     pub reason: Option<String>,
+    /// For a blocked test: the failed tests at the root of it (their ids), in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked_by: Vec<String>,
     /// What supports the verdict.
     pub evidence: Vec<Evidence>,
 }
@@ -373,7 +386,7 @@ pub fn overall_verdict(tests: &[TestResult]) -> Verdict {
     };
     for t in required {
         match t.verdict {
-            TestVerdict::Fail => return Verdict::Fail,
+            TestVerdict::Fail | TestVerdict::Blocked => return Verdict::Fail,
             TestVerdict::Skip | TestVerdict::Error => verdict = Verdict::Incomplete,
             TestVerdict::Pass => {}
         }
@@ -390,6 +403,7 @@ fn summarise(tests: &[TestResult]) -> Summary {
             TestVerdict::Fail => s.failed += 1,
             TestVerdict::Skip => s.skipped += 1,
             TestVerdict::Error => s.errors += 1,
+            TestVerdict::Blocked => s.blocked += 1,
         }
         if t.required {
             s.required += 1;
@@ -397,6 +411,7 @@ fn summarise(tests: &[TestResult]) -> Summary {
                 TestVerdict::Pass => s.required_passed += 1,
                 TestVerdict::Fail => s.required_failed += 1,
                 TestVerdict::Skip | TestVerdict::Error => s.required_not_run += 1,
+                TestVerdict::Blocked => s.required_blocked += 1,
             }
         }
     }
@@ -451,6 +466,8 @@ mod tests {
         assert_eq!(v(&[(true, Error), (true, Pass)]), Verdict::Incomplete);
         assert_eq!(v(&[(true, Error), (true, Fail)]), Verdict::Fail);
         assert_eq!(v(&[(false, Error), (false, Skip)]), Verdict::Pass);
+        assert_eq!(v(&[(true, Pass), (true, Blocked)]), Verdict::Fail);
+        assert_eq!(v(&[(false, Blocked), (true, Pass)]), Verdict::Pass);
     }
 
     #[test]
@@ -459,16 +476,20 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Fail);
         assert_eq!(
             (r.summary.tests, r.summary.passed, r.summary.failed),
-            (12, 6, 4)
+            (13, 6, 4)
         );
-        assert_eq!((r.summary.skipped, r.summary.errors), (1, 1));
+        assert_eq!(
+            (r.summary.skipped, r.summary.errors, r.summary.blocked),
+            (1, 1, 1)
+        );
+        assert_eq!(r.summary.required_blocked, 1);
         assert_eq!(
             (
                 r.summary.required,
                 r.summary.required_failed,
                 r.summary.required_not_run
             ),
-            (10, 3, 1)
+            (11, 3, 1)
         );
         r.summary.failed = 99;
         r.verdict = Verdict::Pass;

@@ -136,7 +136,7 @@ fn junit_has_a_suite_per_plan_suite_and_parses() {
     let x = std::fs::read_to_string(&w.junit).expect("read");
     assert_eq!(x, certification_to_junit(&sample()));
     assert!(
-        x.contains("tests=\"12\" failures=\"4\" errors=\"1\" skipped=\"1\""),
+        x.contains("tests=\"13\" failures=\"4\" errors=\"1\" skipped=\"2\""),
         "{x}"
     );
     let suites: Vec<&str> = x
@@ -150,6 +150,7 @@ fn junit_has_a_suite_per_plan_suite_and_parses() {
     assert_eq!(
         suites,
         [
+            "root-causes",
             "transport",
             "content",
             "data",
@@ -167,6 +168,13 @@ fn junit_has_a_suite_per_plan_suite_and_parses() {
     assert!(x.contains("tjenesteOrgNr: expected 974760673, received &lt;script&gt;"));
     assert!(x.contains("<error message=\"the harness could not bind port 5671"));
     assert!(x.contains("<skipped message=\"the vendor delivers IPLOS 56.0.0 only\""));
+    // a blocked test is not a failure of its own: it names its root cause
+    assert!(
+        x.contains("<skipped message=\"blocked by TRANSPORT-01\""),
+        "{x}"
+    );
+    let root = x.find("name=\"root-causes\"").expect("root-causes suite");
+    assert!(root < x.find("name=\"transport\"").expect("transport suite"));
 }
 
 #[test]

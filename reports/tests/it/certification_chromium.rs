@@ -147,6 +147,7 @@ fn dom_has_the_verdict_as_first_heading_and_the_key_elements() {
         "verdict-counts",
         "required-failures",
         "t-DATA-01",
+        "blocked",
         "not-run",
         "optional-failures",
         "tests-table",
@@ -169,7 +170,7 @@ fn dom_has_the_verdict_as_first_heading_and_the_key_elements() {
     );
     assert_eq!(
         dom.matches("<tr><td>").count() - 6 - 3,
-        12,
+        13,
         "one row per test (besides 6 timing and 3 bundle rows)"
     );
     assert!(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

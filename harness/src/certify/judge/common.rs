@@ -27,6 +27,9 @@ pub struct Judged {
     pub evidence: Vec<Evidence>,
     /// Notifications per second the throughput test measured (for the report's timings).
     pub rate: Option<f64>,
+    /// False for a failure because what the test checks never happened (nothing to judge):
+    /// such a failure is never a root cause when a test it depends on failed outright.
+    pub observed: bool,
 }
 
 /// A passed test.
@@ -36,6 +39,7 @@ pub fn pass(reason: impl Into<String>, evidence: Vec<Evidence>) -> Judged {
         reason: reason.into(),
         evidence,
         rate: None,
+        observed: true,
     }
 }
 
@@ -46,6 +50,15 @@ pub fn fail(reason: impl Into<String>, evidence: Vec<Evidence>) -> Judged {
         reason: reason.into(),
         evidence,
         rate: None,
+        observed: true,
+    }
+}
+
+/// A failed test that had nothing to judge: its reason starts "not observed: ".
+pub fn not_observed(reason: impl AsRef<str>, evidence: Vec<Evidence>) -> Judged {
+    Judged {
+        observed: false,
+        ..fail(format!("not observed: {}", reason.as_ref()), evidence)
     }
 }
 
@@ -56,6 +69,7 @@ pub fn skip(reason: impl Into<String>) -> Judged {
         reason: reason.into(),
         evidence: Vec::new(),
         rate: None,
+        observed: false,
     }
 }
 
@@ -103,7 +117,9 @@ pub fn since(a: DateTime<Utc>, b: DateTime<Utc>) -> Duration {
 pub fn accepted_in<'a>(rec: &'a Recording, phases: &[PhaseKind]) -> Vec<&'a Msg> {
     rec.messages
         .iter()
-        .filter(|m| m.phase.is_some_and(|p| phases.contains(&p)) && m.accepted())
+        .filter(|m| {
+            m.phase.is_some_and(|p| phases.contains(&p)) && m.accepted() && m.resend_of.is_none()
+        })
         .collect()
 }
 

@@ -79,6 +79,7 @@ pub fn push(rec: &mut Recording, phase: PhaseKind, secs: f64, f: impl FnOnce(&mu
     };
     let mut m = Msg {
         row,
+        resend_of: None,
         phase: Some(phase),
         queue: format!("nhn/{register}_async"),
         message_id: Some(format!("m{row}")),

@@ -8,6 +8,7 @@
 //!
 //! [`Recording`]: super::record::Recording
 
+mod blocking;
 mod common;
 mod completeness;
 mod connection;
@@ -141,19 +142,50 @@ const JUDGES: [(CheckKind, Needs, JudgeFn); 26] = [
     }),
 ];
 
-/// Decides every test of the plan, and measures the vendor's timings.
+/// Decides every test of the plan, and measures the vendor's timings. A failed test whose
+/// prerequisite failed is reported as blocked by it ([`blocking`]).
 pub fn judge_all(ctx: &Ctx<'_>) -> (Vec<TestResult>, Timings) {
     let mut results = ctx.plan.skeleton_results();
     let mut rate = None;
-    for r in &mut results {
-        let Some(t) = ctx.plan.test(&r.id) else {
-            continue;
-        };
-        let mut j = judge_test(ctx, t.test);
-        rate = rate.or(j.rate);
+    let mut judged: Vec<Option<(CheckKind, Judged)>> = Vec::with_capacity(results.len());
+    for r in &results {
+        let j = ctx.plan.test(&r.id).map(|t| {
+            let j = judge_test(ctx, t.test);
+            rate = rate.or(j.rate);
+            (t.test.kind, j)
+        });
+        judged.push(j);
+    }
+    let own: Vec<blocking::Own<'_>> = results
+        .iter()
+        .zip(&judged)
+        .filter_map(|(r, j)| {
+            j.as_ref().map(|(kind, judged)| blocking::Own {
+                id: &r.id,
+                kind: *kind,
+                judged,
+            })
+        })
+        .collect();
+    let mut blocked = blocking::resolve(&own).into_iter();
+    let blocked: Vec<Vec<String>> = judged
+        .iter()
+        .map(|j| match j {
+            Some(_) => blocked.next().unwrap_or_default(),
+            None => Vec::new(),
+        })
+        .collect();
+    for ((r, j), by) in results.iter_mut().zip(judged).zip(blocked) {
+        let Some((_, mut j)) = j else { continue };
         j.evidence.truncate(MAX_EVIDENCE);
-        r.verdict = j.verdict;
-        r.reason = Some(j.reason);
+        if by.is_empty() {
+            r.verdict = j.verdict;
+            r.reason = Some(j.reason);
+        } else {
+            r.verdict = TestVerdict::Blocked;
+            r.reason = Some(format!("blocked by {}: {}", by.join(", "), j.reason));
+            r.blocked_by = by;
+        }
         r.evidence = j.evidence;
     }
     (results, performance::timings(ctx, rate))

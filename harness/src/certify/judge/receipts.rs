@@ -8,7 +8,9 @@ use iplos_model::compare::{CompareOptions, compare};
 use iplos_model::message::Notifikasjon;
 use iplos_reports::certification::Evidence;
 
-use super::common::{Judged, fail, injected_and_after, merged, msg_ev, pass, regenerated};
+use super::common::{
+    Judged, fail, injected_and_after, merged, msg_ev, not_observed, pass, regenerated,
+};
 use super::completeness::comparison_evidence;
 use crate::certify::phases::PhaseKind;
 use crate::certify::record::{Msg, Recording, norm_guid};
@@ -19,12 +21,38 @@ pub const STATUS3_NAMED: usize = 2;
 /// RECEIPT-01: after AppRec status 2, a new message with the same notifications, accepted.
 pub fn status2(rec: &Recording) -> Judged {
     let Some((m0, after)) = injected_and_after(rec, PhaseKind::ApprecStatus2, "rejected") else {
-        return fail("no message arrived to reject", Vec::new());
+        return not_observed(
+            "no message arrived to reject with AppRec status 2",
+            Vec::new(),
+        );
     };
-    let mut ev = vec![msg_ev(m0, "answered AppRec status 2 by the harness")];
+    let mut ev = vec![msg_ev(
+        m0,
+        format!(
+            "the harness injected a rejection; the EPJ got {}",
+            m0.answer_words()
+        ),
+    )];
     for m in &after {
         ev.push(msg_ev(m, format!("then: {}", m.answer_words())));
     }
+    if !m0.answered_with_status("2") {
+        return not_observed(
+            format!(
+                "the message the harness rejected was answered with {} before the rejection could apply, so the EPJ never received an AppRec status 2",
+                m0.answer_words()
+            ),
+            ev,
+        );
+    }
+    if m0.guids().is_empty() {
+        return not_observed("the rejected message's notifications could not be read", ev);
+    }
+    // Only what the EPJ sent after it had the AppRec is its reaction to it.
+    let after: Vec<&Msg> = after
+        .into_iter()
+        .filter(|m| m0.replied.is_none_or(|r| m.received >= r))
+        .collect();
     if m0.duplicates > 0 {
         return fail(
             format!(
@@ -71,8 +99,17 @@ pub fn status2(rec: &Recording) -> Judged {
 pub fn status3(rec: &Recording) -> Judged {
     let Some((m0, after)) = injected_and_after(rec, PhaseKind::ApprecStatus3, "partly-rejected")
     else {
-        return fail("no message arrived to answer with status 3", Vec::new());
+        return not_observed("no message arrived to answer with status 3", Vec::new());
     };
+    if !m0.answered_with_status("3") {
+        return not_observed(
+            format!(
+                "the message meant for a partial rejection was answered with {}, so the EPJ never received an AppRec status 3",
+                m0.answer_words()
+            ),
+            vec![msg_ev(m0, format!("the EPJ got {}", m0.answer_words()))],
+        );
+    }
     let Some(mel0) = &m0.melding else {
         return fail(
             "the message answered with status 3 could not be read",
@@ -101,6 +138,19 @@ pub fn status3(rec: &Recording) -> Judged {
     let Some(resent) = merged(accepted.iter().copied()) else {
         return fail("the rejected notifications were not sent again", ev);
     };
+    // Every message after the partial rejection must be taken whole: a resend that is
+    // itself rejected in part (e.g. IPL03, its chain pointing at a notification the register
+    // never accepted) has not corrected anything.
+    if let Some(bad) = after.iter().find(|m| !m.answered_with_status("1")) {
+        return fail(
+            format!(
+                "a message sent after the AppRec status 3 ({}) was answered with {}: the correction was not accepted whole",
+                bad.name(),
+                bad.answer_words()
+            ),
+            ev,
+        );
+    }
     let mut want = mel0.clone();
     want.notifikasjoner = named.iter().map(|x| (*x).clone()).collect();
     let c = compare(&want, &resent, &CompareOptions::default());
@@ -197,8 +247,23 @@ pub fn error_queue(rec: &Recording) -> Judged {
 /// DUP: the message whose AppRec was withheld was not sent again under new GUIDs.
 pub fn lost_apprec(rec: &Recording) -> Judged {
     let Some((m0, after)) = injected_and_after(rec, PhaseKind::LostApprec, "withhold-reply") else {
-        return fail("no message arrived", Vec::new());
+        return not_observed(
+            "no message arrived whose AppRec could be withheld",
+            Vec::new(),
+        );
     };
+    if !m0.accepted() {
+        return not_observed(
+            format!(
+                "the message whose AppRec was to be withheld was refused ({}), so no accepted message could be duplicated",
+                m0.answer_words()
+            ),
+            vec![msg_ev(
+                m0,
+                format!("the register's verdict: {}", m0.answer_words()),
+            )],
+        );
+    }
     let mut ev = vec![msg_ev(m0, "accepted; its AppRec withheld by the harness")];
     let again = regenerated(m0, &after);
     for (m, same, new) in &again {
@@ -221,7 +286,10 @@ pub fn lost_apprec(rec: &Recording) -> Judged {
     } else if !again.is_empty() {
         "sent again with the same notifikasjonGUIDs, which the register recognises".into()
     } else {
-        "not sent again".into()
+        return fail(
+            "the unconfirmed message was never sent again: without its AppRec the EPJ cannot know the register has it (send it again with the same MsgId; the register answers with the original AppRec)",
+            ev,
+        );
     };
     pass(
         format!("the unconfirmed message was {how}; no notification got a new GUID"),
@@ -293,6 +361,28 @@ mod tests {
                     names: "notifikasjonGUIDs",
                 },
                 Case {
+                    name: "the injection met a late message that got a transport error",
+                    setup: |r| {
+                        first(r, S2, "rejected", None);
+                        r.messages[0].error_condition = Some("InternalError".into());
+                        then(r, S2, &[1, 2, 3], "");
+                    },
+                    verdict: Fail,
+                    reason: "never received an AppRec status 2",
+                    names: "the EPJ got error InternalError",
+                },
+                Case {
+                    name: "an independent send before the AppRec arrived",
+                    setup: |r| {
+                        first(r, S2, "rejected", Some("2"));
+                        r.messages[0].replied = Some(crate::certify::judge::fixture::at(S2, 30.0));
+                        then(r, S2, &[1, 2, 3], "");
+                    },
+                    verdict: Fail,
+                    reason: "no corrected message was accepted",
+                    names: "m2",
+                },
+                Case {
                     name: "nothing after",
                     setup: |r| first(r, S2, "rejected", Some("2")),
                     verdict: Fail,
@@ -337,6 +427,30 @@ mod tests {
                     verdict: Fail,
                     reason: "1 event(s) that were accepted were sent again",
                     names: "svc-1",
+                },
+                Case {
+                    name: "a second resend chained to the last sent, not the last accepted: IPL03",
+                    setup: |r| {
+                        first(r, S3, "partly-rejected", Some("3"));
+                        then(r, S3, &[2, 3], "-new");
+                        then(r, S3, &[4], "-more");
+                        r.messages[2].status = Some("3".into());
+                        r.messages[2].report =
+                            Some(crate::certify::judge::fixture::report(&["IPL03"]));
+                    },
+                    verdict: Fail,
+                    reason: "(m3) was answered with AppRec status 3",
+                    names: "m3",
+                },
+                Case {
+                    name: "the partial rejection met a refused message",
+                    setup: |r| {
+                        first(r, S3, "partly-rejected", Some("2"));
+                        then(r, S3, &[2, 3], "-new");
+                    },
+                    verdict: Fail,
+                    reason: "never received an AppRec status 3",
+                    names: "m1",
                 },
                 Case {
                     name: "one of them missing",
@@ -411,8 +525,30 @@ mod tests {
                 Case {
                     name: "not sent again",
                     setup: |r| first(r, LOST, "withhold-reply", Some("1")),
+                    verdict: Fail,
+                    reason: "never sent again",
+                    names: "m1",
+                },
+                Case {
+                    name: "sent again with the same message-id",
+                    setup: |r| {
+                        first(r, LOST, "withhold-reply", Some("1"));
+                        r.messages[0].duplicates = 1;
+                    },
                     verdict: Pass,
-                    reason: "the unconfirmed message was not sent again",
+                    reason: "same message-id (1 time(s))",
+                    names: "m1",
+                },
+                Case {
+                    name: "every message refused: nothing to duplicate",
+                    setup: |r| {
+                        first(r, LOST, "withhold-reply", None);
+                        r.messages[0].stage = Some("msghead".into());
+                        then(r, LOST, &[1, 2, 3], "");
+                        r.messages[1].status = Some("2".into());
+                    },
+                    verdict: Fail,
+                    reason: "not observed: the message whose AppRec was to be withheld was refused",
                     names: "m1",
                 },
                 Case {
@@ -439,7 +575,7 @@ mod tests {
                     name: "nothing",
                     setup: |_| {},
                     verdict: Fail,
-                    reason: "no message arrived",
+                    reason: "not observed: no message arrived",
                     names: "",
                 },
             ],

@@ -104,8 +104,21 @@ pub fn recording(
             std::fs::write(evidence.join(&name), x)?;
             evidence_file = Some(name);
         }
+        let msg_id: Option<String> = verdict
+            .as_ref()
+            .and_then(|v| v.get("msg_id"))
+            .and_then(|x| x.as_str())
+            .map(str::to_string);
+        // A resend with a MsgId the register already had got the original's AppRec.
+        let resend_of = msg_id.as_ref().and_then(|id| {
+            rec.messages
+                .iter()
+                .find(|o| o.queue == m.queue && o.msg_id.as_ref() == Some(id))
+                .map(Msg::name)
+        });
         rec.messages.push(Msg {
             row: m.id,
+            resend_of,
             phase,
             queue: m.queue.clone(),
             message_id: m.message_id.clone(),
@@ -120,11 +133,7 @@ pub fn recording(
             error_data: text("data"),
             error_description: text("description"),
             stage: m.stage.clone(),
-            msg_id: verdict
-                .as_ref()
-                .and_then(|v| v.get("msg_id"))
-                .and_then(|x| x.as_str())
-                .map(str::to_string),
+            msg_id,
             injected: m.injected.clone(),
             content_encryption,
             report,

@@ -19,7 +19,8 @@ use crate::certify::phases::{Phase, PhaseKind};
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct PhaseStatus {
     pub id: String,
-    /// `pending`, `running`, `completed`, `timed-out`, `skipped`.
+    /// `pending`, `running`, `completed`, `not-observed` (ran its time, saw nothing),
+    /// `timed-out`, `skipped`.
     pub state: String,
     pub instruction: String,
     pub to_her_id: Option<u32>,
@@ -170,6 +171,7 @@ async fn page(State(live): State<Live>) -> Html<String> {
     for p in &s.phases {
         let mark = match p.state.as_str() {
             "completed" => "✓",
+            "not-observed" => "○",
             "timed-out" => "✗",
             "running" => "▶",
             "skipped" => "–",

@@ -95,17 +95,18 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     let mut cache = ContentCache::default();
     let walked = Walk {
         expected: &p.expected,
-        store: &servers.store,
+        store: servers.store()?,
         faults: &servers.faults,
-        bus: servers.broker.bus(),
+        bus: servers.broker()?.bus(),
         injector: &servers.injector,
-        receiver: &servers.receiver,
+        receiver: servers.receiver()?,
         kommune: HerId::new(p.session.her_id)?,
         username: &p.creds.username,
         timing: &p.timing,
         wrong_host: &wrong_host_log,
         live: &live,
-        intake: &servers.intake,
+        intake: servers.intake()?,
+        refusing: servers.refusing()?,
         kommune_nr: &p.session.kommune,
     }
     .walk(&p.phases, &p.selected, &mut cache)
@@ -119,7 +120,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         sendemodul: servers.sendemodul_record()?,
     };
     let recording = collect::recording(
-        &servers.store,
+        servers.store()?,
         &p.session,
         &p.creds.username,
         p.timing,

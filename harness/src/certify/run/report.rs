@@ -101,20 +101,30 @@ pub fn write(
 
 fn print_summary(r: &CertificationReport, written: &iplos_reports::Written) {
     println!(
-        "\ncertify run: {} — {} (required: {} passed, {} failed, {} not run; {} tests in all)",
+        "\ncertify run: {} — {} (required: {} passed, {} failed, {} blocked, {} not run; {} tests in all)",
         r.vendor.name,
         r.verdict.as_str().to_uppercase(),
         r.summary.required_passed,
         r.summary.required_failed,
+        r.summary.required_blocked,
         r.summary.required_not_run,
         r.summary.tests
     );
+    // Root causes first, then what they blocked.
     for t in r.tests.iter().filter(|t| t.verdict == TestVerdict::Fail) {
         println!(
             "  FAIL {} {}: {}",
             t.id,
             t.title,
             t.reason.as_deref().unwrap_or("")
+        );
+    }
+    for t in r.tests.iter().filter(|t| t.verdict == TestVerdict::Blocked) {
+        println!(
+            "  BLOCKED {} {} (by {})",
+            t.id,
+            t.title,
+            t.blocked_by.join(", ")
         );
     }
     if let Some(ms) = r.timings.time_to_first_apprec_ms {

@@ -1,24 +1,24 @@
-//! The national side of a session, wired by hand: the service bus (TLS only, the kommune
-//! and the register as participants), the register (KPR 134197 and KPR Validering 131725)
-//! answering through the session's injector, and Sendemodul — the session's portal and one
-//! that rejects the kommune's PIN — in front of SSB's file intake.
+//! The national side of a session, started by [`National::builder`]: the service bus (TLS
+//! only, the kommune and the register as participants), the register (KPR 134197 and KPR
+//! Validering 131725) answering through the session's injector, and Sendemodul — the
+//! session's portal and one that rejects the kommune's PIN — in front of SSB's file intake.
 //!
-//! This file is the one place that starts and stops these servers (a national-side builder
-//! can replace it).
+//! This file is the one place that starts and stops these servers.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use iplos_mocks::intake::Intake;
-use iplos_mocks::pki::Pki;
-use iplos_mocks::receiver::{
-    Injector, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, PkiDirectory, Receiver, ReceiverConfig,
-    ReceiverHandle, RunStore,
+use iplos_mocks::national::{
+    National, RegisterOptions, SendemodulOptions, SendemodulPins, ServicebusOptions,
 };
-use iplos_mocks::sendemodul::{Pins, Sendemodul, SendemodulConfig};
-use iplos_mocks::servicebus::{BrokerConfig, BrokerFaults, BrokerHandle, TlsConfig};
+use iplos_mocks::receiver::{
+    Injector, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, ReceiverHandle, RunStore,
+};
+use iplos_mocks::sendemodul::{Pins, Sendemodul};
+use iplos_mocks::servicebus::{BrokerFaults, BrokerHandle, Participant, TlsConfig};
 use iplos_model::calendar::Clock;
 use iplos_model::compare::read_received;
 use iplos_model::ids::HerId;
@@ -28,23 +28,14 @@ use super::endpoints::SENDEMODUL_PART_LIMIT;
 use super::injector::SessionInjector;
 use crate::certify::record::{SmRecord, SmSubmission};
 use crate::certify::session::{Credentials, Session, TlsFiles};
-use crate::identity::password;
 
 /// The running national side.
 pub struct Servers {
-    /// The broker's queues and the register's record of every message (`run/run.sqlite`).
-    pub store: Arc<RunStore>,
+    national: National,
     /// The broker's faults, armed by the phases, and its connection log.
     pub faults: BrokerFaults,
-    pub broker: BrokerHandle,
-    pub receiver: ReceiverHandle,
     /// The register's answers for the running phase.
     pub injector: Arc<SessionInjector>,
-    /// SSB's file intake behind the session's Sendemodul portal.
-    pub intake: Intake,
-    pub sendemodul: Sendemodul,
-    /// The portal that rejects the kommune's PIN.
-    pub refusing: Sendemodul,
     /// The kommune's Sendemodul PIN.
     pub pin: String,
 }
@@ -72,111 +63,116 @@ impl Servers {
         let kommune = HerId::new(session.her_id)?;
         let validation = HerId::new(KPR_VALIDATION_HER_ID)?;
         let production = HerId::new(KPR_PRODUCTION_HER_ID)?;
-
-        // The register, the broker, the receiver.
-        let pki = Pki::load(at.pki_dir).with_context(|| {
-            format!("cannot read the session's PKI in {}", at.pki_dir.display())
-        })?;
-        let register_party = pki.register()?;
-        let store = Arc::new(RunStore::open(
-            &at.run_dir.join("run.sqlite"),
-            clock.clone(),
-        )?);
-        let faults = BrokerFaults::new();
-        let mut cfg = BrokerConfig::new()
-            .with_bind(SocketAddr::new(at.bind, at.amqp_port))
-            .with_store(store.clone())
-            .with_clock(clock.clone())
-            .with_tls(
-                TlsConfig::from_files(&tls.server_cert, &tls.server_key)
-                    .context("the broker's TLS certificate")?,
-            )
-            .with_faults(faults.clone())
-            .with_participant(kommune, &creds.username, &creds.password);
-        for h in [production, validation] {
-            // Never handed out.
-            cfg = cfg.with_participant(h, &format!("register{h}"), &password(None, "register")?);
-        }
-        let broker = cfg.start().await.context("cannot start the broker")?;
         let injector = Arc::new(SessionInjector::default());
-        let receiver = Receiver::start(
-            broker.bus(),
-            store.clone(),
-            register_party.clone(),
-            Arc::new(PkiDirectory::new(at.pki_dir)),
-            ReceiverConfig {
-                her_ids: vec![production, validation],
-                name: register_party.name.clone(),
-                data_year: Some(i32::from(session.year)),
-                clock: clock.clone(),
-                injector: Some(injector.clone() as Arc<dyn Injector>),
-                ..ReceiverConfig::default()
-            },
-        )
-        .await
-        .context("cannot start the register")?;
-
-        // Sendemodul: the session's portal and one that rejects the kommune's PIN, in front
-        // of SSB's file intake.
-        let intake = Intake::open(at.run_dir.join("intake.sqlite"), clock.clone())
-            .context("cannot open the Sendemodul intake")?;
+        let faults = BrokerFaults::new();
+        let mut bus = ServicebusOptions::new(
+            // The register's users get random passwords, never handed out.
+            vec![Participant::new(kommune, &creds.username, &creds.password)],
+            RegisterOptions::from_pki_dir(at.pki_dir, vec![production, validation])
+                .with_context(|| {
+                    format!("cannot read the session's PKI in {}", at.pki_dir.display())
+                })?
+                .with_injector(injector.clone() as Arc<dyn Injector>),
+        );
+        bus.port = at.amqp_port;
+        bus.tls = Some(
+            TlsConfig::from_files(&tls.server_cert, &tls.server_key)
+                .context("the broker's TLS certificate")?,
+        );
+        bus.faults = Some(faults.clone());
         let pin = Pins::derive(session.seed, &session.kommune);
         let wrong_pin = format!("{:06}", (pin.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
-        let sm_config = |pin: &str| SendemodulConfig {
-            bind: SocketAddr::new(at.bind, 0),
-            data_year: i32::from(session.year),
-            pins: Pins::seeded(session.seed).with(session.kommune.clone(), pin),
-            max_part_bytes: SENDEMODUL_PART_LIMIT,
-            ..SendemodulConfig::default()
-        };
-        let sendemodul = Sendemodul::start(sm_config(&pin), intake.clone(), clock.clone())
+        let national = National::builder()
+            .state_dir(at.run_dir)
+            .bind(at.bind)
+            .clock(clock)
+            .data_year(i32::from(session.year))
+            .servicebus(bus)
+            .sendemodul(SendemodulOptions {
+                pins: SendemodulPins::Given(
+                    Pins::seeded(session.seed).with(session.kommune.clone(), &pin),
+                ),
+                max_part_bytes: Some(SENDEMODUL_PART_LIMIT),
+                keep_uploads: false,
+                refusing: Some(
+                    Pins::seeded(session.seed).with(session.kommune.clone(), &wrong_pin),
+                ),
+                ..Default::default()
+            })
+            .start()
             .await
-            .context("cannot start Sendemodul")?;
-        let refusing = Sendemodul::start(
-            sm_config(&wrong_pin),
-            Intake::in_memory(clock.clone())?,
-            clock.clone(),
-        )
-        .await
-        .context("cannot start the refusing Sendemodul")?;
-        Ok(Servers {
-            store,
+            .context("cannot start the national side")?;
+        let servers = Servers {
+            national,
             faults,
-            broker,
-            receiver,
             injector,
-            intake,
-            sendemodul,
-            refusing,
             pin,
-        })
+        };
+        // Every endpoint asked for is there.
+        servers.store()?;
+        servers.broker()?;
+        servers.receiver()?;
+        servers.intake()?;
+        servers.sendemodul()?;
+        servers.refusing()?;
+        Ok(servers)
+    }
+
+    /// The broker's queues and the register's record of every message (`run/run.sqlite`).
+    pub fn store(&self) -> Result<&Arc<RunStore>> {
+        self.national
+            .run_store()
+            .ok_or_else(|| missing("run store"))
+    }
+
+    /// The AMQP broker.
+    pub fn broker(&self) -> Result<&BrokerHandle> {
+        self.national.broker().ok_or_else(|| missing("broker"))
+    }
+
+    /// The register's receiver.
+    pub fn receiver(&self) -> Result<&ReceiverHandle> {
+        self.national.receiver().ok_or_else(|| missing("register"))
+    }
+
+    /// SSB's file intake behind the session's Sendemodul portal.
+    pub fn intake(&self) -> Result<&Intake> {
+        self.national.intake().ok_or_else(|| missing("intake"))
+    }
+
+    /// The session's Sendemodul portal.
+    pub fn sendemodul(&self) -> Result<&Sendemodul> {
+        self.national
+            .sendemodul()
+            .ok_or_else(|| missing("Sendemodul"))
+    }
+
+    /// The portal that rejects the kommune's PIN.
+    pub fn refusing(&self) -> Result<&Sendemodul> {
+        self.national
+            .refusing_sendemodul()
+            .ok_or_else(|| missing("refusing Sendemodul"))
     }
 
     /// Stops every server.
     pub async fn shutdown(self) {
         self.injector.disarm();
-        self.sendemodul.shutdown().await;
-        self.refusing.shutdown().await;
-        self.receiver.shutdown().await;
-        self.broker.shutdown().await;
+        self.national.shutdown().await;
     }
-}
 
-impl Servers {
     /// What the Sendemodul portals and the intake saw: login attempts and the files taken
     /// in (read).
     pub fn sendemodul_record(&self) -> Result<SmRecord> {
+        let intake = self.intake()?;
         Ok(SmRecord {
             part_limit: SENDEMODUL_PART_LIMIT,
-            attempts: self.sendemodul.login_attempts(),
-            refusing_attempts: self.refusing.login_attempts(),
-            submissions: self
-                .intake
+            attempts: self.sendemodul()?.login_attempts(),
+            refusing_attempts: self.refusing()?.login_attempts(),
+            submissions: intake
                 .all_submissions()?
                 .into_iter()
                 .map(|info| {
-                    let melding = self
-                        .intake
+                    let melding = intake
                         .raw_bytes(info.id)
                         .ok()
                         .flatten()
@@ -187,4 +183,8 @@ impl Servers {
                 .collect(),
         })
     }
+}
+
+fn missing(what: &str) -> anyhow::Error {
+    anyhow!("the national side started without its {what}")
 }

@@ -102,8 +102,8 @@ impl Prepared {
             ..
         } = self;
         let host = opts.bind.to_string();
-        let namespace = servers.broker.bus().namespace().to_string();
-        let port = servers.broker.port();
+        let namespace = servers.broker()?.bus().namespace().to_string();
+        let port = servers.broker()?.port();
         let orgnr = iplos_model::municipality::lookup(session.year, &session.kommune)
             .map(|m| m.orgnr().to_string())
             .unwrap_or_default();
@@ -111,8 +111,8 @@ impl Prepared {
         let endpoints = Endpoints {
             kommune: session.kommune.clone(),
             sendemodul: SendemodulEndpoints {
-                url: servers.sendemodul.portal_url(ordinary),
-                refusing_url: servers.refusing.portal_url(ordinary),
+                url: servers.sendemodul()?.portal_url(ordinary),
+                refusing_url: servers.refusing()?.portal_url(ordinary),
                 kommunenr: session.kommune.clone(),
                 bydel: "00".into(),
                 orgnr,

@@ -13,6 +13,7 @@ use iplos_mocks::receiver::{
     DeliveryRecord, Injection, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, MessageRecord,
     ReceiverHandle, RunStore,
 };
+use iplos_mocks::sendemodul::Sendemodul;
 use iplos_mocks::servicebus::{BrokerFaults, Bus, ConnEventKind, QueueKind};
 use iplos_model::compare::{CompareOptions, compare};
 use iplos_model::ids::HerId;
@@ -25,9 +26,15 @@ use crate::certify::phases::{Phase, PhaseKind, Timing};
 use crate::certify::plan::FaultKind;
 use crate::certify::record::{PhaseRecord, WrongHostAttempt};
 
+/// How the note of a phase that ran its time without seeing what it watches for begins
+/// (the console and the page then show ○, not ✓).
+pub const NOT_OBSERVED: &str = "not observed";
+
 /// What the walk needs: the servers to arm and watch, the answer key, the live page.
 pub struct Walk<'a> {
     pub intake: &'a Intake,
+    /// The portal that rejects the kommune's PIN.
+    pub refusing: &'a Sendemodul,
     pub kommune_nr: &'a str,
     pub expected: &'a Expected,
     pub store: &'a Arc<RunStore>,
@@ -237,10 +244,14 @@ impl Walk<'_> {
             }
         };
         self.disarm(kind);
+        let observed = !note.starts_with(NOT_OBSERVED);
         if completed {
             // Resends and duplicates that follow completion still belong to the phase.
             tokio::time::sleep(self.timing.quiet).await;
-            println!("  ✓ {note} ({:.1} s)", t0.elapsed().as_secs_f64());
+            // ✓ only when something happened: a phase that ran its time and saw nothing
+            // tested nothing.
+            let mark = if observed { "✓" } else { "○" };
+            println!("  {mark} {note} ({:.1} s)", t0.elapsed().as_secs_f64());
         } else {
             println!(
                 "  ✗ timed out after {:.1} s: {note}",
@@ -249,7 +260,11 @@ impl Walk<'_> {
         }
         self.live_phase(
             kind.as_str(),
-            if completed { "completed" } else { "timed-out" },
+            match (completed, observed) {
+                (true, true) => "completed",
+                (true, false) => "not-observed",
+                (false, _) => "timed-out",
+            },
             &note,
             seq,
             None,
@@ -382,10 +397,10 @@ impl Walk<'_> {
                 .answered(0)
                 .then(|| "the test submission was answered with an AppRec".to_string()),
             PhaseKind::AuthRefused => (t0.elapsed() >= self.timing.auth_refused).then(|| {
-                format!(
-                    "{} refused login attempt(s) seen",
-                    events_since(&|k| matches!(k, ConnEventKind::AuthFailed { .. }))
-                )
+                match events_since(&|k| matches!(k, ConnEventKind::AuthFailed { .. })) {
+                    0 => format!("{NOT_OBSERVED}: no login attempt while the password was refused"),
+                    n => format!("{n} refused login attempt(s) seen"),
+                }
             }),
             PhaseKind::TlsWrongHost => {
                 let first = self
@@ -399,7 +414,7 @@ impl Walk<'_> {
                     if first.is_some() {
                         "an attempt on the wrong-host port was seen".to_string()
                     } else {
-                        "no attempt on the wrong-host port".to_string()
+                        format!("{NOT_OBSERVED}: no attempt on the wrong-host port")
                     }
                 })
             }
@@ -460,8 +475,20 @@ impl Walk<'_> {
                 .iter()
                 .any(|x| x.arrived >= started)
                 .then(|| "a file was taken in through Sendemodul".to_string()),
-            PhaseKind::SendemodulRefused => (t0.elapsed() >= self.timing.sendemodul_refused)
-                .then(|| "watched the refused logins".to_string()),
+            PhaseKind::SendemodulRefused => {
+                (t0.elapsed() >= self.timing.sendemodul_refused).then(|| {
+                    match self
+                        .refusing
+                        .login_attempts()
+                        .iter()
+                        .filter(|a| a.at >= started)
+                        .count()
+                    {
+                        0 => format!("{NOT_OBSERVED}: no login on the refusing portal"),
+                        n => format!("{n} refused login(s) on the refusing portal seen"),
+                    }
+                })
+            }
             PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => {
                 // Compared again only when another message has been accepted (a large
                 // kommune's load is tens of thousands of events; the loop polls 10 times a
