@@ -6,7 +6,7 @@ mod receiver_support;
 
 use std::time::{Duration, Instant};
 
-use iplos_mocks::receiver::ErrorCondition;
+use iplos_mocks::nhn::ErrorCondition;
 use iplos_mocks::sender::{Answer, Fault, SendError};
 use iplos_mocks::servicebus::Limits;
 use iplos_model::message::AppRecStatus;

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use iplos_mocks::nhn::ErrorCondition;
+use iplos_mocks::receiver::{Outcome, Stage};
 use iplos_mocks::servicebus::ConnEventKind;
 use iplos_model::compare::{CompareOptions, Comparison, compare, compare_corrections};
 use iplos_model::message::{Melding, Notifikasjon, Status};
@@ -274,33 +276,33 @@ fn judge_test(ctx: &Ctx<'_>, t: &Test) -> (Judged, Option<f64>) {
             "the certificate check",
             |m| {
                 matches!(
-                    m.error_condition.as_deref(),
+                    m.error_condition,
                     Some(
-                        "transport:missing-certificate"
-                            | "abuse:spoofing-attack"
-                            | "transport:unverified-certificate"
-                            | "transport:expired-certificate"
-                            | "transport:revoked-certificate"
+                        ErrorCondition::MissingCertificate
+                            | ErrorCondition::SpoofingAttack
+                            | ErrorCondition::UnverifiedCertificate
+                            | ErrorCondition::ExpiredCertificate
+                            | ErrorCondition::RevokedCertificate
                     )
                 ) || (m.error_data.as_deref() == Some("WrongKeyUsage"))
             },
-            |m| matches!(m.stage.as_deref(), Some("msghead" | "iplos")),
+            |m| matches!(m.stage, Some(Stage::MsgHead | Stage::Iplos)),
         ),
         CheckKind::Properties => stage_test(
             rec,
             "the header check",
             |m| {
-                matches!(m.stage.as_deref(), Some("header" | "body"))
-                    && m.outcome.as_deref() != Some("apprec")
+                matches!(m.stage, Some(Stage::Header | Stage::Body))
+                    && m.outcome != Some(Outcome::AppRec)
             },
-            |m| !matches!(m.stage.as_deref(), Some("header" | "body") | None),
+            |m| !matches!(m.stage, Some(Stage::Header | Stage::Body) | None),
         ),
         CheckKind::Cms => cms(rec),
         CheckKind::Msghead => stage_test(
             rec,
             "the MsgHead",
-            |m| m.stage.as_deref() == Some("msghead"),
-            |m| m.stage.as_deref() == Some("iplos"),
+            |m| m.stage == Some(Stage::MsgHead),
+            |m| m.stage == Some(Stage::Iplos),
         ),
         CheckKind::Addressing => addressing(rec),
         CheckKind::Schema | CheckKind::ContentRules => rules(rec, t),
@@ -584,7 +586,7 @@ fn cms(rec: &Recording) -> Judged {
         rec,
         "decryption and the signature",
         |m| {
-            m.stage.as_deref() == Some("cms")
+            m.stage == Some(Stage::Cms)
                 && matches!(
                     m.error_data.as_deref(),
                     Some(
@@ -598,7 +600,7 @@ fn cms(rec: &Recording) -> Judged {
                     )
                 )
         },
-        |m| matches!(m.stage.as_deref(), Some("msghead" | "iplos")),
+        |m| matches!(m.stage, Some(Stage::MsgHead | Stage::Iplos)),
     );
     if j.0 != TestVerdict::Pass {
         return j;
@@ -1483,7 +1485,7 @@ fn timings(ctx: &Ctx<'_>, notifications_per_second: Option<f64>) -> Timings {
     t.time_to_first_apprec_ms = rec
         .messages
         .iter()
-        .find(|m| m.outcome.as_deref() == Some("apprec") && m.replied.is_some())
+        .find(|m| m.outcome == Some(Outcome::AppRec) && m.replied.is_some())
         .and_then(|m| m.replied.map(|r| since(m.received, r).as_millis() as u64));
     t.notifications_per_second = notifications_per_second;
     let lat: Vec<f64> = rec

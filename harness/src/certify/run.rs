@@ -34,7 +34,7 @@ use chrono::{DateTime, Utc};
 use iplos_mocks::pki::Pki;
 use iplos_mocks::receiver::{
     DeliveryRecord, Injection, Injector, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID,
-    MessageRecord, PkiDirectory, Receiver, ReceiverConfig, ReceiverHandle, RunStore,
+    MessageRecord, Outcome, PkiDirectory, Receiver, ReceiverConfig, ReceiverHandle, RunStore,
 };
 use iplos_mocks::servicebus::{
     BrokerConfig, BrokerFaults, ConnEventKind, QueueKind, TlsConfig, decode_message,
@@ -705,7 +705,7 @@ impl Seen {
         self.msgs.iter().any(|(m, replied)| {
             m.id > after_row
                 && replied.is_some()
-                && m.outcome.as_deref() == Some("apprec")
+                && m.outcome == Some(Outcome::AppRec)
                 && matches!(m.status.as_deref(), Some("1" | "3"))
         })
     }
@@ -798,12 +798,12 @@ impl Walk<'_> {
                         "  ← {} on {}: {}{}",
                         m.message_id.as_deref().unwrap_or("(no message-id)"),
                         m.queue,
-                        match m.outcome.as_deref() {
-                            Some("apprec") =>
+                        match m.outcome {
+                            Some(Outcome::AppRec) =>
                                 format!("AppRec status {}", m.status.as_deref().unwrap_or("?")),
-                            Some("error") =>
-                                format!("error {}", m.error_condition.as_deref().unwrap_or("?")),
-                            o => o.unwrap_or("?").to_string(),
+                            Some(Outcome::Error) =>
+                                format!("error {}", m.error_condition.map_or("?", |c| c.as_str())),
+                            o => o.map_or("?", Outcome::as_str).to_string(),
                         },
                         m.injected
                             .as_deref()
@@ -1064,7 +1064,7 @@ impl Walk<'_> {
                     .iter()
                     .filter(|(m, replied)| {
                         replied.is_some()
-                            && m.outcome.as_deref() == Some("apprec")
+                            && m.outcome == Some(Outcome::AppRec)
                             && matches!(m.status.as_deref(), Some("1" | "3"))
                     })
                     .map(|(m, _)| m.id)
@@ -1163,7 +1163,7 @@ fn collect(
         let duplicates = mine.iter().filter(|d| d.duplicate).count() as u32;
         let amqp = store.raw(m.id)?.and_then(|raw| decode_message(&raw).ok());
         let content_encryption = amqp.as_ref().and_then(|a| {
-            iplos_mocks::receiver::nhn::single_data(a)
+            iplos_mocks::nhn::single_data(a)
                 .ok()
                 .and_then(iplos_mocks::cms::content_encryption_algorithm)
         });
@@ -1209,12 +1209,12 @@ fn collect(
             received: m.received,
             replied,
             duplicates,
-            outcome: m.outcome.clone(),
+            outcome: m.outcome,
             status: m.status.clone(),
-            error_condition: m.error_condition.clone(),
+            error_condition: m.error_condition,
             error_data: text("data"),
             error_description: text("description"),
-            stage: m.stage.clone(),
+            stage: m.stage,
             msg_id: verdict
                 .as_ref()
                 .and_then(|v| v.get("msg_id"))

@@ -101,8 +101,9 @@ pub fn new_user_text(full_name: &str, username: &str, link: &str) -> String {
     )
 }
 
-/// Why a password link was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a password link was sent (stored as `new_user`, `password_change`, `admin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum LinkReason {
     /// From "New User Password Request".
     NewUser,

@@ -63,10 +63,13 @@ use axum::routing::{get, post};
 use axum::{Form, Json};
 use serde_json::{Value, json};
 
-use super::FilsluseError;
-use super::core::{AuthOutcome, FolderKind, LOG, Portal, TokenPair, from_ms, oslo_iso, parse_id};
+use super::core::{
+    AuthOutcome, FolderKind, LOG, Portal, TokenPair, api_error as error, from_ms, oslo_iso,
+    parse_id,
+};
 use super::password::{self, PasswordRule};
 use super::store::{FileRow, UserRow};
+use super::types::{FilsluseError, UPLOAD_FOLDER};
 
 type App = Arc<Portal>;
 
@@ -89,19 +92,6 @@ pub(crate) fn routes() -> Router<App> {
         .route("/api/v1/files/{id}", get(file).delete(delete_file))
         .route("/api/v1/files/{id}/download", get(download))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
-}
-
-/// An `ErrorModel` answer.
-pub(crate) fn error(status: StatusCode, title: &str, detail: &str) -> Response {
-    (
-        status,
-        Json(json!({
-            "detail": detail,
-            "errorCode": status.as_u16(),
-            "title": title,
-        })),
-    )
-        .into_response()
 }
 
 fn not_found() -> Response {
@@ -482,12 +472,7 @@ fn folder_json(
     let files = portal.files_in(user, kind)?;
     let (id, parent, name, subfolders) = match kind {
         FolderKind::Home => (user.home_folder_id, 0, user.username.as_str(), 1),
-        FolderKind::Upload => (
-            user.frassb_folder_id,
-            user.home_folder_id,
-            super::UPLOAD_FOLDER,
-            0,
-        ),
+        FolderKind::Upload => (user.frassb_folder_id, user.home_folder_id, UPLOAD_FOLDER, 0),
     };
     let changed = files
         .iter()
@@ -551,7 +536,7 @@ async fn folders(
         let path = Portal::folder_path(&user, kind);
         let name = match kind {
             FolderKind::Home => user.username.clone(),
-            FolderKind::Upload => super::UPLOAD_FOLDER.to_string(),
+            FolderKind::Upload => UPLOAD_FOLDER.to_string(),
         };
         if q.get("name").is_some_and(|m| !mask_matches(m, &name))
             || q.get("path").is_some_and(|m| !mask_matches(m, &path))
