@@ -3,7 +3,7 @@
 //! filsluse in the kommune's folder, which makes the portal send "1 New File Available".
 //!
 //! Transport-neutral: the input ([`FeedbackInput`]) is what SSB knows about the kommune
-//! and the files it received, each with the checker's [`CheckReport`] and its bytes (or a
+//! and the files it received, each with the checker's [`CheckReport`](iplos_model::rules::CheckReport) and its bytes (or a
 //! path) for counting. Whoever received the files (Sendemodul intake, the AMQP receiver's
 //! run store) builds it.
 //!

@@ -12,8 +12,8 @@
 //!   `GET /mailboxes`, `GET /mailboxes/{address}/messages`, `GET /messages/{id}`,
 //!   `GET /messages/{id}.eml`.
 //! - [`Outbox`] sends real SMTP (lettre) to the capture server or any host:port.
-//! - [`national`] builds the mails SSB and its filsluse send: the 08:00 receipt, the
-//!   filsluse new-user and password mails and the "1 New File Available" notification.
+//! - [`national`] builds SSB's 08:00 receipt (the filsluse's mails are built by
+//!   [`crate::filsluse::mails`]).
 //!
 //! Addresses are compared case-insensitively in the domain part only
 //! ([`mailbox_key`]): `Postmottak@Hamar.Kommune.no` and `Postmottak@hamar.kommune.no` are

@@ -69,365 +69,27 @@
 //! **\[model\]** The uploaded file is the IPLOS XML itself: the encryption of IPIS
 //! krypteringsmodul v1.4 is not public, so the intake checks the content as uploaded.
 
+mod app;
+mod groups;
 mod pages;
+mod types;
 mod upload;
 
-use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::net::SocketAddr;
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use iplos_model::calendar::Clock;
-use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use self::app::{App, lock};
+pub use self::types::{
+    COOKIE, FORM_OVERHEAD, LoginAttempt, LoginOutcome, MAX_PENDING_GROUPS, Pins, SendemodulConfig,
+    SendemodulError, portal_name,
+};
 pub use crate::intake::Channel;
 use crate::intake::Intake;
-
-/// Allowance for the non-file fields of an upload form on top of the part limit.
-pub const FORM_OVERHEAD: u64 = 1024 * 1024;
-/// Most pending (incomplete) split uploads per kommune and portal.
-pub const MAX_PENDING_GROUPS: usize = 20;
-/// The session cookie's name.
-pub const COOKIE: &str = "SendemodulSession";
-
-/// Errors of the Sendemodul server.
-#[derive(Debug, thiserror::Error)]
-pub enum SendemodulError {
-    /// Binding or the state directory failed.
-    #[error("sendemodul I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The configuration is not usable.
-    #[error("sendemodul configuration: {0}")]
-    Config(String),
-}
-
-/// The kommuner's PINs (the KOSTRA PIN, DOMAIN.md §3).
-#[derive(Debug, Clone, Default)]
-pub struct Pins {
-    seed: u64,
-    overrides: HashMap<String, String>,
-}
-
-impl Pins {
-    /// A stable 6-digit PIN for kommune `knr` under `seed`.
-    pub fn derive(seed: u64, knr: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(b"iplos-harness sendemodul pin\0");
-        h.update(seed.to_be_bytes());
-        h.update(knr.as_bytes());
-        let d = h.finalize();
-        let n = u32::from_be_bytes([d[0], d[1], d[2], d[3]]) % 1_000_000;
-        format!("{n:06}")
-    }
-
-    /// Every kommune's PIN derived from `seed`.
-    pub fn seeded(seed: u64) -> Pins {
-        Pins {
-            seed,
-            overrides: HashMap::new(),
-        }
-    }
-
-    /// Sets one kommune's PIN.
-    pub fn with(mut self, knr: impl Into<String>, pin: impl Into<String>) -> Pins {
-        self.overrides.insert(knr.into(), pin.into());
-        self
-    }
-
-    /// The PIN of kommune `knr`.
-    pub fn pin(&self, knr: &str) -> String {
-        self.overrides
-            .get(knr)
-            .cloned()
-            .unwrap_or_else(|| Pins::derive(self.seed, knr))
-    }
-}
-
-/// The server's configuration.
-#[derive(Debug, Clone)]
-pub struct SendemodulConfig {
-    /// Where to listen; 127.0.0.1:0 by default.
-    pub bind: SocketAddr,
-    /// Where split parts and uploads in progress are kept; `None`: a temporary directory
-    /// removed at shutdown.
-    pub state_dir: Option<PathBuf>,
-    /// The season's data year: the login registry's year and the data year of submissions
-    /// (the test portal's files are checked against the year before).
-    pub data_year: i32,
-    /// The PINs.
-    pub pins: Pins,
-    /// Kommuner with bydeler other than `00`: knr → allowed bydeler.
-    pub bydeler: HashMap<String, Vec<String>>,
-    /// Largest upload (one part), bytes. 512 MiB.
-    pub max_part_bytes: u64,
-    /// Most parts of a split upload.
-    pub max_parts: u32,
-    /// Failed logins before a lockout.
-    pub max_failures: u32,
-    /// How long a lockout lasts (injected clock).
-    pub lockout: Duration,
-    /// A session ends after this long without a request (injected clock). **\[model\]** 30 min.
-    pub session_lifetime: Duration,
-    /// An upload body that sends nothing for this long is refused (wall time).
-    pub read_timeout: std::time::Duration,
-}
-
-impl Default for SendemodulConfig {
-    fn default() -> Self {
-        SendemodulConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-            state_dir: None,
-            data_year: 2017,
-            pins: Pins::seeded(0),
-            bydeler: HashMap::new(),
-            max_part_bytes: 512 * 1024 * 1024,
-            max_parts: 100,
-            max_failures: 5,
-            lockout: Duration::minutes(15),
-            session_lifetime: Duration::minutes(30),
-            read_timeout: std::time::Duration::from_secs(30),
-        }
-    }
-}
-
-/// How a login attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LoginOutcome {
-    /// Logged in.
-    Success,
-    /// Refused; the fields that were wrong (`kommunenr`, `bydel`, `orgnr`, `pin`).
-    Refused(Vec<&'static str>),
-    /// Refused because the kommunenummer or the address is locked out.
-    Locked,
-}
-
-/// A login attempt as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct LoginAttempt {
-    /// When (injected clock).
-    pub at: DateTime<Utc>,
-    /// Test or ordinary portal.
-    pub channel: Channel,
-    /// The kommunenummer as typed (escaped, at most 16 characters).
-    pub kommunenr: String,
-    /// The client's address.
-    pub client: IpAddr,
-    /// The outcome.
-    pub outcome: LoginOutcome,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Session {
-    pub(crate) channel: Channel,
-    pub(crate) kommunenr: String,
-    pub(crate) kommune_name: String,
-    pub(crate) bydel: String,
-    pub(crate) csrf: String,
-    pub(crate) expires: DateTime<Utc>,
-}
-
-/// A refused login: the outcome and, when locked, until when.
-pub(crate) type Refused = (LoginOutcome, Option<DateTime<Utc>>);
-
-#[derive(Debug, Default)]
-struct Failures {
-    count: u32,
-    locked_until: Option<DateTime<Utc>>,
-}
-
-const MAX_ATTEMPTS_KEPT: usize = 10_000;
-
-pub(crate) struct App {
-    pub(crate) config: SendemodulConfig,
-    pub(crate) intake: Intake,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) parts_dir: PathBuf,
-    sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<HashMap<String, Failures>>,
-    attempts: Mutex<VecDeque<LoginAttempt>>,
-    pub(crate) groups: Mutex<HashMap<upload::GroupKey, upload::Group>>,
-    _tmp: Option<tempfile::TempDir>,
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub(crate) fn random_hex(n: usize) -> String {
-    use rand::RngCore;
-    let mut b = vec![0u8; n];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-impl App {
-    pub(crate) fn now(&self) -> DateTime<Utc> {
-        self.clock.now()
-    }
-
-    fn registry_year(&self) -> u16 {
-        u16::try_from(self.config.data_year).unwrap_or(0)
-    }
-
-    /// The session of a cookie value on `channel`, extended on use.
-    pub(crate) fn session(&self, token: &str, channel: Channel) -> Option<Session> {
-        let now = self.now();
-        let mut sessions = lock(&self.sessions);
-        let s = sessions.get_mut(token)?;
-        if s.expires <= now {
-            sessions.remove(token);
-            return None;
-        }
-        if s.channel != channel {
-            return None;
-        }
-        s.expires = now + self.config.session_lifetime;
-        Some(s.clone())
-    }
-
-    pub(crate) fn end_session(&self, token: &str) {
-        lock(&self.sessions).remove(token);
-    }
-
-    fn record(&self, a: LoginAttempt) {
-        let mut l = lock(&self.attempts);
-        if l.len() >= MAX_ATTEMPTS_KEPT {
-            l.pop_front();
-        }
-        l.push_back(a);
-    }
-
-    /// The lockout end for this kommunenummer or address, if locked now.
-    pub(crate) fn locked_until(&self, knr: &str, ip: IpAddr) -> Option<DateTime<Utc>> {
-        let now = self.now();
-        let f = lock(&self.failures);
-        [format!("knr:{knr}"), format!("ip:{ip}")]
-            .iter()
-            .filter_map(|k| f.get(k).and_then(|x| x.locked_until))
-            .filter(|u| *u > now)
-            .max()
-    }
-
-    /// Checks a login; `Ok(token)` or the outcome of a refusal.
-    pub(crate) fn login(
-        &self,
-        channel: Channel,
-        form: &pages::LoginForm,
-        ip: IpAddr,
-    ) -> Result<(String, Session), Refused> {
-        let now = self.now();
-        let knr: String = form.kommunenr.trim().chars().take(16).collect();
-        let knr_logged: String = knr.escape_debug().collect();
-        if let Some(until) = self.locked_until(&knr, ip) {
-            tracing::warn!(target: "iplos_mocks::sendemodul", kommunenr = %knr_logged, client = %ip, %until, "login refused: locked out");
-            self.record(LoginAttempt {
-                at: now,
-                channel,
-                kommunenr: knr_logged,
-                client: ip,
-                outcome: LoginOutcome::Locked,
-            });
-            return Err((LoginOutcome::Locked, Some(until)));
-        }
-        let bydel = form.bydel.trim();
-        let mut wrong: Vec<&'static str> = Vec::new();
-        let kommune = iplos_model::municipality::lookup(self.registry_year(), &knr).ok();
-        match kommune {
-            None => wrong.push("kommunenr"),
-            Some(m) => {
-                let allowed = self.config.bydeler.get(m.number());
-                let ok = match allowed {
-                    Some(list) => list.iter().any(|b| b == bydel),
-                    None => bydel == "00",
-                };
-                if !ok {
-                    wrong.push("bydel");
-                }
-                if form.orgnr.trim().replace(' ', "") != m.orgnr() {
-                    wrong.push("orgnr");
-                }
-                let pin = self.config.pins.pin(m.number());
-                if !constant_time_eq(form.pin.trim().as_bytes(), pin.as_bytes()) {
-                    wrong.push("pin");
-                }
-            }
-        }
-        let keys = [format!("knr:{knr}"), format!("ip:{ip}")];
-        if let (true, Some(m)) = (wrong.is_empty(), kommune) {
-            {
-                let mut f = lock(&self.failures);
-                for k in &keys {
-                    f.remove(k);
-                }
-            }
-            let token = random_hex(32);
-            let session = Session {
-                channel,
-                kommunenr: m.number().to_string(),
-                kommune_name: m.name().to_string(),
-                bydel: bydel.to_string(),
-                csrf: random_hex(16),
-                expires: now + self.config.session_lifetime,
-            };
-            {
-                let mut s = lock(&self.sessions);
-                s.retain(|_, v| v.expires > now);
-                s.insert(token.clone(), session.clone());
-            }
-            tracing::info!(target: "iplos_mocks::sendemodul", kommunenr = %knr, %bydel, %channel, client = %ip, "login");
-            self.record(LoginAttempt {
-                at: now,
-                channel,
-                kommunenr: knr_logged,
-                client: ip,
-                outcome: LoginOutcome::Success,
-            });
-            return Ok((token, session));
-        }
-        let mut until = None;
-        {
-            let mut f = lock(&self.failures);
-            if f.len() > 100_000 {
-                f.retain(|_, v| v.locked_until.is_some_and(|u| u > now));
-            }
-            for k in &keys {
-                let e = f.entry(k.clone()).or_default();
-                if e.locked_until.is_some_and(|u| u <= now) {
-                    e.locked_until = None;
-                }
-                e.count += 1;
-                if e.count >= self.config.max_failures {
-                    e.count = 0;
-                    let u = now + self.config.lockout;
-                    e.locked_until = Some(u);
-                    until = Some(u);
-                    tracing::warn!(target: "iplos_mocks::sendemodul", key = %k.escape_debug(), %u, "locked out after repeated failed logins");
-                }
-            }
-        }
-        tracing::warn!(target: "iplos_mocks::sendemodul", kommunenr = %knr_logged, wrong = ?wrong, client = %ip, %channel, "login refused");
-        self.record(LoginAttempt {
-            at: now,
-            channel,
-            kommunenr: knr_logged,
-            client: ip,
-            outcome: LoginOutcome::Refused(wrong.clone()),
-        });
-        Err((LoginOutcome::Refused(wrong), until))
-    }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// A running Sendemodul. Dropping it stops the server (without waiting).
 pub struct Sendemodul {
@@ -487,17 +149,7 @@ impl Sendemodul {
         };
         let listener = tokio::net::TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
-        let app = Arc::new(App {
-            config,
-            intake,
-            clock,
-            parts_dir,
-            sessions: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-            attempts: Mutex::new(VecDeque::new()),
-            groups: Mutex::new(HashMap::new()),
-            _tmp: tmp,
-        });
+        let app = Arc::new(App::new(config, intake, clock, parts_dir, tmp));
         let router = pages::routes(&app).with_state(app.clone());
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -585,21 +237,5 @@ impl Sendemodul {
 impl Drop for Sendemodul {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-    }
-}
-
-/// The path segment of a portal.
-pub fn portal_name(channel: Channel) -> &'static str {
-    match channel {
-        Channel::Ordinary => "Sendemodul",
-        Channel::Test => "SendemodulTEST",
-    }
-}
-
-pub(crate) fn parse_portal(s: &str) -> Option<Channel> {
-    match s {
-        "Sendemodul" => Some(Channel::Ordinary),
-        "SendemodulTEST" => Some(Channel::Test),
-        _ => None,
     }
 }

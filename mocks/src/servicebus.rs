@@ -142,8 +142,8 @@ pub struct BrokerConfig {
     pub participants: Vec<Participant>,
     /// Directory of the store file [`STORE_FILE`]; `None`: in memory (lost on drop).
     pub state_dir: Option<PathBuf>,
-    /// A store to use instead of the one in `state_dir` (e.g. a [`SqliteStore`] on a file
-    /// shared with the run store).
+    /// A store to use instead of the one in `state_dir` (e.g. the receiver's run store: a
+    /// [`SqliteStore`] with the receiver's [`StoreHook`]).
     pub store: Option<Arc<dyn MessageStore>>,
     /// TLS; `None`: plain AMQP.
     pub tls: Option<TlsConfig>,

@@ -5,7 +5,7 @@
 //! plain struct with the facts, plus `subject()` and `text()` that render the seeds' wording
 //! (seeds 000–003: figures 4-2, 4-4/4-8 and 4-10), sender [`FROM`].
 //!
-//! **These are the only copies of the filsluse texts.** [`crate::mail::national`]'s
+//! **These are the only copies of the filsluse texts.** [`super::mails`]'s
 //! builders (`new_user_mail`, `password_mail`, `new_file_mail`) render through the same
 //! functions ([`new_user_text`], [`password_text`], [`new_file_text`]), and
 //! [`FilsluseMail::outgoing`] turns a recorded mail into the outbox's

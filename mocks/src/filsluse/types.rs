@@ -186,7 +186,7 @@ pub struct FilsluseConfig {
     pub lockout: LockoutPolicy,
     /// PBKDF2 iterations for new password hashes (600 000; tests may lower it).
     pub kdf_iterations: u32,
-    /// The largest file [`Filsluse::upload`] accepts.
+    /// The largest file [`Filsluse::upload`](super::Filsluse::upload) accepts.
     pub max_file_bytes: usize,
 }
 

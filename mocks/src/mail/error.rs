@@ -43,7 +43,7 @@ pub enum MailError {
         /// lettre's description, with the server's reply where there was one.
         reason: String,
     },
-    /// No message matched within the time allowed ([`MailHandle::wait_for`]).
+    /// No message matched within the time allowed ([`MailHandle::wait_for`](super::MailHandle::wait_for)).
     #[error("no matching mail within {0:?}")]
     Timeout(std::time::Duration),
     /// A time could not be computed (outside chrono's range).

@@ -127,3 +127,24 @@ pub enum Fault {
     /// receiver's limit).
     Oversized(usize),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nhn;
+
+    #[test]
+    fn application_property_names_are_nhns() {
+        assert_eq!(Property::FromHerId.name(), nhn::FROM_HER_ID);
+        assert_eq!(Property::ToHerId.name(), nhn::TO_HER_ID);
+        assert_eq!(
+            Property::ApplicationTimeStamp.name(),
+            nhn::APPLICATION_TIMESTAMP
+        );
+        assert_eq!(Property::CpaId.name(), nhn::CPA_ID);
+        assert_eq!(Property::CorrelationId.name(), "correlation-id");
+        for p in Property::ALL {
+            assert_eq!(p.name().parse::<Property>(), Ok(p));
+        }
+    }
+}
