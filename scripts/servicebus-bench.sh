@@ -23,8 +23,8 @@
 #   RUN_TIMEOUT=SECS  a run that takes longer fails and the next one starts (default 180;
 #                     fe2o3-amqp's client has been seen to hang, spinning, now and then)
 #   RABBITMQ=0        skip RabbitMQ (ours only)
-#   STORES="stock"    our broker's stores to run: stock (the broker as it is), and the
-#                     experiments same, group, group16k, tuned (see sb_load.rs, `experiment`)
+#   STORES="stock"    our broker's stores to run (sb_load serve --store); stock, the
+#                     broker's SqliteStore, is the only one now
 #   RABBITMQ_PORT     AMQP port of the temporary RabbitMQ node (default: a free port)
 #   KEEP=1            keep the temporary directory (RabbitMQ logs, results.jsonl)
 #   CHECK=1           also check on RabbitMQ which AMQP 1.0 address forms work for the

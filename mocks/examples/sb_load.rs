@@ -9,15 +9,9 @@
 //!     `listening 127.0.0.1:P pid N` and serves until its standard input closes. With
 //!     --pki (a test PKI made by `run`): the broker's store is the receiver's run store and
 //!     the national receiver (mocks::receiver) consumes 131725_async in-process.
-//!       --store stock|same|group|group16k|tuned
-//!                               stock: the broker's SqliteStore. The others are an
-//!                               EXPERIMENT (module `experiment` below, not part of the
-//!                               broker), a MessageStore plugged in with `with_store` to
-//!                               measure proposed changes: same (SqliteStore's settings, a
-//!                               control), group (group commit: one writer thread, one
-//!                               transaction for all waiting writes), group16k (and 16 KiB
-//!                               pages), tuned (64 MiB page cache, checkpoints from a
-//!                               background thread instead of on commit)
+//!       --store stock           the broker's SqliteStore (the only store; the group-commit
+//!                               experiments that were measured here became the broker's
+//!                               writer)
 //!       --runtime multi|current tokio's multi-thread runtime (default, one worker per core)
 //!                               or a current-thread runtime for the broker
 //!
@@ -190,50 +184,12 @@ fn serve(args: &[String]) -> Res<()> {
             .with_state_dir(&state_dir)
             .with_participant(her(KOMMUNE_HER), KOMMUNE_USER, KOMMUNE_PASS)
             .with_participant(her(KPR_HER), KPR_USER, KPR_PASS);
-        let path = state_dir.join("experiment.sqlite");
-        let stock = experiment::Tuning {
-            group: false,
-            page_size: 4096,
-            cache_size: -2000,
-            wal_autocheckpoint: 1000,
-            bg_checkpoint: false,
-        };
-        let tuning = match store_kind.as_str() {
-            "stock" => None,
-            // The broker's SqliteStore settings, through the experimental store (a control).
-            "same" => Some(stock),
-            "group" => Some(experiment::Tuning {
-                group: true,
-                ..stock
-            }),
-            "group16k" => Some(experiment::Tuning {
-                group: true,
-                page_size: 16384,
-                ..stock
-            }),
-            // 64 MiB page cache, checkpoints off the commit path.
-            "tuned" => Some(experiment::Tuning {
-                cache_size: -65536,
-                wal_autocheckpoint: 0,
-                bg_checkpoint: true,
-                ..stock
-            }),
-            other => {
-                return Err(format!(
-                    "--store: '{other}' (stock | same | group | group16k | tuned)"
-                )
-                .into());
-            }
-        };
-        if let Some(t) = tuning {
-            config = config.with_store(Arc::new(experiment::GroupStore::open(&path, t)?));
+        if store_kind != "stock" {
+            return Err(format!("--store: '{store_kind}' (stock is the only store)").into());
         }
         // With --pki: the national receiver in-process, on the broker's run store.
         let national = match opts.str("pki") {
             Some(dir) => {
-                if tuning.is_some() {
-                    return Err("--pki needs --store stock".into());
-                }
                 let certs = pipe::load(std::path::Path::new(dir))?;
                 let store = Arc::new(RunStore::open(
                     &state_dir.join(RUN_STORE_FILE),
@@ -1205,10 +1161,11 @@ mod pipe {
     };
     use fe2o3_amqp_types::primitives::{Binary, Value};
     use iplos_mocks::cms::{self, TrustStore};
+    use iplos_mocks::nhn;
     use iplos_mocks::pki::{Party, Pki, Variant};
     use iplos_mocks::receiver::{
         Receiver as NationalReceiver, ReceiverConfig, ReceiverHandle, RunStore, StaticDirectory,
-        apprec_errors, apprec_status, nhn,
+        apprec_errors, apprec_status,
     };
     use iplos_mocks::sender::{
         Counterpart, SenderIdentity, build_message, melding_xml, sample_melding,
@@ -1688,300 +1645,4 @@ fn report(args: &[String]) -> Res<()> {
         }
     }
     Ok(())
-}
-
-// ---------------------------------------------------------------------------------------
-// EXPERIMENT: a group-commit store, to measure a proposed change to the broker's store
-// ---------------------------------------------------------------------------------------
-
-/// Not part of the broker: plugged in through [`BrokerConfig::with_store`] by
-/// `serve --store group|group16k` to measure what group commit (and bigger pages) would buy.
-mod experiment {
-    use std::path::Path;
-    use std::sync::Mutex;
-    use std::sync::mpsc;
-
-    use iplos_mocks::servicebus::store::{MessageStore, NewMessage, StoreError, StoredMessage};
-    use rusqlite::{Connection, OptionalExtension, params};
-
-    const SCHEMA: &str = "
-        CREATE TABLE IF NOT EXISTS sb_queue (name TEXT PRIMARY KEY, created_ms INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS sb_message (
-            id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
-            enqueued_ms INTEGER NOT NULL, expires_ms INTEGER,
-            delivery_count INTEGER NOT NULL DEFAULT 0, dead_reason TEXT, body BLOB NOT NULL);
-        CREATE INDEX IF NOT EXISTS sb_message_by_queue ON sb_message (queue, id);";
-
-    /// Work for the writer: runs inside the batch's transaction and returns what to do once
-    /// the transaction is committed (true) or rolled back (false).
-    type Op = Box<dyn FnOnce(&Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
-
-    /// Writes go to one writer thread that commits everything waiting in one transaction;
-    /// reads use their own connection (WAL lets them run beside the writer).
-    pub struct GroupStore {
-        writer: Mutex<mpsc::Sender<Op>>,
-        /// `Some`: no writer thread; writes lock this connection and commit one by one.
-        direct: Option<Mutex<Connection>>,
-        reader: Mutex<Connection>,
-    }
-
-    /// How the experimental store is set up.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Tuning {
-        /// Group commit through a writer thread (else: one transaction per write).
-        pub group: bool,
-        pub page_size: u32,
-        /// SQLite's cache_size (negative: KiB).
-        pub cache_size: i64,
-        /// Pages in the WAL before a commit checkpoints it (0: never; see `bg_checkpoint`).
-        pub wal_autocheckpoint: u32,
-        /// Checkpoint from a background thread every 200 ms instead.
-        pub bg_checkpoint: bool,
-    }
-
-    fn open_conn(path: &Path, t: &Tuning) -> Result<Connection, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // page_size takes effect only on a new database, before WAL is switched on.
-        conn.pragma_update(None, "page_size", t.page_size)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "cache_size", t.cache_size)?;
-        conn.pragma_update(None, "wal_autocheckpoint", t.wal_autocheckpoint)?;
-        Ok(conn)
-    }
-
-    fn insert_with(conn: &Connection, m: &Owned) -> Result<u64, rusqlite::Error> {
-        conn.prepare_cached(
-            "INSERT INTO sb_message (queue, enqueued_ms, expires_ms, delivery_count, dead_reason, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            m.queue,
-            m.enqueued_ms,
-            m.expires_ms,
-            m.delivery_count,
-            m.dead_reason,
-            m.body
-        ])?;
-        Ok(conn.last_insert_rowid() as u64)
-    }
-
-    struct Owned {
-        queue: String,
-        enqueued_ms: i64,
-        expires_ms: Option<i64>,
-        delivery_count: u32,
-        dead_reason: Option<String>,
-        body: Vec<u8>,
-    }
-
-    impl Owned {
-        fn of(m: &NewMessage<'_>) -> Owned {
-            Owned {
-                queue: m.queue.to_string(),
-                enqueued_ms: m.enqueued_ms,
-                expires_ms: m.expires_ms,
-                delivery_count: m.delivery_count,
-                dead_reason: m.dead_reason.map(str::to_string),
-                body: m.body.to_vec(),
-            }
-        }
-    }
-
-    impl GroupStore {
-        pub fn open(path: &Path, t: Tuning) -> Result<GroupStore, StoreError> {
-            let conn = open_conn(path, &t)?;
-            conn.execute_batch(SCHEMA)?;
-            let reader = open_conn(path, &t)?;
-            if t.bg_checkpoint {
-                let cp = open_conn(path, &t)?;
-                std::thread::Builder::new()
-                    .name("store-checkpoint".into())
-                    .spawn(move || {
-                        loop {
-                            std::thread::sleep(std::time::Duration::from_millis(200));
-                            if cp.execute_batch("PRAGMA wal_checkpoint(PASSIVE)").is_err() {
-                                break;
-                            }
-                        }
-                    })
-                    .map_err(|_| StoreError::Poisoned)?;
-            }
-            let (tx, rx) = mpsc::channel::<Op>();
-            if !t.group {
-                return Ok(GroupStore {
-                    writer: Mutex::new(tx),
-                    direct: Some(Mutex::new(conn)),
-                    reader: Mutex::new(reader),
-                });
-            }
-            std::thread::Builder::new()
-                .name("store-writer".into())
-                .spawn(move || {
-                    while let Ok(first) = rx.recv() {
-                        let mut batch = vec![first];
-                        while batch.len() < 512 {
-                            match rx.try_recv() {
-                                Ok(op) => batch.push(op),
-                                Err(_) => break,
-                            }
-                        }
-                        let begun = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
-                        let done: Vec<_> = batch.into_iter().map(|op| op(&conn)).collect();
-                        let committed = begun && conn.execute_batch("COMMIT").is_ok();
-                        if begun && !committed {
-                            let _ = conn.execute_batch("ROLLBACK");
-                        }
-                        for d in done {
-                            d(committed);
-                        }
-                    }
-                })
-                .map_err(|_| StoreError::Poisoned)?;
-            Ok(GroupStore {
-                writer: Mutex::new(tx),
-                direct: None,
-                reader: Mutex::new(reader),
-            })
-        }
-
-        /// Runs `f` in the writer's next transaction; waits for the commit.
-        fn write<T: Send + 'static>(
-            &self,
-            f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-        ) -> Result<T, StoreError> {
-            if let Some(direct) = &self.direct {
-                let conn = direct.lock().map_err(|_| StoreError::Poisoned)?;
-                conn.execute_batch("BEGIN IMMEDIATE")?;
-                let result = f(&conn);
-                conn.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
-                return result;
-            }
-            let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
-            let op: Op = Box::new(move |conn| {
-                let result = f(conn);
-                Box::new(move |committed| {
-                    let _ = reply_tx.send(match result {
-                        Ok(_) if !committed => Err(StoreError::Poisoned),
-                        other => other,
-                    });
-                })
-            });
-            self.writer
-                .lock()
-                .map_err(|_| StoreError::Poisoned)?
-                .send(op)
-                .map_err(|_| StoreError::Poisoned)?;
-            reply_rx.recv().map_err(|_| StoreError::Poisoned)?
-        }
-
-        fn read(&self) -> Result<std::sync::MutexGuard<'_, Connection>, StoreError> {
-            self.reader.lock().map_err(|_| StoreError::Poisoned)
-        }
-    }
-
-    impl MessageStore for GroupStore {
-        fn ensure_queue(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
-            let name = name.to_string();
-            self.write(move |c| {
-                c.execute(
-                    "INSERT OR IGNORE INTO sb_queue (name, created_ms) VALUES (?1, ?2)",
-                    params![name, now_ms],
-                )?;
-                Ok(())
-            })
-        }
-
-        fn queues(&self) -> Result<Vec<String>, StoreError> {
-            let conn = self.read()?;
-            let mut stmt = conn.prepare("SELECT name FROM sb_queue ORDER BY name")?;
-            let names = stmt
-                .query_map([], |row| row.get(0))?
-                .collect::<Result<Vec<String>, _>>()?;
-            Ok(names)
-        }
-
-        fn insert(&self, message: &NewMessage<'_>) -> Result<u64, StoreError> {
-            let m = Owned::of(message);
-            self.write(move |c| Ok(insert_with(c, &m)?))
-        }
-
-        fn index(&self) -> Result<Vec<StoredMessage>, StoreError> {
-            let conn = self.read()?;
-            let mut stmt = conn.prepare(
-                "SELECT id, queue, enqueued_ms, expires_ms, delivery_count FROM sb_message ORDER BY id",
-            )?;
-            let rows = stmt
-                .query_map([], |row| {
-                    Ok(StoredMessage {
-                        id: row.get::<_, i64>(0)? as u64,
-                        queue: row.get(1)?,
-                        enqueued_ms: row.get(2)?,
-                        expires_ms: row.get(3)?,
-                        delivery_count: row.get(4)?,
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(rows)
-        }
-
-        fn body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-            let conn = self.read()?;
-            Ok(conn
-                .prepare_cached("SELECT body FROM sb_message WHERE id = ?1")?
-                .query_row([id as i64], |row| row.get(0))
-                .optional()?)
-        }
-
-        fn dead_reason(&self, id: u64) -> Result<Option<String>, StoreError> {
-            let conn = self.read()?;
-            let reason = conn
-                .prepare_cached("SELECT dead_reason FROM sb_message WHERE id = ?1")?
-                .query_row([id as i64], |row| row.get::<_, Option<String>>(0))
-                .optional()?;
-            Ok(reason.flatten())
-        }
-
-        fn delete(&self, id: u64) -> Result<bool, StoreError> {
-            self.write(move |c| {
-                Ok(c.prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
-                    .execute([id as i64])?
-                    > 0)
-            })
-        }
-
-        fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
-            self.write(move |c| {
-                c.prepare_cached("UPDATE sb_message SET delivery_count = ?2 WHERE id = ?1")?
-                    .execute(params![id as i64, count])?;
-                Ok(())
-            })
-        }
-
-        fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError> {
-            let m = Owned::of(replacement);
-            self.write(move |c| {
-                // Inside the batch's transaction: a savepoint keeps delete + insert atomic.
-                c.execute_batch("SAVEPOINT replace_one")?;
-                let result = (|| {
-                    let n = c.execute("DELETE FROM sb_message WHERE id = ?1", [old_id as i64])?;
-                    if n == 0 {
-                        return Err(StoreError::NoSuchMessage(old_id));
-                    }
-                    Ok(insert_with(c, &m)?)
-                })();
-                match result {
-                    Ok(id) => {
-                        c.execute_batch("RELEASE replace_one")?;
-                        Ok(id)
-                    }
-                    Err(e) => {
-                        let _ = c.execute_batch("ROLLBACK TO replace_one; RELEASE replace_one");
-                        Err(e)
-                    }
-                }
-            })
-        }
-    }
 }

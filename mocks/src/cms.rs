@@ -75,7 +75,9 @@ use openssl::stack::Stack;
 use openssl::symm::Cipher;
 use openssl::x509::store::{X509Lookup, X509Store, X509StoreBuilder};
 use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
-use openssl::x509::{X509, X509Crl, X509PurposeId, X509Ref, X509StoreContext};
+use openssl::x509::{X509, X509Crl, X509NameRef, X509PurposeId, X509Ref, X509StoreContext};
+
+use crate::nhn::ErrorCondition;
 
 pub use der::KeyUsageBits;
 
@@ -91,8 +93,22 @@ pub fn content_encryption_algorithm(der: &[u8]) -> Option<String> {
     der::content_encryption(der).map(der::oid_to_string)
 }
 
-/// What went wrong with a CMS message, precisely enough to answer the sender.
-#[derive(Debug, thiserror::Error)]
+/// One-line form of a name, most significant first (`C=NO, O=..., CN=...`).
+pub fn name_to_string(name: &X509NameRef) -> String {
+    name.entries()
+        .map(|e| {
+            let key = e.object().nid().short_name().unwrap_or("?").to_string();
+            let value = e.data().to_string().unwrap_or_default();
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What went wrong with a CMS message, precisely enough to answer the sender. Its kind as
+/// text (`NotForUs`, `Expired`, ...; `Internal` for OpenSSL and I/O failures) is
+/// `<&str>::from(&error)`: the `errorConditionData` of the receiver's error message.
+#[derive(Debug, thiserror::Error, strum::IntoStaticStr)]
 pub enum CmsError {
     /// The blob is larger than the limit; nothing was parsed.
     #[error("message is {size} bytes, more than the limit of {limit} bytes")]
@@ -193,34 +209,36 @@ pub enum CmsError {
     },
     /// OpenSSL failed for a reason that is not the message's fault.
     #[error("openssl: {0}")]
+    #[strum(serialize = "Internal")]
     OpenSsl(#[from] ErrorStack),
     /// Writing a temporary CRL file for the trust store failed.
     #[error("trust store: {0}")]
+    #[strum(serialize = "Internal")]
     Io(#[from] std::io::Error),
 }
 
 impl CmsError {
     /// The service bus `errorCondition` the receiver answers with (see the module table).
-    pub fn error_condition(&self) -> &'static str {
+    pub fn error_condition(&self) -> ErrorCondition {
         match self {
             CmsError::TooLarge { .. } | CmsError::NotCms(_) | CmsError::NotEnveloped { .. } => {
-                "transport:unsupported-message"
+                ErrorCondition::UnsupportedMessage
             }
             CmsError::NotForUs { .. }
             | CmsError::BadDecrypt(_)
             | CmsError::NotSigned(_)
             | CmsError::BadSignature(_)
-            | CmsError::WrongKeyUsage { .. } => "transport:invalid-certificate",
-            CmsError::MissingCertificate => "transport:missing-certificate",
-            CmsError::SignerMismatch { .. } => "abuse:spoofing-attack",
+            | CmsError::WrongKeyUsage { .. } => ErrorCondition::InvalidCertificate,
+            CmsError::MissingCertificate => ErrorCondition::MissingCertificate,
+            CmsError::SignerMismatch { .. } => ErrorCondition::SpoofingAttack,
             CmsError::UnknownIssuer { .. } | CmsError::Unverified { .. } => {
-                "transport:unverified-certificate"
+                ErrorCondition::UnverifiedCertificate
             }
             CmsError::Expired { .. } | CmsError::NotYetValid { .. } => {
-                "transport:expired-certificate"
+                ErrorCondition::ExpiredCertificate
             }
-            CmsError::Revoked { .. } => "transport:revoked-certificate",
-            CmsError::OpenSsl(_) | CmsError::Io(_) => "transport:internal-error",
+            CmsError::Revoked { .. } => ErrorCondition::RevokedCertificate,
+            CmsError::OpenSsl(_) | CmsError::Io(_) => ErrorCondition::InternalError,
         }
     }
 
@@ -361,7 +379,7 @@ const V_CERT_REVOKED: i32 = 23;
 const V_INVALID_PURPOSE: i32 = 26;
 
 fn map_verify_code(cert: &X509Ref, code: i32, reason: String) -> CmsError {
-    let subject = crate::pki::name_to_string(cert.subject_name());
+    let subject = name_to_string(cert.subject_name());
     match code {
         V_CERT_HAS_EXPIRED => CmsError::Expired {
             subject,
@@ -407,7 +425,7 @@ fn serial_string(cert: &X509Ref) -> String {
 fn describe(cert: &X509Ref) -> String {
     format!(
         "{}, serial {}",
-        crate::pki::name_to_string(cert.subject_name()),
+        name_to_string(cert.subject_name()),
         serial_string(cert)
     )
 }
@@ -423,13 +441,13 @@ pub fn check_validity(cert: &X509Ref, at: DateTime<Utc>) -> Result<(), CmsError>
     let now = openssl::asn1::Asn1Time::from_unix(at.timestamp())?;
     if cert.not_before() > now {
         return Err(CmsError::NotYetValid {
-            subject: crate::pki::name_to_string(cert.subject_name()),
+            subject: name_to_string(cert.subject_name()),
             not_before: cert.not_before().to_string(),
         });
     }
     if cert.not_after() < now {
         return Err(CmsError::Expired {
-            subject: crate::pki::name_to_string(cert.subject_name()),
+            subject: name_to_string(cert.subject_name()),
             not_after: cert.not_after().to_string(),
         });
     }
@@ -443,11 +461,11 @@ pub fn check_recipient(cert: &X509Ref, at: DateTime<Utc>) -> Result<(), CmsError
     match key_usage(cert)? {
         Some(ku) if ku.key_encipherment => Ok(()),
         Some(_) => Err(CmsError::WrongKeyUsage {
-            subject: crate::pki::name_to_string(cert.subject_name()),
+            subject: name_to_string(cert.subject_name()),
             what: "keyEncipherment missing (not an encryption certificate)".into(),
         }),
         None => Err(CmsError::WrongKeyUsage {
-            subject: crate::pki::name_to_string(cert.subject_name()),
+            subject: name_to_string(cert.subject_name()),
             what: "no keyUsage extension (an encryption certificate must have keyEncipherment)"
                 .into(),
         }),
@@ -565,7 +583,7 @@ pub fn decrypt<T: HasPrivate>(
     }
     let cms = CmsContentInfo::from_der(der).map_err(|e| CmsError::NotCms(first_reason(&e)))?;
     let not_for_us = || CmsError::NotForUs {
-        subject: crate::pki::name_to_string(my_cert.subject_name()),
+        subject: name_to_string(my_cert.subject_name()),
         serial: serial_string(my_cert),
     };
     if let Some(recipients) = der::recipients(der)
@@ -695,7 +713,7 @@ pub fn verify_signed(
         Some(ku) if ku.non_repudiation => {}
         _ => {
             return Err(CmsError::WrongKeyUsage {
-                subject: crate::pki::name_to_string(signer.subject_name()),
+                subject: name_to_string(signer.subject_name()),
                 what: "nonRepudiation missing (not a signing certificate)".into(),
             });
         }

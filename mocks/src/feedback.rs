@@ -3,7 +3,7 @@
 //! filsluse in the kommune's folder, which makes the portal send "1 New File Available".
 //!
 //! Transport-neutral: the input ([`FeedbackInput`]) is what SSB knows about the kommune
-//! and the files it received, each with the checker's [`CheckReport`] and its bytes (or a
+//! and the files it received, each with the checker's [`CheckReport`](iplos_model::rules::CheckReport) and its bytes (or a
 //! path) for counting. Whoever received the files (Sendemodul intake, the AMQP receiver's
 //! run store) builds it.
 //!
@@ -65,14 +65,13 @@
 pub mod feilliste;
 pub mod kontroll;
 pub mod text;
+mod types;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use iplos_model::calendar::OSLO;
-use iplos_model::rules::{CheckOptions, CheckReport};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
@@ -81,6 +80,8 @@ use zip::{AesMode, CompressionMethod, ZipWriter};
 use crate::filsluse::{FileInfo, Filsluse, FilsluseError};
 
 pub use self::kontroll::Counts;
+use self::types::oslo;
+pub use self::types::{Content, FeedbackFile, FeedbackKind, PageMeta};
 
 /// The key of every test feedback zip (seeds 001–003).
 pub const TEST_KEY: &str = "123456";
@@ -93,67 +94,6 @@ pub const ENTRIES: [&str; 5] = [
     "kontrolltabeller.html",
     "LESMEG.txt",
 ];
-
-/// Test feedback (week 43, numbers removed, key `123456`) or ordinary feedback (week 6,
-/// the kommune's key).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum FeedbackKind {
-    /// The test week's feedback.
-    Test,
-    /// The ordinary submission's feedback.
-    Ordinary,
-}
-
-/// A received file's content, for counting.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Content {
-    /// The bytes as received.
-    Bytes(Vec<u8>),
-    /// A file holding them.
-    Path(PathBuf),
-}
-
-/// One file the kommune sent, with the checker's report.
-#[derive(Debug, Clone)]
-pub struct FeedbackFile {
-    /// The file's name as received.
-    pub name: String,
-    /// When it arrived.
-    pub arrived: DateTime<Utc>,
-    /// The checker's report.
-    pub report: CheckReport,
-    /// The content, read again for the kontrolltabeller.
-    pub content: Content,
-}
-
-impl FeedbackFile {
-    /// A file with its report.
-    pub fn new(
-        name: impl Into<String>,
-        arrived: DateTime<Utc>,
-        report: CheckReport,
-        content: Content,
-    ) -> FeedbackFile {
-        FeedbackFile {
-            name: name.into(),
-            arrived,
-            report,
-            content,
-        }
-    }
-
-    /// Checks `bytes` with [`iplos_model::rules::check`] and keeps them.
-    pub fn checked(
-        name: impl Into<String>,
-        arrived: DateTime<Utc>,
-        bytes: Vec<u8>,
-        options: &CheckOptions,
-    ) -> FeedbackFile {
-        let report = iplos_model::rules::check(&bytes[..], options);
-        FeedbackFile::new(name, arrived, report, Content::Bytes(bytes))
-    }
-}
 
 /// What SSB knows when it builds a kommune's feedback.
 #[derive(Debug, Clone)]
@@ -388,36 +328,6 @@ pub struct PublishedFeedback {
     pub summary: FeedbackSummary,
 }
 
-/// The heading facts of both pages.
-pub struct PageMeta<'a> {
-    kommunenr: &'a str,
-    bydel: &'a str,
-    kommune_name: &'a str,
-    data_year: i32,
-    kind: FeedbackKind,
-    made: DateTime<Utc>,
-}
-
-impl PageMeta<'_> {
-    fn line(&self) -> String {
-        format!(
-            "<p class=\"meta\">{} · laget {} · Statistisk sentralbyrå, IPLOS</p>\n",
-            match self.kind {
-                FeedbackKind::Test => "Tilbakemelding på testinnsending",
-                FeedbackKind::Ordinary => "Tilbakemelding på ordinær innsending",
-            },
-            oslo(self.made)
-        )
-    }
-}
-
-/// An instant as `dd.mm.yyyy HH:MM:SS` in Europe/Oslo.
-pub(crate) fn oslo(t: DateTime<Utc>) -> String {
-    t.with_timezone(&OSLO)
-        .format("%d.%m.%Y %H:%M:%S")
-        .to_string()
-}
-
 /// Builds the zip for `input`, dated `now` (entry times, "laget" lines).
 pub fn build(input: &FeedbackInput, now: DateTime<Utc>) -> Result<FeedbackArchive, FeedbackError> {
     input.validate()?;
@@ -632,6 +542,7 @@ fn read_entry(zip_bytes: &[u8], name: &str, key: &str) -> Option<String> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use iplos_model::rules::CheckOptions;
 
     fn input(kind: FeedbackKind) -> FeedbackInput {
         let xml = b"<Melding><Notifikasjon statusNotifikasjon='N'/></Melding>".to_vec();

@@ -65,6 +65,7 @@ use sha2::{Digest, Sha256};
 
 use crate::mail::national::{self, Arrival, Receipt};
 use crate::mail::{MailError, Outbox, OutgoingMail};
+use crate::text_enum::text_enum;
 
 /// Size of one stored chunk of a file.
 pub const CHUNK: usize = 1024 * 1024;
@@ -120,8 +121,21 @@ fn db(what: &'static str) -> impl FnOnce(rusqlite::Error) -> IntakeError {
 }
 
 /// Which Sendemodul a file came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum Channel {
     /// `/SendemodulTEST/`: the test week, with the previous year's data.
     Test,
@@ -132,19 +146,12 @@ pub enum Channel {
 impl Channel {
     /// `test` or `ordinary`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Test => "test",
-            Channel::Ordinary => "ordinary",
-        }
+        self.into()
     }
 
     /// The inverse of [`Channel::as_str`].
     pub fn parse(s: &str) -> Option<Channel> {
-        match s {
-            "test" => Some(Channel::Test),
-            "ordinary" => Some(Channel::Ordinary),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     /// The data year the content is checked against for a season of `data_year`: the year
@@ -160,11 +167,7 @@ impl Channel {
     }
 }
 
-impl fmt::Display for Channel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+text_enum!(Channel);
 
 /// The file of a submission: in memory, or a file to stream from (the reassembled upload).
 #[derive(Debug, Clone)]

@@ -67,6 +67,8 @@ use openssl::x509::{
 use serde::{Deserialize, Serialize};
 
 use crate::cms::TrustStore;
+pub use crate::cms::name_to_string;
+use crate::text_enum::text_enum;
 
 /// Default HER-id of the register: KPR in production 2019–2021 (DOMAIN §4).
 pub const DEFAULT_REGISTER_HER_ID: u32 = 134_197;
@@ -155,9 +157,21 @@ impl Default for PkiConfig {
     }
 }
 
-/// What kind of certificate pair to issue: normal, or one of the negative-test kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+/// What kind of certificate pair to issue: normal, or one of the negative-test kinds
+/// (`valid`, `expired`, `not-yet-valid`, `revoked`, `wrong-ca`, `wrong-key-usage`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Variant {
     /// Valid, issued by the trusted CA.
     Valid,
@@ -189,18 +203,27 @@ impl Variant {
     pub fn dir_name(self) -> Option<&'static str> {
         match self {
             Variant::Valid => None,
-            Variant::Expired => Some("expired"),
-            Variant::NotYetValid => Some("not-yet-valid"),
-            Variant::Revoked => Some("revoked"),
-            Variant::WrongCa => Some("wrong-ca"),
-            Variant::WrongKeyUsage => Some("wrong-key-usage"),
+            v => Some(v.into()),
         }
     }
 }
 
-/// Which certificate of a pair.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+text_enum!(Variant, Role);
+
+/// Which certificate of a pair (`signing`, `encryption`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Role {
     /// Signing certificate (nonRepudiation).
     Signing,
@@ -211,10 +234,7 @@ pub enum Role {
 impl Role {
     /// The file stem: `signing` or `encryption`.
     pub fn file_stem(self) -> &'static str {
-        match self {
-            Role::Signing => "signing",
-            Role::Encryption => "encryption",
-        }
+        self.into()
     }
 }
 
@@ -892,18 +912,6 @@ fn make_p12(
         .mac_md(MessageDigest::sha256())
         .build2(password)?;
     p12.to_der()
-}
-
-/// One-line form of a name, most significant first (`C=NO, O=..., CN=...`).
-pub fn name_to_string(name: &X509NameRef) -> String {
-    name.entries()
-        .map(|e| {
-            let key = e.object().nid().short_name().unwrap_or("?").to_string();
-            let value = e.data().to_string().unwrap_or_default();
-            format!("{key}={value}")
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Hex with colons, upper case.

@@ -159,292 +159,32 @@
 //!   the chain from every stored message).
 
 pub mod client;
+mod config;
 mod directory;
+mod error;
 mod judge;
 mod mapping;
-pub mod nhn;
 mod run;
 pub mod store;
+mod verdict;
 
 use std::sync::{Arc, Mutex};
 
-use iplos_model::calendar::{Clock, SystemClock};
 use iplos_model::ids::HerId;
-use iplos_model::message::AppRecError;
-use iplos_model::rules::CheckReport;
-use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use self::config::{
+    Failpoint, FailpointAction, Injection, Injector, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID,
+    ReceiverConfig,
+};
 pub use self::directory::{CertificateDirectory, PkiDirectory, StaticDirectory};
+pub use self::error::ReceiverError;
 pub use self::mapping::{error_code, error_text, errors as apprec_errors, status as apprec_status};
-pub use self::nhn::ErrorCondition;
 pub use self::store::{DeliveryRecord, MessageRecord, MessageState, RUN_STORE_FILE, RunStore};
+pub use self::verdict::{Answer, Outcome, Stage, Verdict};
 use crate::pki::Party;
-use crate::servicebus::{Bus, BusError, QueueKind};
-
-/// KPR's HER-id in production (2019–2021, DOMAIN §4).
-pub const KPR_PRODUCTION_HER_ID: u32 = 134_197;
-/// "KPR Validering", the test receiver of the 2018 trial submissions (DOMAIN §4).
-pub const KPR_VALIDATION_HER_ID: u32 = 131_725;
-
-/// Errors of the receiver.
-#[derive(Debug, thiserror::Error)]
-pub enum ReceiverError {
-    /// The service bus failed.
-    #[error(transparent)]
-    Bus(#[from] BusError),
-    /// The run store failed.
-    #[error(transparent)]
-    Store(#[from] crate::servicebus::StoreError),
-    /// The configuration does not fit the broker.
-    #[error("receiver configuration: {0}")]
-    Config(String),
-    /// Something that should not happen.
-    #[error("receiver: {0}")]
-    Internal(String),
-}
-
-/// Where a failpoint stops the receiver (restart tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failpoint {
-    /// After the message is stored as received, before judging.
-    AfterStore,
-    /// After the verdict is stored, before the delivery is settled.
-    AfterCheck,
-    /// After the delivery is settled, before the reply is published.
-    AfterAccept,
-}
-
-impl Failpoint {
-    /// Parses `after-store`, `after-check`, `after-accept`.
-    pub fn parse(s: &str) -> Option<Failpoint> {
-        match s {
-            "after-store" => Some(Failpoint::AfterStore),
-            "after-check" => Some(Failpoint::AfterCheck),
-            "after-accept" => Some(Failpoint::AfterAccept),
-            _ => None,
-        }
-    }
-}
-
-/// What a failpoint does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailpointAction {
-    /// The consumer stops where it is, leaving the delivery unsettled in the broker's memory
-    /// (drop the broker and start both again on the same store, as after a crash).
-    Stop,
-    /// `std::process::abort()`: the process dies at once (the `serve` command's tests).
-    Abort,
-}
-
-/// What the register does with one message instead of its normal answer (certification
-/// sessions; see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Injection {
-    /// Judge normally (all stages, so the verdict and report are recorded), but answer
-    /// AppRec status 2 (Avvist) with one extra `Error` (code X99, text = `reason`) first;
-    /// the kommune's content state is left as it was (as for any status 2).
-    Rejected {
-        /// The X99 text.
-        reason: String,
-    },
-    /// Judge normally, then answer AppRec status 3 naming the last `count` notifications
-    /// of the IPLOS message as rejected: one X99 each, whose text contains the
-    /// notification's `notifikasjonGUID` and `reason`. The content state becomes what it
-    /// would be had those notifications not been in the message. A message rejected on
-    /// its own (status 2) keeps its normal answer, as does `count` 0; one with at most
-    /// `count` notifications has all of them named (and nothing of it counts).
-    PartlyRejected {
-        /// How many notifications, counted from the end.
-        count: usize,
-        /// Part of each X99 text.
-        reason: String,
-    },
-    /// Do not judge: answer an error message on the sender's `_error` queue with
-    /// `transport:internal-error` and this description (content state unchanged, verdict
-    /// stage `internal`).
-    TransportError {
-        /// The errorDescription.
-        description: String,
-    },
-    /// Judge and record normally, but never publish the reply for this delivery (marked
-    /// withheld, not owed). A later duplicate delivery of the same message-id gets the
-    /// stored reply as usual.
-    WithholdReply,
-    /// Publish the reply only after this delay (everything else normal).
-    DelayReply(std::time::Duration),
-}
-
-impl Injection {
-    /// The short name stored with the message (`rejected`, `partly-rejected`,
-    /// `transport-error`, `withhold-reply`, `delay-reply`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Injection::Rejected { .. } => "rejected",
-            Injection::PartlyRejected { .. } => "partly-rejected",
-            Injection::TransportError { .. } => "transport-error",
-            Injection::WithholdReply => "withhold-reply",
-            Injection::DelayReply(_) => "delay-reply",
-        }
-    }
-}
-
-/// Decides injected answers (see [`Injection`]).
-pub trait Injector: Send + Sync + 'static {
-    /// Called once for each new message (first delivery of a message-id on a queue; not
-    /// for duplicates or redeliveries), before it is judged. `own`: the register HER-id
-    /// (queue owner); `from`: the `fromHerId` if it parses. Called on a blocking thread
-    /// with the message's store transaction about to be written: keep it quick.
-    fn inject(
-        &self,
-        own: HerId,
-        from: Option<HerId>,
-        message_id: Option<&str>,
-    ) -> Option<Injection>;
-}
-
-/// How the receiver behaves.
-#[derive(Clone)]
-pub struct ReceiverConfig {
-    /// The register's HER-ids whose `_async` queues are consumed.
-    pub her_ids: Vec<HerId>,
-    /// The register's name in AppRecs.
-    pub name: String,
-    /// The message function accepted in `subject`.
-    pub subject: String,
-    /// The `MsgInfo/Type` accepted in the MsgHead.
-    pub msg_type: String,
-    /// The data year of the IPLOS check; `None`: each message's own.
-    pub data_year: Option<i32>,
-    /// Test mode of the IPLOS check (real-looking person ids are errors).
-    pub test_mode: bool,
-    /// Largest CMS payload judged, in bytes.
-    pub max_message_bytes: usize,
-    /// Most `Error` elements in one AppRec.
-    pub max_apprec_errors: usize,
-    /// Judging attempts before a message gets `transport:internal-error`.
-    pub max_attempts: u32,
-    /// The clock (timestamps, certificate validity).
-    pub clock: Arc<dyn Clock>,
-    /// A failpoint for the restart tests.
-    pub failpoint: Option<(Failpoint, FailpointAction)>,
-    /// Injected answers for particular messages (certification sessions).
-    pub injector: Option<Arc<dyn Injector>>,
-}
-
-impl std::fmt::Debug for ReceiverConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReceiverConfig")
-            .field("her_ids", &self.her_ids)
-            .field("name", &self.name)
-            .field("data_year", &self.data_year)
-            .field("failpoint", &self.failpoint)
-            .field("injector", &self.injector.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl Default for ReceiverConfig {
-    fn default() -> Self {
-        ReceiverConfig {
-            her_ids: vec![
-                HerId::new(KPR_PRODUCTION_HER_ID).expect("valid HER-id"),
-                HerId::new(KPR_VALIDATION_HER_ID).expect("valid HER-id"),
-            ],
-            name: crate::pki::DEFAULT_REGISTER_NAME.into(),
-            subject: nhn::SUBJECT_IPLOS.into(),
-            msg_type: iplos_model::message::DEFAULT_MSG_TYPE.into(),
-            data_year: None,
-            test_mode: true,
-            max_message_bytes: crate::cms::DEFAULT_MAX_MESSAGE_BYTES,
-            max_apprec_errors: 100,
-            max_attempts: 3,
-            clock: Arc::new(SystemClock),
-            failpoint: None,
-            injector: None,
-        }
-    }
-}
-
-/// Which stage of the checks decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Stage {
-    /// The AMQP properties.
-    Header,
-    /// The body's shape.
-    Body,
-    /// Decryption and signature.
-    Cms,
-    /// The MsgHead.
-    MsgHead,
-    /// The IPLOS check.
-    Iplos,
-    /// The receiver itself failed.
-    Internal,
-}
-
-impl Stage {
-    /// The name used in the store.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Header => "header",
-            Stage::Body => "body",
-            Stage::Cms => "cms",
-            Stage::MsgHead => "msghead",
-            Stage::Iplos => "iplos",
-            Stage::Internal => "internal",
-        }
-    }
-}
-
-/// The answer decided for a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "kebab-case")]
-pub enum Answer {
-    /// An AppRec.
-    AppRec {
-        /// Status code (kodeverk 8258).
-        status: String,
-        /// Its errors.
-        errors: Vec<AppRecError>,
-    },
-    /// An error message to the sender's error queue.
-    Error {
-        /// errorCondition.
-        condition: ErrorCondition,
-        /// errorDescription.
-        description: String,
-        /// errorConditionData.
-        data: String,
-    },
-    /// No queue to answer on: the message was dead-lettered.
-    DeadLetter {
-        /// Why.
-        reason: String,
-    },
-}
-
-/// The verdict on one message, as kept in the run store (JSON).
-#[derive(Debug, Clone, Serialize)]
-pub struct Verdict {
-    /// The stage that decided.
-    pub stage: Stage,
-    /// The AMQP message-id.
-    pub message_id: Option<String>,
-    /// `fromHerId` as sent.
-    pub from_her: Option<String>,
-    /// `toHerId` as sent.
-    pub to_her: Option<String>,
-    /// The MsgHead's `MsgId`, when read.
-    pub msg_id: Option<String>,
-    /// The answer.
-    pub answer: Answer,
-    /// The IPLOS check report (findings with rule ids), when the check ran.
-    pub report: Option<CheckReport>,
-}
+use crate::servicebus::{Bus, QueueKind};
 
 /// The receiver.
 #[derive(Debug)]

@@ -11,7 +11,7 @@
 //! - as one data section of an AMQP message to `/exchange/<namespace>/<register>_async`
 //!   with `message-id` a fresh GUID, `to` `<register>_async`, `reply-to`
 //!   `<own HER-id>_async`, `subject` `IPLOS` (the message function, **\[model\]**: see
-//!   [`SUBJECT_IPLOS`](crate::receiver::nhn::SUBJECT_IPLOS)), `correlation-id` = the
+//!   [`SUBJECT_IPLOS`](crate::nhn::SUBJECT_IPLOS)), `correlation-id` = the
 //!   message-id (a new conversation, as Helsenorge.Messaging does), `content-type`
 //!   `application/pkcs7-mime; smime-type=signed-and-enveloped-data`, and the application
 //!   properties `fromHerId`, `toHerId` (strings), `applicationTimeStamp`
@@ -60,8 +60,8 @@ use tokio::task::JoinHandle;
 pub use self::faults::{Fault, Property, SignWith};
 pub use self::sample::{melding_xml, sample_iplos, sample_melding};
 use crate::cms::{self, CmsError, TrustStore};
+use crate::nhn::{self, ErrorCondition};
 use crate::pki::Party;
-use crate::receiver::nhn::{self, ErrorCondition};
 use crate::servicebus::{AmqpMessage, QueueKind};
 
 /// Errors of the reference sender.
@@ -389,7 +389,7 @@ pub fn read_error_message(m: &AmqpMessage) -> ErrorReport {
     let condition_text = text(nhn::ERROR_CONDITION).unwrap_or_default();
     ErrorReport {
         original_message_id: text(nhn::ORIGINAL_MESSAGE_ID).or_else(|| nhn::correlation_id(m)),
-        condition: ErrorCondition::parse(&condition_text),
+        condition: condition_text.parse().ok(),
         condition_text,
         description: text(nhn::ERROR_DESCRIPTION).unwrap_or_default(),
         data: text(nhn::ERROR_CONDITION_DATA).unwrap_or_default(),

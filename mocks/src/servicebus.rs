@@ -95,10 +95,12 @@ mod faults;
 mod sasl;
 mod server;
 pub mod store;
+mod tls;
+mod types;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -114,7 +116,9 @@ pub use self::core::{
     encode_message,
 };
 pub use self::faults::{BrokerFaults, ConnEvent, ConnEventKind, MAX_EVENTS};
-pub use self::store::{MessageStore, SqliteStore, StoreError};
+pub use self::store::{MessageStore, NoHook, SqliteStore, StoreError, StoreHook};
+pub use self::tls::TlsConfig;
+pub use self::types::{BusError, Limits, Participant, RejectPolicy};
 /// The AMQP 1.0 types (messages, sections, values) the in-process API speaks.
 pub use fe2o3_amqp_types as amqp_types;
 
@@ -124,133 +128,6 @@ use self::core::{Core, CoreSettings, Failure, Lease, Settlement};
 pub const DEFAULT_NAMESPACE: &str = "NHNTESTServiceBus";
 /// The file the broker keeps its store in, inside [`BrokerConfig::state_dir`].
 pub const STORE_FILE: &str = "servicebus.sqlite";
-
-/// Errors of the service bus.
-#[derive(Debug, thiserror::Error)]
-pub enum BusError {
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// No such queue.
-    #[error("no queue '{0}'")]
-    NoSuchQueue(String),
-    /// A message could not be encoded or decoded.
-    #[error("AMQP encoding: {0}")]
-    Encoding(String),
-    /// Binding the listener or another I/O step failed.
-    #[error("I/O: {0}")]
-    Io(#[from] std::io::Error),
-    /// The TLS certificate or key could not be used.
-    #[error("TLS: {0}")]
-    Tls(String),
-    /// The configuration is inconsistent.
-    #[error("configuration: {0}")]
-    Config(String),
-    /// Something that should not happen.
-    #[error("internal: {0}")]
-    Internal(String),
-}
-
-/// A HER-id with its service bus credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Participant {
-    /// The participant's HER-id; its five queues are created.
-    pub her_id: HerId,
-    /// SASL PLAIN user name.
-    pub username: String,
-    /// SASL PLAIN password.
-    pub password: String,
-}
-
-impl Participant {
-    /// A participant.
-    pub fn new(her_id: HerId, username: impl Into<String>, password: impl Into<String>) -> Self {
-        Participant {
-            her_id,
-            username: username.into(),
-            password: password.into(),
-        }
-    }
-}
-
-/// What a consumer's Rejected outcome does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RejectPolicy {
-    /// Straight to the HER-id's `_dl` queue with the consumer's error as the reason.
-    #[default]
-    DeadLetter,
-    /// Counted as a failed delivery: back to the head of the queue until the delivery limit.
-    Retry,
-}
-
-/// Server certificate and key for TLS, PEM-encoded.
-#[derive(Clone)]
-pub struct TlsConfig {
-    /// The certificate chain, leaf first (PEM).
-    pub cert_chain_pem: Vec<u8>,
-    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
-    pub private_key_pem: Vec<u8>,
-}
-
-impl std::fmt::Debug for TlsConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsConfig").finish_non_exhaustive()
-    }
-}
-
-impl TlsConfig {
-    /// Reads the PEM files.
-    pub fn from_files(cert_chain: &Path, private_key: &Path) -> Result<TlsConfig, BusError> {
-        Ok(TlsConfig {
-            cert_chain_pem: std::fs::read(cert_chain)?,
-            private_key_pem: std::fs::read(private_key)?,
-        })
-    }
-
-    /// A TLS acceptor with this certificate (for a listener of one's own, e.g. a
-    /// certification session's wrong-host port).
-    pub fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, BusError> {
-        server::tls_acceptor(self)
-    }
-}
-
-/// Protective limits.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Open connections at once; one more is closed with `amqp:resource-limit-exceeded`.
-    pub max_connections: usize,
-    /// Sessions per connection (the connection's channel-max + 1).
-    pub max_sessions_per_connection: u16,
-    /// Links per connection, over all its sessions; one more is refused with
-    /// `amqp:resource-limit-exceeded`.
-    pub max_links_per_connection: usize,
-    /// Largest message accepted, in bytes (the encoded message).
-    pub max_message_size: u64,
-    /// Largest frame, in bytes.
-    pub max_frame_size: u32,
-    /// The broker's idle timeout (advertised in open; a peer silent for this long is
-    /// dropped). `None`: none.
-    pub idle_timeout: Option<Duration>,
-    /// Time a new connection has to finish TLS, SASL and open.
-    pub handshake_timeout: Duration,
-    /// On shutdown, how long in-flight deliveries have to be settled before links close.
-    pub shutdown_grace: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_connections: 1024,
-            max_sessions_per_connection: 64,
-            max_links_per_connection: 256,
-            max_message_size: 100 * 1024 * 1024,
-            max_frame_size: 128 * 1024,
-            idle_timeout: Some(Duration::from_secs(60)),
-            handshake_timeout: Duration::from_secs(10),
-            shutdown_grace: Duration::from_secs(5),
-        }
-    }
-}
 
 /// Everything the broker is started from. [`BrokerConfig::new`] gives loopback, port 0,
 /// namespace [`DEFAULT_NAMESPACE`], an in-memory store and default [`Limits`]; the `with_`
@@ -265,8 +142,8 @@ pub struct BrokerConfig {
     pub participants: Vec<Participant>,
     /// Directory of the store file [`STORE_FILE`]; `None`: in memory (lost on drop).
     pub state_dir: Option<PathBuf>,
-    /// A store to use instead of the one in `state_dir` (e.g. a [`SqliteStore`] on a file
-    /// shared with the run store).
+    /// A store to use instead of the one in `state_dir` (e.g. the receiver's run store: a
+    /// [`SqliteStore`] with the receiver's [`StoreHook`]).
     pub store: Option<Arc<dyn MessageStore>>,
     /// TLS; `None`: plain AMQP.
     pub tls: Option<TlsConfig>,
@@ -466,7 +343,7 @@ impl Broker {
         tokio::spawn(writer);
         let core = Arc::new(core);
         let tls = match &config.tls {
-            Some(tls) => Some(server::tls_acceptor(tls)?),
+            Some(tls) => Some(tls.acceptor()?),
             None => None,
         };
         let listener = tokio::net::TcpListener::bind(config.bind).await?;

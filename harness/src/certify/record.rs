@@ -7,6 +7,8 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
+use iplos_mocks::nhn::ErrorCondition;
+use iplos_mocks::receiver::{Outcome, Stage};
 use iplos_mocks::servicebus::{ConnEvent, ConnEventKind};
 use iplos_model::message::Melding;
 use iplos_model::rules::CheckReport;
@@ -50,17 +52,17 @@ pub struct Msg {
     pub replied: Option<DateTime<Utc>>,
     /// Deliveries of the same message-id after the first (resends with the same id).
     pub duplicates: u32,
-    /// `apprec`, `error`, `dead-letter`.
-    pub outcome: Option<String>,
+    /// How the register answered (`apprec`, `error`, `dead-letter`).
+    pub outcome: Option<Outcome>,
     /// AppRec status code.
     pub status: Option<String>,
     /// errorCondition of an error answer.
-    pub error_condition: Option<String>,
+    pub error_condition: Option<ErrorCondition>,
     /// errorConditionData / errorDescription of an error answer.
     pub error_data: Option<String>,
     pub error_description: Option<String>,
     /// The stage that decided.
-    pub stage: Option<String>,
+    pub stage: Option<Stage>,
     /// The MsgHead's MsgId.
     pub msg_id: Option<String>,
     /// The payload's content-encryption algorithm (dotted OID), when it is an EnvelopedData.
@@ -91,7 +93,7 @@ impl Msg {
 
     /// Answered with an AppRec (of any status), not an error or the dead-letter queue.
     pub fn answered_with_apprec(&self) -> bool {
-        self.outcome.as_deref() == Some("apprec")
+        self.outcome == Some(Outcome::AppRec)
     }
 
     /// Answered with an AppRec of this status code.
@@ -116,18 +118,19 @@ impl Msg {
 
     /// What the register answered, in words.
     pub fn answer_words(&self) -> String {
-        match self.outcome.as_deref() {
-            Some("apprec") => format!("AppRec status {}", self.status.as_deref().unwrap_or("?")),
-            Some("error") => format!(
+        match self.outcome {
+            Some(Outcome::AppRec) => {
+                format!("AppRec status {}", self.status.as_deref().unwrap_or("?"))
+            }
+            Some(Outcome::Error) => format!(
                 "error {}{}",
-                self.error_condition.as_deref().unwrap_or("?"),
+                self.error_condition.map_or("?", ErrorCondition::as_str),
                 self.error_description
                     .as_deref()
                     .map(|d| format!(": {d}"))
                     .unwrap_or_default()
             ),
-            Some("dead-letter") => "dead-lettered".into(),
-            Some(o) => o.to_string(),
+            Some(Outcome::DeadLetter) => "dead-lettered".into(),
             None => "not judged".into(),
         }
     }

@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use iplos_mocks::nhn::new_guid;
 use iplos_mocks::pki::{Pki, Variant};
-use iplos_mocks::receiver::nhn::new_guid;
 use iplos_mocks::sender::{
     Answer, Counterpart, Fault, Outgoing, Property, ReferenceSender, SendError, SenderConfig,
     SenderIdentity,

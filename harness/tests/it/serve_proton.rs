@@ -3,7 +3,7 @@
 //! endpoints.json only.
 
 use crate::serve_support;
-use iplos_mocks::receiver::nhn;
+use iplos_mocks::nhn;
 use iplos_mocks::sender::sample_iplos;
 use iplos_model::message::{AppRecStatus, MsgHead, Organisation, read_apprec, write_msghead};
 use serve_support::*;
@@ -93,8 +93,8 @@ fn a_vendor_gets_an_invalid_field_value_error_and_an_apprec_with_status_1() {
     let recs = store.messages().unwrap();
     assert_eq!(recs.len(), 2);
     assert_eq!(
-        recs[0].error_condition.as_deref(),
-        Some("transport:invalid-field-value")
+        recs[0].error_condition,
+        Some(nhn::ErrorCondition::InvalidFieldValue)
     );
     assert_eq!(recs[1].status.as_deref(), Some("1"));
     assert!(recs.iter().all(|r| r.replies_sent == 1));

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use iplos_model::rules::{Finding, catalogue};
 
 use super::text::{Csv, consequence_nb, html, html_head, rule_title_nb, severity_key, severity_nb};
-use super::{FeedbackFile, PageMeta};
+use super::types::{FeedbackFile, PageMeta, oslo};
 
 /// The columns of `feilliste.csv`, in order.
 pub const CSV_COLUMNS: [&str; 9] = [
@@ -83,7 +83,7 @@ pub fn render_html(files: &[FeedbackFile], meta: &PageMeta<'_>) -> String {
         h.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td><td>{}</td></tr>\n",
             html(&f.name),
-            html(&super::oslo(f.arrived)),
+            html(&oslo(f.arrived)),
             f.report.notifications,
             f.report.findings.len(),
             omitted,

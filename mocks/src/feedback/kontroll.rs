@@ -28,8 +28,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::reader::Reader;
 use serde::Serialize;
 
-use super::PageMeta;
 use super::text::{Csv, html, html_head};
+use super::types::PageMeta;
 
 /// The age bands (inclusive lower and upper age).
 pub const AGE_BANDS: [(u32, u32); 6] = [

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use axum::middleware::Next;
@@ -10,17 +11,31 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use iplos_model::calendar::{Clock, oslo_local};
 use openssl::sha::{sha1, sha256};
+use serde_json::json;
 
 use super::notify::{LinkReason, NewFileMail, NewUserMail, Notifier, PasswordLinkMail};
 use super::password::{self, PasswordRule};
 use super::store::{FileRow, NewUser, SessionRow, Store, UserRow};
-use super::{
+use super::types::{
     FileInfo, FilsluseConfig, FilsluseError, FolderInfo, HOME_ROOT, LockoutPolicy, UPLOAD_FOLDER,
     UserInfo, UserSpec,
 };
 
 /// The `tracing` target of the portal's log lines.
 pub(crate) const LOG: &str = "iplos_mocks::filsluse";
+
+/// An `ErrorModel` answer of the REST API (also for a refused path under `/api/`).
+pub(crate) fn api_error(status: StatusCode, title: &str, detail: &str) -> Response {
+    (
+        status,
+        Json(json!({
+            "detail": detail,
+            "errorCode": status.as_u16(),
+            "title": title,
+        })),
+    )
+        .into_response()
+}
 
 /// Settings copied from the configuration.
 pub(crate) struct Settings {
@@ -236,7 +251,7 @@ pub(crate) async fn refuse_traversal(req: Request<Body>, next: Next) -> Response
     if bad {
         tracing::warn!(target: LOG, path, "refused a path with a traversal");
         if path.starts_with("/api/") {
-            return super::rest::error(StatusCode::BAD_REQUEST, "Bad Request", "Invalid path.");
+            return api_error(StatusCode::BAD_REQUEST, "Bad Request", "Invalid path.");
         }
         return (
             StatusCode::BAD_REQUEST,
@@ -621,11 +636,7 @@ impl Portal {
         let now = self.now();
         let token = random_token();
         let expires = now + self.settings.link_lifetime;
-        let reason_s = match reason {
-            LinkReason::NewUser => "new_user",
-            LinkReason::PasswordChange => "password_change",
-            LinkReason::Admin => "admin",
-        };
+        let reason_s: &'static str = reason.into();
         self.store.insert_link(
             &sha256_hex(token.as_bytes()),
             &user.username,

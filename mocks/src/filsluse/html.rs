@@ -27,7 +27,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::FilsluseError;
 use super::core::{
     AuthOutcome, FolderKind, LOG, LinkOutcome, Portal, Session, from_ms, oslo_display,
     oslo_offset_hours, parse_id,
@@ -35,6 +34,7 @@ use super::core::{
 use super::notify::LinkReason;
 use super::password::{self, PasswordRule};
 use super::store::{FileRow, UserRow};
+use super::types::{FilsluseError, UPLOAD_FOLDER};
 
 type App = Arc<Portal>;
 
@@ -852,7 +852,7 @@ fn listing(ctx: &Ctx, user: &UserRow, kind: FolderKind) -> Result<String, Filslu
                 "<tr><td><a href=\"/folder/{}\">{}</a></td><td>{}</td><td>{} files</td>\
                  <td></td><td></td><td></td></tr>",
                 user.frassb_folder_id,
-                super::UPLOAD_FOLDER,
+                UPLOAD_FOLDER,
                 oslo_display(from_ms(user.created_at)),
                 inner.len()
             );

@@ -5,7 +5,7 @@
 //! plain struct with the facts, plus `subject()` and `text()` that render the seeds' wording
 //! (seeds 000–003: figures 4-2, 4-4/4-8 and 4-10), sender [`FROM`].
 //!
-//! **These are the only copies of the filsluse texts.** [`crate::mail::national`]'s
+//! **These are the only copies of the filsluse texts.** [`super::mails`]'s
 //! builders (`new_user_mail`, `password_mail`, `new_file_mail`) render through the same
 //! functions ([`new_user_text`], [`password_text`], [`new_file_text`]), and
 //! [`FilsluseMail::outgoing`] turns a recorded mail into the outbox's
@@ -102,8 +102,9 @@ pub fn new_user_text(full_name: &str, username: &str, link: &str) -> String {
     )
 }
 
-/// Why a password link was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a password link was sent (stored as `new_user`, `password_change`, `admin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "snake_case")]
 pub enum LinkReason {
     /// From "New User Password Request".
     NewUser,

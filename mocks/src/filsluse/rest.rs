@@ -58,19 +58,19 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json};
 use serde_json::{Value, json};
 
-use super::FilsluseError;
-use super::core::{AuthOutcome, FolderKind, LOG, Portal, TokenPair, from_ms, oslo_iso, parse_id};
+use super::core::{AuthOutcome, FolderKind, Portal, TokenPair, from_ms, oslo_iso, parse_id};
 use super::glob::mask_matches;
-use super::password::{self, PasswordRule};
+use super::password::PasswordRule;
+use super::rest_common::{ApiUser, Q, change_required, internal, not_found, paged, token_error};
 use super::store::{FileRow, UserRow};
+use super::types::{FilsluseError, UPLOAD_FOLDER};
 
 type App = Arc<Portal>;
 
@@ -98,126 +98,6 @@ pub(crate) fn routes() -> Router<App> {
         .route("/api/v1/files/{id}", get(file).delete(delete_file))
         .route("/api/v1/files/{id}/download", get(download))
         .route("/api/v1/{*rest}", axum::routing::any(api_not_found))
-}
-
-/// An `ErrorModel` answer.
-pub(crate) fn error(status: StatusCode, title: &str, detail: &str) -> Response {
-    (
-        status,
-        Json(json!({
-            "detail": detail,
-            "errorCode": status.as_u16(),
-            "title": title,
-        })),
-    )
-        .into_response()
-}
-
-pub(super) fn not_found() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "Resource Not Found",
-        "The requested resource was not found.",
-    )
-}
-
-pub(super) fn internal(e: &FilsluseError) -> Response {
-    tracing::error!(target: LOG, "REST: {e}");
-    error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Server Error",
-        "An internal error occurred.",
-    )
-}
-
-fn unauthorized(detail: &str, invalid_token: bool) -> Response {
-    let mut r = error(StatusCode::UNAUTHORIZED, "Unauthorized", detail);
-    let challenge = if invalid_token {
-        "Bearer error=\"invalid_token\""
-    } else {
-        "Bearer"
-    };
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    r
-}
-
-/// A token-endpoint error (`RequestTokenError`).
-fn token_error(error: &str, description: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({
-            "error": error,
-            "error_code": 400,
-            "error_description": description,
-        })),
-    )
-        .into_response()
-}
-
-fn password_requirements() -> Value {
-    json!({
-        "minimum_length": password::MIN_LENGTH,
-        "username_match_requirement": "MustNotResemble",
-        "require_letters_numbers": true,
-        "no_dictionary_words": false,
-        "require_mixed_case": false,
-        "require_non_alphanumeric": false,
-    })
-}
-
-fn change_required(portal: &Portal, description: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({
-            "error": "password_change_required",
-            "error_code": 3988,
-            "error_description": description,
-            "password_requirements": password_requirements(),
-            "user": { "org_id": portal.settings.org_id },
-        })),
-    )
-        .into_response()
-}
-
-/// The signed-on user of a request with a valid `Authorization: Bearer` token.
-pub(crate) struct ApiUser(pub(super) UserRow);
-
-impl FromRequestParts<App> for ApiUser {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, portal: &App) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(unauthorized(
-                "Authorization has been denied for this request.",
-                false,
-            ));
-        };
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                let (scheme, rest) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-            })
-            .filter(|t| !t.is_empty() && t.len() <= 256);
-        let Some(token) = token else {
-            return Err(unauthorized(
-                "Authorization has been denied for this request.",
-                false,
-            ));
-        };
-        match portal.bearer_user(token) {
-            Ok(Some(user)) => Ok(ApiUser(user)),
-            Ok(None) => Err(unauthorized(
-                "The access token is invalid or has expired.",
-                true,
-            )),
-            Err(e) => Err(internal(&e)),
-        }
-    }
 }
 
 fn tokens_json(t: &TokenPair) -> Response {
@@ -398,74 +278,6 @@ fn user_id(username: &str) -> String {
     super::core::sha256_hex(username.as_bytes())[..20].to_string()
 }
 
-/// Query parameters, keys compared case-insensitively.
-pub(super) struct Q(HashMap<String, String>);
-
-impl Q {
-    pub(super) fn new(raw: HashMap<String, String>) -> Q {
-        Q(raw
-            .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v))
-            .collect())
-    }
-
-    pub(super) fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str)
-    }
-
-    /// `(page, perPage)`, or an error answer.
-    pub(super) fn paging(&self) -> Result<(usize, usize), Response> {
-        let parse = |k: &str, default: usize| -> Result<usize, Response> {
-            match self.get(k) {
-                None | Some("") => Ok(default),
-                Some(v) => v.parse::<usize>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                    error(
-                        StatusCode::BAD_REQUEST,
-                        "Bad Request",
-                        &format!("'{k}' must be a whole number of at least 1."),
-                    )
-                }),
-            }
-        };
-        Ok((parse("page", 1)?, parse("perpage", 25)?.min(1000)))
-    }
-
-    pub(super) fn descending(&self) -> bool {
-        self.get("sortdirection")
-            .is_some_and(|d| d.eq_ignore_ascii_case("desc"))
-    }
-}
-
-pub(super) fn paged(
-    items: Vec<Value>,
-    page: usize,
-    per_page: usize,
-    sort_field: &str,
-    desc: bool,
-) -> Response {
-    let total = items.len();
-    let pages = total.div_ceil(per_page);
-    let items: Vec<Value> = items
-        .into_iter()
-        .skip((page - 1).saturating_mul(per_page))
-        .take(per_page)
-        .collect();
-    Json(json!({
-        "items": items,
-        "paging": {
-            "page": page,
-            "perPage": per_page,
-            "totalItems": total,
-            "totalPages": pages,
-        },
-        "sorting": [{
-            "sortField": sort_field,
-            "sortDirection": if desc { "desc" } else { "asc" },
-        }],
-    }))
-    .into_response()
-}
-
 fn folder_json(
     portal: &Portal,
     user: &UserRow,
@@ -475,12 +287,7 @@ fn folder_json(
     let files = portal.files_in(user, kind)?;
     let (id, parent, name, subfolders) = match kind {
         FolderKind::Home => (user.home_folder_id, 0, user.username.as_str(), 1),
-        FolderKind::Upload => (
-            user.frassb_folder_id,
-            user.home_folder_id,
-            super::UPLOAD_FOLDER,
-            0,
-        ),
+        FolderKind::Upload => (user.frassb_folder_id, user.home_folder_id, UPLOAD_FOLDER, 0),
     };
     let changed = files
         .iter()
@@ -544,7 +351,7 @@ async fn folders(
         let path = Portal::folder_path(&user, kind);
         let name = match kind {
             FolderKind::Home => user.username.clone(),
-            FolderKind::Upload => super::UPLOAD_FOLDER.to_string(),
+            FolderKind::Upload => UPLOAD_FOLDER.to_string(),
         };
         if q.get("name").is_some_and(|m| !mask_matches(m, &name))
             || q.get("path").is_some_and(|m| !mask_matches(m, &path))

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::core::{FolderKind, Portal, from_ms, oslo_iso};
 use super::glob::mask_matches;
-use super::rest::{ApiUser, Q, internal, not_found, paged};
+use super::rest_common::{ApiUser, Q, internal, not_found, paged};
 
 /// One listing entry and the keys it sorts by.
 struct Item {

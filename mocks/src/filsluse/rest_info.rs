@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::core::Portal;
-use super::rest::not_found;
+use super::rest_common::not_found;
 
 /// The support address shown (reserved domain, RFC 6761).
 pub const TECH_EMAIL: &str = "iplos@ssb.test";

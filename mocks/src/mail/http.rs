@@ -23,7 +23,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::MailError;
+use super::error::MailError;
 use super::store::{MailStore, MessageId};
 use crate::http_auth::BearerToken;
 

@@ -22,7 +22,7 @@ use lettre::{AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::MailError;
+use super::error::MailError;
 use super::server::MailHandle;
 
 /// A mail address with an optional display name.

@@ -5,61 +5,16 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use iplos_model::calendar::Clock;
-use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::MailError;
-use super::smtp::{self, Shared};
+use super::error::MailError;
+use super::smtp::{self, SessionEvent, Shared, SmtpLimits};
 use super::store::{
     CapturedMessage, MailStore, MailboxSummary, MessageId, MessageSummary, Storage,
 };
-
-/// Limits of the SMTP server. Each one, when hit, gets its reply code and the server
-/// keeps serving.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SmtpLimits {
-    /// Largest message accepted (bytes, after dot-unstuffing, CRLF line ends). Announced
-    /// in `EHLO` as `SIZE`; `MAIL FROM ... SIZE=n` above it gets `552` at once, a larger
-    /// `DATA` is read to its end without being kept and then gets `552`. Default 25 MiB.
-    pub max_message_size: usize,
-    /// Most recipients of one message; the next `RCPT TO` gets `452`. Default 100.
-    pub max_recipients: usize,
-    /// Longest command line (RFC 5321: 512; lenient), else `500`. Default 4096.
-    pub max_command_line: usize,
-    /// Longest line of message text (RFC 5321: 1000; lenient), else the message gets
-    /// `554` at the end of `DATA`. Default 65 536.
-    pub max_text_line: usize,
-    /// How long the server waits for the client's next line (command or text), else
-    /// `421` and close. Default 5 minutes (RFC 5321 §4.5.3.2.7).
-    pub idle_timeout: Duration,
-    /// How long one `DATA` may take in all, else `421` and close. Default 10 minutes.
-    pub data_timeout: Duration,
-    /// Most simultaneous sessions; another connection gets `421` and is closed.
-    /// Default 64.
-    pub max_connections: usize,
-    /// Protocol errors (5xx to commands) before the session is closed with `421`.
-    /// Default 10.
-    pub max_errors: usize,
-}
-
-impl Default for SmtpLimits {
-    fn default() -> Self {
-        SmtpLimits {
-            max_message_size: 25 * 1024 * 1024,
-            max_recipients: 100,
-            max_command_line: 4096,
-            max_text_line: 65_536,
-            idle_timeout: Duration::from_secs(300),
-            data_timeout: Duration::from_secs(600),
-            max_connections: 64,
-            max_errors: 10,
-        }
-    }
-}
 
 /// Configuration of the capture server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,22 +59,6 @@ impl MailConfig {
             ..MailConfig::default()
         }
     }
-}
-
-/// A refused command or a closed session, as logged by the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SessionEvent {
-    /// When (server clock).
-    pub at: DateTime<Utc>,
-    /// The client's address.
-    pub peer: String,
-    /// The client's input, escaped and cut to 80 characters (AUTH without its
-    /// credentials), or a marker such as `(idle)`, `(DATA)`, `(connect)`.
-    pub input: String,
-    /// The reply code sent (0 when the client went away and nothing was sent).
-    pub code: u16,
-    /// The reply text sent.
-    pub reply: String,
 }
 
 /// The capture server.

@@ -15,8 +15,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use tokio::sync::watch;
 
-use super::MailError;
 use super::address::mailbox_key;
+use super::error::MailError;
 
 /// The id of a captured message: 1, 2, 3, ... in the order messages were stored, never
 /// reused, kept across restarts on the same state directory.

@@ -44,7 +44,8 @@ use super::run::{
     ChainMap, StoreChains, blocking, checked_record, log_verdict, message_key, normalised_her,
 };
 use super::store::{Decision, MessageState, RunStore};
-use super::{CertificateDirectory, Injection, ReceiverConfig, ReceiverError, nhn};
+use super::{CertificateDirectory, Injection, ReceiverConfig, ReceiverError};
+use crate::nhn;
 use crate::pki::Party;
 use crate::servicebus::{AmqpMessage, QueueKind, decode_message, encode_message};
 

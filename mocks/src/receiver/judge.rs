@@ -16,9 +16,12 @@ use iplos_model::message::{
 };
 use iplos_model::rules::{CheckOptions, ContentState, check_stream};
 
-use super::nhn::{self, ErrorCondition, Prop};
-use super::{Answer, CertificateDirectory, Injection, ReceiverConfig, Stage, Verdict, mapping};
+use super::config::{Injection, ReceiverConfig};
+use super::directory::CertificateDirectory;
+use super::mapping;
+use super::verdict::{Answer, Stage, Verdict};
 use crate::cms::{self, CmsError};
+use crate::nhn::{self, ErrorCondition, Prop};
 use crate::pki::Party;
 use crate::servicebus::{AmqpMessage, QueueKind, parse_queue_name, target_queue};
 
@@ -533,27 +536,9 @@ impl Judging<'_> {
     }
 
     fn cms_error(&mut self, e: CmsError) -> Reply {
-        let condition =
-            ErrorCondition::parse(e.error_condition()).unwrap_or(ErrorCondition::InternalError);
-        let data = match &e {
-            CmsError::TooLarge { .. } => "TooLarge",
-            CmsError::NotCms(_) => "NotCms",
-            CmsError::NotEnveloped { .. } => "NotEnveloped",
-            CmsError::NotForUs { .. } => "NotForUs",
-            CmsError::BadDecrypt(_) => "BadDecrypt",
-            CmsError::NotSigned(_) => "NotSigned",
-            CmsError::BadSignature(_) => "BadSignature",
-            CmsError::MissingCertificate => "MissingCertificate",
-            CmsError::SignerMismatch { .. } => "SignerMismatch",
-            CmsError::UnknownIssuer { .. } => "UnknownIssuer",
-            CmsError::Unverified { .. } => "Unverified",
-            CmsError::Expired { .. } => "Expired",
-            CmsError::NotYetValid { .. } => "NotYetValid",
-            CmsError::Revoked { .. } => "Revoked",
-            CmsError::WrongKeyUsage { .. } => "WrongKeyUsage",
-            CmsError::OpenSsl(_) | CmsError::Io(_) => "Internal",
-        };
-        self.error(condition, e.to_string(), data.into())
+        // errorConditionData: the kind of CMS error (`NotForUs`, `Expired`, ...).
+        let data: &'static str = (&e).into();
+        self.error(e.error_condition(), e.to_string(), data.into())
     }
 
     /// The AppRec sent for the original message with this MsgId, sent again (same body,
@@ -645,10 +630,8 @@ impl Judging<'_> {
         ) {
             Ok(p) => p,
             Err(e) => {
-                let condition = ErrorCondition::parse(e.error_condition())
-                    .unwrap_or(ErrorCondition::InternalError);
                 return self.error(
-                    condition,
+                    e.error_condition(),
                     format!("the receipt cannot be encrypted for HER-id {from}'s registered certificate: {e}"),
                     format!("toHerId={from}"),
                 );

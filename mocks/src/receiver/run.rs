@@ -12,12 +12,14 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::config::{Failpoint, FailpointAction, Injection, ReceiverConfig};
+use super::directory::CertificateDirectory;
+use super::error::ReceiverError;
 use super::judge::{self, Chains, Ctx, Judged, Reply};
-use super::store::{CheckedRecord, Decision, Replay, RunStore};
-use super::{
-    Answer, CertificateDirectory, Failpoint, FailpointAction, Injection, ReceiverConfig,
-    ReceiverError, nhn,
-};
+use super::store::MessageState;
+use super::store::{CheckedRecord, Decision, Replay, RunStore, StoredReply};
+use super::verdict::Answer;
+use crate::nhn;
 use crate::pki::Party;
 use crate::servicebus::{AmqpMessage, Bus, Delivery, QueueKind, decode_message, encode_message};
 
@@ -303,10 +305,8 @@ async fn handle(
                         None => store.insert_duplicate(k.message)?,
                     };
                     let attempts = match k.state {
-                        super::store::MessageState::Checked => None,
-                        super::store::MessageState::Received => {
-                            Some(store.bump_attempts(k.message)?)
-                        }
+                        MessageState::Checked => None,
+                        MessageState::Received => Some(store.bump_attempts(k.message)?),
                     };
                     (k.message, d, attempts, None)
                 }
@@ -515,35 +515,38 @@ pub(crate) fn log_verdict(j: &Judged, queue: &str) {
 pub(crate) fn checked_record(j: Judged) -> Result<CheckedRecord, ReceiverError> {
     let verdict = serde_json::to_string(&j.verdict)
         .map_err(|e| ReceiverError::Internal(format!("verdict to JSON: {e}")))?;
-    let (outcome, status, condition) = match &j.verdict.answer {
-        Answer::AppRec { status, .. } => ("apprec", Some(status.clone()), None),
-        Answer::Error { condition, .. } => ("error", None, Some(condition.as_str().to_string())),
-        Answer::DeadLetter { .. } => ("dead-letter", None, None),
+    let (status, error_condition) = match &j.verdict.answer {
+        Answer::AppRec { status, .. } => (Some(status.clone()), None),
+        Answer::Error { condition, .. } => (None, Some(*condition)),
+        Answer::DeadLetter { .. } => (None, None),
     };
-    let mut rec = CheckedRecord {
-        outcome: outcome.into(),
-        status,
-        error_condition: condition,
-        stage: j.verdict.stage.as_str().into(),
-        verdict,
-        content: j.content,
-        replay: j.replay,
-        replay_document: j.replay_document,
-        ..CheckedRecord::default()
-    };
-    match j.reply {
+    let (reply, dead_reason) = match j.reply {
         Reply::Send {
             queue,
             message_id,
             message,
-        } => {
-            rec.reply = Some(encode_message(&message)?);
-            rec.reply_queue = Some(queue);
-            rec.reply_message_id = Some(message_id);
-        }
-        Reply::DeadLetter(reason) => rec.dead_reason = Some(reason),
-    }
-    Ok(rec)
+        } => (
+            Some(StoredReply {
+                queue,
+                message_id,
+                message: encode_message(&message)?,
+            }),
+            None,
+        ),
+        Reply::DeadLetter(reason) => (None, Some(reason)),
+    };
+    Ok(CheckedRecord {
+        outcome: j.verdict.answer.outcome(),
+        status,
+        error_condition,
+        stage: j.verdict.stage,
+        verdict,
+        content: j.content,
+        replay: j.replay,
+        replay_document: j.replay_document,
+        dead_reason,
+        reply,
+    })
 }
 
 /// Starts the tasks.

@@ -6,9 +6,9 @@
 //! The receiver must not lose or duplicate a receipt when the process dies between two
 //! steps. Two of its steps change the broker's queues: *settling* the delivery (accept
 //! deletes the message from the register's queue, reject moves it to `_dl`) and *publishing*
-//! the reply (an insert into the sender's queue). [`RunStore`] implements [`MessageStore`]
-//! itself, so that each of these broker operations and the receiver's record of it are one
-//! SQLite transaction:
+//! the reply (an insert into the sender's queue). [`RunStore`] is the service bus's
+//! [`SqliteStore`] with a [`StoreHook`] of the receiver's, so that each of these broker
+//! operations and the receiver's record of it are one SQLite transaction:
 //!
 //! - before settling, the receiver *arms* the queue ([`RunStore::arm_settle`]); the broker's
 //!   `delete`/`replace` of that message then also stamps the delivery as settled;
@@ -17,15 +17,15 @@
 //!   also stamps the delivery as replied.
 //!
 //! The broker writes in group commits ([`MessageStore::commit_batch`]: other messages'
-//! stores and deletes share the transaction); the arms apply to each write of the group
-//! and their stamps commit or roll back with it.
+//! stores and deletes share the transaction); the hook sees each write of the group and
+//! its stamps commit or roll back with it. An arm is removed once its stamp committed.
 //!
 //! A crash can therefore only leave a delivery *before* or *after* each step, never in
 //! between, and the receiver's recovery finishes exactly what is missing.
 //!
-//! The service bus tables are the ones [`SqliteStore`](crate::servicebus::SqliteStore)
-//! writes (`sb_queue`, `sb_message`, same columns): a file written by one can be opened by
-//! the other (a test checks it both ways). The receiver's tables are prefixed `rcv_`.
+//! The service bus tables (`sb_queue`, `sb_message`) are the [`SqliteStore`]'s own; the
+//! receiver's tables are prefixed `rcv_`. A run store's file can be opened by a plain
+//! [`SqliteStore`] and the other way round.
 //!
 //! With a broker on another store the receiver still works: it records each step right
 //! after the broker returns (a crash in that instant can then repeat a receipt).
@@ -39,29 +39,19 @@ use iplos_model::calendar::Clock;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::Injection;
-use crate::servicebus::MessageStore;
-use crate::servicebus::store::{NewMessage, StoreError, StoredMessage};
+use super::config::Injection;
+use super::verdict::{Outcome, Stage};
+use crate::nhn::ErrorCondition;
+use crate::servicebus::store::{
+    MessageStore, NewMessage, SqliteStore, StoreError, StoreHook, StoredMessage,
+};
+use crate::text_enum::text_enum;
 
 /// The file the run store lives in, inside the state directory.
 pub const RUN_STORE_FILE: &str = "run.sqlite";
 
+/// The receiver's tables (the `sb_` ones are the [`SqliteStore`]'s).
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sb_queue (
-    name TEXT PRIMARY KEY,
-    created_ms INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS sb_message (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue TEXT NOT NULL,
-    enqueued_ms INTEGER NOT NULL,
-    expires_ms INTEGER,
-    delivery_count INTEGER NOT NULL DEFAULT 0,
-    dead_reason TEXT,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sb_message_by_queue ON sb_message (queue, id);
-
 CREATE TABLE IF NOT EXISTS rcv_message (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     queue TEXT NOT NULL,
@@ -104,9 +94,20 @@ CREATE TABLE IF NOT EXISTS rcv_delivery (
 CREATE INDEX IF NOT EXISTS rcv_delivery_by_message ON rcv_delivery (message, id);
 ";
 
-/// The state of a received message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+/// The state of a received message (`received`, `checked`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::EnumIter,
+    strum::VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum MessageState {
     /// Stored as received; not judged yet (or judging was interrupted).
     Received,
@@ -114,22 +115,7 @@ pub enum MessageState {
     Checked,
 }
 
-impl MessageState {
-    fn as_str(self) -> &'static str {
-        match self {
-            MessageState::Received => "received",
-            MessageState::Checked => "checked",
-        }
-    }
-
-    fn parse(s: &str) -> MessageState {
-        if s == "checked" {
-            MessageState::Checked
-        } else {
-            MessageState::Received
-        }
-    }
-}
+text_enum!(MessageState);
 
 /// A received message as the store knows it (without the raw bytes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,14 +136,14 @@ pub struct MessageRecord {
     pub state: MessageState,
     /// How many times judging it was started.
     pub attempts: u32,
-    /// `apprec`, `error` or `dead-letter`, once checked.
-    pub outcome: Option<String>,
+    /// How it was answered, once checked.
+    pub outcome: Option<Outcome>,
     /// The AppRec status code (1, 2, 3), for an AppRec.
     pub status: Option<String>,
     /// The errorCondition, for an error message.
-    pub error_condition: Option<String>,
-    /// The stage that decided (`header`, `body`, `cms`, `msghead`, `iplos`, `internal`).
-    pub stage: Option<String>,
+    pub error_condition: Option<ErrorCondition>,
+    /// The stage that decided, once checked.
+    pub stage: Option<Stage>,
     /// The verdict as JSON (see [`super::Verdict`]).
     pub verdict: Option<String>,
     /// The queue the reply goes to.
@@ -248,16 +234,16 @@ pub struct Known {
 }
 
 /// What the receiver records when it has judged a message.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct CheckedRecord {
-    /// `apprec`, `error` or `dead-letter`.
-    pub outcome: String,
+    /// How it is answered.
+    pub outcome: Outcome,
     /// AppRec status code.
     pub status: Option<String>,
     /// errorCondition.
-    pub error_condition: Option<String>,
+    pub error_condition: Option<ErrorCondition>,
     /// Which stage decided.
-    pub stage: String,
+    pub stage: Stage,
     /// The verdict as JSON.
     pub verdict: String,
     /// The decrypted, verified content (the MsgHead XML), when decryption got that far.
@@ -269,12 +255,19 @@ pub struct CheckedRecord {
     pub replay_document: Option<Vec<u8>>,
     /// Why the message is dead-lettered (no reply), for outcome `dead-letter`.
     pub dead_reason: Option<String>,
+    /// The reply, unless the message is dead-lettered.
+    pub reply: Option<StoredReply>,
+}
+
+/// A reply as the run store keeps it until it is sent.
+#[derive(Debug, Clone)]
+pub struct StoredReply {
     /// The queue the reply goes to.
-    pub reply_queue: Option<String>,
+    pub queue: String,
     /// The reply's AMQP message-id.
-    pub reply_message_id: Option<String>,
+    pub message_id: String,
     /// The encoded AMQP reply.
-    pub reply: Option<Vec<u8>>,
+    pub message: Vec<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -296,12 +289,24 @@ struct Arms {
     replies: HashMap<String, Vec<ReplyArm>>,
 }
 
+/// The receiver's [`StoreHook`]: the armed stamps (see the module documentation).
+struct RunHook {
+    arms: Mutex<Arms>,
+    clock: Arc<dyn Clock>,
+}
+
+/// A stamp the hook wrote in a transaction; once committed its arm is removed.
+enum Stamped {
+    /// A delivery from this queue was stamped settled.
+    Settled(String),
+    /// A delivery was stamped replied by an insert into this queue.
+    Replied { queue: String, delivery: i64 },
+}
+
 /// The run store: the service bus's queues and the receiver's records in one SQLite file
 /// (see the module documentation).
 pub struct RunStore {
-    conn: Mutex<Connection>,
-    arms: Mutex<Arms>,
-    clock: Arc<dyn Clock>,
+    sb: SqliteStore<RunHook>,
 }
 
 impl std::fmt::Debug for RunStore {
@@ -322,42 +327,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 const MAX_REPLY_SCAN: usize = 4 * 1024 * 1024;
 
 impl RunStore {
-    /// Opens (or creates) the run store in the SQLite file at `path` (WAL journal,
-    /// `synchronous=NORMAL`, as the service bus store).
+    /// Opens (or creates) the run store in the SQLite file at `path` (the service bus
+    /// store's file settings: WAL journal, `synchronous=NORMAL`).
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<RunStore, StoreError> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        Self::with_connection(conn, clock)
+        Ok(RunStore {
+            sb: SqliteStore::open_with(path, RunHook::new(clock))?,
+        })
     }
 
     /// A run store in memory (tests).
     pub fn in_memory(clock: Arc<dyn Clock>) -> Result<RunStore, StoreError> {
-        Self::with_connection(Connection::open_in_memory()?, clock)
-    }
-
-    fn with_connection(conn: Connection, clock: Arc<dyn Clock>) -> Result<RunStore, StoreError> {
-        conn.execute_batch(SCHEMA)?;
         Ok(RunStore {
-            conn: Mutex::new(conn),
-            arms: Mutex::new(Arms::default()),
-            clock,
+            sb: SqliteStore::in_memory_with(RunHook::new(clock))?,
         })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        self.conn.lock().map_err(|_| StoreError::Poisoned)
-    }
-
-    fn arms(&self) -> MutexGuard<'_, Arms> {
-        // Every change to the arms is a single insert or remove: a poisoned lock is
-        // still consistent.
-        self.arms.lock().unwrap_or_else(|p| p.into_inner())
+        self.sb.connection()
     }
 
     fn now_ms(&self) -> i64 {
-        self.clock.now().timestamp_millis()
+        self.sb.hook().now_ms()
     }
 
     // ---- the receiver's side -------------------------------------------------------------
@@ -372,7 +362,7 @@ impl RunStore {
             .query_row(params![queue, message_key], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
+                    r.get::<_, MessageState>(1)?,
                     r.get::<_, u32>(2)?,
                 ))
             })
@@ -388,7 +378,7 @@ impl RunStore {
             .optional()?;
         Ok(Some(Known {
             message,
-            state: MessageState::parse(&state),
+            state,
             attempts,
             unsettled_delivery,
         }))
@@ -441,7 +431,7 @@ impl RunStore {
             to_her,
             now,
             raw,
-            MessageState::Received.as_str(),
+            MessageState::Received,
             injected,
             injection_json,
         ])?;
@@ -483,11 +473,11 @@ impl RunStore {
         let now = self.now_ms();
         let conn = self.lock()?;
         conn.prepare_cached(
-            "UPDATE rcv_message SET state = 'checked', checked_ms = ?2, outcome = ?3, status = ?4,
+            "UPDATE rcv_message SET state = ?15, checked_ms = ?2, outcome = ?3, status = ?4,
                  error_condition = ?5, stage = ?6, verdict = ?7, content = ?8, replay = ?9,
                  reply_queue = ?10, reply_message_id = ?11, reply = ?12, dead_reason = ?13,
                  replay_document = ?14
-             WHERE id = ?1 AND state = 'received'",
+             WHERE id = ?1 AND state = ?16",
         )?
         .execute(params![
             message,
@@ -499,11 +489,13 @@ impl RunStore {
             rec.verdict,
             rec.content,
             rec.replay,
-            rec.reply_queue,
-            rec.reply_message_id,
-            rec.reply,
+            rec.reply.as_ref().map(|r| &r.queue),
+            rec.reply.as_ref().map(|r| &r.message_id),
+            rec.reply.as_ref().map(|r| &r.message),
             rec.dead_reason,
             rec.replay_document,
+            MessageState::Checked,
+            MessageState::Received,
         ])?;
         Ok(())
     }
@@ -518,7 +510,7 @@ impl RunStore {
             )?
             .query_row([message], |r| {
                 Ok((
-                    r.get::<_, String>(0)?,
+                    r.get::<_, MessageState>(0)?,
                     r.get::<_, Option<String>>(1)?,
                     r.get::<_, Option<String>>(2)?,
                     r.get::<_, Option<Vec<u8>>>(3)?,
@@ -527,9 +519,7 @@ impl RunStore {
             })
             .optional()?;
         Ok(match row {
-            Some((state, _, _, _, _)) if MessageState::parse(&state) != MessageState::Checked => {
-                None
-            }
+            Some((state, _, _, _, _)) if state != MessageState::Checked => None,
             Some((_, Some(queue), Some(reply_message_id), Some(reply), _)) => {
                 Some(Decision::Reply {
                     queue,
@@ -611,10 +601,10 @@ impl RunStore {
         let mut stmt = conn.prepare(
             "SELECT d.id, m.id, m.queue, m.reply_queue, m.reply_message_id, m.reply
              FROM rcv_delivery d JOIN rcv_message m ON m.id = d.message
-             WHERE d.replied_ms IS NULL AND d.withheld = 0 AND m.state = 'checked' ORDER BY d.id",
+             WHERE d.replied_ms IS NULL AND d.withheld = 0 AND m.state = ?1 ORDER BY d.id",
         )?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([MessageState::Checked], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
@@ -662,16 +652,19 @@ impl RunStore {
         let conn = self.lock()?;
         let mut stmt = conn.prepare_cached(
             "SELECT content, replay_document FROM rcv_message
-             WHERE to_her = ?1 AND from_her = ?2 AND replay = 1 AND state = 'checked' AND id < ?3
+             WHERE to_her = ?1 AND from_her = ?2 AND replay = 1 AND state = ?4 AND id < ?3
              ORDER BY id",
         )?;
         let rows = stmt
-            .query_map(params![to_her, from_her, before], |r| {
-                Ok(match r.get::<_, Option<Vec<u8>>>(1)? {
-                    Some(doc) => Replay::Iplos(doc),
-                    None => Replay::MsgHead(r.get::<_, Vec<u8>>(0)?),
-                })
-            })?
+            .query_map(
+                params![to_her, from_her, before, MessageState::Checked],
+                |r| {
+                    Ok(match r.get::<_, Option<Vec<u8>>>(1)? {
+                        Some(doc) => Replay::Iplos(doc),
+                        None => Replay::MsgHead(r.get::<_, Vec<u8>>(0)?),
+                    })
+                },
+            )?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -724,7 +717,7 @@ impl RunStore {
                     from_her: r.get(3)?,
                     to_her: r.get(4)?,
                     received: ms_to_time(r.get(5)?),
-                    state: MessageState::parse(&r.get::<_, String>(6)?),
+                    state: r.get(6)?,
                     attempts: r.get(7)?,
                     outcome: r.get(8)?,
                     status: r.get(9)?,
@@ -798,7 +791,7 @@ impl RunStore {
     /// The next `delete` or `replace` of a message in `queue` (carrying `message_id`, when
     /// given) also marks `delivery` settled, in the same transaction.
     pub fn arm_settle(&self, queue: &str, delivery: i64, message_id: Option<&str>) {
-        self.arms().settle.insert(
+        self.sb.hook().arms().settle.insert(
             queue.to_string(),
             SettleArm {
                 delivery,
@@ -809,13 +802,15 @@ impl RunStore {
 
     /// Removes the settle arm of a queue.
     pub fn disarm_settle(&self, queue: &str) {
-        self.arms().settle.remove(queue);
+        self.sb.hook().disarm_settle(queue);
     }
 
     /// The next `insert` into `queue` of a message containing `reply_message_id` also marks
     /// `delivery` replied, in the same transaction.
     pub fn arm_reply(&self, queue: &str, delivery: i64, reply_message_id: &str) {
-        self.arms()
+        self.sb
+            .hook()
+            .arms()
             .replies
             .entry(queue.to_string())
             .or_default()
@@ -827,6 +822,33 @@ impl RunStore {
 
     /// Removes a reply arm.
     pub fn disarm_reply(&self, queue: &str, delivery: i64) {
+        self.sb.hook().disarm_reply(queue, delivery);
+    }
+}
+
+impl RunHook {
+    fn new(clock: Arc<dyn Clock>) -> RunHook {
+        RunHook {
+            arms: Mutex::new(Arms::default()),
+            clock,
+        }
+    }
+
+    fn arms(&self) -> MutexGuard<'_, Arms> {
+        // Every change to the arms is a single insert or remove: a poisoned lock is
+        // still consistent.
+        self.arms.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+
+    fn disarm_settle(&self, queue: &str) {
+        self.arms().settle.remove(queue);
+    }
+
+    fn disarm_reply(&self, queue: &str, delivery: i64) {
         let mut arms = self.arms();
         if let Some(list) = arms.replies.get_mut(queue) {
             list.retain(|a| a.delivery != delivery);
@@ -836,9 +858,50 @@ impl RunStore {
         }
     }
 
-    /// If a settle arm matches broker message `id` (inside `tx`), stamps its delivery.
-    fn settle_hook(&self, conn: &Connection, id: u64) -> Result<Option<String>, StoreError> {
-        let arm = {
+    fn reply_arm_for(&self, m: &NewMessage<'_>) -> Option<ReplyArm> {
+        if m.body.len() > MAX_REPLY_SCAN {
+            return None;
+        }
+        let arms = self.arms();
+        arms.replies.get(m.queue).and_then(|list| {
+            list.iter()
+                .find(|a| contains(m.body, a.reply_message_id.as_bytes()))
+                .cloned()
+        })
+    }
+}
+
+impl StoreHook for RunHook {
+    type Fired = Stamped;
+
+    fn schema(&self) -> &'static str {
+        SCHEMA
+    }
+
+    /// An armed reply stored: its delivery is stamped replied.
+    fn inserted(
+        &self,
+        conn: &Connection,
+        id: u64,
+        message: &NewMessage<'_>,
+    ) -> Result<Option<Stamped>, StoreError> {
+        let Some(arm) = self.reply_arm_for(message) else {
+            return Ok(None);
+        };
+        conn.prepare_cached(
+            "UPDATE rcv_delivery SET replied_ms = ?2, reply_sb_id = ?3 WHERE id = ?1 AND replied_ms IS NULL",
+        )?
+        .execute(params![arm.delivery, self.now_ms(), id as i64])?;
+        Ok(Some(Stamped::Replied {
+            queue: message.queue.to_string(),
+            delivery: arm.delivery,
+        }))
+    }
+
+    /// An armed queue's message (with the armed message-id) accepted or dead-lettered: its
+    /// delivery is stamped settled.
+    fn removing(&self, conn: &Connection, id: u64) -> Result<Option<Stamped>, StoreError> {
+        let (queue, arm) = {
             let arms = self.arms();
             if arms.settle.is_empty() {
                 return Ok(None);
@@ -855,7 +918,6 @@ impl RunStore {
                 None => return Ok(None),
             }
         };
-        let (queue, arm) = arm;
         if let Some(mid) = &arm.message_id {
             let found: i64 = conn
                 .prepare_cached("SELECT instr(body, ?2) FROM sb_message WHERE id = ?1")?
@@ -868,157 +930,67 @@ impl RunStore {
             "UPDATE rcv_delivery SET settled_ms = ?2 WHERE id = ?1 AND settled_ms IS NULL",
         )?
         .execute(params![arm.delivery, self.now_ms()])?;
-        Ok(Some(queue))
+        Ok(Some(Stamped::Settled(queue)))
     }
 
-    fn reply_arm_for(&self, m: &NewMessage<'_>) -> Option<ReplyArm> {
-        if m.body.len() > MAX_REPLY_SCAN {
-            return None;
+    fn committed(&self, fired: Vec<Stamped>) {
+        for f in fired {
+            match f {
+                Stamped::Settled(queue) => self.disarm_settle(&queue),
+                Stamped::Replied { queue, delivery } => self.disarm_reply(&queue, delivery),
+            }
         }
-        let arms = self.arms();
-        arms.replies.get(m.queue).and_then(|list| {
-            list.iter()
-                .find(|a| contains(m.body, a.reply_message_id.as_bytes()))
-                .cloned()
-        })
     }
 }
 
-fn insert_sb(conn: &Connection, m: &NewMessage<'_>) -> Result<u64, StoreError> {
-    crate::servicebus::store::insert_with(conn, m)
-}
-
+/// The service bus side: the [`SqliteStore`]'s, with the receiver's hook.
 impl MessageStore for RunStore {
     fn ensure_queue(&self, name: &str, now_ms: i64) -> Result<(), StoreError> {
-        self.lock()?.execute(
-            "INSERT OR IGNORE INTO sb_queue (name, created_ms) VALUES (?1, ?2)",
-            params![name, now_ms],
-        )?;
-        Ok(())
+        self.sb.ensure_queue(name, now_ms)
     }
 
     fn queues(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.lock()?;
-        let mut stmt = conn.prepare("SELECT name FROM sb_queue ORDER BY name")?;
-        let names = stmt
-            .query_map([], |row| row.get(0))?
-            .collect::<Result<Vec<String>, _>>()?;
-        Ok(names)
+        self.sb.queues()
     }
 
     fn insert(&self, message: &NewMessage<'_>) -> Result<u64, StoreError> {
-        let arm = self.reply_arm_for(message);
-        let mut conn = self.lock()?;
-        let Some(arm) = arm else {
-            return insert_sb(&conn, message);
-        };
-        let tx = conn.transaction()?;
-        let id = insert_sb(&tx, message)?;
-        tx.prepare_cached(
-            "UPDATE rcv_delivery SET replied_ms = ?2, reply_sb_id = ?3 WHERE id = ?1 AND replied_ms IS NULL",
-        )?
-        .execute(params![arm.delivery, self.now_ms(), id as i64])?;
-        tx.commit()?;
-        self.disarm_reply(message.queue, arm.delivery);
-        Ok(id)
+        self.sb.insert(message)
     }
 
     fn index(&self) -> Result<Vec<StoredMessage>, StoreError> {
-        let conn = self.lock()?;
-        crate::servicebus::store::index_with(&conn)
+        self.sb.index()
     }
 
     fn body(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        let conn = self.lock()?;
-        crate::servicebus::store::body_with(&conn, id)
+        self.sb.body(id)
     }
 
     fn dead_reason(&self, id: u64) -> Result<Option<String>, StoreError> {
-        let conn = self.lock()?;
-        crate::servicebus::store::dead_reason_with(&conn, id)
+        self.sb.dead_reason(id)
     }
 
     fn delete(&self, id: u64) -> Result<bool, StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let hooked = self.settle_hook(&tx, id)?;
-        let n = tx
-            .prepare_cached("DELETE FROM sb_message WHERE id = ?1")?
-            .execute([id as i64])?;
-        tx.commit()?;
-        if let Some(queue) = hooked {
-            self.disarm_settle(&queue);
-        }
-        Ok(n > 0)
+        self.sb.delete(id)
     }
 
-    /// The broker's group commit, with the arms applied to each write as in `insert` and
-    /// `delete`: the stamps commit (or roll back) with the batch.
+    fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
+        self.sb.set_delivery_count(id, count)
+    }
+
+    fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError> {
+        self.sb.replace(old_id, replacement)
+    }
+
     fn commit_batch(
         &self,
         inserts: &[NewMessage<'_>],
         deletes: &[u64],
     ) -> Result<Vec<u64>, StoreError> {
-        let reply_arms: Vec<Option<ReplyArm>> =
-            inserts.iter().map(|m| self.reply_arm_for(m)).collect();
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let mut ids = Vec::with_capacity(inserts.len());
-        for (m, arm) in inserts.iter().zip(&reply_arms) {
-            let id = insert_sb(&tx, m)?;
-            if let Some(arm) = arm {
-                tx.prepare_cached(
-                    "UPDATE rcv_delivery SET replied_ms = ?2, reply_sb_id = ?3 WHERE id = ?1 AND replied_ms IS NULL",
-                )?
-                .execute(params![arm.delivery, self.now_ms(), id as i64])?;
-            }
-            ids.push(id);
-        }
-        let mut hooked = Vec::new();
-        for id in deletes {
-            if let Some(queue) = self.settle_hook(&tx, *id)? {
-                hooked.push(queue);
-            }
-            crate::servicebus::store::delete_with(&tx, *id)?;
-        }
-        tx.commit()?;
-        for (m, arm) in inserts.iter().zip(&reply_arms) {
-            if let Some(arm) = arm {
-                self.disarm_reply(m.queue, arm.delivery);
-            }
-        }
-        for queue in hooked {
-            self.disarm_settle(&queue);
-        }
-        Ok(ids)
+        self.sb.commit_batch(inserts, deletes)
     }
 
     fn bodies(&self, ids: &[u64]) -> Result<Vec<Option<Vec<u8>>>, StoreError> {
-        let conn = self.lock()?;
-        crate::servicebus::store::bodies_with(&conn, ids)
-    }
-
-    fn set_delivery_count(&self, id: u64, count: u32) -> Result<(), StoreError> {
-        let conn = self.lock()?;
-        conn.prepare_cached("UPDATE sb_message SET delivery_count = ?2 WHERE id = ?1")?
-            .execute(params![id as i64, count])?;
-        Ok(())
-    }
-
-    fn replace(&self, old_id: u64, replacement: &NewMessage<'_>) -> Result<u64, StoreError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
-        let hooked = self.settle_hook(&tx, old_id)?;
-        let n = tx.execute("DELETE FROM sb_message WHERE id = ?1", [old_id as i64])?;
-        if n == 0 {
-            return Err(StoreError::NoSuchMessage(old_id));
-        }
-        let id = insert_sb(&tx, replacement)?;
-        tx.commit()?;
-        if let Some(queue) = hooked {
-            self.disarm_settle(&queue);
-        }
-        Ok(id)
+        self.sb.bodies(ids)
     }
 }
 
@@ -1094,11 +1066,20 @@ mod tests {
         s.record_checked(
             m,
             &CheckedRecord {
-                outcome: "apprec".into(),
-                reply_queue: Some("7_async".into()),
-                reply_message_id: Some("reply-1".into()),
-                reply: Some(b"..reply-1..".to_vec()),
-                ..CheckedRecord::default()
+                outcome: Outcome::AppRec,
+                status: Some("1".into()),
+                error_condition: None,
+                stage: Stage::Iplos,
+                verdict: "{}".into(),
+                content: None,
+                replay: false,
+                replay_document: None,
+                dead_reason: None,
+                reply: Some(StoredReply {
+                    queue: "7_async".into(),
+                    message_id: "reply-1".into(),
+                    message: b"..reply-1..".to_vec(),
+                }),
             },
         )
         .unwrap();
@@ -1113,5 +1094,8 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].replies_sent, 1);
         assert_eq!(all[0].deliveries, 1);
+        assert_eq!(all[0].state, MessageState::Checked);
+        assert_eq!(all[0].outcome, Some(Outcome::AppRec));
+        assert_eq!(all[0].stage, Some(Stage::Iplos));
     }
 }

@@ -15,24 +15,14 @@ use chrono::{DateTime, Utc};
 use iplos_model::calendar::OSLO;
 use serde::Deserialize;
 
-use super::upload::{self, Added, GroupKey, Refusal};
-use super::{App, COOKIE, Channel, FORM_OVERHEAD, Session, parse_portal, portal_name};
+use super::app::{App, LoginForm, Session, lock, random_hex};
+use super::groups::GroupKey;
+use super::types::{COOKIE, FORM_OVERHEAD, LoginOutcome, parse_portal, portal_name};
+use super::upload::{self, Added, Refusal};
+use crate::intake::Channel;
 use crate::intake::{Submission, SubmissionFile, SubmissionId, SubmissionInfo};
 
 type AppState = Arc<App>;
-
-/// The login form (missing fields are empty, and refused like wrong ones).
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct LoginForm {
-    #[serde(default)]
-    pub(crate) kommunenr: String,
-    #[serde(default)]
-    pub(crate) bydel: String,
-    #[serde(default)]
-    pub(crate) orgnr: String,
-    #[serde(default)]
-    pub(crate) pin: String,
-}
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct CsrfForm {
@@ -225,7 +215,7 @@ async fn login_post(
             );
             r
         }
-        Err((super::LoginOutcome::Locked, until)) => {
+        Err((LoginOutcome::Locked, until)) => {
             let until = until.map(oslo).unwrap_or_default();
             page(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -339,7 +329,7 @@ async fn upload_page(
         channel.checked_year(app.config.data_year),
         app.config.max_part_bytes,
         app.config.max_part_bytes,
-        upload_form(channel, &s, 1, 1, &super::random_hex(16))
+        upload_form(channel, &s, 1, 1, &random_hex(16))
     );
     page(
         StatusCode::OK,
@@ -788,7 +778,7 @@ async fn history(
             )
         })
         .collect();
-    let pending: String = super::lock(&app.groups)
+    let pending: String = lock(&app.groups)
         .iter()
         .filter(|(k, _)| k.channel == channel && k.kommunenr == s.kommunenr && k.bydel == s.bydel)
         .map(|(k, g)| {

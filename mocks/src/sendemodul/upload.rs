@@ -6,43 +6,18 @@ use std::io::Write as _;
 
 use axum::extract::Multipart;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
-use super::{App, Channel, MAX_PENDING_GROUPS, lock};
+use super::app::{App, lock};
+use super::groups::{Group, GroupKey, Part};
+use super::types::MAX_PENDING_GROUPS;
 
 /// Largest text field.
 const MAX_TEXT_FIELD: usize = 4096;
 /// Most fields in one form.
 const MAX_FIELDS: usize = 32;
-
-/// A pending split upload.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct GroupKey {
-    pub(crate) channel: Channel,
-    pub(crate) kommunenr: String,
-    pub(crate) bydel: String,
-    pub(crate) group: String,
-}
-
-/// One received part (or a whole file), in a temporary file removed on drop.
-#[derive(Debug)]
-pub(crate) struct Part {
-    pub(crate) path: TempPath,
-    pub(crate) size: u64,
-    pub(crate) sha256: String,
-    pub(crate) file_name: String,
-}
-
-/// The parts of a split upload received so far.
-#[derive(Debug)]
-pub(crate) struct Group {
-    pub(crate) count: u32,
-    pub(crate) parts: BTreeMap<u32, Part>,
-    pub(crate) created: DateTime<Utc>,
-}
 
 /// Why an upload was refused.
 #[derive(Debug)]

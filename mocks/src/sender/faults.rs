@@ -5,8 +5,10 @@ use iplos_model::ids::HerId;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
-/// An AMQP property of the message (header or application property).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An AMQP property of the message (header or application property), by its name on the
+/// wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "kebab-case")]
 pub enum Property {
     /// `message-id`.
     MessageId,
@@ -21,12 +23,16 @@ pub enum Property {
     /// `content-type`.
     ContentType,
     /// Application property `fromHerId`.
+    #[strum(serialize = "fromHerId")]
     FromHerId,
     /// Application property `toHerId`.
+    #[strum(serialize = "toHerId")]
     ToHerId,
     /// Application property `applicationTimeStamp`.
+    #[strum(serialize = "applicationTimeStamp")]
     ApplicationTimeStamp,
     /// Application property `cpaId`.
+    #[strum(serialize = "cpaId")]
     CpaId,
 }
 
@@ -57,18 +63,7 @@ impl Property {
 
     /// The name on the wire.
     pub fn name(self) -> &'static str {
-        match self {
-            Property::MessageId => "message-id",
-            Property::To => "to",
-            Property::ReplyTo => "reply-to",
-            Property::Subject => "subject",
-            Property::CorrelationId => "correlation-id",
-            Property::ContentType => "content-type",
-            Property::FromHerId => "fromHerId",
-            Property::ToHerId => "toHerId",
-            Property::ApplicationTimeStamp => "applicationTimeStamp",
-            Property::CpaId => "cpaId",
-        }
+        self.into()
     }
 }
 
@@ -86,7 +81,7 @@ impl std::fmt::Debug for SignWith {
         f.debug_struct("SignWith")
             .field(
                 "subject",
-                &crate::pki::name_to_string(self.cert.subject_name()),
+                &crate::cms::name_to_string(self.cert.subject_name()),
             )
             .finish_non_exhaustive()
     }
@@ -131,4 +126,25 @@ pub enum Fault {
     /// Pad the data section with zero bytes to this size (bigger than the broker's or the
     /// receiver's limit).
     Oversized(usize),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nhn;
+
+    #[test]
+    fn application_property_names_are_nhns() {
+        assert_eq!(Property::FromHerId.name(), nhn::FROM_HER_ID);
+        assert_eq!(Property::ToHerId.name(), nhn::TO_HER_ID);
+        assert_eq!(
+            Property::ApplicationTimeStamp.name(),
+            nhn::APPLICATION_TIMESTAMP
+        );
+        assert_eq!(Property::CpaId.name(), nhn::CPA_ID);
+        assert_eq!(Property::CorrelationId.name(), "correlation-id");
+        for p in Property::ALL {
+            assert_eq!(p.name().parse::<Property>(), Ok(p));
+        }
+    }
 }

@@ -2,8 +2,12 @@
 
 use iplos_model::ids::HerId;
 
-/// The five queues NHN creates for every HER-id, by suffix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The five queues NHN creates for every HER-id, by suffix (`async`, `sync`, `error`, `dl`,
+/// `syncreply`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumString, strum::Display,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum QueueKind {
     /// `<herid>_async`: ordinary (asynchronous) messages to the HER-id.
     Async,
@@ -12,6 +16,7 @@ pub enum QueueKind {
     /// `<herid>_error`: error reports about messages the HER-id sent.
     Error,
     /// `<herid>_dl`: dead letters.
+    #[strum(serialize = "dl")]
     DeadLetter,
     /// `<herid>_syncreply`: answers to synchronous requests.
     SyncReply,
@@ -28,14 +33,8 @@ impl QueueKind {
     ];
 
     /// The suffix after the HER-id, without the underscore.
-    pub const fn suffix(self) -> &'static str {
-        match self {
-            QueueKind::Async => "async",
-            QueueKind::Sync => "sync",
-            QueueKind::Error => "error",
-            QueueKind::DeadLetter => "dl",
-            QueueKind::SyncReply => "syncreply",
-        }
+    pub fn suffix(self) -> &'static str {
+        self.into()
     }
 
     /// The queue of this kind for a HER-id, e.g. `131725_async`.
@@ -47,7 +46,7 @@ impl QueueKind {
 /// Splits a queue name into its HER-id and kind, if it has the NHN form.
 pub fn parse_queue_name(name: &str) -> Option<(HerId, QueueKind)> {
     let (her, suffix) = name.rsplit_once('_')?;
-    let kind = QueueKind::ALL.into_iter().find(|k| k.suffix() == suffix)?;
+    let kind = suffix.parse().ok()?;
     if her.is_empty() || !her.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

@@ -31,7 +31,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::address::{QueueKind, parse_queue_name};
 use super::store::{MessageStore, NewMessage, StoreError};
-use super::{BusError, RejectPolicy};
+use super::types::{BusError, RejectPolicy};
 
 /// An AMQP 1.0 message as the broker stores and delivers it: every section kept.
 pub type AmqpMessage = Message<Body<Value>>;

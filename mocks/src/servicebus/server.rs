@@ -18,8 +18,6 @@ use fe2o3_amqp_types::messaging::{Body, Outcome, TargetArchetype};
 use fe2o3_amqp_types::performatives::Attach;
 use fe2o3_amqp_types::primitives::{Symbol, Value};
 use iplos_model::ids::HerId;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
@@ -30,7 +28,7 @@ use super::address::{parse_queue_name, source_queue, target_queue};
 use super::core::{Core, Failure, Lease, Queue, Settlement};
 use super::faults::{BrokerFaults, ConnEventKind, ConnTrack};
 use super::sasl::{PlainUserTable, UserTable};
-use super::{BusError, Limits, TlsConfig};
+use super::types::{BusError, Limits};
 
 pub(crate) struct ServerCtx {
     pub(crate) core: Arc<Core>,
@@ -50,26 +48,6 @@ struct Principal {
     her_id: HerId,
     /// The connection's observation, when faults are configured.
     track: Option<Arc<ConnTrack>>,
-}
-
-/// Builds the rustls acceptor from PEM.
-pub(crate) fn tls_acceptor(tls: &TlsConfig) -> Result<tokio_rustls::TlsAcceptor, BusError> {
-    let certs = CertificateDer::pem_slice_iter(&tls.cert_chain_pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| BusError::Tls(format!("certificate PEM: {e}")))?;
-    if certs.is_empty() {
-        return Err(BusError::Tls("no certificate in the PEM".into()));
-    }
-    let key = PrivateKeyDer::from_pem_slice(&tls.private_key_pem)
-        .map_err(|e| BusError::Tls(format!("private key PEM: {e}")))?;
-    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| BusError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| BusError::Tls(e.to_string()))?;
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 pub(crate) async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
@@ -732,7 +710,7 @@ async fn producer_link(
                 };
                 let delay = track.faults.disposition_delay();
                 let observed = Observed {
-                    message_id: crate::receiver::nhn::message_id(&message),
+                    message_id: crate::nhn::message_id(&message),
                     not_before: (!delay.is_zero()).then(|| tokio::time::Instant::now() + delay),
                 };
                 let mut storing = Storing {
@@ -747,7 +725,7 @@ async fn producer_link(
                     let result = stored(&mut storing).await;
                     let stored_ok = result.is_ok();
                     observe_stored(&principal, storing.observed.take(), &result, &queue.name);
-                    let message_id = crate::receiver::nhn::message_id(&message);
+                    let message_id = crate::nhn::message_id(&message);
                     tracing::info!(user = %principal.username, queue = %queue.name, stored = stored_ok, "connection cut after store (fault injection)");
                     track.cut(format!(
                         "drop_after_store: transfer {} to '{}' stored ({}), disposition not sent",

@@ -5,7 +5,8 @@ use crate::mail_support;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
-use iplos_mocks::mail::national::{self, Arrival, FilsluseLinks, FilsluseUser, NewFile, Receipt};
+use iplos_mocks::filsluse::mails::{self, FilsluseLinks, FilsluseUser, NewFile};
+use iplos_mocks::mail::national::{self, Arrival, Receipt};
 use iplos_mocks::mail::{
     CapturedMessage, MailAddress, MailConfig, MailError, MailHandle, Outbox, OutboxConfig,
     OutgoingMail,
@@ -224,7 +225,7 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
 
     // New user.
     outbox
-        .send(&national::new_user_mail(&user, &links))
+        .send(&mails::new_user_mail(&user, &links))
         .await
         .unwrap();
     let m = only_message(&server, "postmottak@hamar.kommune.test").await;
@@ -251,8 +252,8 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
 
     // Password, 60 minutes.
     let mark = server.store().latest_id();
-    let pw = national::password_mail(&user, &links, "13253129385627901837664078221044", requested)
-        .unwrap();
+    let pw =
+        mails::password_mail(&user, &links, "13253129385627901837664078221044", requested).unwrap();
     assert_eq!(pw.expires_at, requested + chrono::Duration::minutes(60));
     outbox.send(&pw.mail).await.unwrap();
     let m = server
@@ -293,7 +294,7 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
         tracking_id: 330_435_303,
     };
     outbox
-        .send(&national::new_file_mail(&user, &links, &file))
+        .send(&mails::new_file_mail(&user, &links, &file))
         .await
         .unwrap();
     let m = server
@@ -304,7 +305,7 @@ async fn filsluse_mails_arrive_with_the_seed_texts_and_configured_links() {
         )
         .await
         .unwrap();
-    assert_eq!(m.subject.as_deref(), Some(national::NEW_FILE_SUBJECT));
+    assert_eq!(m.subject.as_deref(), Some(mails::NEW_FILE_SUBJECT));
     assert_eq!(m.date.as_deref(), Some("Mon, 6 Feb 2017 11:55:00 +0100"));
     let text = m.text.unwrap().replace("\r\n", "\n");
     for line in [

@@ -190,7 +190,7 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
     // (The same sample each time: the later ones are AppRec 3 for the broken chain.)
     let not_apprec = messages
         .iter()
-        .filter(|m| m.outcome.as_deref() != Some("apprec"))
+        .filter(|m| m.outcome != Some(iplos_mocks::receiver::Outcome::AppRec))
         .count();
     assert_eq!(
         not_apprec, 0,

@@ -2,7 +2,7 @@
 //! minimal faulty message sent by the reference sender over AMQP.
 
 use crate::receiver_support;
-use iplos_mocks::receiver::MessageState;
+use iplos_mocks::receiver::{MessageState, Outcome, Stage};
 use iplos_mocks::sender::{Answer, Fault, ReceivedAppRec, ReferenceSender, melding_xml};
 use iplos_model::message::{AppRecStatus, Melding, Status};
 use receiver_support::*;
@@ -71,9 +71,9 @@ async fn a_correct_message_gets_status_1_signed_and_encrypted_for_the_sender() {
     // The run store has the message, its verdict and one reply.
     let rec = env.store.message_by_id(&out.message_id).unwrap().unwrap();
     assert_eq!(rec.state, MessageState::Checked);
-    assert_eq!(rec.outcome.as_deref(), Some("apprec"));
+    assert_eq!(rec.outcome, Some(Outcome::AppRec));
     assert_eq!(rec.status.as_deref(), Some("1"));
-    assert_eq!(rec.stage.as_deref(), Some("iplos"));
+    assert_eq!(rec.stage, Some(Stage::Iplos));
     assert_eq!(rec.reply_queue.as_deref(), Some("9000301_async"));
     assert_eq!(rec.deliveries, 1);
     assert_eq!(rec.replies_sent, 1);

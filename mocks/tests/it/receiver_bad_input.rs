@@ -5,7 +5,7 @@
 use crate::receiver_support;
 use std::time::{Duration, Instant};
 
-use iplos_mocks::receiver::ErrorCondition;
+use iplos_mocks::nhn::ErrorCondition;
 use iplos_mocks::sender::{Answer, Fault, SendError};
 use iplos_mocks::servicebus::Limits;
 use iplos_model::message::AppRecStatus;

@@ -5,7 +5,7 @@
 use crate::receiver_support;
 use std::time::Duration;
 
-use iplos_mocks::receiver::nhn;
+use iplos_mocks::nhn;
 use iplos_mocks::sender::{Fault, Property, build_message, read_apprec_message};
 use iplos_model::message::AppRecStatus;
 use receiver_support::*;

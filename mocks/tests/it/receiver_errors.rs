@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use fe2o3_amqp_types::messaging::Body;
 use fe2o3_amqp_types::primitives::Value;
-use iplos_mocks::receiver::{ErrorCondition, nhn};
+use iplos_mocks::nhn::{self, ErrorCondition};
+use iplos_mocks::receiver::{Outcome, Stage};
 use iplos_mocks::sender::{
     Answer, ErrorReport, Fault, Property, ReferenceSender, SignWith, build_message,
     read_error_message,
@@ -205,7 +206,7 @@ async fn without_from_her_id_reply_to_finds_the_error_queue_else_dead_letter() {
         "{ann}"
     );
     let rec = env.store.message_by_id(&out.message_id).unwrap().unwrap();
-    assert_eq!(rec.outcome.as_deref(), Some("dead-letter"));
+    assert_eq!(rec.outcome, Some(Outcome::DeadLetter));
     assert!(env.waiting("131725_async").await.is_empty());
     // A fromHerId without queues and no reply-to: dead letter too.
     let out = build(&[
@@ -419,7 +420,7 @@ async fn no_encryption_certificate_for_the_receipt() {
     assert!(e.description.contains("receipt"), "{e:#?}");
     // The verdict itself was made (status 1), only the receipt could not be encrypted.
     let rec = env.store.messages().unwrap().pop().unwrap();
-    assert_eq!(rec.stage.as_deref(), Some("iplos"));
+    assert_eq!(rec.stage, Some(Stage::Iplos));
     s.close().await;
 }
 
@@ -464,14 +465,15 @@ async fn internal_error_after_repeated_failures() {
     );
     let rec = env.store.message_by_id(&out.message_id).unwrap().unwrap();
     assert_eq!(rec.attempts, 2);
-    assert_eq!(rec.stage.as_deref(), Some("internal"));
+    assert_eq!(rec.stage, Some(Stage::Internal));
 }
 
 /// Every condition of DOMAIN §4 is produced by one of the tests above.
 #[test]
 fn every_condition_is_covered() {
     let src = include_str!("receiver_errors.rs");
-    for c in ErrorCondition::ALL {
+    use strum::IntoEnumIterator;
+    for c in ErrorCondition::iter() {
         let variant = format!("{c:?}");
         assert!(
             src.matches(&format!("ErrorCondition::{variant}")).count() >= 1,

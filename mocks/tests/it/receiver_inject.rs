@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use iplos_mocks::nhn::ErrorCondition;
 use iplos_mocks::receiver::{
-    ErrorCondition, Failpoint, Injection, Injector, Receiver, ReceiverHandle, RunStore,
+    Failpoint, Injection, Injector, Receiver, ReceiverHandle, RunStore, Stage,
 };
 use iplos_mocks::sender::{Answer, ReceivedAppRec, ReferenceSender, SenderConfig, melding_xml};
 use iplos_mocks::servicebus::{BrokerConfig, BrokerHandle};
@@ -210,7 +211,7 @@ async fn rejected_answers_status_2_with_the_reason_and_leaves_the_state() {
     let rec = env.store.message_by_id(&first_id).unwrap().unwrap();
     assert_eq!(rec.injected.as_deref(), Some("rejected"));
     assert_eq!(rec.status.as_deref(), Some("2"));
-    assert_eq!(rec.stage.as_deref(), Some("iplos"));
+    assert_eq!(rec.stage, Some(Stage::Iplos));
     let verdict: serde_json::Value = serde_json::from_str(rec.verdict.as_deref().unwrap()).unwrap();
     assert_eq!(verdict["report"]["conformant"], true);
     // The injector was asked once per new message, with the queue owner and the sender.
@@ -328,7 +329,7 @@ async fn transport_error_arrives_on_the_error_queue_with_the_description() {
     assert_eq!(e.description, "planned outage of the register");
     assert_eq!(e.original_message_id.as_deref(), Some(id.as_str()));
     let rec = env.store.message_by_id(&id).unwrap().unwrap();
-    assert_eq!(rec.stage.as_deref(), Some("internal"));
+    assert_eq!(rec.stage, Some(Stage::Internal));
     assert_eq!(rec.injected.as_deref(), Some("transport-error"));
     // Not judged: the same content is then accepted as the kommune's first.
     let (a, _) = send(&env, &mut s, &xml, None).await;

@@ -4,8 +4,8 @@
 mod bad_input;
 mod calendar;
 mod compare;
-mod differential;
 mod content_rules;
+mod differential;
 mod ids;
 mod msghead;
 mod municipality;

@@ -297,8 +297,8 @@ mod tests {
         let mut rec = fixture::recording();
         for i in 0..(MAX_EVIDENCE + 5) {
             fixture::push(&mut rec, PhaseKind::TestSubmission, i as f64, |m| {
-                m.outcome = Some("error".into());
-                m.stage = Some("msghead".into());
+                m.outcome = Some("error".parse().expect("a known name"));
+                m.stage = Some("msghead".parse().expect("a known name"));
             });
         }
         let ctx = Ctx {

@@ -309,7 +309,7 @@ mod tests {
             m.injected = Some(injected.into());
             m.status = status.map(Into::into);
             if status.is_none() {
-                m.outcome = Some("error".into());
+                m.outcome = Some("error".parse().expect("a known name"));
             }
             m.melding = Some(melding(&[1, 2, 3], ""));
         });
@@ -364,12 +364,13 @@ mod tests {
                     name: "the injection met a late message that got a transport error",
                     setup: |r| {
                         first(r, S2, "rejected", None);
-                        r.messages[0].error_condition = Some("InternalError".into());
+                        r.messages[0].error_condition =
+                            Some(iplos_mocks::nhn::ErrorCondition::InternalError);
                         then(r, S2, &[1, 2, 3], "");
                     },
                     verdict: Fail,
                     reason: "never received an AppRec status 2",
-                    names: "the EPJ got error InternalError",
+                    names: "the EPJ got error transport:internal-error",
                 },
                 Case {
                     name: "an independent send before the AppRec arrived",
@@ -543,7 +544,7 @@ mod tests {
                     name: "every message refused: nothing to duplicate",
                     setup: |r| {
                         first(r, LOST, "withhold-reply", None);
-                        r.messages[0].stage = Some("msghead".into());
+                        r.messages[0].stage = Some("msghead".parse().expect("a known name"));
                         then(r, LOST, &[1, 2, 3], "");
                         r.messages[1].status = Some("2".into());
                     },

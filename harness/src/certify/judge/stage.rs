@@ -1,9 +1,12 @@
 //! The register's verdict on a message as the judges read it: which check of its pipeline
 //! the message failed or got past.
 //!
-//! This is the one place where the judges compare the register's stage names, error
+//! This is the one place where the judges compare the register's stages, error
 //! conditions and error data (as the receiver's store records them); the other judges ask
 //! [`failed`] and [`got_past`].
+
+use iplos_mocks::nhn::ErrorCondition;
+use iplos_mocks::receiver::{Outcome, Stage};
 
 use crate::certify::record::Msg;
 
@@ -22,25 +25,25 @@ pub enum Gate {
 
 /// Whether the register's answer says the message failed `gate`.
 pub fn failed(m: &Msg, gate: Gate) -> bool {
-    let stage = m.stage.as_deref();
+    let stage = m.stage;
     match gate {
         Gate::Certificate => {
             matches!(
-                m.error_condition.as_deref(),
+                m.error_condition,
                 Some(
-                    "transport:missing-certificate"
-                        | "abuse:spoofing-attack"
-                        | "transport:unverified-certificate"
-                        | "transport:expired-certificate"
-                        | "transport:revoked-certificate"
+                    ErrorCondition::MissingCertificate
+                        | ErrorCondition::SpoofingAttack
+                        | ErrorCondition::UnverifiedCertificate
+                        | ErrorCondition::ExpiredCertificate
+                        | ErrorCondition::RevokedCertificate
                 )
             ) || m.error_data.as_deref() == Some("WrongKeyUsage")
         }
         Gate::Properties => {
-            matches!(stage, Some("header" | "body")) && m.outcome.as_deref() != Some("apprec")
+            matches!(stage, Some(Stage::Header | Stage::Body)) && m.outcome != Some(Outcome::AppRec)
         }
         Gate::Cms => {
-            stage == Some("cms")
+            stage == Some(Stage::Cms)
                 && matches!(
                     m.error_data.as_deref(),
                     Some(
@@ -54,16 +57,16 @@ pub fn failed(m: &Msg, gate: Gate) -> bool {
                     )
                 )
         }
-        Gate::Msghead => stage == Some("msghead"),
+        Gate::Msghead => stage == Some(Stage::MsgHead),
     }
 }
 
 /// Whether the message got past `gate` (a later stage decided it).
 pub fn got_past(m: &Msg, gate: Gate) -> bool {
-    let stage = m.stage.as_deref();
+    let stage = m.stage;
     match gate {
-        Gate::Certificate | Gate::Cms => matches!(stage, Some("msghead" | "iplos")),
-        Gate::Properties => !matches!(stage, Some("header" | "body") | None),
-        Gate::Msghead => stage == Some("iplos"),
+        Gate::Certificate | Gate::Cms => matches!(stage, Some(Stage::MsgHead | Stage::Iplos)),
+        Gate::Properties => !matches!(stage, Some(Stage::Header | Stage::Body) | None),
+        Gate::Msghead => stage == Some(Stage::Iplos),
     }
 }

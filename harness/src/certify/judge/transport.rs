@@ -165,9 +165,9 @@ mod tests {
     const TS: PhaseKind = PhaseKind::TestSubmission;
 
     fn error(m: &mut Msg, stage: &str) {
-        m.outcome = Some("error".into());
+        m.outcome = Some("error".parse().expect("a known name"));
         m.status = None;
-        m.stage = Some(stage.into());
+        m.stage = Some(stage.parse().expect("a known name"));
     }
 
     #[test]
@@ -186,7 +186,11 @@ mod tests {
                     setup: |r| {
                         push(r, TS, 1.0, |m| {
                             error(m, "cms");
-                            m.error_condition = Some("transport:expired-certificate".into());
+                            m.error_condition = Some(
+                                "transport:expired-certificate"
+                                    .parse()
+                                    .expect("a known name"),
+                            );
                         })
                     },
                     verdict: Fail,

@@ -69,7 +69,7 @@ pub fn recording(
         let duplicates = mine.iter().filter(|d| d.duplicate).count() as u32;
         let amqp = store.raw(m.id)?.and_then(|raw| decode_message(&raw).ok());
         let content_encryption = amqp.as_ref().and_then(|a| {
-            iplos_mocks::receiver::nhn::single_data(a)
+            iplos_mocks::nhn::single_data(a)
                 .ok()
                 .and_then(iplos_mocks::cms::content_encryption_algorithm)
         });
@@ -127,12 +127,12 @@ pub fn recording(
             received: m.received,
             replied,
             duplicates,
-            outcome: m.outcome.clone(),
+            outcome: m.outcome,
             status: m.status.clone(),
-            error_condition: m.error_condition.clone(),
+            error_condition: m.error_condition,
             error_data: text("data"),
             error_description: text("description"),
-            stage: m.stage.clone(),
+            stage: m.stage,
             msg_id,
             injected: m.injected.clone(),
             content_encryption,

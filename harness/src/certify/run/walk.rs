@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use iplos_mocks::intake::Intake;
 use iplos_mocks::receiver::{
     DeliveryRecord, Injection, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, MessageRecord,
-    ReceiverHandle, RunStore,
+    Outcome, ReceiverHandle, RunStore,
 };
 use iplos_mocks::sendemodul::Sendemodul;
 use iplos_mocks::servicebus::{BrokerFaults, Bus, ConnEventKind, QueueKind};
@@ -84,7 +84,7 @@ impl Seen {
         self.msgs.iter().any(|(m, replied)| {
             m.id > after_row
                 && replied.is_some()
-                && m.outcome.as_deref() == Some("apprec")
+                && m.outcome == Some(Outcome::AppRec)
                 && matches!(m.status.as_deref(), Some("1" | "3"))
         })
     }
@@ -212,12 +212,12 @@ impl Walk<'_> {
                         "  ← {} on {}: {}{}",
                         m.message_id.as_deref().unwrap_or("(no message-id)"),
                         m.queue,
-                        match m.outcome.as_deref() {
-                            Some("apprec") =>
+                        match m.outcome {
+                            Some(Outcome::AppRec) =>
                                 format!("AppRec status {}", m.status.as_deref().unwrap_or("?")),
-                            Some("error") =>
-                                format!("error {}", m.error_condition.as_deref().unwrap_or("?")),
-                            o => o.unwrap_or("?").to_string(),
+                            Some(Outcome::Error) =>
+                                format!("error {}", m.error_condition.map_or("?", |c| c.as_str())),
+                            o => o.map_or("?", Outcome::as_str).to_string(),
                         },
                         m.injected
                             .as_deref()
@@ -498,7 +498,7 @@ impl Walk<'_> {
                     .iter()
                     .filter(|(m, replied)| {
                         replied.is_some()
-                            && m.outcome.as_deref() == Some("apprec")
+                            && m.outcome == Some(Outcome::AppRec)
                             && matches!(m.status.as_deref(), Some("1" | "3"))
                     })
                     .map(|(m, _)| m.id)

@@ -1,14 +1,21 @@
-//! The conventions of NHN's service bus (Helsenorge.Messaging, DOMAIN §4) that the receiver
-//! and the reference sender share: property names, the content type, error conditions,
-//! the timestamp format, and helpers to read an AMQP message's fields.
+//! NHN's vocabulary on the service bus (Helsenorge.Messaging, DOMAIN §4), shared by the
+//! broker, the receiver and the reference sender: property names, the content type, the
+//! message functions (subjects), error conditions, the timestamp format, and helpers to read
+//! an AMQP message's fields.
+//!
+//! It speaks plain AMQP 1.0 messages (`fe2o3_amqp_types`), so that it depends on no other
+//! module of this crate; the broker's [`AmqpMessage`](crate::servicebus::AmqpMessage) is
+//! the same type.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Europe::Oslo;
-use fe2o3_amqp_types::messaging::{Body, MessageId};
-use fe2o3_amqp_types::primitives::SimpleValue;
-use serde::{Deserialize, Serialize};
+use fe2o3_amqp_types::messaging::{Body, Message, MessageId};
+use fe2o3_amqp_types::primitives::{SimpleValue, Value};
 
-use crate::servicebus::AmqpMessage;
+use crate::text_enum::text_enum;
+
+/// An AMQP 1.0 message with every section (what the broker stores and delivers).
+type AmqpMessage = Message<Body<Value>>;
 
 /// Application property: the sender's HER-id (an integer written as a string).
 pub const FROM_HER_ID: &str = "fromHerId";
@@ -40,81 +47,61 @@ pub const SUBJECT_IPLOS: &str = "IPLOS";
 /// The message function of an application receipt.
 pub const SUBJECT_APPREC: &str = "APPREC";
 
-/// The `errorCondition` values a receiver puts on an error message (DOMAIN §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The `errorCondition` values a receiver puts on an error message (DOMAIN §4); the text
+/// forms (`transport:invalid-field-value`, ...) are the same on the wire, in JSON and in the
+/// run store.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::IntoStaticStr,
+    strum::EnumString,
+    strum::Display,
+    strum::EnumIter,
+    strum::VariantNames,
+)]
 pub enum ErrorCondition {
     /// `transport:invalid-field-value`: a required property is missing or invalid.
-    #[serde(rename = "transport:invalid-field-value")]
+    #[strum(serialize = "transport:invalid-field-value")]
     InvalidFieldValue,
     /// `transport:not-well-formed-xml`: the decrypted payload is not XML.
-    #[serde(rename = "transport:not-well-formed-xml")]
+    #[strum(serialize = "transport:not-well-formed-xml")]
     NotWellFormedXml,
     /// `transport:internal-error`: the receiver failed.
-    #[serde(rename = "transport:internal-error")]
+    #[strum(serialize = "transport:internal-error")]
     InternalError,
     /// `transport:unsupported-message`: not a message this receiver handles.
-    #[serde(rename = "transport:unsupported-message")]
+    #[strum(serialize = "transport:unsupported-message")]
     UnsupportedMessage,
     /// `transport:invalid-certificate`.
-    #[serde(rename = "transport:invalid-certificate")]
+    #[strum(serialize = "transport:invalid-certificate")]
     InvalidCertificate,
     /// `transport:missing-certificate`.
-    #[serde(rename = "transport:missing-certificate")]
+    #[strum(serialize = "transport:missing-certificate")]
     MissingCertificate,
     /// `transport:expired-certificate`.
-    #[serde(rename = "transport:expired-certificate")]
+    #[strum(serialize = "transport:expired-certificate")]
     ExpiredCertificate,
     /// `transport:revoked-certificate`.
-    #[serde(rename = "transport:revoked-certificate")]
+    #[strum(serialize = "transport:revoked-certificate")]
     RevokedCertificate,
     /// `transport:unverified-certificate`.
-    #[serde(rename = "transport:unverified-certificate")]
+    #[strum(serialize = "transport:unverified-certificate")]
     UnverifiedCertificate,
     /// `abuse:spoofing-attack`: the message claims to come from someone else.
-    #[serde(rename = "abuse:spoofing-attack")]
+    #[strum(serialize = "abuse:spoofing-attack")]
     SpoofingAttack,
 }
 
-impl ErrorCondition {
-    /// Every condition.
-    pub const ALL: [ErrorCondition; 10] = [
-        ErrorCondition::InvalidFieldValue,
-        ErrorCondition::NotWellFormedXml,
-        ErrorCondition::InternalError,
-        ErrorCondition::UnsupportedMessage,
-        ErrorCondition::InvalidCertificate,
-        ErrorCondition::MissingCertificate,
-        ErrorCondition::ExpiredCertificate,
-        ErrorCondition::RevokedCertificate,
-        ErrorCondition::UnverifiedCertificate,
-        ErrorCondition::SpoofingAttack,
-    ];
+text_enum!(ErrorCondition);
 
+impl ErrorCondition {
     /// The wire value.
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCondition::InvalidFieldValue => "transport:invalid-field-value",
-            ErrorCondition::NotWellFormedXml => "transport:not-well-formed-xml",
-            ErrorCondition::InternalError => "transport:internal-error",
-            ErrorCondition::UnsupportedMessage => "transport:unsupported-message",
-            ErrorCondition::InvalidCertificate => "transport:invalid-certificate",
-            ErrorCondition::MissingCertificate => "transport:missing-certificate",
-            ErrorCondition::ExpiredCertificate => "transport:expired-certificate",
-            ErrorCondition::RevokedCertificate => "transport:revoked-certificate",
-            ErrorCondition::UnverifiedCertificate => "transport:unverified-certificate",
-            ErrorCondition::SpoofingAttack => "abuse:spoofing-attack",
-        }
-    }
-
-    /// Parses a wire value.
-    pub fn parse(s: &str) -> Option<ErrorCondition> {
-        ErrorCondition::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for ErrorCondition {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -355,8 +342,11 @@ mod tests {
 
     #[test]
     fn conditions_round_trip() {
-        for c in ErrorCondition::ALL {
-            assert_eq!(ErrorCondition::parse(c.as_str()), Some(c));
+        use strum::IntoEnumIterator;
+        assert_eq!(ErrorCondition::iter().count(), 10);
+        for c in ErrorCondition::iter() {
+            assert_eq!(c.as_str().parse::<ErrorCondition>(), Ok(c));
+            assert_eq!(c.to_string(), c.as_str());
             assert_eq!(
                 serde_json::to_string(&c).unwrap(),
                 format!("\"{}\"", c.as_str())
