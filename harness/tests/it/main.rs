@@ -8,6 +8,7 @@ mod certify_cli;
 mod certify_run;
 mod check_cli;
 mod generate_cli;
+mod house;
 mod rehearse;
 mod serve_cli;
 mod serve_proton;

@@ -202,9 +202,30 @@ impl Event {
 
 /// Parses the `YYYY-MM-DD` part of an xs:date (ignoring a timezone).
 pub fn parse_plain_date(s: &str) -> Option<chrono::NaiveDate> {
+    // xs:date: `-?YYYY+-MM-DD` and an optional timezone; the year may be negative or longer
+    // than four digits (the schema allows both), so the date part is read field by field.
     let s = s.trim();
-    let d = s.get(..10)?;
-    chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()
+    let (negative, rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s),
+    };
+    let (year, rest) = rest.split_once('-')?;
+    if year.len() < 4 || !year.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (month, day) = (rest.get(..2)?, rest.get(3..5)?);
+    if rest.as_bytes().get(2) != Some(&b'-') {
+        return None;
+    }
+    let number = |t: &str| {
+        t.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| t.parse::<u32>().ok())
+            .flatten()
+    };
+    let year: i32 = year.parse().ok()?;
+    let year = if negative { -year } else { year };
+    chrono::NaiveDate::from_ymd_opt(year, number(month)?, number(day)?)
 }
 
 /// `Notifikasjon`: metadata and (in a valid message) exactly one event.
