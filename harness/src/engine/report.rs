@@ -206,8 +206,8 @@ pub(crate) fn build_report(
             }
         }
     }
-    if let Channel::Sendemodul(s) = &w.channel {
-        for sub in s.intake.all_submissions()? {
+    if let Channel::Sendemodul = &w.channel {
+        for sub in w.intake()?.all_submissions()? {
             if sub.channel == iplos_mocks::intake::Channel::Test {
                 continue;
             }

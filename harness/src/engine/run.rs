@@ -118,12 +118,12 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
         let spec = iplos_mocks::filsluse::UserSpec::for_municipality(m)
             .with_username(a.plan.postmottak.clone());
         world
-            .filsluse
+            .filsluse()?
             .create_user(&spec)
             .with_context(|| format!("creating the filsluse user of {}", a.plan.knr))?;
     }
 
-    let sendemodul = matches!(world.channel, Channel::Sendemodul(_));
+    let sendemodul = matches!(world.channel, Channel::Sendemodul);
     let mut q = first_events(&cfg, &mut agents, sendemodul, first_day, last_day)?;
 
     // The "Ny bruker" mails are out before the run's first commit.
@@ -286,18 +286,7 @@ async fn finish(
         .map_err(|e| anyhow!("virtual clock: {e}"))?;
     let mut report = build_report(cfg, &world, &agents, start, end)?;
     report.timing.endpoints = step_stats(&stats);
-    let World {
-        filsluse,
-        channel,
-        mail,
-        ..
-    } = world;
-    filsluse.shutdown().await;
-    let _ = mail.shutdown().await;
-    if let Channel::Servicebus(b) = channel {
-        b.receiver.shutdown().await;
-        b.broker.shutdown().await;
-    }
+    world.national.shutdown().await;
     Ok(report)
 }
 

@@ -13,8 +13,8 @@ use super::world::{Agent, Channel, EngineConfig, World};
 /// SSB sends the receipts owed (event `SendReceipts`, 08:00 every working day; Sendemodul
 /// years).
 pub(crate) async fn send_receipts(w: &World, t: DateTime<Utc>) -> Result<()> {
-    if let Channel::Sendemodul(s) = &w.channel {
-        let run = s.intake.send_due_receipts(&w.outbox, t).await?;
+    if let Channel::Sendemodul = &w.channel {
+        let run = w.intake()?.send_due_receipts(w.outbox()?, t).await?;
         for (ids, why) in &run.failed {
             tracing::warn!(?ids, why, "receipt not sent");
         }
@@ -32,7 +32,7 @@ pub(crate) async fn publish_feedback(
     t: DateTime<Utc>,
     test: bool,
 ) -> Result<()> {
-    let Channel::Sendemodul(s) = &w.channel else {
+    let Channel::Sendemodul = &w.channel else {
         return publish_servicebus_feedback(cfg, w, agents, q, t).await;
     };
     let channel = if test {
@@ -42,7 +42,7 @@ pub(crate) async fn publish_feedback(
     };
     for (i, a) in agents.iter_mut().enumerate() {
         let Some(input) = crate::national::feedback_from_intake(
-            &s.intake,
+            w.intake()?,
             &a.plan.knr,
             &a.plan.name,
             cfg.scenario.season.data_year,
@@ -53,7 +53,7 @@ pub(crate) async fn publish_feedback(
             continue;
         };
         if !w.already_published(&a.plan.postmottak, &input.file_name())? {
-            iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+            iplos_mocks::feedback::publish(w.filsluse()?, &a.plan.postmottak, &input)
                 .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
             w.flush().await?;
         }
@@ -122,7 +122,7 @@ async fn publish_servicebus_feedback(
             ));
         }
         if !w.already_published(&a.plan.postmottak, &input.file_name())? {
-            iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+            iplos_mocks::feedback::publish(w.filsluse()?, &a.plan.postmottak, &input)
                 .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
             w.flush().await?;
         }

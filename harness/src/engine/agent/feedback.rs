@@ -165,7 +165,7 @@ pub(crate) async fn contact_ssb(
         "no feedback mail by Friday of the feedback week: the contact asks SSB",
     );
     let temp = format!("Tmp{}x9", &a.plan.filsluse_password[2..]);
-    w.filsluse
+    w.filsluse()?
         .set_temporary_password(&a.plan.postmottak, &temp)
         .context("SSB sets a temporary password")?;
     a.temp_password = Some(temp);

@@ -62,7 +62,7 @@ pub(crate) async fn postmottak(
             date: None,
             message_id: None,
         };
-        w.outbox
+        w.outbox()?
             .send(&fwd)
             .await
             .context("forwarding from postmottak")?;

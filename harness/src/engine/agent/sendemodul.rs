@@ -8,7 +8,7 @@ use super::export::file_for;
 use crate::client;
 use crate::engine::days::next_working;
 use crate::engine::queue::{Ev, Kind, Queue};
-use crate::engine::world::{Agent, EngineConfig, SendemodulSide, Sent, World};
+use crate::engine::world::{Agent, EngineConfig, Sent, World};
 use crate::scenario::Fault;
 
 /// A submission through Sendemodul (or SendemodulTEST): log in, upload, read what SSB
@@ -17,7 +17,6 @@ use crate::scenario::Fault;
 pub(crate) async fn submit(
     cfg: &EngineConfig,
     w: &World,
-    s: &SendemodulSide,
     a: &mut Agent,
     i: usize,
     q: &mut Queue,
@@ -35,8 +34,8 @@ pub(crate) async fn submit(
         iplos_mocks::intake::Channel::Ordinary
     };
     if w.recovering()
-        && let Some(done) = s
-            .intake
+        && let Some(done) = w
+            .intake()?
             .submissions_of(&a.plan.knr, channel)?
             .into_iter()
             .find(|x| x.arrived == t)
@@ -48,7 +47,7 @@ pub(crate) async fn submit(
         let _ = file_for(cfg, a, kind)?;
         return record_upload(cfg, a, i, q, t, kind, path, &name, bytes_len, done);
     }
-    let pin = s.server.pin(&a.plan.knr);
+    let pin = w.sendemodul()?.pin(&a.plan.knr);
     let (mut knr, mut bydel, mut orgnr, mut pin_used) = (
         a.plan.knr.clone(),
         a.plan.bydel.clone(),
@@ -69,7 +68,7 @@ pub(crate) async fn submit(
         }
     }
     let _ = &mut knr;
-    let base = s.server.base_url().to_string();
+    let base = w.sendemodul()?.base_url().to_string();
     let login = w
         .http
         .post(format!("{base}{path}/login"))
@@ -153,8 +152,8 @@ pub(crate) async fn submit(
         return Err(anyhow!("{}: Sendemodul upload answered {st}", a.plan.knr));
     }
     // What SSB stored (the kommune sees it on the receipt page).
-    let latest = s
-        .intake
+    let latest = w
+        .intake()?
         .submissions_of(&a.plan.knr, channel)?
         .into_iter()
         .max_by_key(|x| x.id.0)
