@@ -58,6 +58,8 @@ pub(crate) enum Ev {
     ContactSsb(usize),
     /// The IPLOS contact retries opening the feedback zip with 7-Zip.
     RetryOpen(usize),
+    /// The IPLOS contact requests a new password link after one was refused.
+    RequestLink(usize),
 }
 
 impl Ev {
@@ -74,6 +76,7 @@ impl Ev {
             Ev::ContactMail(_) => "kommune: contact reads mail",
             Ev::ContactSsb(_) => "kommune: contact asks SSB",
             Ev::RetryOpen(_) => "kommune: open the zip again",
+            Ev::RequestLink(_) => "kommune: request a new link",
         }
     }
 }

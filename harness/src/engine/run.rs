@@ -245,7 +245,8 @@ async fn drain_loop(
             | Ev::Postmottak(i, _)
             | Ev::ContactMail(i)
             | Ev::ContactSsb(i)
-            | Ev::RetryOpen(i) => vec![*i],
+            | Ev::RetryOpen(i)
+            | Ev::RequestLink(i) => vec![*i],
         };
         let t0 = std::time::Instant::now();
         world
@@ -312,6 +313,7 @@ async fn handle(
         Ev::ContactMail(i) => agent::mail::contact_mail(cfg, w, &mut agents[i], i, q, t).await?,
         Ev::ContactSsb(i) => agent::feedback::contact_ssb(w, &mut agents[i], i, q, t).await?,
         Ev::RetryOpen(i) => agent::feedback::retry_open(cfg, &mut agents[i], i, q, t)?,
+        Ev::RequestLink(i) => agent::mail::request_new_link(w, &mut agents[i], i, q, t).await?,
     }
     Ok(())
 }

@@ -98,6 +98,12 @@ pub(crate) struct Agent {
     pub(crate) export_fixed: bool,
     pub(crate) temp_password: Option<String>,
     pub(crate) findings: BTreeMap<String, u64>,
+    /// Error rows in the feilliste of the latest ordinary feedback opened.
+    #[serde(default)]
+    pub(crate) feilliste_errors: usize,
+    /// Password links requested on filsluse this season.
+    #[serde(default)]
+    pub(crate) links_requested: u32,
 }
 
 impl Agent {
@@ -126,6 +132,8 @@ impl Agent {
             export_fixed: false,
             temp_password: None,
             findings: BTreeMap::new(),
+            feilliste_errors: 0,
+            links_requested: 0,
         }
     }
 

@@ -231,9 +231,46 @@ fn fault_spam_filter() {
     );
 }
 
+/// The steps of kind `kind` in a kommune's timeline, as Oslo civil times.
+fn steps(k: &Value, kind: &str) -> Vec<chrono::NaiveDateTime> {
+    k["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| {
+            let t = chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap())
+                .unwrap()
+                .with_timezone(&chrono::Utc);
+            iplos_model::calendar::oslo_local(t).unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn fault_link_expired() {
-    expect_fault("link_expired", &[("test_feedback", &["on_time"])]);
+    let r = expect_fault("link_expired", &[("test_feedback", &["on_time"])]);
+    for k in r["kommuner"].as_array().unwrap() {
+        // The first link expires, one new link is used at once (the password then serves
+        // the ordinary feedback too): no loop.
+        let requested = steps(k, "link-requested");
+        assert!(
+            requested.len() == 2,
+            "{}: {} link requests: {requested:?}",
+            k["kommunenr"],
+            requested.len()
+        );
+        assert_eq!(steps(k, "link-refused").len(), 1, "{}", k["kommunenr"]);
+        // People act in working hours: no link requested or forwarded at night.
+        for at in requested.iter().chain(&steps(k, "forwarded")) {
+            use chrono::{Datelike, Timelike};
+            assert!(
+                (8..16).contains(&at.hour()) && at.weekday().number_from_monday() <= 5,
+                "{}: step at {at}",
+                k["kommunenr"]
+            );
+        }
+    }
 }
 
 #[test]
