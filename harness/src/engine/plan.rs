@@ -69,12 +69,15 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
             faults.insert(f);
         }
     }
+    // Test participation is one draw against one share (seed 001: 288 of 427 tested):
+    // `test_share`, or 1 - `never_tested` when that rate is given and lower. Every
+    // non-tester is never_tested, so each one shows its cause.
     let tests_draw: f64 = rng.r#gen();
-    let tests = scenario.phase(PhaseId::TestSubmission).is_some()
-        && tests_draw < scenario.rehearsal.test_share
-        && !faults.contains(&Fault::NeverTested);
-    if !tests {
-        // A kommune that does not test cannot also be struck by never_tested's opposite.
+    faults.remove(&Fault::NeverTested);
+    let has_test = scenario.phase(PhaseId::TestSubmission).is_some();
+    let tests = has_test && tests_draw < test_participation(scenario);
+    if has_test && !tests {
+        faults.insert(Fault::NeverTested);
     }
     let vendor = if scenario.rehearsal.vendor_shares.is_empty() {
         let _: f64 = rng.r#gen();
@@ -143,6 +146,16 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
     }
 }
 
+/// The share of kommuner that take part in the test submission.
+pub fn test_participation(scenario: &Scenario) -> f64 {
+    let share = scenario.rehearsal.test_share;
+    if scenario.faults.contains_key(&Fault::NeverTested) {
+        share.min(1.0 - scenario.rate(Fault::NeverTested))
+    } else {
+        share
+    }
+}
+
 /// A working day in `first..=last`; `rush` 0 draws evenly, 1 crowds the last three.
 fn pick_working_day<R: Rng>(
     rng: &mut R,
@@ -181,4 +194,43 @@ pub fn faults_for(plan: &Plan, channel: ChannelSpec) -> Vec<String> {
         .filter(|f| f.applies_to(channel))
         .map(|f| f.as_str().to_string())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plans of every kommune of `year` in `scenario`.
+    fn plans(scenario: &Scenario, year: u16) -> Vec<Plan> {
+        iplos_model::municipality::municipalities(year)
+            .unwrap()
+            .iter()
+            .map(|m| plan(scenario, m, 1))
+            .collect()
+    }
+
+    #[test]
+    fn test_participation_is_drawn_once_and_every_non_tester_has_its_cause() {
+        // The dress rehearsal's knobs: test_share 0.67 and never_tested 0.33 say the same
+        // thing once (seed 001: 288 of 427 tested).
+        let mut sc = Scenario::for_season(2016).unwrap();
+        sc.rehearsal.test_share = 0.67;
+        sc.faults.insert(Fault::NeverTested, 0.33);
+        let all = plans(&sc, 2016);
+        let tested = all.iter().filter(|p| p.tests).count();
+        let share = tested as f64 / all.len() as f64;
+        assert!(
+            (0.60..=0.74).contains(&share),
+            "{tested} of {} tested",
+            all.len()
+        );
+        for p in &all {
+            assert_eq!(!p.tests, p.has(Fault::NeverTested), "{}", p.knr);
+        }
+        // test_share alone: the non-testers still carry the cause.
+        sc.faults.clear();
+        for p in plans(&sc, 2016) {
+            assert_eq!(!p.tests, p.has(Fault::NeverTested), "{}", p.knr);
+        }
+    }
 }

@@ -60,6 +60,8 @@ pub(crate) enum Ev {
     RetryOpen(usize),
     /// The IPLOS contact requests a new password link after one was refused.
     RequestLink(usize),
+    /// SSB publishes one kommune's feedback (`true`: test) that came after the rest.
+    PublishFeedbackFor(usize, bool),
 }
 
 impl Ev {
@@ -77,6 +79,7 @@ impl Ev {
             Ev::ContactSsb(_) => "kommune: contact asks SSB",
             Ev::RetryOpen(_) => "kommune: open the zip again",
             Ev::RequestLink(_) => "kommune: request a new link",
+            Ev::PublishFeedbackFor(..) => "national: publish one feedback",
         }
     }
 }

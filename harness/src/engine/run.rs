@@ -246,7 +246,8 @@ async fn drain_loop(
             | Ev::ContactMail(i)
             | Ev::ContactSsb(i)
             | Ev::RetryOpen(i)
-            | Ev::RequestLink(i) => vec![*i],
+            | Ev::RequestLink(i)
+            | Ev::PublishFeedbackFor(i, _) => vec![*i],
         };
         let t0 = std::time::Instant::now();
         world
@@ -313,6 +314,9 @@ async fn handle(
         Ev::ContactMail(i) => agent::mail::contact_mail(cfg, w, &mut agents[i], i, q, t).await?,
         Ev::ContactSsb(i) => agent::feedback::contact_ssb(w, &mut agents[i], i, q, t).await?,
         Ev::RetryOpen(i) => agent::feedback::retry_open(cfg, &mut agents[i], i, q, t)?,
+        Ev::PublishFeedbackFor(i, test) => {
+            ssb::publish_one(cfg, w, &mut agents[i], i, q, t, test).await?
+        }
         Ev::RequestLink(i) => agent::mail::request_new_link(w, &mut agents[i], i, q, t).await?,
     }
     Ok(())

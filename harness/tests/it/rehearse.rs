@@ -278,6 +278,44 @@ fn fault_wrong_pin() {
     expect_fault("wrong_pin", &[("test_submission", IN_TIME)]);
 }
 
+/// A wrong PIN costs a phone call, not the test: the contact tries again the same day when
+/// there is time, and a test file that comes after the test feedback was published gets
+/// its feedback all the same (seed 001: testing went on after week 42).
+#[test]
+fn a_wrong_pin_on_a_friday_still_gets_its_test_feedback() {
+    let dir = tempfile::tempdir().unwrap();
+    // The test week squeezed to its Friday, so every kommune's first login is on a
+    // Friday and its second try can only be in week 43.
+    let season = include_str!("../../../scenarios/season-2017.toml");
+    let week = "first_day = 2017-10-16\nlast_day = 2017-10-22";
+    assert!(season.contains(week));
+    let text = format!(
+        "{}\n[rehearsal]\ntest_share = 1.0\n[faults]\nwrong_pin = 1.0\n",
+        season.replace(week, "first_day = 2017-10-20\nlast_day = 2017-10-20")
+    );
+    let sc = write_scenario(dir.path(), &text);
+    let r = rehearse(dir.path(), &sc, KOMMUNER, "0.005", "3");
+    for k in r["kommuner"].as_array().unwrap() {
+        let refused = steps(k, "login-refused");
+        let sent = steps(k, "test-submitted");
+        assert_eq!((refused.len(), sent.len()), (1, 1), "{}", k["kommunenr"]);
+        let same_day = sent[0].date() == refused[0].date();
+        assert!(
+            same_day || refused[0].time() >= chrono::NaiveTime::from_hms_opt(13, 30, 0).unwrap(),
+            "{}: refused {} but sent only {}",
+            k["kommunenr"],
+            refused[0],
+            sent[0]
+        );
+        let fb = phase(k, "test_feedback");
+        assert!(
+            fb["status"] == "on_time" || fb["status"] == "late",
+            "{}: {fb}",
+            k["kommunenr"]
+        );
+    }
+}
+
 #[test]
 fn fault_wrong_orgnr() {
     expect_fault("wrong_orgnr", &[("test_submission", IN_TIME)]);

@@ -96,7 +96,12 @@ pub(crate) async fn submit(
             a.login_fixed = true;
             a.note(t, "fault", f.title());
             a.cause(kind.phase(), f);
-            q.push(next_working(t, 1, 8, a.plan.minute)?, Ev::Submit(i, kind));
+            // The contact phones SSB and gets the right PIN: a new try two hours later,
+            // or at the next working moment.
+            q.push(
+                crate::engine::agent::mail::working_moment(a, t + Duration::hours(2))?,
+                Ev::Submit(i, kind),
+            );
         } else {
             return Err(anyhow!(
                 "{}: Sendemodul refused the right credentials ({status})",
@@ -200,6 +205,14 @@ fn record_upload(
         rejected,
         receipted: None,
     });
+    if kind == Kind::Test
+        && let Some(out) = crate::engine::ssb::publication_time(cfg, true)?
+        && t >= out
+    {
+        // A test file after the test feedback was published gets its own the next
+        // working day (seed 001: testing went on after week 42).
+        q.push(next_working(t, 1, 9, 0)?, Ev::PublishFeedbackFor(i, true));
+    }
     if kind != Kind::Test {
         // The contact looks for the receipt at 08:30 on the day it is due.
         q.push(
