@@ -46,6 +46,14 @@ pub struct Plan {
     pub minute: u32,
     /// The faults that strike it.
     pub faults: BTreeSet<Fault>,
+    /// It knows of registration mistakes of its own to correct after the feedback
+    /// (besides what the feilliste lists).
+    #[serde(default)]
+    pub registration_mistakes: bool,
+    /// Working days after reading the feedback before its corrections go (people fit the
+    /// work in between other tasks).
+    #[serde(default)]
+    pub correction_days: u32,
 }
 
 impl Plan {
@@ -127,6 +135,9 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
     let phone = format!("4{:07}", rng.gen_range(0..10_000_000));
     let feedback_key = format!("Tb{:06}k", rng.gen_range(0..1_000_000));
     let filsluse_password = format!("Fs{:06}x", rng.gen_range(0..1_000_000));
+    // Drawn last so that the draws above keep their values.
+    let registration_mistakes = rng.r#gen::<f64>() < scenario.rehearsal.registration_mistakes;
+    let correction_days = rng.gen_range(1..=scenario.rehearsal.correction_spread_days.max(1));
     Plan {
         knr,
         name: m.name().to_string(),
@@ -143,6 +154,8 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
         ordinary_day,
         minute,
         faults,
+        registration_mistakes,
+        correction_days,
     }
 }
 

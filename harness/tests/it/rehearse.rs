@@ -25,7 +25,7 @@ const KOMMUNER: &str = "0301,0403,1103";
 fn scenario(dir: &Path, faults: &str) -> PathBuf {
     let text = format!(
         "name = \"test\"\n[season]\ndata_year = 2017\nchannel = \"sendemodul\"\ntest_data_year = 2016\n\
-         [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
+         [rehearsal]\ntest_share = 1.0\nregistration_mistakes = 1.0\n[faults]\n{faults}\n"
     );
     write_scenario(dir, &text)
 }
@@ -35,7 +35,7 @@ fn scenario_2018(dir: &Path, faults: &str) -> PathBuf {
     let text = format!(
         "name = \"test 2018\"\n[season]\ndata_year = 2018\nchannel = \"servicebus\"\n\
          register_her_id = 134197\nvalidation_her_id = 131725\n\
-         [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
+         [rehearsal]\ntest_share = 1.0\nregistration_mistakes = 1.0\n[faults]\n{faults}\n"
     );
     write_scenario(dir, &text)
 }
@@ -130,6 +130,54 @@ fn without_faults_every_phase_is_on_time_and_receipts_come_at_0800() {
             iplos_model::calendar::receipt_time(arrived),
             "receipt for {d}"
         );
+    }
+}
+
+/// Corrections come from the kommuner with something to correct (the feilliste's errors,
+/// mistakes they know of), spread over the working days after the feedback — not from
+/// every kommune on one day.
+#[test]
+fn corrections_come_from_kommuner_with_something_to_correct_spread_over_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"corrections\"\n[season]\ndata_year = 2017\nchannel = \"sendemodul\"\n\
+                test_data_year = 2016\n[rehearsal]\ntest_share = 1.0\n";
+    let sc = write_scenario(dir.path(), text);
+    let kommuner = "0101,0104,0105,0106,0111,0118,0119,0121,0122,0123,0124,0125,0127,0128,\
+                    0135,0136,0137,0138,0211,0213,0214,0215,0216,0217,0219,0220,0221,0226,\
+                    0227,0228";
+    let r = rehearse(dir.path(), &sc, kommuner, "0.002", "5");
+    let all = r["kommuner"].as_array().unwrap();
+    let correcting: Vec<&Value> = all
+        .iter()
+        .filter(|k| !steps(k, "correction-submitted").is_empty())
+        .collect();
+    assert!(
+        !correcting.is_empty() && correcting.len() * 10 < all.len() * 9,
+        "{} of {} kommuner sent corrections",
+        correcting.len(),
+        all.len()
+    );
+    let per_day = r["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["corrections"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        per_day as usize * 10 <= all.len() * 4,
+        "{per_day} of {} kommuner sent corrections on one day",
+        all.len()
+    );
+    for k in all {
+        let phase = phase(k, "corrections");
+        if steps(k, "correction-submitted").is_empty() {
+            assert_eq!(
+                phase["status"], "not_applicable",
+                "{}: {phase}",
+                k["kommunenr"]
+            );
+        }
     }
 }
 
