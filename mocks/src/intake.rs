@@ -222,7 +222,8 @@ pub struct Summary {
     pub warnings: u64,
     /// Notifications read.
     pub notifications: u64,
-    /// Distinct persons (pasientGUID, else fid) in the notifications.
+    /// Distinct persons (fid, else pasientGUID, as the kontrolltabeller count them) in the
+    /// notifications.
     pub persons: u64,
     /// Findings not kept in the report (the checker's cap).
     pub findings_omitted: u64,
@@ -492,14 +493,17 @@ fn run_check(
         iplos_model::rules::check_stream(reader, &options, state, &mut |item| {
             if let Item::Notifikasjon(n) = item {
                 for e in &n.events {
+                    // A person as the kontrolltabeller count one: the fid, else the
+                    // pasientGUID (feedback::kontroll), so the receipt page and the
+                    // feedback agree.
                     let b = &e.bruker;
-                    let key = if b.pasient_guid.trim().is_empty() {
-                        &b.fid
+                    let key = if b.fid.trim().is_empty() {
+                        format!("guid:{}", b.pasient_guid.trim())
                     } else {
-                        &b.pasient_guid
+                        format!("fid:{}", b.fid.trim())
                     };
-                    if !key.trim().is_empty() && !persons.contains(key.trim()) {
-                        persons.insert(key.trim().to_string());
+                    if key.len() > 5 && !persons.contains(&key) {
+                        persons.insert(key);
                     }
                 }
             }
@@ -1125,6 +1129,41 @@ mod tests {
             a.receipt_due,
             Utc.with_ymd_and_hms(2018, 1, 8, 7, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn the_receipt_counts_persons_as_the_kontrolltabeller_do() {
+        let t = Utc.with_ymd_and_hms(2018, 1, 5, 12, 0, 0).unwrap();
+        let intake = Intake::in_memory(Arc::new(VirtualClock::new(t))).unwrap();
+        let m = iplos_model::municipality::lookup(2017, "0403").unwrap();
+        let data = iplos_generators::generate_kommune(
+            2017,
+            m,
+            &iplos_generators::GenConfig::with_scale(0.01),
+            7,
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        iplos_model::message::write_message(
+            &data.melding,
+            &mut bytes,
+            iplos_model::message::OutputEncoding::Utf8,
+        )
+        .unwrap();
+        // Every event re-keyed with a pasientGUID of its own (as an EPJ that keys rows, not
+        // persons): the persons are still the distinct fids.
+        let text = String::from_utf8(bytes).unwrap();
+        let parts: Vec<&str> = text.split("pasientGUID=\"").collect();
+        assert!(parts.len() > 2);
+        let mut changed = parts[0].to_string();
+        for (i, p) in parts[1..].iter().enumerate() {
+            changed.push_str(&format!("pasientGUID=\"{i}-{p}"));
+        }
+        let a = intake.submit(sub(changed.as_bytes())).unwrap();
+        let mut counter = crate::feedback::kontroll::Counter::new(2017);
+        counter.add_file("iplos.xml", changed.as_bytes());
+        assert_eq!(a.summary.persons, counter.finish().persons);
+        assert!(a.summary.persons > 0);
     }
 
     #[test]
