@@ -8,6 +8,7 @@ mod certify_run;
 mod check_cli;
 mod generate_cli;
 mod rehearse;
+mod rehearse_resume;
 mod serve_cli;
 mod serve_proton;
 mod serve_restart;
