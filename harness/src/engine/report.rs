@@ -349,13 +349,13 @@ fn consequence(f: Fault) -> &'static str {
         }
         Fault::EpjNotUpgraded => "the ordinary submission is sent in the extension (late)",
         Fault::DefectiveExport => {
-            "the ordinary file is rejected (Sendemodul: the fixed file comes with the corrections; service bus: AppRec status 2, the fixed file is sent 3 working days later)"
+            "the export breaks the schema (Sendemodul: the file is received, the feilliste lists the errors and the fixed file goes with the corrections; service bus: AppRec status 2, the fixed file is sent 3 working days later)"
         }
         Fault::WrongUnzipTool => {
             "the feedback zip cannot be opened; the contact installs 7-Zip and opens it the next working day"
         }
         Fault::OldKommunenummer => {
-            "the ordinary file is rejected (IPL22; Sendemodul: the right file comes with the corrections; service bus: AppRec status 2, sent again 3 working days later)"
+            "the ordinary file reports a number not valid for the year (IPL22; Sendemodul: received, the feilliste lists it and the right file goes with the corrections; service bus: AppRec status 2, sent again 3 working days later)"
         }
         Fault::LateCorrection => {
             "the corrections arrive after the deadline (late) and miss the publication"

@@ -486,17 +486,59 @@ fn fault_dns_not_resolving() {
 
 #[test]
 fn fault_defective_export() {
-    let r = expect_fault(
-        "defective_export",
-        &[
-            ("ordinary_submission", &["failed"]),
-            ("corrections", &["on_time"]),
-        ],
-    );
+    // Sendemodul era: the file is received (on time, with its receipt); its errors come back
+    // in the week-6 feilliste, and the fixed file goes with the corrections.
+    let r = expect_fault("defective_export", &[("corrections", &["on_time"])]);
     assert_eq!(
         rules_found(&r),
         vec!["XSD02"],
         "the register's finding is in the report"
+    );
+    received_then_corrected(&r);
+}
+
+/// A file with errors in the Sendemodul era: received on time with its receipt, the
+/// feilliste lists the errors, the fixed file goes with the corrections.
+fn received_then_corrected(r: &Value) {
+    for k in r["kommuner"].as_array().unwrap() {
+        assert_eq!(
+            phase(k, "ordinary_submission")["status"],
+            "on_time",
+            "{}",
+            k["kommunenr"]
+        );
+        assert_eq!(
+            phase(k, "receipt")["status"],
+            "on_time",
+            "{}",
+            k["kommunenr"]
+        );
+        let opened: Vec<String> = k["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "feedback-opened")
+            .map(|e| e["detail"].as_str().unwrap().to_string())
+            .filter(|d| d.starts_with("feedback"))
+            .collect();
+        assert!(
+            opened.len() == 1 && !opened[0].contains(": 0 error rows"),
+            "{}: {opened:?}",
+            k["kommunenr"]
+        );
+        assert!(
+            !steps(k, "correction-submitted").is_empty(),
+            "{}",
+            k["kommunenr"]
+        );
+    }
+    assert!(
+        r["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["rejections"] == 0),
+        "received, not rejected"
     );
 }
 
@@ -510,18 +552,15 @@ fn fault_wrong_unzip_tool() {
 
 #[test]
 fn fault_old_kommunenummer() {
-    let r = expect_fault(
-        "old_kommunenummer",
-        &[
-            ("ordinary_submission", &["failed"]),
-            ("corrections", &["on_time"]),
-        ],
-    );
+    // Sendemodul era: the file is received (on time, with its receipt); its errors come back
+    // in the week-6 feilliste, and the fixed file goes with the corrections.
+    let r = expect_fault("old_kommunenummer", &[("corrections", &["on_time"])]);
     assert_eq!(
         rules_found(&r),
         vec!["IPL22"],
         "the register's finding is in the report"
     );
+    received_then_corrected(&r);
 }
 
 #[test]

@@ -181,7 +181,10 @@ fn record_upload(
     latest: iplos_mocks::intake::SubmissionInfo,
 ) -> Result<()> {
     let summary = latest.summary;
-    let rejected = summary.as_ref().is_some_and(|s| s.rejected);
+    // Sendemodul era: SSB receives every file, even an incomplete one; what its check found
+    // comes back in the feilliste in week 6. Only a test file is judged by its check here.
+    let check_rejected = summary.as_ref().is_some_and(|s| s.rejected);
+    let rejected = kind == Kind::Test && check_rejected;
     a.note(
         t,
         &format!("{}-submitted", kind.as_str()),
@@ -189,9 +192,25 @@ fn record_upload(
             "{name} ({size} bytes) via {path}; {} errors, {} warnings{}",
             summary.as_ref().map_or(0, |s| s.errors),
             summary.as_ref().map_or(0, |s| s.warnings),
-            if rejected { "; rejected" } else { "" }
+            if check_rejected && kind == Kind::Test {
+                "; rejected"
+            } else if check_rejected {
+                "; received, the errors come back in the feilliste"
+            } else {
+                ""
+            }
         ),
     );
+    if kind == Kind::Ordinary && check_rejected {
+        // The vendor fixes the export once the feilliste shows the errors; the fixed
+        // complete file goes with the corrections and replaces this one.
+        a.needs_resend = true;
+        for f in [Fault::DefectiveExport, Fault::OldKommunenummer] {
+            if a.plan.has(f) {
+                a.cause("corrections", f);
+            }
+        }
+    }
     if kind != Kind::Test {
         let checked = latest
             .report_json
