@@ -77,6 +77,12 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
             faults.insert(f);
         }
     }
+    // The kommunenummer trap strikes only a kommune that has one: renumbered next year
+    // (Trøndelag 2018: 2017 data reported on the new 50xx number) or new this year (its old
+    // number from before the merger).
+    if faults.contains(&Fault::OldKommunenummer) && trap_number(year, &knr).is_none() {
+        faults.remove(&Fault::OldKommunenummer);
+    }
     // Test participation is one draw against one share (seed 001: 288 of 427 tested):
     // `test_share`, or 1 - `never_tested` when that rate is given and lower. Every
     // non-tester is never_tested, so each one shows its cause.
@@ -159,6 +165,27 @@ pub fn plan(scenario: &Scenario, m: &Municipality, seed: u64) -> Plan {
     }
 }
 
+/// The number kommune `knr` may wrongly report data year `year` on: its single successor's
+/// number in `year + 1` when that differs (renumbered next year), else its single
+/// predecessor's number in `year - 1` when that differs (new this year). `None` when it has
+/// no such trap.
+pub fn trap_number(year: u16, knr: &str) -> Option<String> {
+    use iplos_model::municipality::{predecessors, successors};
+    let single = |v: Vec<(String, f64)>| match v.as_slice() {
+        [(n, _)] if n != knr => Some(n.clone()),
+        _ => None,
+    };
+    single(successors(knr, year, year + 1)).or_else(|| {
+        let before = predecessors(knr, year, year.saturating_sub(1));
+        match before.as_slice() {
+            [(n, _)] if n != knr => Some(n.clone()),
+            // A merger: the first of its old numbers.
+            [(n, _), _, ..] => Some(n.clone()),
+            _ => None,
+        }
+    })
+}
+
 /// The share of kommuner that take part in the test submission.
 pub fn test_participation(scenario: &Scenario) -> f64 {
     let share = scenario.rehearsal.test_share;
@@ -220,6 +247,27 @@ mod tests {
             .iter()
             .map(|m| plan(scenario, m, 1))
             .collect()
+    }
+
+    #[test]
+    fn the_kommunenummer_trap_is_the_kommune_s_own() {
+        // Trondheim reported 2017 data; from 2018 it is 5001.
+        assert_eq!(trap_number(2017, "1601").as_deref(), Some("5001"));
+        // Sandefjord (new in 2017) may report on a number from before the merger.
+        let old = trap_number(2017, "0710").unwrap();
+        assert!(["0706", "0719", "0720"].contains(&old.as_str()), "{old}");
+        // Kåfjord has no trap in 2017 (the defect injected Lindesnes' 4205).
+        assert_eq!(trap_number(2017, "1940"), None);
+        let mut sc = Scenario::for_season(2017).unwrap();
+        sc.faults.insert(Fault::OldKommunenummer, 1.0);
+        for p in plans(&sc, 2017) {
+            assert_eq!(
+                p.has(Fault::OldKommunenummer),
+                trap_number(2017, &p.knr).is_some(),
+                "{}",
+                p.knr
+            );
+        }
     }
 
     #[test]
