@@ -37,6 +37,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         "dress-rehearsal.toml",
         include_str!("../../scenarios/dress-rehearsal.toml"),
     ),
+    (
+        "fault-free.toml",
+        include_str!("../../scenarios/fault-free.toml"),
+    ),
 ];
 
 /// The latest season shipped (the default of `rehearse`).
@@ -224,6 +228,14 @@ pub struct Knobs {
     /// Working days IT needs to open a closed firewall or fix DNS.
     #[serde(default = "default_it_days")]
     pub it_fix_working_days: u32,
+    /// Share of kommuner that know of registration mistakes of their own to correct after
+    /// the feedback, besides what the feilliste lists (\[model\], scenarios/README.md).
+    #[serde(default = "default_registration_mistakes")]
+    pub registration_mistakes: f64,
+    /// Corrections go 1 to this many working days after the feedback was read (drawn
+    /// evenly per kommune; \[model\]).
+    #[serde(default = "default_correction_spread")]
+    pub correction_spread_days: u32,
 }
 
 fn default_test_share() -> f64 {
@@ -238,6 +250,12 @@ fn default_forward_minutes() -> u32 {
 fn default_it_days() -> u32 {
     3
 }
+fn default_registration_mistakes() -> f64 {
+    0.4
+}
+fn default_correction_spread() -> u32 {
+    15
+}
 
 impl Default for Knobs {
     fn default() -> Self {
@@ -247,6 +265,8 @@ impl Default for Knobs {
             submission_rush: default_rush(),
             forward_minutes: default_forward_minutes(),
             it_fix_working_days: default_it_days(),
+            registration_mistakes: default_registration_mistakes(),
+            correction_spread_days: default_correction_spread(),
         }
     }
 }
@@ -416,6 +436,17 @@ impl Scenario {
 
     /// Reads a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        // A shipped scenario by its name (`fault-free`, `dress-rehearsal.toml`) when no
+        // such file is here.
+        if !path.exists() && path.parent().is_none_or(|p| p.as_os_str().is_empty()) {
+            let name = path.to_string_lossy();
+            if let Some((n, text)) = EMBEDDED
+                .iter()
+                .find(|(n, _)| *n == name || n.strip_suffix(".toml") == Some(&*name))
+            {
+                return Scenario::parse(n, text);
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
             file: path.display().to_string(),
             line: None,
@@ -586,6 +617,7 @@ impl Scenario {
         let k = &self.rehearsal;
         for (field, v) in [
             ("rehearsal.test_share", k.test_share),
+            ("rehearsal.registration_mistakes", k.registration_mistakes),
             ("rehearsal.submission_rush", k.submission_rush),
         ] {
             if !(0.0..=1.0).contains(&v) {

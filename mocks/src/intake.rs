@@ -14,7 +14,10 @@
 //!    check uses is the submission's data year on the ordinary channel and **the year before
 //!    it on the test channel** (DOMAIN.md §2: the test week of data year 2016 used 2015 data).
 //!    A [`ContentState`] per (channel, kommune) carries the notification chain from one file
-//!    to the next, so a corrections file continues the kommune's earlier files.
+//!    to the next, so a corrections file continues the kommune's earlier files. A new
+//!    complete extract (its first notification starts the chain) replaces the earlier files:
+//!    the chain starts anew with it ([`Intake::current_submissions_of`]: the files that make
+//!    up a kommune's data now).
 //!    A file the register rejects as a whole ([`CheckReport::rejects_message`]:
 //!    well-formedness, schema, a kommunenummer not valid in the year, …) leaves the chain as
 //!    it was — as a status-2 AppRec does on the service bus; any other file advances it.
@@ -225,7 +228,8 @@ pub struct Summary {
     pub warnings: u64,
     /// Notifications read.
     pub notifications: u64,
-    /// Distinct persons (pasientGUID, else fid) in the notifications.
+    /// Distinct persons (fid, else pasientGUID, as the kontrolltabeller count them) in the
+    /// notifications.
     pub persons: u64,
     /// Findings not kept in the report (the checker's cap).
     pub findings_omitted: u64,
@@ -495,14 +499,17 @@ fn run_check(
         iplos_model::rules::check_stream(reader, &options, state, &mut |item| {
             if let Item::Notifikasjon(n) = item {
                 for e in &n.events {
+                    // A person as the kontrolltabeller count one: the fid, else the
+                    // pasientGUID (feedback::kontroll), so the receipt page and the
+                    // feedback agree.
                     let b = &e.bruker;
-                    let key = if b.pasient_guid.trim().is_empty() {
-                        &b.fid
+                    let key = if b.fid.trim().is_empty() {
+                        format!("guid:{}", b.pasient_guid.trim())
                     } else {
-                        &b.pasient_guid
+                        format!("fid:{}", b.fid.trim())
                     };
-                    if !key.trim().is_empty() && !persons.contains(key.trim()) {
-                        persons.insert(key.trim().to_string());
+                    if key.len() > 5 && !persons.contains(&key) {
+                        persons.insert(key);
                     }
                 }
             }
@@ -637,6 +644,11 @@ impl Intake {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(db("reading a submission"))?;
+        if self.starts_a_chain(id) {
+            // A new complete extract replaces the kommune's earlier files: its chain starts
+            // anew (corrections files continue it).
+            *state = Some(ContentState::new());
+        }
         if state.is_none() {
             let earlier: Vec<(i64, i32)> = {
                 let conn = lock(&self.inner.conn);
@@ -653,10 +665,15 @@ impl Intake {
                 .collect::<Result<_, _>>()
                 .map_err(db("listing a kommune's files"))?
             };
+            // From the latest complete extract on.
+            let from = earlier
+                .iter()
+                .rposition(|(eid, _)| self.starts_a_chain(*eid))
+                .unwrap_or(0);
             let mut s = ContentState::new();
-            for (eid, year) in earlier {
-                let mut reader = self.reader(eid);
-                let _ = run_check(&mut reader, year, &mut s);
+            for (eid, year) in &earlier[from..] {
+                let mut reader = self.reader(*eid);
+                let _ = run_check(&mut reader, *year, &mut s);
             }
             *state = Some(s);
         }
@@ -899,6 +916,49 @@ impl Intake {
         )
     }
 
+    /// A kommune's files on `channel` that make up its data now, oldest first: from its
+    /// latest accepted complete extract on (a new complete extract replaces the earlier
+    /// ones; corrections files and rejected files after it are kept). All its files when
+    /// none is a complete extract.
+    pub fn current_submissions_of(
+        &self,
+        kommunenr: &str,
+        channel: Channel,
+    ) -> Result<Vec<SubmissionInfo>, IntakeError> {
+        let all = self.submissions_of(kommunenr, channel)?;
+        let from = all
+            .iter()
+            .rposition(|s| {
+                !s.summary.as_ref().is_some_and(|x| x.rejected) && self.starts_a_chain(s.id.0)
+            })
+            .unwrap_or(0);
+        Ok(all.into_iter().skip(from).collect())
+    }
+
+    /// Whether stored submission `id` is a complete extract: its first notification starts
+    /// the chain (`notifikasjonForrigeGUID` is the empty GUID). Read from the first chunk.
+    fn starts_a_chain(&self, id: i64) -> bool {
+        let first: Option<Vec<u8>> = lock(&self.inner.conn)
+            .query_row(
+                "SELECT data FROM in_chunks WHERE submission_id = ?1 AND seq = 0",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .ok()
+            .flatten();
+        let Some(first) = first else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&first);
+        let attr = "notifikasjonForrigeGUID=";
+        text.find(attr).is_some_and(|i| {
+            text[i + attr.len()..]
+                .get(1..=iplos_model::message::EMPTY_GUID.len())
+                .is_some_and(|g| g.eq_ignore_ascii_case(iplos_model::message::EMPTY_GUID))
+        })
+    }
+
     /// Every submission, oldest first.
     pub fn all_submissions(&self) -> Result<Vec<SubmissionInfo>, IntakeError> {
         self.query("", &[])
@@ -1127,6 +1187,108 @@ mod tests {
         assert_eq!(
             a.receipt_due,
             Utc.with_ymd_and_hms(2018, 1, 8, 7, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_receipt_counts_persons_as_the_kontrolltabeller_do() {
+        let t = Utc.with_ymd_and_hms(2018, 1, 5, 12, 0, 0).unwrap();
+        let intake = Intake::in_memory(Arc::new(VirtualClock::new(t))).unwrap();
+        let m = iplos_model::municipality::lookup(2017, "0403").unwrap();
+        let data = iplos_generators::generate_kommune(
+            2017,
+            m,
+            &iplos_generators::GenConfig::with_scale(0.01),
+            7,
+        )
+        .unwrap();
+        let mut bytes = Vec::new();
+        iplos_model::message::write_message(
+            &data.melding,
+            &mut bytes,
+            iplos_model::message::OutputEncoding::Utf8,
+        )
+        .unwrap();
+        // Every event re-keyed with a pasientGUID of its own (as an EPJ that keys rows, not
+        // persons): the persons are still the distinct fids.
+        let text = String::from_utf8(bytes).unwrap();
+        let parts: Vec<&str> = text.split("pasientGUID=\"").collect();
+        assert!(parts.len() > 2);
+        let mut changed = parts[0].to_string();
+        for (i, p) in parts[1..].iter().enumerate() {
+            changed.push_str(&format!("pasientGUID=\"{i}-{p}"));
+        }
+        let a = intake.submit(sub(changed.as_bytes())).unwrap();
+        let mut counter = crate::feedback::kontroll::Counter::new(2017);
+        counter.add_file("iplos.xml", changed.as_bytes());
+        assert_eq!(a.summary.persons, counter.finish().persons);
+        assert!(a.summary.persons > 0);
+    }
+
+    /// The 2017 files of Hamar (0403): the complete extract and its corrections.
+    fn hamar_2017() -> (Vec<u8>, Vec<u8>) {
+        let m = iplos_model::municipality::lookup(2017, "0403").unwrap();
+        let data = iplos_generators::generate_kommune(
+            2017,
+            m,
+            &iplos_generators::GenConfig::with_scale(0.01),
+            7,
+        )
+        .unwrap();
+        let write = |m: &iplos_model::message::Melding| {
+            let mut out = Vec::new();
+            iplos_model::message::write_message(
+                m,
+                &mut out,
+                iplos_model::message::OutputEncoding::Utf8,
+            )
+            .unwrap();
+            out
+        };
+        (write(&data.melding), write(&data.korreksjoner))
+    }
+
+    #[test]
+    fn a_complete_extract_sent_again_replaces_the_first_and_corrections_continue_it() {
+        let t = Utc.with_ymd_and_hms(2018, 1, 5, 12, 0, 0).unwrap();
+        let intake = Intake::in_memory(Arc::new(VirtualClock::new(t))).unwrap();
+        let (complete, corrections) = hamar_2017();
+        let first = intake.submit(sub(&complete)).unwrap();
+        // The kommune, unsure the file arrived, sends the same extract again.
+        let again = intake.submit(sub(&complete)).unwrap();
+        assert_eq!(again.summary.errors, first.summary.errors);
+        let report = intake
+            .submission(again.id)
+            .unwrap()
+            .unwrap()
+            .report_json
+            .unwrap();
+        for rule in ["IPL02", "IPL10", "IPL29"] {
+            assert!(!report.contains(rule), "{rule} in {report}");
+        }
+        let ids = |v: Vec<SubmissionInfo>| v.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(intake
+                .current_submissions_of("0403", Channel::Ordinary)
+                .unwrap()),
+            vec![again.id]
+        );
+        // Corrections continue the extract in force.
+        let corr = intake.submit(sub(&corrections)).unwrap();
+        let report = intake
+            .submission(corr.id)
+            .unwrap()
+            .unwrap()
+            .report_json
+            .unwrap();
+        for rule in ["IPL02", "IPL03", "IPL10", "IPL29"] {
+            assert!(!report.contains(rule), "{rule} in {report}");
+        }
+        assert_eq!(
+            ids(intake
+                .current_submissions_of("0403", Channel::Ordinary)
+                .unwrap()),
+            vec![again.id, corr.id]
         );
     }
 

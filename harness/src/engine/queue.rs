@@ -58,6 +58,10 @@ pub(crate) enum Ev {
     ContactSsb(usize),
     /// The IPLOS contact retries opening the feedback zip with 7-Zip.
     RetryOpen(usize),
+    /// The IPLOS contact requests a new password link after one was refused.
+    RequestLink(usize),
+    /// SSB publishes one kommune's feedback (`true`: test) that came after the rest.
+    PublishFeedbackFor(usize, bool),
 }
 
 impl Ev {
@@ -74,6 +78,8 @@ impl Ev {
             Ev::ContactMail(_) => "kommune: contact reads mail",
             Ev::ContactSsb(_) => "kommune: contact asks SSB",
             Ev::RetryOpen(_) => "kommune: open the zip again",
+            Ev::RequestLink(_) => "kommune: request a new link",
+            Ev::PublishFeedbackFor(..) => "national: publish one feedback",
         }
     }
 }

@@ -206,8 +206,8 @@ pub(crate) fn build_report(
             }
         }
     }
-    if let Channel::Sendemodul(s) = &w.channel {
-        for sub in s.intake.all_submissions()? {
+    if let Channel::Sendemodul = &w.channel {
+        for sub in w.intake()?.all_submissions()? {
             if sub.channel == iplos_mocks::intake::Channel::Test {
                 continue;
             }
@@ -251,6 +251,9 @@ fn judge(
                 return (PhaseStatus::NotAttempted, None, Some("did not take part in the test".into()));
             }
             match a.sent.iter().find(|s| s.kind == Kind::Test) {
+                // The test is for finding this out: the register rejected the file; its
+                // feilliste says why.
+                Some(s) if s.rejected => (PhaseStatus::Failed, Some(s.arrived), Some("the test file was rejected; the test feedback lists the errors".into())),
                 Some(s) if on_time(s.arrived) => (PhaseStatus::OnTime, Some(s.arrived), None),
                 Some(s) => (PhaseStatus::Late, Some(s.arrived), Some("test file after the test week".into())),
                 None => (PhaseStatus::Failed, None, Some("no test file arrived".into())),
@@ -346,13 +349,13 @@ fn consequence(f: Fault) -> &'static str {
         }
         Fault::EpjNotUpgraded => "the ordinary submission is sent in the extension (late)",
         Fault::DefectiveExport => {
-            "the ordinary file is rejected (Sendemodul: the fixed file comes with the corrections; service bus: AppRec status 2, the fixed file is sent 3 working days later)"
+            "the export breaks the schema (Sendemodul: the file is received, the feilliste lists the errors and the fixed file goes with the corrections; service bus: AppRec status 2, the fixed file is sent 3 working days later)"
         }
         Fault::WrongUnzipTool => {
             "the feedback zip cannot be opened; the contact installs 7-Zip and opens it the next working day"
         }
         Fault::OldKommunenummer => {
-            "the ordinary file is rejected (IPL22; Sendemodul: the right file comes with the corrections; service bus: AppRec status 2, sent again 3 working days later)"
+            "the ordinary file reports a number not valid for the year (IPL22; Sendemodul: received, the feilliste lists it and the right file goes with the corrections; service bus: AppRec status 2, sent again 3 working days later)"
         }
         Fault::LateCorrection => {
             "the corrections arrive after the deadline (late) and miss the publication"
@@ -423,6 +426,17 @@ mod tests {
     /// The ordinary submission's deadline: midnight after 15 January 2027, Oslo.
     fn deadline() -> Option<DateTime<Utc>> {
         Some(Utc.with_ymd_and_hms(2027, 1, 15, 23, 0, 0).unwrap())
+    }
+
+    #[test]
+    fn a_test_file_the_register_rejected_is_not_on_time() {
+        let (sc, mut a) = season();
+        a.plan.tests = true;
+        sent(&mut a, Kind::Test, utc(1, 5), true);
+        let (status, at, reason) = judge(&a, "test_submission", deadline(), &sc);
+        assert_eq!(status, PhaseStatus::Failed);
+        assert_eq!(at, Some(utc(1, 5)));
+        assert!(reason.is_some_and(|r| r.contains("rejected")));
     }
 
     #[test]

@@ -118,12 +118,12 @@ pub async fn run(cfg: EngineConfig) -> Result<RehearsalReport> {
         let spec = iplos_mocks::filsluse::UserSpec::for_municipality(m)
             .with_username(a.plan.postmottak.clone());
         world
-            .filsluse
+            .filsluse()?
             .create_user(&spec)
             .with_context(|| format!("creating the filsluse user of {}", a.plan.knr))?;
     }
 
-    let sendemodul = matches!(world.channel, Channel::Sendemodul(_));
+    let sendemodul = matches!(world.channel, Channel::Sendemodul);
     let mut q = first_events(&cfg, &mut agents, sendemodul, first_day, last_day)?;
 
     // The "Ny bruker" mails are out before the run's first commit.
@@ -245,7 +245,9 @@ async fn drain_loop(
             | Ev::Postmottak(i, _)
             | Ev::ContactMail(i)
             | Ev::ContactSsb(i)
-            | Ev::RetryOpen(i) => vec![*i],
+            | Ev::RetryOpen(i)
+            | Ev::RequestLink(i)
+            | Ev::PublishFeedbackFor(i, _) => vec![*i],
         };
         let t0 = std::time::Instant::now();
         world
@@ -286,18 +288,7 @@ async fn finish(
         .map_err(|e| anyhow!("virtual clock: {e}"))?;
     let mut report = build_report(cfg, &world, &agents, start, end)?;
     report.timing.endpoints = step_stats(&stats);
-    let World {
-        filsluse,
-        channel,
-        mail,
-        ..
-    } = world;
-    filsluse.shutdown().await;
-    let _ = mail.shutdown().await;
-    if let Channel::Servicebus(b) = channel {
-        b.receiver.shutdown().await;
-        b.broker.shutdown().await;
-    }
+    world.national.shutdown().await;
     Ok(report)
 }
 
@@ -323,6 +314,10 @@ async fn handle(
         Ev::ContactMail(i) => agent::mail::contact_mail(cfg, w, &mut agents[i], i, q, t).await?,
         Ev::ContactSsb(i) => agent::feedback::contact_ssb(w, &mut agents[i], i, q, t).await?,
         Ev::RetryOpen(i) => agent::feedback::retry_open(cfg, &mut agents[i], i, q, t)?,
+        Ev::PublishFeedbackFor(i, test) => {
+            ssb::publish_one(cfg, w, &mut agents[i], i, q, t, test).await?
+        }
+        Ev::RequestLink(i) => agent::mail::request_new_link(w, &mut agents[i], i, q, t).await?,
     }
     Ok(())
 }

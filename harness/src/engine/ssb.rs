@@ -6,15 +6,16 @@ use chrono::{DateTime, Utc};
 
 use super::agent::export::make_file;
 use super::agent::mail::forward_time;
-use super::days::friday_of;
+use super::days::{at_oslo, friday_of, working_day_on_or_after};
 use super::queue::{Ev, Queue};
 use super::world::{Agent, Channel, EngineConfig, World};
+use crate::scenario::PhaseId;
 
 /// SSB sends the receipts owed (event `SendReceipts`, 08:00 every working day; Sendemodul
 /// years).
 pub(crate) async fn send_receipts(w: &World, t: DateTime<Utc>) -> Result<()> {
-    if let Channel::Sendemodul(s) = &w.channel {
-        let run = s.intake.send_due_receipts(&w.outbox, t).await?;
+    if let Channel::Sendemodul = &w.channel {
+        let run = w.intake()?.send_due_receipts(w.outbox()?, t).await?;
         for (ids, why) in &run.failed {
             tracing::warn!(?ids, why, "receipt not sent");
         }
@@ -32,34 +33,61 @@ pub(crate) async fn publish_feedback(
     t: DateTime<Utc>,
     test: bool,
 ) -> Result<()> {
-    let Channel::Sendemodul(s) = &w.channel else {
+    let Channel::Sendemodul = &w.channel else {
         return publish_servicebus_feedback(cfg, w, agents, q, t).await;
     };
+    for (i, a) in agents.iter_mut().enumerate() {
+        publish_one(cfg, w, a, i, q, t, test).await?;
+    }
+    Ok(())
+}
+
+/// SSB publishes one kommune's feedback from its intake (Sendemodul years; event
+/// `PublishFeedbackFor` for a test file that came after the test feedback was out).
+pub(crate) async fn publish_one(
+    cfg: &EngineConfig,
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+    test: bool,
+) -> Result<()> {
     let channel = if test {
         iplos_mocks::intake::Channel::Test
     } else {
         iplos_mocks::intake::Channel::Ordinary
     };
-    for (i, a) in agents.iter_mut().enumerate() {
-        let Some(input) = crate::national::feedback_from_intake(
-            &s.intake,
-            &a.plan.knr,
-            &a.plan.name,
-            cfg.scenario.season.data_year,
-            channel,
-            &cfg.scenario.season.test_feedback_key,
-        )?
-        else {
-            continue;
-        };
-        if !w.already_published(&a.plan.postmottak, &input.file_name())? {
-            iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
-                .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
-            w.flush().await?;
-        }
-        published(cfg, a, i, q, t, test)?;
+    let Some(input) = crate::national::feedback_from_intake(
+        w.intake()?,
+        &a.plan.knr,
+        &a.plan.name,
+        cfg.scenario.season.data_year,
+        channel,
+        &cfg.scenario.season.test_feedback_key,
+    )?
+    else {
+        return Ok(());
+    };
+    if !w.already_published(&a.plan.postmottak, &input.file_name())? {
+        iplos_mocks::feedback::publish(w.filsluse()?, &a.plan.postmottak, &input)
+            .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
+        w.flush().await?;
     }
-    Ok(())
+    published(cfg, a, i, q, t, test)
+}
+
+/// When SSB publishes the feedback of a phase (09:00 on its first working day).
+pub(crate) fn publication_time(cfg: &EngineConfig, test: bool) -> Result<Option<DateTime<Utc>>> {
+    let id = if test {
+        PhaseId::TestFeedback
+    } else {
+        PhaseId::Feedback
+    };
+    cfg.scenario
+        .phase(id)
+        .map(|p| at_oslo(working_day_on_or_after(p.first_day), 9, 0))
+        .transpose()
 }
 
 /// The feedback is on filsluse and its mail in postmottak: postmottak will forward it, and
@@ -122,7 +150,7 @@ async fn publish_servicebus_feedback(
             ));
         }
         if !w.already_published(&a.plan.postmottak, &input.file_name())? {
-            iplos_mocks::feedback::publish(&w.filsluse, &a.plan.postmottak, &input)
+            iplos_mocks::feedback::publish(w.filsluse()?, &a.plan.postmottak, &input)
                 .with_context(|| format!("publishing the feedback of {}", a.plan.knr))?;
             w.flush().await?;
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Duration, Utc};
+use iplos_mocks::national::National;
 use iplos_model::calendar::VirtualClock;
 use serde::{Deserialize, Serialize};
 
@@ -97,6 +98,12 @@ pub(crate) struct Agent {
     pub(crate) export_fixed: bool,
     pub(crate) temp_password: Option<String>,
     pub(crate) findings: BTreeMap<String, u64>,
+    /// Error rows in the feilliste of the latest ordinary feedback opened.
+    #[serde(default)]
+    pub(crate) feilliste_errors: usize,
+    /// Password links requested on filsluse this season.
+    #[serde(default)]
+    pub(crate) links_requested: u32,
 }
 
 impl Agent {
@@ -125,6 +132,8 @@ impl Agent {
             export_fixed: false,
             temp_password: None,
             findings: BTreeMap::new(),
+            feilliste_errors: 0,
+            links_requested: 0,
         }
     }
 
@@ -154,11 +163,9 @@ impl Agent {
 /// The mocks of one run.
 pub(crate) struct World {
     pub(crate) clock: Arc<VirtualClock>,
-    pub(crate) mail: iplos_mocks::mail::MailHandle,
-    pub(crate) outbox: iplos_mocks::mail::Outbox,
+    /// The national side: mail capture, filsluse, and Sendemodul or the service bus.
+    pub(crate) national: National,
     pub(crate) mailbox: Mailbox,
-    pub(crate) filsluse: iplos_mocks::filsluse::Filsluse,
-    pub(crate) notifier: Arc<iplos_mocks::filsluse::MailNotifier>,
     pub(crate) fs_client: FilsluseClient,
     /// The event in hand was under way when the run was killed (`--resume`): look at the
     /// endpoints before acting, so nothing is done twice.
@@ -173,10 +180,56 @@ impl World {
         self.recovering.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// The filsluse portal.
+    pub(crate) fn filsluse(&self) -> Result<&iplos_mocks::filsluse::Filsluse> {
+        self.national
+            .filsluse()
+            .ok_or_else(|| anyhow!("the national side has no filsluse"))
+    }
+
+    /// The national side's outbox (receipts).
+    pub(crate) fn outbox(&self) -> Result<&iplos_mocks::mail::Outbox> {
+        self.national
+            .outbox()
+            .map(|o| o.as_ref())
+            .ok_or_else(|| anyhow!("the national side has no mail"))
+    }
+
+    /// SSB's intake (Sendemodul years).
+    pub(crate) fn intake(&self) -> Result<&iplos_mocks::intake::Intake> {
+        self.national
+            .intake()
+            .ok_or_else(|| anyhow!("the national side has no intake"))
+    }
+
+    /// Sendemodul (Sendemodul years).
+    pub(crate) fn sendemodul(&self) -> Result<&iplos_mocks::sendemodul::Sendemodul> {
+        self.national
+            .sendemodul()
+            .ok_or_else(|| anyhow!("the national side has no Sendemodul"))
+    }
+
+    /// The run store the broker and the receiver share (service bus years).
+    pub(crate) fn run_store(&self) -> Result<&iplos_mocks::receiver::RunStore> {
+        self.national
+            .run_store()
+            .map(|s| s.as_ref())
+            .ok_or_else(|| anyhow!("the national side has no run store"))
+    }
+
+    /// The AMQP broker (service bus years).
+    pub(crate) fn broker(&self) -> Result<&iplos_mocks::servicebus::BrokerHandle> {
+        self.national
+            .broker()
+            .ok_or_else(|| anyhow!("the national side has no broker"))
+    }
+
     /// Waits until the filsluse mails queued so far are in the capture (deterministic
     /// order).
     pub(crate) async fn flush(&self) -> Result<()> {
-        self.notifier
+        self.national
+            .notifier()
+            .ok_or_else(|| anyhow!("the national side has no filsluse mail"))?
             .flush(std::time::Duration::from_secs(60))
             .await
             .map_err(|e| anyhow!("filsluse mail: {e}"))
@@ -186,7 +239,7 @@ impl World {
     pub(crate) fn already_published(&self, username: &str, name: &str) -> Result<bool> {
         Ok(self.recovering()
             && self
-                .filsluse
+                .filsluse()?
                 .files(username)
                 .context("listing filsluse files")?
                 .iter()
@@ -194,25 +247,16 @@ impl World {
     }
 }
 
-/// The submission channel's mocks.
+/// The submission channel.
 pub(crate) enum Channel {
-    /// Sendemodul years.
-    Sendemodul(SendemodulSide),
+    /// Sendemodul years (Sendemodul and SSB's intake are the national side's).
+    Sendemodul,
     /// Service bus years.
     Servicebus(Box<ServicebusSide>),
 }
 
-/// Sendemodul and SSB's intake.
-pub(crate) struct SendemodulSide {
-    pub(crate) intake: iplos_mocks::intake::Intake,
-    pub(crate) server: iplos_mocks::sendemodul::Sendemodul,
-}
-
-/// The broker, the receiver and the PKI.
+/// The kommune side of the service bus: the register's identity and the test PKI.
 pub(crate) struct ServicebusSide {
-    pub(crate) broker: iplos_mocks::servicebus::BrokerHandle,
-    pub(crate) receiver: iplos_mocks::receiver::ReceiverHandle,
-    pub(crate) store: Arc<iplos_mocks::receiver::RunStore>,
     pub(crate) register: iplos_mocks::pki::Party,
     pub(crate) trust: Arc<iplos_mocks::cms::TrustStore>,
     /// Kommunenummer → (its certificate pair, AMQP user, password).

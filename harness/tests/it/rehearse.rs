@@ -25,7 +25,7 @@ const KOMMUNER: &str = "0301,0403,1103";
 fn scenario(dir: &Path, faults: &str) -> PathBuf {
     let text = format!(
         "name = \"test\"\n[season]\ndata_year = 2017\nchannel = \"sendemodul\"\ntest_data_year = 2016\n\
-         [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
+         [rehearsal]\ntest_share = 1.0\nregistration_mistakes = 1.0\n[faults]\n{faults}\n"
     );
     write_scenario(dir, &text)
 }
@@ -35,7 +35,7 @@ fn scenario_2018(dir: &Path, faults: &str) -> PathBuf {
     let text = format!(
         "name = \"test 2018\"\n[season]\ndata_year = 2018\nchannel = \"servicebus\"\n\
          register_her_id = 134197\nvalidation_her_id = 131725\n\
-         [rehearsal]\ntest_share = 1.0\n[faults]\n{faults}\n"
+         [rehearsal]\ntest_share = 1.0\nregistration_mistakes = 1.0\n[faults]\n{faults}\n"
     );
     write_scenario(dir, &text)
 }
@@ -130,6 +130,149 @@ fn without_faults_every_phase_is_on_time_and_receipts_come_at_0800() {
             iplos_model::calendar::receipt_time(arrived),
             "receipt for {d}"
         );
+    }
+}
+
+/// Corrections come from the kommuner with something to correct (the feilliste's errors,
+/// mistakes they know of), spread over the working days after the feedback — not from
+/// every kommune on one day.
+#[test]
+fn corrections_come_from_kommuner_with_something_to_correct_spread_over_days() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name = \"corrections\"\n[season]\ndata_year = 2017\nchannel = \"sendemodul\"\n\
+                test_data_year = 2016\n[rehearsal]\ntest_share = 1.0\n";
+    let sc = write_scenario(dir.path(), text);
+    let kommuner = "0101,0104,0105,0106,0111,0118,0119,0121,0122,0123,0124,0125,0127,0128,\
+                    0135,0136,0137,0138,0211,0213,0214,0215,0216,0217,0219,0220,0221,0226,\
+                    0227,0228";
+    let r = rehearse(dir.path(), &sc, kommuner, "0.002", "5");
+    let all = r["kommuner"].as_array().unwrap();
+    let correcting: Vec<&Value> = all
+        .iter()
+        .filter(|k| !steps(k, "correction-submitted").is_empty())
+        .collect();
+    assert!(
+        !correcting.is_empty() && correcting.len() * 10 < all.len() * 9,
+        "{} of {} kommuner sent corrections",
+        correcting.len(),
+        all.len()
+    );
+    let per_day = r["daily"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["corrections"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert!(
+        per_day as usize * 10 <= all.len() * 4,
+        "{per_day} of {} kommuner sent corrections on one day",
+        all.len()
+    );
+    for k in all {
+        let phase = phase(k, "corrections");
+        if steps(k, "correction-submitted").is_empty() {
+            assert_eq!(
+                phase["status"], "not_applicable",
+                "{}: {phase}",
+                k["kommunenr"]
+            );
+        }
+    }
+}
+
+/// 30 kommuner of 2016 and 2017 (Østfold and Akershus).
+const THIRTY: &str = "0101,0104,0105,0106,0111,0118,0119,0121,0122,0123,0124,0125,0127,0128,\
+                      0135,0136,0137,0138,0211,0213,0214,0215,0216,0217,0219,0220,0221,0226,\
+                      0227,0228";
+
+/// Runs `--season YEAR` (its defaults) on the thirty kommuner.
+fn rehearse_season(dir: &Path, year: &str, seed: &str) -> Value {
+    let out = dir.join("out");
+    let o = Command::new(bin())
+        .args(["rehearse", "--season", year, "--municipality", THIRTY])
+        .args(["--scale", "0.002", "--seed", seed, "--out"])
+        .arg(&out)
+        .output()
+        .expect("rehearse runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&std::fs::read(out.join("report.json")).unwrap()).unwrap()
+}
+
+/// The default seasons are realistic: several fault causes, about two thirds testing,
+/// feedback that lists what the register found, bounded link requests, corrections from
+/// some kommuner over several days (the issue's checks, on 30 kommuner).
+#[test]
+fn the_default_2016_and_2017_seasons_are_realistic() {
+    for year in ["2016", "2017"] {
+        let dir = tempfile::tempdir().unwrap();
+        let r = rehearse_season(dir.path(), year, "11");
+        let all = r["kommuner"].as_array().unwrap();
+        assert!(causes(&r).len() >= 3, "{year}: causes {:?}", causes(&r));
+        let tested = all
+            .iter()
+            .filter(|k| phase(k, "test_submission")["status"] != "not_attempted")
+            .count();
+        assert!((12..=27).contains(&tested), "{year}: {tested} of 30 tested");
+        for k in all {
+            assert!(
+                steps(k, "link-requested").len() <= 3,
+                "{year} {}",
+                k["kommunenr"]
+            );
+            // "0 error rows" only after files without errors.
+            let tl = k["timeline"].as_array().unwrap();
+            let errors_sent = tl.iter().any(|e| {
+                let d = e["detail"].as_str().unwrap();
+                e["kind"].as_str().unwrap().ends_with("-submitted")
+                    && e["kind"] != "test-submitted"
+                    && !d.contains("; 0 errors")
+            });
+            for e in tl.iter().filter(|e| e["kind"] == "feedback-opened") {
+                let d = e["detail"].as_str().unwrap();
+                if d.starts_with("feedback") && errors_sent {
+                    assert!(
+                        !d.contains(": 0 error rows"),
+                        "{year} {}: {d}",
+                        k["kommunenr"]
+                    );
+                }
+            }
+        }
+        let correcting = all
+            .iter()
+            .filter(|k| !steps(k, "correction-submitted").is_empty())
+            .count();
+        assert!(
+            correcting * 10 < all.len() * 9,
+            "{year}: {correcting} corrected"
+        );
+        let max_day = r["daily"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["corrections"].as_u64().unwrap() as usize)
+            .max()
+            .unwrap();
+        assert!(
+            max_day * 10 <= all.len() * 4,
+            "{year}: {max_day} on one day"
+        );
+    }
+}
+
+/// The fault-free scenario (CI's baseline) is shipped and named without a path.
+#[test]
+fn the_fault_free_scenario_has_no_cause_and_every_kommune_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = rehearse(dir.path(), Path::new("fault-free"), KOMMUNER, "0.005", "3");
+    assert!(causes(&r).is_empty());
+    for k in r["kommuner"].as_array().unwrap() {
+        for p in k["phases"].as_array().unwrap() {
+            let ok = p["status"] == "on_time"
+                || (p["phase"] == "corrections" && p["status"] == "not_applicable");
+            assert!(ok, "{} {}: {p}", k["kommunenr"], p["phase"]);
+        }
     }
 }
 
@@ -231,14 +374,89 @@ fn fault_spam_filter() {
     );
 }
 
+/// The steps of kind `kind` in a kommune's timeline, as Oslo civil times.
+fn steps(k: &Value, kind: &str) -> Vec<chrono::NaiveDateTime> {
+    k["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| {
+            let t = chrono::DateTime::parse_from_rfc3339(e["at"].as_str().unwrap())
+                .unwrap()
+                .with_timezone(&chrono::Utc);
+            iplos_model::calendar::oslo_local(t).unwrap()
+        })
+        .collect()
+}
+
 #[test]
 fn fault_link_expired() {
-    expect_fault("link_expired", &[("test_feedback", &["on_time"])]);
+    let r = expect_fault("link_expired", &[("test_feedback", &["on_time"])]);
+    for k in r["kommuner"].as_array().unwrap() {
+        // The first link expires, one new link is used at once (the password then serves
+        // the ordinary feedback too): no loop.
+        let requested = steps(k, "link-requested");
+        assert!(
+            requested.len() == 2,
+            "{}: {} link requests: {requested:?}",
+            k["kommunenr"],
+            requested.len()
+        );
+        assert_eq!(steps(k, "link-refused").len(), 1, "{}", k["kommunenr"]);
+        // People act in working hours: no link requested or forwarded at night.
+        for at in requested.iter().chain(&steps(k, "forwarded")) {
+            use chrono::{Datelike, Timelike};
+            assert!(
+                (8..16).contains(&at.hour()) && at.weekday().number_from_monday() <= 5,
+                "{}: step at {at}",
+                k["kommunenr"]
+            );
+        }
+    }
 }
 
 #[test]
 fn fault_wrong_pin() {
     expect_fault("wrong_pin", &[("test_submission", IN_TIME)]);
+}
+
+/// A wrong PIN costs a phone call, not the test: the contact tries again the same day when
+/// there is time, and a test file that comes after the test feedback was published gets
+/// its feedback all the same (seed 001: testing went on after week 42).
+#[test]
+fn a_wrong_pin_on_a_friday_still_gets_its_test_feedback() {
+    let dir = tempfile::tempdir().unwrap();
+    // The test week squeezed to its Friday, so every kommune's first login is on a
+    // Friday and its second try can only be in week 43.
+    let season = include_str!("../../../scenarios/fault-free.toml");
+    let week = "first_day = 2017-10-16\nlast_day = 2017-10-22";
+    assert!(season.contains(week) && season.trim_end().ends_with("[faults]"));
+    let text = format!(
+        "{}\nwrong_pin = 1.0\n",
+        season.replace(week, "first_day = 2017-10-20\nlast_day = 2017-10-20")
+    );
+    let sc = write_scenario(dir.path(), &text);
+    let r = rehearse(dir.path(), &sc, KOMMUNER, "0.005", "3");
+    for k in r["kommuner"].as_array().unwrap() {
+        let refused = steps(k, "login-refused");
+        let sent = steps(k, "test-submitted");
+        assert_eq!((refused.len(), sent.len()), (1, 1), "{}", k["kommunenr"]);
+        let same_day = sent[0].date() == refused[0].date();
+        assert!(
+            same_day || refused[0].time() >= chrono::NaiveTime::from_hms_opt(13, 30, 0).unwrap(),
+            "{}: refused {} but sent only {}",
+            k["kommunenr"],
+            refused[0],
+            sent[0]
+        );
+        let fb = phase(k, "test_feedback");
+        assert!(
+            fb["status"] == "on_time" || fb["status"] == "late",
+            "{}: {fb}",
+            k["kommunenr"]
+        );
+    }
 }
 
 #[test]
@@ -268,18 +486,52 @@ fn fault_dns_not_resolving() {
 
 #[test]
 fn fault_defective_export() {
-    let r = expect_fault(
-        "defective_export",
-        &[
-            ("ordinary_submission", &["failed"]),
-            ("corrections", &["on_time"]),
-        ],
-    );
+    // Sendemodul era: the file is received (on time, with its receipt); its errors come back
+    // in the week-6 feilliste, and the fixed file goes with the corrections.
+    let r = expect_fault("defective_export", &[("corrections", &["on_time"])]);
     assert_eq!(
         rules_found(&r),
         vec!["XSD02"],
         "the register's finding is in the report"
     );
+    received_then_corrected(&r);
+}
+
+/// A file with errors in the Sendemodul era: received on time with its receipt, the
+/// feilliste lists the errors, the fixed file goes with the corrections.
+fn received_then_corrected(r: &Value) {
+    for k in r["kommuner"].as_array().unwrap() {
+        assert_eq!(
+            phase(k, "ordinary_submission")["status"],
+            "on_time",
+            "{}",
+            k["kommunenr"]
+        );
+        assert_eq!(
+            phase(k, "receipt")["status"],
+            "on_time",
+            "{}",
+            k["kommunenr"]
+        );
+        let opened: Vec<String> = k["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "feedback-opened")
+            .map(|e| e["detail"].as_str().unwrap().to_string())
+            .filter(|d| d.starts_with("feedback"))
+            .collect();
+        assert!(
+            opened.len() == 1 && !opened[0].contains(": 0 error rows"),
+            "{}: {opened:?}",
+            k["kommunenr"]
+        );
+        assert!(
+            !steps(k, "correction-submitted").is_empty(),
+            "{}",
+            k["kommunenr"]
+        );
+    }
 }
 
 #[test]
@@ -292,18 +544,25 @@ fn fault_wrong_unzip_tool() {
 
 #[test]
 fn fault_old_kommunenummer() {
-    let r = expect_fault(
-        "old_kommunenummer",
-        &[
-            ("ordinary_submission", &["failed"]),
-            ("corrections", &["on_time"]),
-        ],
-    );
+    // Sendemodul era: the file is received (on time, with its receipt); its errors come back
+    // in the week-6 feilliste, and the fixed file goes with the corrections.
+    // The 2017 trap: Trondheim (1601) reporting on its 2018 number 5001, Sandefjord (0710,
+    // new in 2017) on a number from before its merger. Oslo has no trap: untouched.
+    let dir = tempfile::tempdir().unwrap();
+    let sc = scenario(dir.path(), "old_kommunenummer = 1.0");
+    let all = rehearse(dir.path(), &sc, "1601,0710,0301", "0.005", "3");
+    let oslo = all["kommuner"].as_array().unwrap()[0].clone();
+    assert_eq!(oslo["kommunenr"], "0301");
+    assert!(oslo["faults"].as_array().unwrap().is_empty(), "{oslo}");
+    let mut r = all.clone();
+    r["kommuner"].as_array_mut().unwrap().remove(0);
+    expect_consequence(&r, "old_kommunenummer", &[("corrections", &["on_time"])]);
     assert_eq!(
         rules_found(&r),
         vec!["IPL22"],
         "the register's finding is in the report"
     );
+    received_then_corrected(&r);
 }
 
 #[test]
@@ -623,7 +882,7 @@ fn a_killed_run_resumes_with_nothing_lost_or_duplicated() {
         "kommune: postmottak forwards#2",
         "kommune: contact reads mail#2",
         "kommune: ordinary submission#2",
-        "kommune: corrections#3",
+        "kommune: corrections#1",
     ]
     .iter()
     .enumerate()

@@ -18,7 +18,9 @@ pub fn feedback_from_intake(
     channel: Channel,
     test_key: &str,
 ) -> Result<Option<FeedbackInput>, NationalError> {
-    let subs = intake.submissions_of(knr, channel)?;
+    // The files that make up the kommune's data now (a complete extract sent again
+    // replaces the earlier one).
+    let subs = intake.current_submissions_of(knr, channel)?;
     let Some(last) = subs.last() else {
         return Ok(None);
     };

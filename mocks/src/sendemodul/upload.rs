@@ -209,17 +209,33 @@ pub(crate) enum Added {
     Complete(Vec<Part>, String),
 }
 
-/// Strips a split suffix `.001` (three or more digits) from a file name.
-fn group_file_name(name: &str) -> String {
-    match name.rsplit_once('.') {
-        Some((stem, suffix))
-            if !stem.is_empty()
-                && suffix.len() >= 3
-                && suffix.bytes().all(|b| b.is_ascii_digit()) =>
+/// The name of the file a split upload carries, from its parts' names: the stem they share
+/// once each part's split suffix is stripped (`.001` of 7-Zip/HJSplit, `.aa`/`.00` of
+/// `split`), else the first part's name.
+fn group_file_name(names: &[&str]) -> String {
+    let first = names.first().copied().unwrap_or_default();
+    let strip = |name: &str| -> Option<String> {
+        let (stem, suffix) = name.rsplit_once('.')?;
+        let split_suffix = suffix.len() >= 2
+            && (suffix.bytes().all(|b| b.is_ascii_digit())
+                || suffix.bytes().all(|b| b.is_ascii_lowercase()));
+        (!stem.is_empty() && split_suffix).then(|| stem.to_string())
+    };
+    let all_same = names.iter().all(|n| *n == first);
+    let stems: Vec<Option<String>> = names.iter().map(|n| strip(n)).collect();
+    match stems.first() {
+        // Three-digit suffixes name a part on their own; other suffixes only when the
+        // parts' names differ by them.
+        Some(Some(stem))
+            if stems.iter().all(|s| s.as_ref() == Some(stem))
+                && (!all_same
+                    || first.rsplit_once('.').is_some_and(|(_, s)| {
+                        s.len() >= 3 && s.bytes().all(|b| b.is_ascii_digit())
+                    })) =>
         {
-            stem.to_string()
+            stem.clone()
         }
-        _ => name.to_string(),
+        _ => first.to_string(),
     }
 }
 
@@ -292,29 +308,10 @@ pub(crate) fn add_part(
     };
     drop(groups);
     let parts: Vec<Part> = group.parts.into_values().collect();
-    // Sizes: every part but the last the same size, the last no larger.
-    let first = parts[0].size;
-    let n = parts.len();
-    for (i, p) in parts.iter().enumerate() {
-        let bad = if i + 1 < n {
-            p.size != first
-        } else {
-            p.size > first
-        };
-        if bad {
-            return Err(Refusal::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!(
-                    "delene passer ikke sammen: del {} har {} byte, del 1 har {} byte; gruppen er forkastet, send alle delene på nytt \
-                     (parts inconsistent: every part but the last must have the size of part 1, the last no more; the group was discarded)",
-                    i + 1,
-                    p.size,
-                    first
-                ),
-            ));
-        }
-    }
-    let name = group_file_name(&parts[0].file_name);
+    // Any part sizes: `split -n` makes the last part the larger one, other tools the
+    // smaller; the parts are joined in order.
+    let names: Vec<&str> = parts.iter().map(|p| p.file_name.as_str()).collect();
+    let name = group_file_name(&names);
     Ok(Added::Complete(parts, name))
 }
 
@@ -339,6 +336,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_split_upload_is_named_after_its_file() {
+        assert_eq!(group_file_name(&["a.xml.001", "a.xml.002"]), "a.xml");
+        assert_eq!(
+            group_file_name(&["a.xml.aa", "a.xml.ab", "a.xml.ac"]),
+            "a.xml"
+        );
+        assert_eq!(group_file_name(&["a.xml.00", "a.xml.01"]), "a.xml");
+        // The parts all carry the file's own name: it stays.
+        assert_eq!(group_file_name(&["iplos.xml", "iplos.xml"]), "iplos.xml");
+        // Names that do not share a stem: the first part's.
+        assert_eq!(group_file_name(&["x.xml", "y.xml"]), "x.xml");
+    }
+
+    #[test]
     fn file_names() {
         assert_eq!(sanitise_file_name("../../x").unwrap(), "x");
         assert_eq!(sanitise_file_name("/etc/passwd").unwrap(), "passwd");
@@ -360,8 +371,8 @@ mod tests {
 
     #[test]
     fn group_names() {
-        assert_eq!(group_file_name("iplos.xml.001"), "iplos.xml");
-        assert_eq!(group_file_name("iplos.xml"), "iplos.xml");
-        assert_eq!(group_file_name(".001"), ".001");
+        assert_eq!(group_file_name(&["iplos.xml.001"]), "iplos.xml");
+        assert_eq!(group_file_name(&["iplos.xml"]), "iplos.xml");
+        assert_eq!(group_file_name(&[".001"]), ".001");
     }
 }

@@ -43,7 +43,6 @@ pub(crate) fn after_sent(
 ) -> Result<()> {
     match kind {
         Kind::Ordinary => {
-            a.has_corrections = cfg.scale > 0.0 && !rejected;
             if rejected {
                 a.needs_resend = true;
                 for f in [Fault::DefectiveExport, Fault::OldKommunenummer] {
@@ -57,11 +56,14 @@ pub(crate) fn after_sent(
         Kind::Correction => {
             if a.needs_resend && !rejected {
                 a.needs_resend = false;
-                a.has_corrections = cfg.scale > 0.0;
-                // The kommune's own corrections follow a few days later.
+                // The kommune's own corrections follow, when it knows of mistakes.
+                a.has_corrections = a.plan.registration_mistakes;
                 if a.has_corrections {
                     schedule_corrections(cfg, a, i, q, t)?;
                 }
+            } else if !a.needs_resend {
+                // Sent what it had to correct.
+                a.has_corrections = false;
             }
         }
         Kind::Test => {}
@@ -78,7 +80,12 @@ pub(crate) fn after_feedback(
     t: DateTime<Utc>,
     test: bool,
 ) -> Result<()> {
-    if !test && (a.needs_resend || a.has_corrections) && !a.corrections_scheduled {
+    if test {
+        return Ok(());
+    }
+    // Something to correct: the feilliste's error rows, or mistakes the kommune knows of.
+    a.has_corrections = a.feilliste_errors > 0 || a.plan.registration_mistakes;
+    if (a.needs_resend || a.has_corrections) && !a.corrections_scheduled {
         a.corrections_scheduled = true;
         schedule_corrections(cfg, a, i, q, t)?;
     }
@@ -101,12 +108,12 @@ fn schedule_corrections(
     let day = if late {
         next_working_day_after(p.last_day).unwrap_or(p.last_day)
     } else {
-        // A few working days after the feedback was read, within the window.
-        let mut d = iplos_model::calendar::oslo_date(t).unwrap_or(p.first_day);
-        for _ in 0..3 {
-            d = next_working_day_after(d).unwrap_or(d);
-        }
-        d.min(p.last_day).max(p.first_day)
+        correction_day(
+            iplos_model::calendar::oslo_date(t).unwrap_or(p.first_day),
+            a.plan.correction_days,
+            p.first_day,
+            p.last_day,
+        )
     };
     let at = at_oslo(working_day_on_or_after(day), 8, a.plan.minute)?.max(t + Duration::minutes(1));
     if late {
@@ -114,4 +121,18 @@ fn schedule_corrections(
     }
     q.push(at, Ev::Submit(i, Kind::Correction));
     Ok(())
+}
+
+/// The day corrections go: `days` working days after `read`, within `first..=last`.
+pub(crate) fn correction_day(
+    read: chrono::NaiveDate,
+    days: u32,
+    first: chrono::NaiveDate,
+    last: chrono::NaiveDate,
+) -> chrono::NaiveDate {
+    let mut d = read;
+    for _ in 0..days.max(1) {
+        d = next_working_day_after(d).unwrap_or(d);
+    }
+    d.min(last).max(first)
 }

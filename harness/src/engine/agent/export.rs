@@ -58,14 +58,19 @@ pub(crate) fn make_file(
     // The export faults are the generators' named defects (the same the `generate
     // --defect` option injects): `unknown-element` (XSD02) and `old-kommunenummer` (IPL22).
     let mut defects = Vec::new();
-    if kind == Kind::Ordinary && !fixed {
-        for (fault, name) in [
-            (Fault::DefectiveExport, "unknown-element"),
-            (Fault::OldKommunenummer, "old-kommunenummer"),
-        ] {
-            if plan.has(fault) {
-                defects.push(iplos_generators::defects::find(name)?);
-            }
+    if kind == Kind::Ordinary && !fixed && plan.has(Fault::DefectiveExport) {
+        defects.push(iplos_generators::defects::find("unknown-element")?);
+    }
+    // The kommunenummer trap: the kommune's own other number (next year's, or the one from
+    // before its merger) in place of this year's (IPL22).
+    let trap = (kind == Kind::Ordinary && !fixed && plan.has(Fault::OldKommunenummer))
+        .then(|| {
+            crate::engine::plan::trap_number(u16::try_from(sc.season.data_year).ok()?, &plan.knr)
+        })
+        .flatten();
+    if let Some(other) = trap {
+        for k in m.kommuner.iter_mut().filter(|k| **k == plan.knr) {
+            *k = other.clone();
         }
     }
     if defects.is_empty() {

@@ -117,34 +117,87 @@ fn open_feedback(
         a.plan.feedback_key.clone()
     };
     let mut z = zip::ZipArchive::new(std::io::Cursor::new(zip)).context("feedback zip")?;
-    let mut errors = 0usize;
-    {
+    let (errors, warnings) = {
         let mut e = z
             .by_name_decrypt("feilliste.csv", key.as_bytes())
             .context("feilliste.csv in the feedback zip")?;
         let mut text = String::new();
         std::io::Read::read_to_string(&mut e, &mut text).context("reading feilliste.csv")?;
-        errors += text
-            .lines()
-            .skip(1)
-            .filter(|l| l.contains("error") || l.contains("feil"))
-            .count();
-    }
+        feilliste_rows(&text)
+    };
     a.note(
         t,
         "feedback-opened",
         format!(
-            "{} opened{}; feilliste: {errors} error rows",
+            "{} opened{}; feilliste: {errors} error rows, {warnings} warning rows",
             if test { "test feedback" } else { "feedback" },
             if retried { " with 7-Zip" } else { "" }
         ),
     );
+    if !test {
+        a.feilliste_errors = errors;
+    }
     a.feedback_done.insert(test);
     a.feedback_at.entry(test).or_insert(t);
     if !test {
         a.feedback_zip = None;
     }
     Ok(())
+}
+
+/// The rows of a `feilliste.csv` by severity: (errors, warnings). The file is `;`-separated
+/// with quoted cells that may hold `;`, quotes and line breaks; the severity is the
+/// `Alvorlighetsgrad` column ("Feil" / "Advarsel").
+pub(crate) fn feilliste_rows(text: &str) -> (usize, usize) {
+    use iplos_mocks::feedback::text::severity_nb;
+    use iplos_model::rules::Severity;
+    let records = csv_records(text.trim_start_matches('\u{feff}'));
+    let Some(header) = records.first() else {
+        return (0, 0);
+    };
+    let Some(col) = header.iter().position(|h| h == "Alvorlighetsgrad") else {
+        return (0, 0);
+    };
+    let count = |s: Severity| {
+        records
+            .iter()
+            .skip(1)
+            .filter(|r| r.get(col).map(String::as_str) == Some(severity_nb(s)))
+            .count()
+    };
+    (count(Severity::Error), count(Severity::Warning))
+}
+
+/// The records of a `;`-separated text with `"`-quoted cells.
+fn csv_records(text: &str) -> Vec<Vec<String>> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                cell.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cell.push(c),
+            (false, '"') if cell.is_empty() => quoted = true,
+            (false, ';') => record.push(std::mem::take(&mut cell)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                record.push(std::mem::take(&mut cell));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => cell.push(c),
+        }
+    }
+    if !cell.is_empty() || !record.is_empty() {
+        record.push(cell);
+        records.push(record);
+    }
+    records
 }
 
 /// No feedback by Friday: the contact asks SSB, which sets a temporary password and tells
@@ -165,7 +218,7 @@ pub(crate) async fn contact_ssb(
         "no feedback mail by Friday of the feedback week: the contact asks SSB",
     );
     let temp = format!("Tmp{}x9", &a.plan.filsluse_password[2..]);
-    w.filsluse
+    w.filsluse()?
         .set_temporary_password(&a.plan.postmottak, &temp)
         .context("SSB sets a temporary password")?;
     a.temp_password = Some(temp);
@@ -177,4 +230,45 @@ pub(crate) async fn contact_ssb(
     }
     q.push(next_working(t, 1, 9, 0)?, Ev::ContactMail(i));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feilliste_rows_are_counted_by_severity_as_the_feedback_writes_them() {
+        use iplos_mocks::feedback::{Content, FeedbackFile, feilliste};
+        use iplos_model::rules::{Category, CheckReport, Consequence, Finding, Location, Severity};
+        let finding = |rule: &'static str, severity, message: &str| Finding {
+            rule,
+            category: Category::Content,
+            severity,
+            consequence: Consequence::RejectMessage,
+            location: Location {
+                line: 3,
+                path: "/melding/kommune".into(),
+            },
+            message: message.into(),
+        };
+        let report = CheckReport {
+            findings: vec![
+                finding("IPL22", Severity::Error, "kommunenummer 5001; not valid"),
+                finding("IPL10", Severity::Warning, "a \"quoted\"\nmessage"),
+                finding("IPL02", Severity::Error, "error; feil"),
+            ],
+            ..Default::default()
+        };
+        let file = FeedbackFile::new(
+            "5001_iplos.xml",
+            chrono::Utc::now(),
+            report,
+            Content::Bytes(Vec::new()),
+        );
+        let csv = feilliste::render_csv(&[file]);
+        assert_eq!(feilliste_rows(&csv), (2, 1));
+        // A header alone: nothing to correct.
+        let empty = feilliste::render_csv(&[]);
+        assert_eq!(feilliste_rows(&empty), (0, 0));
+    }
 }

@@ -1,7 +1,7 @@
 //! Mail: postmottak forwards SSB's mail to the IPLOS contact; the contact reads it,
 //! requests and uses the filsluse password link.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Duration, Utc};
 
 use super::feedback::{download_feedback, feedback_phase};
@@ -62,7 +62,7 @@ pub(crate) async fn postmottak(
             date: None,
             message_id: None,
         };
-        w.outbox
+        w.outbox()?
             .send(&fwd)
             .await
             .context("forwarding from postmottak")?;
@@ -73,7 +73,9 @@ pub(crate) async fn postmottak(
             "forwarded",
             "postmottak forwarded SSB's mail to the IPLOS contact",
         );
-        let delay = if a.plan.has(Fault::LinkExpired) && !a.password_set {
+        // link_expired: the contact gets to the first link only after it has expired; a
+        // new link is used at once.
+        let delay = if a.plan.has(Fault::LinkExpired) && !a.password_set && a.links_requested <= 1 {
             61
         } else {
             10
@@ -151,14 +153,20 @@ pub(crate) async fn contact_mail(
                 if a.plan.has(Fault::LinkExpired) {
                     a.cause(phase, Fault::LinkExpired);
                 }
-                // Ask for a new link and phone postmottak to forward it at once.
-                request_link(w, a).await?;
-                a.note(
-                    t,
-                    "link-requested",
-                    "new password link requested; postmottak asked to forward it at once",
-                );
-                q.push(t + Duration::minutes(5), Ev::Postmottak(i, true));
+                if a.links_requested >= MAX_LINKS {
+                    // [model] Enough links: the contact phones SSB, which sets a temporary
+                    // password (as for a feedback that never came).
+                    a.note(
+                        t,
+                        "contacted-ssb",
+                        "the password links keep failing: the contact asks SSB",
+                    );
+                    q.push(working_moment(a, t)?, Ev::ContactSsb(i));
+                    return Ok(());
+                }
+                // One new link at the next working moment; postmottak is phoned to forward
+                // it at once and the contact uses it at once.
+                q.push(working_moment(a, t)?, Ev::RequestLink(i));
                 return Ok(());
             }
         }
@@ -175,9 +183,52 @@ pub(crate) async fn contact_mail(
     Ok(())
 }
 
+/// The most password links a kommune requests in a season before it asks SSB instead.
+pub(crate) const MAX_LINKS: u32 = 3;
+
+/// The contact asks for a new password link after one was refused, and phones postmottak
+/// to forward it at once (event `RequestLink`, at a working moment).
+pub(crate) async fn request_new_link(
+    w: &World,
+    a: &mut Agent,
+    i: usize,
+    q: &mut Queue,
+    t: DateTime<Utc>,
+) -> Result<()> {
+    if a.password_set || a.waiting_feedback.is_none() {
+        return Ok(());
+    }
+    request_link(w, a).await?;
+    a.note(
+        t,
+        "link-requested",
+        "new password link requested; postmottak asked to forward it at once",
+    );
+    q.push(t + Duration::minutes(5), Ev::Postmottak(i, true));
+    Ok(())
+}
+
+/// `t` if it falls in working hours (08:00–15:30 Oslo on a working day), else 08:00 plus
+/// the kommune's minutes (at most an hour) the next working day.
+pub(crate) fn working_moment(a: &Agent, t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    use chrono::Timelike;
+    let local = iplos_model::calendar::oslo_local(t).ok_or_else(|| anyhow!("Oslo time of {t}"))?;
+    let minutes = local.hour() * 60 + local.minute();
+    if iplos_model::calendar::is_working_day(local.date()) && (480..930).contains(&minutes) {
+        return Ok(t);
+    }
+    let first = if minutes < 480 && iplos_model::calendar::is_working_day(local.date()) {
+        crate::engine::days::at_oslo(local.date(), 8, a.plan.minute % 60)?
+    } else {
+        next_working(t, 1, 8, a.plan.minute % 60)?
+    };
+    Ok(first)
+}
+
 /// "New User Password Request" for the kommune's user — unless, after a kill, the link
 /// mail it asked for is already waiting in postmottak.
-async fn request_link(w: &World, a: &Agent) -> Result<()> {
+async fn request_link(w: &World, a: &mut Agent) -> Result<()> {
+    a.links_requested += 1;
     if w.recovering() {
         for m in w.mailbox.list(&a.plan.postmottak).await? {
             if !a.forwarded.contains(&m.id) && m.subject.contains("passord") {

@@ -8,7 +8,7 @@ use super::export::file_for;
 use crate::client;
 use crate::engine::days::next_working;
 use crate::engine::queue::{Ev, Kind, Queue};
-use crate::engine::world::{Agent, EngineConfig, SendemodulSide, Sent, World};
+use crate::engine::world::{Agent, EngineConfig, Sent, World};
 use crate::scenario::Fault;
 
 /// A submission through Sendemodul (or SendemodulTEST): log in, upload, read what SSB
@@ -17,7 +17,6 @@ use crate::scenario::Fault;
 pub(crate) async fn submit(
     cfg: &EngineConfig,
     w: &World,
-    s: &SendemodulSide,
     a: &mut Agent,
     i: usize,
     q: &mut Queue,
@@ -35,8 +34,8 @@ pub(crate) async fn submit(
         iplos_mocks::intake::Channel::Ordinary
     };
     if w.recovering()
-        && let Some(done) = s
-            .intake
+        && let Some(done) = w
+            .intake()?
             .submissions_of(&a.plan.knr, channel)?
             .into_iter()
             .find(|x| x.arrived == t)
@@ -48,7 +47,7 @@ pub(crate) async fn submit(
         let _ = file_for(cfg, a, kind)?;
         return record_upload(cfg, a, i, q, t, kind, path, &name, bytes_len, done);
     }
-    let pin = s.server.pin(&a.plan.knr);
+    let pin = w.sendemodul()?.pin(&a.plan.knr);
     let (mut knr, mut bydel, mut orgnr, mut pin_used) = (
         a.plan.knr.clone(),
         a.plan.bydel.clone(),
@@ -69,7 +68,7 @@ pub(crate) async fn submit(
         }
     }
     let _ = &mut knr;
-    let base = s.server.base_url().to_string();
+    let base = w.sendemodul()?.base_url().to_string();
     let login = w
         .http
         .post(format!("{base}{path}/login"))
@@ -97,7 +96,12 @@ pub(crate) async fn submit(
             a.login_fixed = true;
             a.note(t, "fault", f.title());
             a.cause(kind.phase(), f);
-            q.push(next_working(t, 1, 8, a.plan.minute)?, Ev::Submit(i, kind));
+            // The contact phones SSB and gets the right PIN: a new try two hours later,
+            // or at the next working moment.
+            q.push(
+                crate::engine::agent::mail::working_moment(a, t + Duration::hours(2))?,
+                Ev::Submit(i, kind),
+            );
         } else {
             return Err(anyhow!(
                 "{}: Sendemodul refused the right credentials ({status})",
@@ -153,8 +157,8 @@ pub(crate) async fn submit(
         return Err(anyhow!("{}: Sendemodul upload answered {st}", a.plan.knr));
     }
     // What SSB stored (the kommune sees it on the receipt page).
-    let latest = s
-        .intake
+    let latest = w
+        .intake()?
         .submissions_of(&a.plan.knr, channel)?
         .into_iter()
         .max_by_key(|x| x.id.0)
@@ -177,7 +181,10 @@ fn record_upload(
     latest: iplos_mocks::intake::SubmissionInfo,
 ) -> Result<()> {
     let summary = latest.summary;
-    let rejected = summary.as_ref().is_some_and(|s| s.rejected);
+    // Sendemodul era: SSB receives every file, even an incomplete one; what its check found
+    // comes back in the feilliste in week 6. Only a test file is judged by its check here.
+    let check_rejected = summary.as_ref().is_some_and(|s| s.rejected);
+    let rejected = kind == Kind::Test && check_rejected;
     a.note(
         t,
         &format!("{}-submitted", kind.as_str()),
@@ -185,9 +192,25 @@ fn record_upload(
             "{name} ({size} bytes) via {path}; {} errors, {} warnings{}",
             summary.as_ref().map_or(0, |s| s.errors),
             summary.as_ref().map_or(0, |s| s.warnings),
-            if rejected { "; rejected" } else { "" }
+            if check_rejected && kind == Kind::Test {
+                "; rejected"
+            } else if check_rejected {
+                "; received, the errors come back in the feilliste"
+            } else {
+                ""
+            }
         ),
     );
+    if kind == Kind::Ordinary && check_rejected {
+        // The vendor fixes the export once the feilliste shows the errors; the fixed
+        // complete file goes with the corrections and replaces this one.
+        a.needs_resend = true;
+        for f in [Fault::DefectiveExport, Fault::OldKommunenummer] {
+            if a.plan.has(f) {
+                a.cause("corrections", f);
+            }
+        }
+    }
     if kind != Kind::Test {
         let checked = latest
             .report_json
@@ -201,6 +224,14 @@ fn record_upload(
         rejected,
         receipted: None,
     });
+    if kind == Kind::Test
+        && let Some(out) = crate::engine::ssb::publication_time(cfg, true)?
+        && t >= out
+    {
+        // A test file after the test feedback was published gets its own the next
+        // working day (seed 001: testing went on after week 42).
+        q.push(next_working(t, 1, 9, 0)?, Ev::PublishFeedbackFor(i, true));
+    }
     if kind != Kind::Test {
         // The contact looks for the receipt at 08:30 on the day it is due.
         q.push(

@@ -49,7 +49,7 @@ pub(crate) async fn submit(
         register: Counterpart::from_party(&b.register, target),
         trust: b.trust.clone(),
     };
-    let mut scfg = SenderConfig::new(b.broker.connection_string(&user, &pass), identity);
+    let mut scfg = SenderConfig::new(w.broker()?.connection_string(&user, &pass), identity);
     scfg.clock = w.clock.clone();
     scfg.timeout = std::time::Duration::from_secs(120);
     let mut sender = match ReferenceSender::connect(scfg).await {
@@ -78,7 +78,7 @@ pub(crate) async fn submit(
     let me = crate::identity::kommune_her_id(&a.plan.knr)?.to_string();
     let queue = format!("{target}_");
     let sent_before = if w.recovering() {
-        b.store.messages()?.into_iter().find(|m| {
+        w.run_store()?.messages()?.into_iter().find(|m| {
             m.from_her.as_deref() == Some(me.as_str())
                 && m.queue.starts_with(&queue)
                 && m.received == t
@@ -124,8 +124,8 @@ pub(crate) async fn submit(
     );
     if kind != Kind::Test {
         // The register's verdict (findings by rule), from the run store.
-        let verdict = b
-            .store
+        let verdict = w
+            .run_store()?
             .messages()?
             .into_iter()
             .filter(|m| m.from_her.as_deref() == Some(me.as_str()) && m.queue.starts_with(&queue))

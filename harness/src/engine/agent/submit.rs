@@ -35,7 +35,7 @@ pub(crate) async fn submit(
         }
     }
     match &w.channel {
-        Channel::Sendemodul(s) => sendemodul::submit(cfg, w, s, a, i, q, t, kind).await,
+        Channel::Sendemodul => sendemodul::submit(cfg, w, a, i, q, t, kind).await,
         Channel::Servicebus(b) => servicebus::submit(cfg, w, b, a, i, q, t, kind).await,
     }
 }
