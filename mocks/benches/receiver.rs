@@ -236,10 +236,12 @@ fn bench(c: &mut Criterion) {
         }
         report(done, elapsed);
         if target == 2_000 {
-            bench_at(&mut b, &mut group, b.sent);
+            let at = b.sent;
+            bench_at(&mut b, &mut group, at);
         }
     }
-    bench_at(&mut b, &mut group, b.sent);
+    let at = b.sent;
+    bench_at(&mut b, &mut group, at);
     group.finish();
 }
 
