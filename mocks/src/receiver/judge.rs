@@ -440,8 +440,10 @@ impl Judging<'_> {
             test_mode: ctx.config.test_mode,
             ..CheckOptions::default()
         };
+        // Checked tentatively: a rejected message is undone from the journal of what it
+        // changed, whatever the length of the kommune's history.
         let mut state = chains.take(from);
-        let before = state.clone();
+        state.begin();
         let report = check_stream(&doc[..], &options, &mut state, &mut |_| {});
         let mut status = mapping::status(&report);
         let mut partly_nothing = false;
@@ -452,7 +454,8 @@ impl Judging<'_> {
             Some(Injection::PartlyRejected { count, reason })
                 if status != AppRecStatus::Rejected =>
             {
-                if let Some((named, accepted)) = partly_rejected(&doc, &options, &before, *count) {
+                if let Some((named, accepted)) = partly_rejected(&doc, &options, &mut state, *count)
+                {
                     status = AppRecStatus::OkWithErrors;
                     let named = named.iter().map(|guid| {
                         AppRecErrorCode::X99.error(&format!(
@@ -461,15 +464,9 @@ impl Judging<'_> {
                     });
                     errors.splice(0..0, named);
                     match accepted {
-                        Some((document, reduced)) => {
-                            state = reduced;
-                            self.replay_document = Some(document);
-                        }
-                        None => {
-                            // Nothing of the message counts.
-                            state = before.clone();
-                            partly_nothing = true;
-                        }
+                        Some(document) => self.replay_document = Some(document),
+                        // Nothing of the message counts.
+                        None => partly_nothing = true,
                     }
                 }
             }
@@ -477,11 +474,12 @@ impl Judging<'_> {
         }
         drop(doc);
         if status == AppRecStatus::Rejected {
-            chains.put(from, before);
+            state.rollback();
         } else {
-            chains.put(from, state);
+            state.commit();
             self.replay = !partly_nothing;
         }
+        chains.put(from, state);
         self.verdict.report = Some(report);
         drop(info);
         self.content = Some(verified.content);
@@ -678,18 +676,20 @@ impl Judging<'_> {
     }
 }
 
-/// What counts of a partly rejected message: the copy without the rejected notifications
-/// and the content state after it; `None` when nothing counts.
-type Accepted = Option<(Vec<u8>, ContentState)>;
+/// What counts of a partly rejected message: the copy without the rejected notifications;
+/// `None` when nothing counts.
+type Accepted = Option<Vec<u8>>;
 
 /// For [`Injection::PartlyRejected`]: the `notifikasjonGUID`s of the last `count`
-/// notifications of `doc`, and what counts: a copy of `doc` without them, checked from
-/// `before`. `None` when the document cannot be read as a `Melding`, has no notification,
-/// or `count` is 0 (the normal answer stands).
+/// notifications of `doc`, and what counts: a copy of `doc` without them. `state` has
+/// checked `doc` tentatively ([`ContentState::begin`]); when this returns `Some` it has
+/// instead checked what counts (still tentatively: nothing when nothing counts). `None`
+/// (and `state` untouched) when the document cannot be read as a `Melding`, has no
+/// notification, or `count` is 0 (the normal answer stands).
 fn partly_rejected(
     doc: &[u8],
     options: &CheckOptions,
-    before: &ContentState,
+    state: &mut ContentState,
     count: usize,
 ) -> Option<(Vec<String>, Accepted)> {
     let received = iplos_model::compare::read_received(doc, options).ok()?;
@@ -704,19 +704,27 @@ fn partly_rejected(
         .drain(keep..)
         .map(|n| n.guid)
         .collect::<Vec<_>>();
-    if keep == 0 {
+    let bytes = if keep == 0 {
+        None
+    } else {
+        Some(write_message(&melding, Vec::new(), OutputEncoding::Utf8).ok()?)
+    };
+    // Back to the state before the message, then the copy on its own.
+    state.rollback();
+    state.begin();
+    let Some(bytes) = bytes else {
         return Some((named, None));
-    }
-    let bytes = write_message(&melding, Vec::new(), OutputEncoding::Utf8).ok()?;
-    let mut state = before.clone();
-    let report = check_stream(&bytes[..], options, &mut state, &mut |_| {});
+    };
+    let report = check_stream(&bytes[..], options, state, &mut |_| {});
     if mapping::status(&report) == AppRecStatus::Rejected {
         // The copy is rejected on its own (should not happen for a message that was not):
         // nothing of it is accepted.
         tracing::warn!("the copy without the rejected notifications is itself rejected");
+        state.rollback();
+        state.begin();
         return Some((named, None));
     }
-    Some((named, Some((bytes, state))))
+    Some((named, Some(bytes)))
 }
 
 fn msghead_ns() -> &'static str {

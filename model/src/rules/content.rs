@@ -19,7 +19,13 @@ use crate::message::{
 const MAX_STRING: usize = 100;
 
 /// State of the content rules for one kommune's sequence of messages.
-#[derive(Debug, Default, Clone)]
+///
+/// A message can be checked tentatively: [`ContentState::begin`] starts an undo journal of
+/// what the following checks change, [`ContentState::commit`] keeps the changes and
+/// [`ContentState::rollback`] undoes them. Both cost as much as the message changed, not as
+/// much as the state holds (a register that keeps a kommune's history of 20 000 messages
+/// undoes a rejected one without copying the other 19 999).
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct ContentState {
     // carried from message to message
     prev_guid: Option<String>,
@@ -32,9 +38,31 @@ pub struct ContentState {
     starts: HashMap<String, NaiveDate>,
     // per message
     message: MessageState,
+    /// While a tentative check runs: how to undo it.
+    journal: Option<Journal>,
 }
 
-#[derive(Debug, Default, Clone)]
+/// What a tentative check changed, as it was before: the scalars at
+/// [`ContentState::begin`], and each map entry the check inserted or replaced, in order.
+#[derive(Debug, Clone, PartialEq)]
+struct Journal {
+    prev_guid: Option<String>,
+    last_lopenr: Option<String>,
+    message_no: u32,
+    undo: Vec<Undo>,
+}
+
+/// One map entry as it was before the check changed it (`None`: it was absent).
+#[derive(Debug, Clone, PartialEq)]
+enum Undo {
+    Original(GuidKey, Option<(bool, u32, String)>),
+    /// The GUID was inserted (a set insert never replaces).
+    EventGuid(GuidKey),
+    Stop((String, String), Option<Option<NaiveDate>>),
+    Start(String, Option<NaiveDate>),
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
 struct MessageState {
     header_line: Option<(u64, String)>,
     contact_types: HashSet<String>,
@@ -88,6 +116,72 @@ impl ContentState {
     /// A fresh state: the next notification starts the chain.
     pub fn new() -> ContentState {
         ContentState::default()
+    }
+
+    /// Starts a tentative check: what the following messages change is journaled until
+    /// [`ContentState::commit`] or [`ContentState::rollback`]. Calling it while a journal is
+    /// open keeps the changes so far (as a commit would) and starts a new journal.
+    pub fn begin(&mut self) {
+        self.journal = Some(Journal {
+            prev_guid: self.prev_guid.clone(),
+            last_lopenr: self.last_lopenr.clone(),
+            message_no: self.message_no,
+            undo: Vec::new(),
+        });
+    }
+
+    /// Keeps what was checked since [`ContentState::begin`] and closes the journal (no-op
+    /// without one).
+    pub fn commit(&mut self) {
+        self.journal = None;
+    }
+
+    /// Undoes what was checked since [`ContentState::begin`], newest change first, and
+    /// closes the journal: the state is again what it was at `begin` (no-op without one).
+    pub fn rollback(&mut self) {
+        let Some(j) = self.journal.take() else {
+            return;
+        };
+        self.prev_guid = j.prev_guid;
+        self.last_lopenr = j.last_lopenr;
+        self.message_no = j.message_no;
+        self.message = MessageState::default();
+        for u in j.undo.into_iter().rev() {
+            match u {
+                Undo::Original(k, Some(v)) => {
+                    self.originals.insert(k, v);
+                }
+                Undo::Original(k, None) => {
+                    self.originals.remove(&k);
+                }
+                Undo::EventGuid(k) => {
+                    self.event_guids.remove(&k);
+                }
+                Undo::Stop(k, Some(v)) => {
+                    self.stops.insert(k, v);
+                }
+                Undo::Stop(k, None) => {
+                    self.stops.remove(&k);
+                }
+                Undo::Start(k, Some(v)) => {
+                    self.starts.insert(k, v);
+                }
+                Undo::Start(k, None) => {
+                    self.starts.remove(&k);
+                }
+            }
+        }
+    }
+
+    /// Whether a journal is open (between [`ContentState::begin`] and commit or rollback).
+    pub fn is_tentative(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    fn journal(&mut self, undo: impl FnOnce() -> Undo) {
+        if let Some(j) = &mut self.journal {
+            j.undo.push(undo());
+        }
     }
 
     /// Handles one item read from the message.
@@ -215,7 +309,10 @@ impl ContentState {
             // not also make every correction referring to this notification IPL05.
             let original = !matches!(n.status, Status::M | Status::T | Status::C);
             let entry = (original, self.message_no, n.guid.clone());
-            if let Some((_, no, exact)) = self.originals.insert(norm_guid(&n.guid), entry) {
+            let key = norm_guid(&n.guid);
+            let old = self.originals.insert(key.clone(), entry);
+            self.journal(|| Undo::Original(key, old.clone()));
+            if let Some((_, no, exact)) = old {
                 // An exact repeat within one message is the schema's XSD09.
                 if no != self.message_no || exact != n.guid {
                     let when = if no == self.message_no {
@@ -274,8 +371,13 @@ impl ContentState {
     ) {
         let path = &format!("{}/{}", source.path, e.kind.element());
         let line = lines.event;
-        if !e.hendelse_guid.is_empty() && !self.event_guids.insert(norm_guid(&e.hendelse_guid)) {
-            f.push(&r::EVENT_GUID_UNIQUE, line, format!("{path}/@hendelseGUID"), format!("hendelseGUID {} is used by an earlier event; every version of an event needs its own GUID", e.hendelse_guid));
+        if !e.hendelse_guid.is_empty() {
+            let key = norm_guid(&e.hendelse_guid);
+            if self.event_guids.insert(key.clone()) {
+                self.journal(|| Undo::EventGuid(key));
+            } else {
+                f.push(&r::EVENT_GUID_UNIQUE, line, format!("{path}/@hendelseGUID"), format!("hendelseGUID {} is used by an earlier event; every version of an event needs its own GUID", e.hendelse_guid));
+            }
         }
 
         // Service type.
@@ -341,7 +443,8 @@ impl ContentState {
         match e.kind {
             EventKind::TjenesteStart => {
                 if let Some(d) = date {
-                    self.starts.insert(e.tjeneste_id.clone(), d);
+                    let old = self.starts.insert(e.tjeneste_id.clone(), d);
+                    self.journal(|| Undo::Start(e.tjeneste_id.clone(), old));
                 }
             }
             EventKind::TjenesteSlutt => {
@@ -364,7 +467,8 @@ impl ContentState {
                     e.tjeneste_id.clone(),
                     e.midlertidig_stopp_id.clone().unwrap_or_default(),
                 );
-                self.stops.insert(key, date);
+                let old = self.stops.insert(key.clone(), date);
+                self.journal(|| Undo::Stop(key, old));
             }
             EventKind::MidlertidigStoppTil => {
                 let sid = e.midlertidig_stopp_id.clone().unwrap_or_default();
@@ -549,3 +653,7 @@ fn too_long(f: &mut Findings, line: u64, path: &str, name: &str, value: &str) {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "content_journal_tests.rs"]
+mod journal_tests;
