@@ -76,7 +76,7 @@ struct Bench {
 impl Bench {
     async fn start() -> Bench {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut pki = Pki::init(&dir.path().join("pki")).expect("pki");
+        let mut pki = Pki::init(dir.path().join("pki")).expect("pki");
         let kommune = pki
             .issue(
                 her(KOMMUNE),

@@ -59,11 +59,12 @@ pub(crate) async fn start_world(
         Some(side) => Channel::Servicebus(Box::new(side)),
     };
     let http = client::http()?;
+    let mail = national
+        .mail()
+        .ok_or_else(|| anyhow!("the mail capture did not start"))?;
     let mailbox = Mailbox::new(
         http.clone(),
-        national
-            .mail()
-            .and_then(|m| m.http_url())
+        mail.http_url()
             .ok_or_else(|| anyhow!("the mail capture has no HTTP API"))?,
         mail.http_token().to_string(),
     );
