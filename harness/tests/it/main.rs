@@ -10,6 +10,7 @@ mod check_cli;
 mod generate_cli;
 mod house;
 mod rehearse;
+mod rehearse_report;
 mod rehearse_resume;
 mod serve_cli;
 mod serve_proton;
