@@ -723,11 +723,47 @@ fn all_426_kommuner_of_2017_at_scale_0_02() {
     );
     let dom = render_in_chromium(&out.join("index.html"), 426);
     assert!(dom.contains("Trondheim") && dom.contains("Oslo"));
+    assert!(dom.contains("id=\"receipt-histogram\""), "08:00 receipts by mail");
+    coordinator_sections(&dom);
+}
+
+/// What a coordinator acts on, in the rendered page: in bokmål, the key dates, the kommuner
+/// at risk per deadline, the action lists, and developer detail in an appendix.
+fn coordinator_sections(dom: &str) {
+    assert!(dom.contains("lang=\"nb\""), "the page is in bokmål");
+    for id in ["calendar", "at-risk", "actions", "appendix"] {
+        assert!(
+            dom.contains(&format!("id=\"{id}\"")),
+            "#{id} missing from the rendered page"
+        );
+    }
+}
+
+/// A 2026 dress rehearsal (the shipped scenario, over the service bus with AppRecs) for a few
+/// kommuner, and its page in headless Chromium with the coordinator's sections.
+#[test]
+fn a_2026_dress_rehearsal_and_its_page_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/dress-rehearsal.toml");
+    let r = rehearse(
+        dir.path(),
+        &scenario,
+        "0301,4601,5001,1103,3403",
+        "0.005",
+        "3",
+    );
+    assert_eq!(r["run"]["season"], 2026);
+    let dom = render_in_chromium(&dir.path().join("out").join("index.html"), 5);
+    assert!(
+        !dom.contains("id=\"receipt-histogram\""),
+        "AppRecs come in seconds: no 08:00 histogram"
+    );
+    coordinator_sections(&dom);
 }
 
 /// Renders a rehearsal's index.html in headless Chromium (Debian's `chromium`, installed by
 /// .ci/run): a screenshot is taken and is a real PNG, and the DOM after the page's script ran
-/// has the summary, the timeline chart, the receipt histogram and `rows` rows in the
+/// has the summary, the timeline chart, the failures and `rows` rows in the
 /// searchable kommune table. Returns the DOM.
 fn render_in_chromium(html: &Path, rows: usize) -> String {
     let dir = tempfile::tempdir().unwrap();
@@ -787,7 +823,6 @@ fn render_in_chromium(html: &Path, rows: usize) -> String {
     for id in [
         "summary",
         "timeline-chart",
-        "receipt-histogram",
         "failures",
         "kommune-table",
         "kommune-search",
@@ -821,6 +856,7 @@ fn the_2016_season_and_its_page_in_chromium() {
     let test_phase = &r["phases"][0];
     assert_eq!(test_phase["first_day"], "2016-10-17", "week 42 of 2016");
     let dom = render_in_chromium(&dir.path().join("out").join("index.html"), 5);
+    assert!(dom.contains("id=\"receipt-histogram\""), "08:00 receipts by mail");
     assert!(
         dom.contains("postmottak_never"),
         "the failure cause is on the page"
