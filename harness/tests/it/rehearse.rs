@@ -723,7 +723,10 @@ fn all_426_kommuner_of_2017_at_scale_0_02() {
     );
     let dom = render_in_chromium(&out.join("index.html"), 426);
     assert!(dom.contains("Trondheim") && dom.contains("Oslo"));
-    assert!(dom.contains("id=\"receipt-histogram\""), "08:00 receipts by mail");
+    assert!(
+        dom.contains("id=\"receipt-histogram\""),
+        "08:00 receipts by mail"
+    );
     coordinator_sections(&dom);
 }
 
@@ -856,7 +859,10 @@ fn the_2016_season_and_its_page_in_chromium() {
     let test_phase = &r["phases"][0];
     assert_eq!(test_phase["first_day"], "2016-10-17", "week 42 of 2016");
     let dom = render_in_chromium(&dir.path().join("out").join("index.html"), 5);
-    assert!(dom.contains("id=\"receipt-histogram\""), "08:00 receipts by mail");
+    assert!(
+        dom.contains("id=\"receipt-histogram\""),
+        "08:00 receipts by mail"
+    );
     assert!(
         dom.contains("postmottak_never"),
         "the failure cause is on the page"

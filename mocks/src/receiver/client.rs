@@ -460,19 +460,6 @@ async fn handle(
                 own_her: own,
                 now: shared2.config.clock.now(),
             };
-            if let Some(Injection::TransportError { description }) = &injection {
-                return Ok(judge::internal_error(&m, &ctx, description.clone()));
-            }
-            if attempts > shared2.config.max_attempts {
-                return Ok(judge::internal_error(
-                    &m,
-                    &ctx,
-                    format!(
-                        "the receiver failed {} times while handling this message and gives up",
-                        attempts - 1
-                    ),
-                ));
-            }
             let mut chains = StoreChains {
                 map: shared2.chains.clone(),
                 store: shared2.store.clone(),
@@ -484,7 +471,13 @@ async fn handle(
                     ..CheckOptions::default()
                 },
             };
-            Ok(judge::judge(&m, &ctx, &mut chains, injection.as_ref()))
+            Ok(judge::judge_attempt(
+                &m,
+                &ctx,
+                &mut chains,
+                injection.as_ref(),
+                attempts,
+            ))
         })
         .await
         .map_err(err)?;

@@ -733,6 +733,32 @@ fn msghead_ns() -> &'static str {
 
 /// An error reply for a message the receiver gave up on (internal error), addressed the
 /// same way as any error.
+/// The verdict on one attempt at a message, as both receivers (on our broker and as a
+/// client of RabbitMQ) reach it: an injected transport error, the give-up after more than
+/// `ctx.config.max_attempts` attempts, or the register's judgement with the kommune's chain.
+pub(crate) fn judge_attempt(
+    m: &AmqpMessage,
+    ctx: &Ctx<'_>,
+    chains: &mut dyn Chains,
+    injection: Option<&Injection>,
+    attempts: u32,
+) -> Judged {
+    if let Some(Injection::TransportError { description }) = injection {
+        return internal_error(m, ctx, description.clone());
+    }
+    if attempts > ctx.config.max_attempts {
+        return internal_error(
+            m,
+            ctx,
+            format!(
+                "the receiver failed {} times while handling this message and gives up",
+                attempts - 1
+            ),
+        );
+    }
+    judge(m, ctx, chains, injection)
+}
+
 pub(crate) fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String) -> Judged {
     let sender = sender_of(m, ctx);
     let mut j = Judging {

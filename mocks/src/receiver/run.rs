@@ -351,19 +351,6 @@ async fn handle(
                     own_her: own,
                     now: shared2.config.clock.now(),
                 };
-                if let Some(Injection::TransportError { description }) = &injection {
-                    return Ok(judge::internal_error(&message, &ctx, description.clone()));
-                }
-                if attempts > shared2.config.max_attempts {
-                    return Ok(judge::internal_error(
-                        &message,
-                        &ctx,
-                        format!(
-                            "the receiver failed {} times while handling this message and gives up",
-                            attempts - 1
-                        ),
-                    ));
-                }
                 let mut chains = StoreChains {
                     map: shared2.chains.clone(),
                     store: shared2.store.clone(),
@@ -371,11 +358,12 @@ async fn handle(
                     before: message_row,
                     options: shared2.options(),
                 };
-                Ok(judge::judge(
+                Ok(judge::judge_attempt(
                     &message,
                     &ctx,
                     &mut chains,
                     injection.as_ref(),
+                    attempts,
                 ))
             })
             .await?
