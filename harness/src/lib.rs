@@ -11,6 +11,5 @@ pub mod engine;
 pub mod files;
 pub mod identity;
 pub mod logging;
-pub mod national;
 pub mod output;
 pub mod scenario;

@@ -37,9 +37,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
 
+use iplos_reports::certification::sha256_hex;
 use iplos_reports::certification::{PlanInfo, TestResult, TestVerdict};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 /// The file name of the shipped plan.
@@ -704,16 +704,6 @@ impl Plan {
             })
             .collect()
     }
-}
-
-/// Lower-case hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    let d = Sha256::digest(bytes);
-    let mut s = String::with_capacity(64);
-    for b in d {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
 }
 
 fn check_word(

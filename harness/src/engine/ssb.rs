@@ -58,7 +58,7 @@ pub(crate) async fn publish_one(
     } else {
         iplos_mocks::intake::Channel::Ordinary
     };
-    let Some(input) = crate::national::feedback_from_intake(
+    let Some(input) = iplos_mocks::national::feedback_from_intake(
         w.intake()?,
         &a.plan.knr,
         &a.plan.name,
