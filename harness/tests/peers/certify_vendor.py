@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
@@ -617,16 +619,97 @@ class Vendor:
                 log(wrong_host="accepted (should not be)")
             except Exception as e:
                 log(wrong_host="refused", error=str(e))
+            # Pointed back at the broker: the refused host does not count for its back-off.
+            self.last_attempt = 0.0
         elif phase in ("initial-load", "year-events", "corrections"):
             part = {"initial-load": "initial", "year-events": "year", "corrections": "corrections"}[phase]
             self.production_prev = self.submit(phase, p, x.part(part), "%s-%s-%s" % (k, y, part),
                                                self.production_prev)
-        elif phase.startswith("sendemodul"):
-            log(phase=phase, action="skipped (optional; this EPJ sends over the service bus)")
+        elif phase == "sendemodul-upload":
+            sm = self.ep["sendemodul"]
+            file = x.xml(x.part("ordinary"), "%s-%s-ordinaer" % (k, y))
+            Sendemodul(sm, self.credentials).upload(sm["url"], file)
+        elif phase == "sendemodul-refused":
+            # One attempt: the portal's refusal is shown to the user, who stops.
+            sm = self.ep["sendemodul"]
+            try:
+                Sendemodul(sm, self.credentials).login(sm["refusing_url"])
+                log(sendemodul="the refusing portal let us in (should not)")
+            except RuntimeError as e:
+                log(sendemodul="login refused", error=str(e))
         else:
             # The test submission and every fault phase: the ordinary export to KPR Validering
             # (each phase starts a fresh validation register, so its chain starts over).
             self.submit(phase, v, x.part("ordinary"), "%s-%s-test" % (k, y), (ZERO_GUID, 1))
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kw):
+        return None
+
+
+class Sendemodul:
+    """The web portal for the annual file (the older route): log in with the kommune's four
+    values, upload the file in parts of at most the portal's limit."""
+
+    def __init__(self, sm, credentials):
+        self.sm = sm
+        self.pin = credentials.get("sendemodul_pin") or sm.get("pin")
+        self.http = urllib.request.build_opener(NoRedirect)
+        self.jar = {}
+
+    def request(self, url, data=None, headers=None):
+        h = dict(headers or {})
+        if self.jar:
+            h["Cookie"] = "; ".join("%s=%s" % kv for kv in self.jar.items())
+        req = urllib.request.Request(url, data=data, headers=h)
+        try:
+            r = self.http.open(req, timeout=30)
+        except urllib.error.HTTPError as e:
+            r = e
+        for c in r.headers.get_all("Set-Cookie") or []:
+            name, _, value = c.split(";")[0].strip().partition("=")
+            if value:
+                self.jar[name] = value
+        return r.status, r.read().decode("utf-8", errors="replace")
+
+    def login(self, portal):
+        base = portal.rstrip("/")
+        form = urllib.parse.urlencode({"kommunenr": self.sm["kommunenr"], "bydel": self.sm["bydel"],
+                                       "orgnr": self.sm["orgnr"], "pin": self.pin}).encode()
+        status, _ = self.request(base + "/login", form,
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        if status >= 400 or not self.jar:
+            raise RuntimeError("Sendemodul answered %d" % status)
+        return base
+
+    def upload(self, portal, file):
+        base = self.login(portal)
+        limit = max(1, int(self.sm["part_limit_bytes"]))
+        parts = [file[i:i + limit] for i in range(0, len(file), limit)]
+        name = "%s%s_iplos.xml" % (self.sm["kommunenr"], self.sm["bydel"])
+        for i, part in enumerate(parts):
+            _, page = self.request(base + "/upload")
+            m = re.search(r'name="csrf"[^>]*value="([^"]*)"', page) or \
+                re.search(r'value="([^"]*)"[^>]*name="csrf"', page)
+            fields = {"csrf": m.group(1) if m else "", "gruppe": "g%s" % self.sm["kommunenr"],
+                      "del": str(i + 1), "antall_deler": str(len(parts)),
+                      "epost": "iplos@kommune.test", "telefon": "40000016",
+                      "tilbakemeldingspassord": "sertifisering-1"}
+            boundary = "pyepj-" + uuid.uuid4().hex
+            body = b""
+            for key, value in fields.items():
+                body += ("--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+                         % (boundary, key, value)).encode()
+            body += ("--%s\r\nContent-Disposition: form-data; name=\"fil\"; filename=\"%s\"\r\n"
+                     "Content-Type: application/xml\r\n\r\n" % (boundary, name)).encode()
+            body += part + ("\r\n--%s--\r\n" % boundary).encode()
+            status, text = self.request(base + "/upload", body,
+                                        {"Content-Type": "multipart/form-data; boundary=" + boundary})
+            if status >= 300:
+                raise RuntimeError("part %d of %d: Sendemodul answered %d: %s"
+                                   % (i + 1, len(parts), status, text[:300]))
+        log(sendemodul="uploaded", bytes=len(file), parts=len(parts))
 
 
 def close(conn):
