@@ -13,7 +13,7 @@ is made here from `population.jsonl`: the initial load (every reported service a
 cut-off, and its stops active then), the year's events in registration order, and the
 corrections (M) and annulments (C) of the registrations the population says were made wrong.
 
-In the transport phases it behaves as the session's page asks: it backs off 15 s (real time, at
+In the transport phases it behaves as the session's page asks: it backs off 11 s (real time, at
 every time scale) between failed connection attempts, refuses a certificate for another host,
 resends after AppRec status 2 (same notifications and GUIDs in a new message), resends the
 notifications an AppRec status 3 names as new ones continuing the chain from the last accepted,
@@ -91,8 +91,9 @@ CONTACTS = [
 # Service types whose events carry no tjenesteOrgNr (29 housing, 26).
 NO_ORGNR = {"26", "29"}
 
-# The anti-hammering rule: at least 10 s between connection attempts; this EPJ waits 15 s.
-BACKOFF = 15.0
+# The anti-hammering rule: at least 10 s between connection attempts; this EPJ waits 11 s
+# (the rule is not scaled by the session's time scale).
+BACKOFF = 11.0
 
 
 def log(**kw):
@@ -127,7 +128,8 @@ def new_guid():
 
 
 class Files:
-    """The vendor's files of a session, through the first layout that exists."""
+    """The vendor's files of a session: each where the first layout that has it puts it (while
+    sessions of both layouts exist, and in between)."""
 
     def __init__(self, d):
         self.dir = d
@@ -137,14 +139,24 @@ class Files:
             raise SystemExit("%s: no session.json in any known layout" % d)
 
     def path(self, key, **kw):
+        for l in LAYOUTS:
+            p = os.path.join(self.dir, l[key].format(**kw))
+            if os.path.exists(p):
+                return p
         return os.path.join(self.dir, self.layout[key].format(**kw))
 
-    def register(self, her, fallback):
-        """The register's certificate folder for HER-id `her` (else `fallback`'s)."""
+    def register(self, session, her, fallback):
+        """The register's certificates (signing, encryption) for HER-id `her`: where
+        session.json's `registers` says, else in the layout's folder (else `fallback`'s)."""
+        for r in session.get("registers") or []:
+            if int(r.get("her_id", 0)) == her and r.get("encryption_certificate"):
+                root = os.path.join(self.dir, self.layout["root"])
+                return (os.path.join(root, r["signing_certificate"]),
+                        os.path.join(root, r["encryption_certificate"]))
         for h in (her, fallback):
             p = self.path("register", her=h)
             if os.path.exists(os.path.join(p, "encryption.pem")):
-                return p
+                return os.path.join(p, "signing.pem"), os.path.join(p, "encryption.pem")
         raise SystemExit("no certificate of register %s in %s" % (her, self.path("register", her=her)))
 
 
@@ -180,7 +192,8 @@ class Export:
     def __init__(self, session, population):
         self.session = session
         self.year = int(session["year"])
-        self.cutoff = date(self.year, 1, 1)
+        # The cut-off of the initial load: session.json says (else 1 January of the year).
+        self.cutoff = day(session["cutoff"]) if session.get("cutoff") else date(self.year, 1, 1)
         self.kommune = session["kommune"]
         self.initial = []
         self.year_events = []
@@ -293,18 +306,12 @@ class Export:
         return self.notes[self.ordinary_count:]
 
     def contacts(self):
-        named = self.session.get("contact_persons") or self.session.get("kontaktpersoner")
+        """The kommune's contact persons: session.json's when it names them."""
+        named = self.session.get("contact_persons")
         if named:
-            out = []
-            for c in named:
-                out.append({
-                    "kontPerson": c.get("name") or c.get("kontPerson"),
-                    "meldTelefon": c.get("phone") or c.get("meldTelefon"),
-                    "meldEpost1": c.get("email") or c.get("meldEpost1"),
-                    "meldEpost2": c.get("email2") or c.get("meldEpost2"),
-                    "typeKontaktperson": str(c.get("type") or c.get("typeKontaktperson")),
-                })
-            return out
+            return [{"kontPerson": c.get("navn"), "meldTelefon": c.get("telefon"),
+                     "meldEpost1": c.get("epost1"), "meldEpost2": c.get("epost2"),
+                     "typeKontaktperson": str(c.get("type_kontaktperson"))} for c in named]
         return CONTACTS
 
     def xml(self, notes, lokalident):
@@ -356,19 +363,19 @@ def organisation(name, her):
             "<mh:TypeId V=\"HER\" S=\"%s\" DN=\"HER-id\"/></mh:Ident></mh:Organisation>" % (name, her, OID_9051))
 
 
-def msghead(msg_id, sender_name, sender_her, receiver_her, iplos):
+def msghead(msg_id, function, sender_name, sender_her, receiver_her, iplos):
     body = iplos.decode("utf-8")
     if body.startswith("<?xml"):
         body = body[body.index("?>") + 2:].lstrip()
     t = now()
     return ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<mh:MsgHead xmlns:mh=\"%s\"><mh:MsgInfo>"
-            "<mh:Type V=\"IPLOS\" DN=\"IPLOS-melding til KPR\"/><mh:MIGversion>v1.2 2006-05-24</mh:MIGversion>"
+            "<mh:Type V=\"%s\" DN=\"%s\"/><mh:MIGversion>v1.2 2006-05-24</mh:MIGversion>"
             "<mh:GenDate>%s</mh:GenDate><mh:MsgId>%s</mh:MsgId>"
             "<mh:Sender>%s</mh:Sender><mh:Receiver>%s</mh:Receiver></mh:MsgInfo>"
             "<mh:Document><mh:RefDoc><mh:IssueDate V=\"%s\"/><mh:MsgType V=\"XML\" DN=\"XML-instans\"/>"
             "<mh:MimeType>text/xml</mh:MimeType><mh:Content>%s</mh:Content></mh:RefDoc></mh:Document>"
-            "</mh:MsgHead>\n" % (MSGHEAD_NS, t, msg_id, organisation(sender_name, sender_her),
+            "</mh:MsgHead>\n" % (MSGHEAD_NS, function["msghead_type"], function["msghead_type_dn"], t, msg_id, organisation(sender_name, sender_her),
                                   organisation("Kommunalt pasient- og brukerregister", receiver_her),
                                   t, body)).encode("utf-8")
 
@@ -397,6 +404,12 @@ class Vendor:
         if len(self.export.initial) != self.session.get("initial_load", len(self.export.initial)):
             log(warning="initial load differs from the session's", ours=len(self.export.initial),
                 session=self.session.get("initial_load"))
+        # The message function: session.json says (else what the flat layout's README said).
+        self.function = {"subject": "IPLOS", "msghead_type": "IPLOS",
+                         "msghead_type_dn": "IPLOS-melding til KPR", "content_type": CONTENT_TYPE}
+        self.function.update({k: v for k, v in (self.session.get("message_function") or {}).items() if v})
+        gap = (self.session.get("wrong_password") or {}).get("min_attempt_gap_seconds") or 10
+        self.backoff = max(BACKOFF, gap + 1.0)
         self.last_attempt = 0.0
         # The production chain (KPR 134197): the last notification it accepted.
         self.production_prev = (ZERO_GUID, 1)
@@ -419,7 +432,7 @@ class Vendor:
     def connect(self, host=None, port=None):
         """One connection attempt, never sooner than BACKOFF after a failed one."""
         a = self.ep["amqps"]
-        wait = self.last_attempt + BACKOFF - time.monotonic()
+        wait = self.last_attempt + self.backoff - time.monotonic()
         if wait > 0:
             time.sleep(wait)
         domain = SSLDomain(SSLDomain.MODE_CLIENT)
@@ -443,7 +456,7 @@ class Vendor:
             try:
                 return self.connect()
             except Exception as e:
-                log(connect="failed", error=str(e), retry_in=BACKOFF)
+                log(connect="failed", error=str(e), retry_in=self.backoff)
                 if self.phase() != phase:
                     raise PhaseOver()
 
@@ -451,15 +464,17 @@ class Vendor:
 
     def build(self, to_her, notes, lokalident):
         iplos = self.export.xml(notes, lokalident)
-        head = msghead(new_guid(), "%s kommune" % self.session["kommune_name"], self.her, to_her, iplos)
-        reg = self.files.register(to_her, self.ep["register_production_her_id"])
+        head = msghead(new_guid(), self.function, "%s kommune" % self.session["kommune_name"],
+                       self.her, to_her, iplos)
+        _, encryption = self.files.register(self.session, to_her, self.ep["register_production_her_id"])
         signed = openssl("cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-outform", "DER",
                          "-signer", self.signing[0], "-inkey", self.signing[1], data=head)
         payload = openssl("cms", "-encrypt", "-binary", "-aes256", "-outform", "DER",
-                          os.path.join(reg, "encryption.pem"), data=signed)
+                          encryption, data=signed)
         msg_id = new_guid()
         m = Message(id=msg_id, correlation_id=msg_id, address="%d_async" % to_her,
-                    reply_to="%d_async" % self.her, subject="IPLOS", content_type=CONTENT_TYPE,
+                    reply_to="%d_async" % self.her, subject=self.function["subject"],
+                    content_type=self.function["content_type"],
                     properties={"fromHerId": str(self.her), "toHerId": str(to_her),
                                 "applicationTimeStamp": now()},
                     body=payload)
@@ -467,7 +482,7 @@ class Vendor:
         return m
 
     def read_apprec(self, body, to_her):
-        reg = self.files.register(to_her, self.ep["register_production_her_id"])
+        signing, _ = self.files.register(self.session, to_her, self.ep["register_production_her_id"])
         with tempfile.TemporaryDirectory() as t:
             enc = os.path.join(t, "apprec.der")
             with open(enc, "wb") as f:
@@ -475,7 +490,7 @@ class Vendor:
             inner = openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in", enc,
                             "-recip", self.encryption[0], "-inkey", self.encryption[1])
             xml = openssl("cms", "-verify", "-binary", "-inform", "DER", "-CAfile", self.pki_ca,
-                          "-certfile", os.path.join(reg, "signing.pem"), data=inner)
+                          "-certfile", signing, data=inner)
         root = ET.fromstring(xml)
         st = root.find("{%s}Status" % APPREC_NS)
         if st is None:
@@ -546,7 +561,7 @@ class Vendor:
                 except Exception as e:
                     # The connection went (or the disposition never came): reconnect, and send the
                     # same message again (same message-id, same MsgId).
-                    log(send="failed", id=m.id, error=str(e), retry_in=BACKOFF)
+                    log(send="failed", id=m.id, error=str(e), retry_in=self.backoff)
                     close(conn)
                     self.last_attempt = time.monotonic()
                     conn, sender, receivers = self.open(phase, to_her)
@@ -610,8 +625,8 @@ class Vendor:
                     log(login="accepted")
                     return
                 except Exception as e:
-                    log(login="refused", error=str(e), retry_in=BACKOFF)
-                    time.sleep(BACKOFF)
+                    log(login="refused", error=str(e), retry_in=self.backoff)
+                    time.sleep(self.backoff)
         elif phase == "tls-wrong-host":
             w = self.ep["wrong_host"]
             try:
