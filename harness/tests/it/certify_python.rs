@@ -50,11 +50,22 @@ fn a_python_proton_vendor_passes_every_required_test_from_its_own_export() {
     let dir = tempfile::tempdir().unwrap();
     let s = init(dir.path(), "Python EPJ");
 
-    // Offline first, as a vendor does: its own export against the files check.
+    // Offline first, as a vendor does: its own export against the files check. The export is
+    // made from a copy of session.json and population.jsonl alone (nothing else of DIR).
+    let own = dir.path().join("epj");
+    std::fs::create_dir_all(&own).unwrap();
+    let handed = if s.join("vendor").is_dir() {
+        s.join("vendor")
+    } else {
+        s.clone()
+    };
+    for f in ["session.json", "population.jsonl"] {
+        std::fs::copy(handed.join(f), own.join(f)).expect(f);
+    }
     let export = dir.path().join("export");
     let o = Command::new(PYTHON)
         .arg(script())
-        .arg(&s)
+        .arg(&own)
         .arg("--export")
         .arg(&export)
         .output()
