@@ -550,6 +550,7 @@ class Vendor:
         conn, sender, receivers = self.open(phase, to_her)
         m = self.build(to_her, notes, lokalident)
         resent_same = False
+        errors_seen = 0
         try:
             for _ in range(10):
                 try:
@@ -574,6 +575,11 @@ class Vendor:
                     resent_same = True
                     continue
                 if got[0] == "error":
+                    errors_seen += 1
+                    if errors_seen > 2:
+                        # A resend does not cure it: the user has to look (certificates, setup).
+                        log(transport_error=got[1], id=m.id, action="giving up after 3 errors")
+                        break
                     log(transport_error=got[1], id=m.id, action="resending in a new message")
                     m = self.build(to_her, notes, lokalident)
                     continue
