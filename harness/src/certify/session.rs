@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::certify::guide::{
+use crate::certify::facts::{
     ExpectedChanges, MessageFunction, RegisterEntry, TestSubmission, WrongPassword,
 };
 use crate::files::write_atomic;
