@@ -340,3 +340,50 @@ async fn page(State(live): State<Live>) -> Html<String> {
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_address_register_answers_known_unknown_and_malformed_her_ids() {
+        let entry = AddressEntry {
+            her_id: 131_725,
+            name: "Helsedirektoratet KPR Validering".into(),
+            orgnr: "983544622".into(),
+            role: "test-submission".into(),
+            queue: "131725_async".into(),
+            address: "/exchange/NS/131725_async".into(),
+            signing_certificate: "S".into(),
+            encryption_certificate: "E".into(),
+        };
+        let live = new_status("v", "k".into(), 1.0, &[], &[]);
+        let register = AddressRegister {
+            entries: vec![entry.clone()],
+        };
+        let (addr, task) = serve(&live, register, "127.0.0.1".parse().unwrap(), 0)
+            .await
+            .unwrap();
+        let get = |path: &str| {
+            let url = format!("http://{addr}{path}");
+            async move {
+                let r = reqwest::get(url).await.unwrap();
+                let code = r.status().as_u16();
+                (code, r.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        let (code, body) = get("/adresseregister/131725").await;
+        assert_eq!(code, 200);
+        assert_eq!(serde_json::from_value::<AddressEntry>(body).unwrap(), entry);
+        let (code, body) = get("/adresseregister/134198").await;
+        assert_eq!(code, 404);
+        let err = body["error"].as_str().unwrap();
+        assert!(err.contains("134198") && err.contains("131725"), "{err}");
+        let (code, body) = get("/adresseregister/kpr").await;
+        assert_eq!(code, 400);
+        assert!(body["error"].as_str().unwrap().contains("'kpr'"));
+        let (code, body) = get("/adresseregister").await;
+        assert_eq!((code, body.as_array().map(Vec::len)), (200, Some(1)));
+        task.abort();
+    }
+}
