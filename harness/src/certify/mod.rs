@@ -1,6 +1,8 @@
 //! Vendor certification (issue #7): the test plan, the session directory, the transport
 //! session (`certify run`) and the harness's own reference EPJ (`certify vendor`).
 
+pub mod facts;
+pub mod guide;
 pub mod judge;
 pub mod phases;
 pub mod plan;

@@ -24,7 +24,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use crate::certify::facts::{
+    ExpectedChanges, MessageFunction, RegisterEntry, TestSubmission, WrongPassword,
+};
 use crate::files::write_atomic;
+use iplos_model::message::Kontaktperson;
 use openssl::asn1::Asn1Time;
 use openssl::bn::{BigNum, MsbOption};
 use openssl::ec::{EcGroup, EcKey};
@@ -38,7 +42,7 @@ use openssl::x509::{X509, X509NameBuilder};
 use serde::{Deserialize, Serialize};
 
 /// `session.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Session {
     pub vendor: String,
     pub kommune: String,
@@ -55,6 +59,40 @@ pub struct Session {
     /// first); the rest are the year's events.
     #[serde(default)]
     pub initial_load: usize,
+    // What a vendor must not have to guess (issue #13; see `certify::guide`). Paths are
+    // relative to the vendor folder (`DIR/vendor/`).
+    /// The message function: AMQP `subject` and MsgHead `MsgInfo/Type`.
+    #[serde(default)]
+    pub message_function: MessageFunction,
+    /// The registers: KPR Validering 131725 (test submission) and KPR 134197 (ordinary),
+    /// each with its own certificates and address-register entry.
+    #[serde(default)]
+    pub registers: Vec<RegisterEntry>,
+    /// The `reply-to` of every message: the kommune's own `<her-id>_async` queue.
+    #[serde(default)]
+    pub reply_to: String,
+    /// `population.jsonl`'s JSON Schema (draft 2020-12).
+    #[serde(default)]
+    pub population_schema: String,
+    /// The kommune's contact persons (`Kontaktperson`, the same as in the answer key).
+    #[serde(default)]
+    pub contact_persons: Vec<Kontaktperson>,
+    /// The `typeKontaktperson` codes every message needs (rule IPL23): 16 and 17.
+    #[serde(default)]
+    pub required_contact_types: Vec<String>,
+    /// The cut-off date of the initial load (`yyyy-mm-dd`): the services and stops active
+    /// then are the initial load.
+    #[serde(default)]
+    pub cutoff: String,
+    /// The corrections and annulments expected.
+    #[serde(default)]
+    pub expected_changes: ExpectedChanges,
+    /// What the test submission holds.
+    #[serde(default)]
+    pub test_submission: TestSubmission,
+    /// The wrong-password phase.
+    #[serde(default)]
+    pub wrong_password: WrongPassword,
 }
 
 impl Session {

@@ -67,7 +67,8 @@ pub struct VendorOptions {
 struct Epj {
     endpoints: Endpoints,
     party: iplos_mocks::pki::Party,
-    register: iplos_mocks::pki::Party,
+    /// The registers' certificate pairs (each HER-id has its own).
+    registers: Vec<iplos_mocks::pki::Party>,
     trust: Arc<iplos_mocks::cms::TrustStore>,
     broken: Option<Broken>,
     http: reqwest::Client,
@@ -113,10 +114,17 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         Some(Broken::WrongReferences) => misdirect_references(&ordinary, &mut corrections),
         _ => {}
     }
+    let registers = [
+        endpoints.register_validation_her_id,
+        endpoints.register_production_her_id,
+    ]
+    .into_iter()
+    .map(|h| Ok(pki.party(HerId::new(h)?, Variant::Valid)?))
+    .collect::<Result<Vec<_>>>()?;
     let mut epj = Epj {
         endpoints,
         party: pki.party(her, Variant::Valid)?,
-        register: pki.register()?,
+        registers,
         trust: Arc::new(pki.trust_store()?),
         broken: opts.broken,
         http: reqwest::Client::builder()
@@ -266,7 +274,13 @@ impl Epj {
     fn config(&self, url: &str, register: u32) -> Result<SenderConfig> {
         let identity = SenderIdentity {
             party: self.party.clone(),
-            register: Counterpart::from_party(&self.register, HerId::new(register)?),
+            register: Counterpart::from_party(
+                self.registers
+                    .iter()
+                    .find(|p| p.her_id.get() == register)
+                    .with_context(|| format!("no certificates for the register {register}"))?,
+                HerId::new(register)?,
+            ),
             trust: self.trust.clone(),
         };
         let mut cfg = SenderConfig::new(url, identity);

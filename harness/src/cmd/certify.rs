@@ -239,7 +239,9 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         iplos_mocks::pki::Pki::init(a.out.join("pki")).context("creating the test PKI")?;
     let org = iplos_model::ids::OrgNr::parse(m.orgnr())?;
     pki.issue(her, &org, &format!("{} kommune", m.name()))?;
-    let session = Session {
+    // KPR Validering 131725 has its own certificate pair, as in NHN's address register.
+    crate::certify::guide::issue_validation_register(&mut pki)?;
+    let mut session = Session {
         vendor: a.vendor.clone(),
         kommune: m.number().to_string(),
         kommune_name: m.name().to_string(),
@@ -252,14 +254,19 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         expected_notifications: data.melding.notifikasjoner.len(),
         expected_corrections: data.korreksjoner.notifikasjoner.len(),
         initial_load: data.stats.initial_load as usize,
+        ..Default::default()
     };
+    crate::certify::guide::fill(&mut session, &data, &pki.config().register_orgnr)?;
     Credentials::load_or_create(&a.out, m.number())?;
     TlsFiles::load_or_create(&a.out).context("making the session's TLS certificates")?;
     fs::write(
         a.out.join("session.json"),
         serde_json::to_vec_pretty(&session)?,
     )?;
-    fs::write(a.out.join("README.md"), readme(&session, &a.out))?;
+    // The vendor's folder: the README, session.json, the population's schema and the
+    // registers' certificates.
+    let vendor_dir = a.out.join(crate::certify::guide::VENDOR_DIR);
+    crate::certify::guide::write_vendor_files(&vendor_dir, &session, &pki)?;
     println!(
         "certify init: session for {} in {} — kommune {} {} ({} persons), data year {}",
         session.vendor,
@@ -272,50 +279,9 @@ fn init(a: InitArgs) -> Result<ExitCode> {
     println!(
         "  load {} into the EPJ, then see {}",
         a.out.join("population.jsonl").display(),
-        a.out.join("README.md").display()
+        vendor_dir.join("README.md").display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn readme(s: &Session, dir: &Path) -> String {
-    format!(
-        "# IPLOS certification session — {vendor}\n\n\
-         Kommune {knr} {name}, data year {year}, HER-id {her} (made by {tool}).\n\n\
-         ## Steps for the tester\n\n\
-         1. Load `population.jsonl` into the EPJ: {persons} synthetic persons (no real person ids)\n\
-         \x20  with their services and events in {year}, one JSON object per line.\n\
-         2. Export the year's IPLOS message (version 56.0.0) for kommune {knr} from the EPJ, as\n\
-         \x20  you would for the ordinary submission. Export the corrections message too, if the\n\
-         \x20  EPJ makes one (the population has {corr} corrections and annulments).\n\
-         3. Offline check (files): `iplos-harness certify check {dir} --files EXPORT.xml\n\
-         \x20  [--corrections CORRECTIONS.xml]`. It checks well-formedness, the official XSD and every\n\
-         \x20  content rule, and compares the export with the events the harness expects: missing,\n\
-         \x20  extra and wrong events, each with the message, field, rule and line. The result is\n\
-         \x20  in `check/result.json`.\n\
-         4. Transport (AMQP over TLS, signed and encrypted, AppRec): start\n\
-         \x20  `iplos-harness certify run {dir}`. It prints the broker's amqps URL (the kommune's\n\
-         \x20  username and password are in `credentials.json`), the CA to trust (`tls/ca.pem`) and a\n\
-         \x20  live page that says, phase by phase, what to do next and what the harness waits for\n\
-         \x20  (the same in `run/endpoints.json`). The kommune's virksomhetssertifikater are in\n\
-         \x20  `pki/{her}/` (PEM and PKCS#12, password in `pki/index.json`). The phases: the test\n\
-         \x20  submission to KPR Validering (131725); a refused password; a port with a certificate for\n\
-         \x20  another host; AppRec status 2 and 3, a transport error and a lost AppRec to act on; a\n\
-         \x20  dropped connection, an unavailable and a slow broker; then the initial load, the year's\n\
-         \x20  events and the corrections to KPR (134197); last, Sendemodul (the four values, a split\n\
-         \x20  upload, a portal that rejects the PIN). The report is in `run/` (index.html,\n\
-         \x20  report.json, junit.xml, and the evidence with a sha256 manifest).\n\n\
-         `harness/expected/` holds what a perfect export would be. It is the harness's answer key:\n\
-         do not feed it to the EPJ.\n",
-        vendor = s.vendor,
-        knr = s.kommune,
-        name = s.kommune_name,
-        year = s.year,
-        her = s.her_id,
-        tool = s.tool,
-        persons = s.persons,
-        corr = s.expected_corrections,
-        dir = dir.display(),
-    )
 }
 
 /// One file's result.

@@ -67,13 +67,14 @@ fn a_session_is_prepared_and_a_perfect_export_passes() {
     let session = init(dir.path());
     for f in [
         "population.jsonl",
-        "README.md",
+        "vendor/README.md",
+        "vendor/session.json",
         "session.json",
         "pki/index.json",
     ] {
         assert!(session.join(f).is_file(), "{f} missing");
     }
-    let readme = std::fs::read_to_string(session.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(session.join("vendor/README.md")).unwrap();
     assert!(
         readme.contains("certify check"),
         "the README tells the tester what to run"

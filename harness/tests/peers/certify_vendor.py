@@ -147,7 +147,7 @@ class Vendor:
         signed = openssl("cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-outform", "DER",
                          "-signer", self.signing[0], "-inkey", self.signing[1], data=head)
         payload = openssl("cms", "-encrypt", "-binary", "-aes256", "-outform", "DER",
-                          self.register_cert, data=signed)
+                          os.path.join(self.ep["pki"], str(to_her), "encryption.pem"), data=signed)
         conn = self.connect()
         sender = conn.create_sender("/exchange/%s/%d_async" % (self.ep["amqps"]["namespace"], to_her),
                                     name="vendor-send")
@@ -174,7 +174,8 @@ class Vendor:
             inner = openssl("cms", "-decrypt", "-binary", "-inform", "DER", "-in", enc,
                             "-recip", self.encryption[0], "-inkey", self.encryption[1])
             xml = openssl("cms", "-verify", "-binary", "-inform", "DER", "-CAfile", self.pki_ca,
-                          "-certfile", self.register_signing, data=inner)
+                          "-certfile", os.path.join(self.ep["pki"], str(to_her), "signing.pem"),
+                          data=inner)
         st = ET.fromstring(xml).find("{%s}Status" % APPREC_NS)
         log(sent=msg_id, to=to_her, state=str(delivery.remote_state),
             correlation_id=str(answer.correlation_id), apprec_status=st.get("V") if st is not None else None)

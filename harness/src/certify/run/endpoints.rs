@@ -20,6 +20,10 @@ pub struct Endpoints {
     pub status: String,
     pub time_scale: f64,
     pub pki: PathBuf,
+    /// The session's address register on the live page: append a HER-id
+    /// (`GET <address_register><her-id>`).
+    #[serde(default)]
+    pub address_register: String,
 }
 
 /// The broker's address and login.

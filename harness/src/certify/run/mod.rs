@@ -28,7 +28,7 @@ mod collect;
 mod content;
 mod endpoints;
 mod injector;
-mod live;
+pub mod live;
 mod options;
 mod report;
 mod servers;
@@ -88,7 +88,10 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         &p.phases,
         &p.selected,
     );
-    let (web_addr, web_task) = live::serve(&live, opts.bind, opts.web_port).await?;
+    let address_register =
+        live::AddressRegister::from_pki(&pki_dir, &p.session, servers.broker()?.bus().namespace())?;
+    let (web_addr, web_task) =
+        live::serve(&live, address_register, opts.bind, opts.web_port).await?;
     p.announce(&opts, &servers, wrong_port, web_addr)?;
 
     // The phases.

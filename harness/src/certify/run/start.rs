@@ -142,6 +142,7 @@ impl Prepared {
             status: format!("http://{web}/status.json"),
             time_scale: opts.time_scale,
             pki: self.dir.join("pki"),
+            address_register: format!("http://{web}/adresseregister/"),
         };
         write_atomic(
             &self.run_dir.join("endpoints.json"),
@@ -170,6 +171,7 @@ impl Prepared {
             endpoints.sendemodul.url, servers.pin, SENDEMODUL_PART_LIMIT
         );
         println!("  live page  {}", endpoints.web);
+        println!("  addresses  {}<her-id>", endpoints.address_register);
         println!(
             "  endpoints  {}",
             self.run_dir.join("endpoints.json").display()
