@@ -1,5 +1,6 @@
 //! Vendor certification (issue #7): the test plan, the session directory, the transport
-//! session (`certify run`) and the harness's own reference EPJ (`certify vendor`).
+//! session (`certify run`), the harness's own reference EPJ (`certify vendor`) and the
+//! signed report (`certify verify`).
 
 pub mod judge;
 pub mod phases;
@@ -8,3 +9,4 @@ pub mod record;
 pub mod run;
 pub mod session;
 pub mod vendor;
+pub mod verify;

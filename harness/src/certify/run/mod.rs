@@ -14,6 +14,9 @@
 //!                          and NNN-<phase>.iplos.xml (the IPLOS document the findings' lines
 //!                          refer to)
 //! DIR/run/report.json, junit.xml, index.html   the certification report
+//! DIR/run/SHA256SUMS, report.json.p7s, SHA256SUMS.p7s, harness-certificate.pem
+//!                          the evidence manifest and the harness's signatures
+//!                          ([`crate::certify::verify`])
 //! ```
 //!
 //! The live page (`GET /`) refreshes itself every two seconds; `GET /status.json` is the
@@ -60,7 +63,7 @@ use walk::Walk;
 pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     let p = start::prepare(&opts)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let pki_dir = p.dir.join("pki");
+    let pki_dir = crate::certify::session::harness_pki_dir(&p.dir);
     let places = ServerPlaces {
         bind: opts.bind,
         amqp_port: opts.amqp_port,
@@ -146,7 +149,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         selected: &p.selected,
         phases: p.phases.len(),
     };
-    let report = report::write(parts, &p.evidence, &p.run_dir)?;
+    let report = report::write(parts, &p.evidence, &p.run_dir, &p.signing)?;
     live::set_verdict(&live, report.verdict.as_str());
     // The page says "done" a moment longer, for an EPJ polling it.
     tokio::time::sleep(Duration::from_secs(1)).await;
