@@ -7,7 +7,8 @@
 //! ([`super::judge`]) and writes the report and the evidence bundle.
 //!
 //! ```text
-//! DIR/run/endpoints.json   where to connect, credentials, the CA, the live page (for the EPJ)
+//! DIR/run/endpoints.json   where to connect, the login, the CA, the live page (for the EPJ;
+//!                          nothing of DIR/harness)
 //! DIR/run/run.sqlite       the broker's queues and the register's record of every message
 //! DIR/run/evidence/        phases.json, messages.json, connections.json, wrong-host.json,
 //!                          messages/NNN-<phase>.msghead.xml (decrypted with the register's key)
