@@ -40,7 +40,6 @@ use iplos_mocks::sender::{
 use iplos_model::ids::HerId;
 use iplos_model::message::{EventKind, Melding, OutputEncoding, Status, write_message};
 
-use super::judge::Expected;
 use super::phases::PhaseKind;
 use super::run::{Endpoints, Status as LiveStatus};
 use super::session::Session;
@@ -114,15 +113,11 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
     }
     // Its export: the session's data, generated again (a perfect EPJ's export).
     let data = session.generate()?;
-    let Expected {
-        mut ordinary,
-        mut corrections,
-        initial_load,
-    } = Expected {
-        ordinary: data.melding,
-        corrections: data.korreksjoner,
-        initial_load: data.stats.initial_load as usize,
-    };
+    let (mut ordinary, mut corrections, initial_load) = (
+        data.melding,
+        data.korreksjoner,
+        data.stats.initial_load as usize,
+    );
     match opts.broken {
         Some(Broken::MissingEvents) => {
             leave_out_events(&mut ordinary, &mut corrections, initial_load)
