@@ -29,7 +29,7 @@ use crate::certify::session::Session;
 use anyhow::{Context, Result, anyhow};
 use iplos_generators::{ErrorKind, KommuneData, population_schema};
 use iplos_mocks::nhn;
-use iplos_mocks::pki::{DEFAULT_REGISTER_NAME, Party, Pki, Variant};
+use iplos_mocks::pki::{DEFAULT_REGISTER_NAME, Party, Pki};
 use iplos_mocks::receiver::{KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, ReceiverConfig};
 use iplos_model::calendar::Season;
 use iplos_model::ids::{HerId, OrgNr};
@@ -183,27 +183,11 @@ pub fn issue_validation_register(pki: &mut Pki) -> Result<Party> {
 }
 
 /// Writes the guide's files into the vendor folder: `README.md`, `session.json`,
-/// `population.schema.json`, and each register's certificates (no key) under
-/// `pki/register/<her-id>/`.
-pub fn write_vendor_files(vendor_dir: &Path, session: &Session, pki: &Pki) -> Result<()> {
+/// `population.schema.json` (each register's certificates are written by
+/// `Pki::export_party`, under the paths `session.registers` names).
+pub fn write_vendor_files(vendor_dir: &Path, session: &Session) -> Result<()> {
     fs::create_dir_all(vendor_dir)
         .with_context(|| format!("cannot make {}", vendor_dir.display()))?;
-    for r in &session.registers {
-        let party = pki
-            .party(HerId::new(r.her_id)?, Variant::Valid)
-            .with_context(|| format!("the register {}'s certificates", r.her_id))?;
-        for (rel, cert) in [
-            (&r.signing_certificate, &party.signing.cert),
-            (&r.encryption_certificate, &party.encryption.cert),
-        ] {
-            let path = vendor_dir.join(rel);
-            if let Some(parent) = path.parent() {
-                fs::create_dir_all(parent)?;
-            }
-            fs::write(&path, cert.to_pem()?)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-        }
-    }
     let mut schema = serde_json::to_vec_pretty(&population_schema())?;
     schema.push(b'\n');
     fs::write(vendor_dir.join(&session.population_schema), schema)?;

@@ -1,5 +1,6 @@
 //! Vendor certification (issue #7): the test plan, the session directory, the transport
-//! session (`certify run`) and the harness's own reference EPJ (`certify vendor`).
+//! session (`certify run`), the harness's own reference EPJ (`certify vendor`) and the
+//! signed report (`certify verify`).
 
 pub mod facts;
 pub mod guide;
@@ -10,3 +11,4 @@ pub mod record;
 pub mod run;
 pub mod session;
 pub mod vendor;
+pub mod verify;

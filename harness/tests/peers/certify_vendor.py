@@ -109,7 +109,7 @@ def msghead(msg_id, sender_name, sender_her, receiver_her, iplos):
 class Vendor:
     def __init__(self, d):
         self.dir = d
-        with open(os.path.join(d, "session.json")) as f:
+        with open(os.path.join(d, "vendor", "session.json")) as f:
             self.session = json.load(f)
         path = os.path.join(d, "run", "endpoints.json")
         for _ in range(600):
@@ -124,9 +124,10 @@ class Vendor:
                         os.path.join(pki, str(self.her), "signing.key.pem"))
         self.encryption = (os.path.join(pki, str(self.her), "encryption.pem"),
                            os.path.join(pki, str(self.her), "encryption.key.pem"))
-        self.register_cert = os.path.join(pki, str(self.ep["register_production_her_id"]), "encryption.pem")
-        self.register_signing = os.path.join(pki, str(self.ep["register_production_her_id"]), "signing.pem")
-        self.pki_ca = os.path.join(pki, "ca", "ca.pem")
+        register = os.path.join(pki, "register", str(self.ep["register_production_her_id"]))
+        self.register_cert = os.path.join(register, "encryption.pem")
+        self.register_signing = os.path.join(register, "signing.pem")
+        self.pki_ca = os.path.join(pki, "ca.pem")
         self.export = Export(d, self.session.get("initial_load", 0))
 
     def connect(self):
