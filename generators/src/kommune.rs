@@ -180,6 +180,26 @@ pub fn write_population_jsonl<W: Write>(persons: &[Person], mut out: W) -> io::R
     Ok(out)
 }
 
+/// The JSON Schema (draft 2020-12) of one line of population.jsonl: a [`Person`], made from
+/// the types themselves (their doc comments are the descriptions), so it cannot fall out
+/// of step with what [`write_population_jsonl`] writes.
+pub fn population_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(Person);
+    schema.insert(
+        "title".into(),
+        "population.jsonl: one synthetic person per line".into(),
+    );
+    schema.insert(
+        "description".into(),
+        "One recipient of the kommune's services in the data year: identity, the services \
+         with their histories (start, temporary stops, provider changes, end), and the \
+         registrations the EPJ first got wrong and the kommune corrected (what the \
+         corrections message repairs). Every person id is synthetic (Test-Norge: month + 80)."
+            .into(),
+    );
+    schema.to_value()
+}
+
 /// Generates the persons of a kommune (with ids), without messages. The number of persons
 /// is exactly [`recipient_counts`] summed.
 pub fn generate_persons(

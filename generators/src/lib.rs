@@ -30,7 +30,8 @@ pub mod time;
 
 pub use calibration::{official_recipients, recipient_counts};
 pub use kommune::{
-    GenConfig, KommuneData, Stats, generate_kommune, generate_persons, write_population_jsonl,
+    GenConfig, KommuneData, Stats, generate_kommune, generate_persons, population_schema,
+    write_population_jsonl,
 };
 pub use population::{
     EndReason, ErrorKind, Person, ProviderChange, RegistrationError, Service, Stop,

@@ -13,6 +13,7 @@ use iplos_model::ids::{PersonId, PersonIdKind, Sex};
 use iplos_model::message::EventKind;
 use iplos_model::municipality::{MAX_AGE, Municipality};
 use rand::Rng;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::GenError;
@@ -27,7 +28,7 @@ use crate::time::{OsloTime, guid};
 
 /// One recipient: identity, the services of the data year with their histories, and the
 /// registration mistakes the EPJ made and corrected (the corrections message).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Person {
     /// The kommunenummer valid in the data year.
     pub kommune: String,
@@ -65,7 +66,7 @@ pub struct Person {
 }
 
 /// One service of a person.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Service {
     /// `tjenesteID`: unique within the kommune, numbered in order of start date.
     pub tjeneste_id: String,
@@ -100,7 +101,7 @@ pub struct Service {
 }
 
 /// Why a service ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     /// An ordinary end (the stay is over, the need has gone).
@@ -112,7 +113,7 @@ pub enum EndReason {
 }
 
 /// A temporary stop (`MidlertidigStoppFra` / `MidlertidigStoppTil`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Stop {
     /// `midlertidigStoppID`: `<tjenesteID>-S<n>`.
     pub id: String,
@@ -128,7 +129,7 @@ pub struct Stop {
 }
 
 /// A change of provider (`TjenesteutforerEndret`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProviderChange {
     /// The date the new provider took over.
     pub date: NaiveDate,
@@ -139,7 +140,7 @@ pub struct ProviderChange {
 }
 
 /// Welfare technology of a person (kodeverk 9346).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct WelfareTechnology {
     /// What it is, e.g. `"trygghetsalarm"`.
     pub kind: String,
@@ -152,7 +153,7 @@ pub struct WelfareTechnology {
 }
 
 /// A registration the EPJ first sent wrong and the kommune corrected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RegistrationError {
     /// The service concerned.
     pub tjeneste_id: String,
@@ -169,7 +170,7 @@ pub struct RegistrationError {
 }
 
 /// What a corrected registration got wrong.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ErrorKind {
     /// The date was mistyped; replaced (M) by the event with the right date.

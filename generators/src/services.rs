@@ -81,6 +81,36 @@ impl<'de> Deserialize<'de> for ServiceCode {
     }
 }
 
+impl schemars::JsonSchema for ServiceCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ServiceCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let codes: Vec<&str> = SERVICE_TYPES.iter().map(|(c, _, _)| *c).collect();
+        schemars::json_schema!({
+            "description": "A code of kodeverk 9151 (IPLOS tjenestetype), as it stands in the message (`tjenesteType`).",
+            "type": "string",
+            "enum": codes,
+        })
+    }
+}
+
+impl schemars::JsonSchema for ServiceName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ServiceName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = SERVICE_TYPES.iter().map(|(_, n, _)| *n).collect();
+        schemars::json_schema!({
+            "description": "The kodeverk-9151 name of the service type (for readers; not in the message).",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 /// The kodeverk-9151 name of a service, written into population.jsonl for readers (read
 /// back as the matching name of kodeverk 9151, or empty for any other text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

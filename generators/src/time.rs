@@ -132,6 +132,21 @@ impl fmt::Display for OsloTime {
     }
 }
 
+impl schemars::JsonSchema for OsloTime {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OsloTime".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A Europe/Oslo civil time to the second, with the offset valid then (`+01:00` or `+02:00`), as an xs:dateTime.",
+            "type": "string",
+            "format": "date-time",
+            "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$",
+        })
+    }
+}
+
 impl Serialize for OsloTime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&self.to_xml())

@@ -25,6 +25,10 @@
 //!                                  wrong-ca, wrong-key-usage (same file names)
 //! ```
 //!
+//! One party's share — its own pair with the keys, its counterparts' certificates without
+//! theirs, the CA's certificate and CRL — is written to a folder of its own by
+//! [`Pki::export_party`] and read back by [`PartyExport`] (what a vendor is handed).
+//!
 //! PKCS#12 files use the modern OpenSSL 3 algorithms (PBES2 with AES-256-CBC for key and
 //! certificates, HMAC-SHA-256 MAC) and the password in [`PkiConfig::p12_password`]. Older
 //! Windows tooling writes the legacy RC2-40/3DES form; reading such files with OpenSSL 3
@@ -68,7 +72,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::cms::TrustStore;
 pub use crate::cms::name_to_string;
+
+mod export;
 use crate::text_enum::text_enum;
+pub use export::{COUNTERPART_DIR, CounterpartRecord, ExportIndex, PartyExport, PublicParty};
 
 /// Default HER-id of the register: KPR in production 2019–2021 (DOMAIN §4).
 pub const DEFAULT_REGISTER_HER_ID: u32 = 134_197;

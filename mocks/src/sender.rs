@@ -121,8 +121,9 @@ impl std::fmt::Debug for Counterpart {
 }
 
 impl Counterpart {
-    /// The register party's public half, addressed at `her_id` (the register's certificates
-    /// are the same for its production and validation HER-ids).
+    /// The register party's public half, addressed at `her_id` (give the party of that
+    /// HER-id when it has a pair of its own, as KPR Validering has in a certification
+    /// session).
     pub fn from_party(party: &Party, her_id: HerId) -> Counterpart {
         Counterpart {
             her_id,

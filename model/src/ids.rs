@@ -189,6 +189,7 @@ pub enum IdError {
 
 /// The kinds of person id in the fødselsnummer family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PersonIdKind {
     /// Fødselsnummer: DDMMYY + individnummer + 2 check digits.
@@ -232,6 +233,7 @@ impl fmt::Display for PersonIdKind {
 
 /// Legal sex as encoded in a person id: odd 9th digit male, even female.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Sex {
     /// Odd 9th digit.

@@ -1,6 +1,9 @@
 //! Vendor certification (issue #7): the test plan, the session directory, the transport
-//! session (`certify run`) and the harness's own reference EPJ (`certify vendor`).
+//! session (`certify run`), the harness's own reference EPJ (`certify vendor`) and the
+//! signed report (`certify verify`).
 
+pub mod facts;
+pub mod guide;
 pub mod judge;
 pub mod phases;
 pub mod plan;
@@ -8,3 +11,4 @@ pub mod record;
 pub mod run;
 pub mod session;
 pub mod vendor;
+pub mod verify;

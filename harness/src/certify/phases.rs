@@ -9,7 +9,7 @@
 //! | phase | the vendor | the harness | decides |
 //! |---|---|---|---|
 //! | `test-submission` | sends the test submission (the whole export) to KPR Validering 131725 | answers normally | connect, sasl (logs in), certificate, properties, addressing, cms, msghead |
-//! | `auth-refused` | sends again | refuses the kommune's password (SASL) for a while | sasl (reports the error, no tight loop) |
+//! | `auth-refused` | sends again with the issued password (the tester enters no wrong password) | refuses the kommune's right password (SASL) for a while | sasl (reports the error, no tight loop) |
 //! | `tls-wrong-host` | points the EPJ at the second port, whose certificate is for another host name | listens with that certificate | tls |
 //! | `apprec-status-2` | sends the test submission | answers the first message AppRec 2 | apprec_status2_resend |
 //! | `apprec-status-3` | sends the test submission | answers the first message AppRec 3 naming its last notifications | apprec_status3 |
@@ -177,7 +177,7 @@ impl PhaseKind {
                 "Send the test submission — the EPJ's whole IPLOS export of the loaded population — to KPR Validering (HER-id 131725) over amqps with the issued credentials and certificates. Wait for the AppRec."
             }
             PhaseKind::AuthRefused => {
-                "The harness now refuses the kommune's password. Send the test submission again: the EPJ must show the authentication error and must not retry more than once per 10 seconds."
+                "The harness now refuses the kommune's issued (right) password for a while, as if it had been changed; do not enter a wrong password. Send the test submission again as usual: the EPJ must show the authentication error and must not retry more than once per 10 seconds. When the phase ends, the password works again."
             }
             PhaseKind::TlsWrongHost => {
                 "Point the EPJ at the wrong-host port (its certificate is for another host name) and try to send: the EPJ must refuse the certificate before logging in. Then point it back."

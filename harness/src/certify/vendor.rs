@@ -6,9 +6,11 @@
 //! notifications after status 3, resend after a transport error, resend an unconfirmed
 //! message with the *same* message-id, reconnect after a dropped connection with back-off.
 //!
-//! Its export is the session's answer key (`harness/expected/`): it plays an EPJ whose export
-//! is perfect, so a session against it shows what a conforming vendor's report looks like —
-//! every required test passes.
+//! It reads only what a vendor gets — `DIR/vendor/` (the session, the kommune's keys and the
+//! register's certificates) — and `DIR/run/endpoints.json`. Its export is the session's data
+//! generated again from `session.json`'s year, kommune, scale and seed, as `certify init`
+//! made it: it plays an EPJ whose export is perfect, so a session against it shows what a
+//! conforming vendor's report looks like — every required test passes.
 //!
 //! `--broken KIND` makes it misbehave in exactly one way, to show that the session catches
 //! it (each fails its tests and no others):
@@ -30,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use iplos_mocks::nhn::new_guid;
-use iplos_mocks::pki::{Pki, Variant};
+use iplos_mocks::pki::PartyExport;
 use iplos_mocks::sender::{
     Answer, Counterpart, Fault, Outgoing, Property, ReferenceSender, SendError, SenderConfig,
     SenderIdentity,
@@ -38,7 +40,6 @@ use iplos_mocks::sender::{
 use iplos_model::ids::HerId;
 use iplos_model::message::{EventKind, Melding, OutputEncoding, Status, write_message};
 
-use super::judge::Expected;
 use super::phases::PhaseKind;
 use super::run::{Endpoints, Status as LiveStatus};
 use super::session::Session;
@@ -67,7 +68,8 @@ pub struct VendorOptions {
 struct Epj {
     endpoints: Endpoints,
     party: iplos_mocks::pki::Party,
-    register: iplos_mocks::pki::Party,
+    /// The kommune's share of the PKI: the register's certificates.
+    pki: PartyExport,
     trust: Arc<iplos_mocks::cms::TrustStore>,
     broken: Option<Broken>,
     http: reqwest::Client,
@@ -98,14 +100,24 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let pki = Pki::load(&endpoints.pki)?;
-    let her = HerId::new(session.her_id)?;
-    // Its export is the answer key.
-    let Expected {
-        mut ordinary,
-        mut corrections,
-        initial_load,
-    } = Expected::load(&opts.dir, &session)?;
+    let pki = PartyExport::load(&endpoints.pki)
+        .with_context(|| format!("the kommune's certificates in {}", endpoints.pki.display()))?;
+    let party = pki.party()?;
+    if party.her_id.get() != session.her_id {
+        bail!(
+            "{}: the certificates are for HER-id {}, the session's kommune is {}",
+            endpoints.pki.display(),
+            party.her_id,
+            session.her_id
+        );
+    }
+    // Its export: the session's data, generated again (a perfect EPJ's export).
+    let data = session.generate()?;
+    let (mut ordinary, mut corrections, initial_load) = (
+        data.melding,
+        data.korreksjoner,
+        data.stats.initial_load as usize,
+    );
     match opts.broken {
         Some(Broken::MissingEvents) => {
             leave_out_events(&mut ordinary, &mut corrections, initial_load)
@@ -115,9 +127,9 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
     }
     let mut epj = Epj {
         endpoints,
-        party: pki.party(her, Variant::Valid)?,
-        register: pki.register()?,
+        party,
         trust: Arc::new(pki.trust_store()?),
+        pki,
         broken: opts.broken,
         http: reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
@@ -266,7 +278,15 @@ impl Epj {
     fn config(&self, url: &str, register: u32) -> Result<SenderConfig> {
         let identity = SenderIdentity {
             party: self.party.clone(),
-            register: Counterpart::from_party(&self.register, HerId::new(register)?),
+            register: {
+                let r = self.pki.counterpart(HerId::new(register)?)?;
+                Counterpart {
+                    her_id: r.her_id,
+                    name: r.name,
+                    signing_cert: r.signing,
+                    encryption_cert: r.encryption,
+                }
+            },
             trust: self.trust.clone(),
         };
         let mut cfg = SenderConfig::new(url, identity);

@@ -1,10 +1,12 @@
 //! `iplos-harness certify`: a vendor's certification session.
 //!
 //! - `certify init --vendor NAME [--kommune KNR] [--year Y] [--seed S] [--scale F] --out DIR`
-//!   prepares the session: the population the vendor loads into its EPJ
-//!   (`DIR/population.jsonl`), the kommune's test certificates (`DIR/pki/`), a README for the
-//!   vendor's tester, and — kept by the harness, not for the EPJ — the expected messages
-//!   (`DIR/harness/expected/`) a perfect export of that population would be.
+//!   prepares the session ([`crate::certify::session`]): `DIR/vendor/` is what the vendor
+//!   gets — the population the vendor loads into its EPJ, the kommune's own test
+//!   certificates and keys, the register's and the CAs' certificates, the login, a README
+//!   for the vendor's tester — and `DIR/harness/` (0700) what the harness keeps: the whole
+//!   test PKI, the TLS keys, the expected messages (the answer key) and its report-signing
+//!   key.
 //! - `certify check DIR --files EXPORT.xml [--corrections FILE]` is the offline mode: the
 //!   vendor's exported files are checked (well-formedness, the official XSD, every content
 //!   rule) and compared with the expected events — missing, extra and wrong events, and
@@ -18,6 +20,9 @@
 //!   plan's phases, injects the faults and writes the certification report to `DIR/run/`.
 //! - `certify vendor DIR [--broken KIND]` is the harness's reference EPJ
 //!   ([`crate::certify::vendor`]) playing the vendor in a running session.
+//! - `certify verify DIR [--cert FILE]` checks a signed report ([`crate::certify::verify`]):
+//!   exit 0 when the report, the manifest and every evidence file are as signed, 1 naming
+//!   what changed, 2 when it cannot check.
 
 use std::fs;
 use std::io::BufWriter;
@@ -57,6 +62,18 @@ enum Sub {
     /// The harness's reference EPJ, playing the vendor in a running session (for trying the
     /// harness, and with --broken to see the session catch a misbehaving sender).
     Vendor(VendorArgs),
+    /// Check a signed report: its signatures, its manifest and every evidence file.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// A report directory (DIR/run, DIR/check, or a copy of one), or the session directory
+    /// (then its run/ and check/ reports).
+    dir: PathBuf,
+    /// The harness certificate to expect (PEM); without it, the one next to the report.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -140,7 +157,7 @@ struct CheckArgs {
     vendor_service_ids: bool,
 }
 
-use crate::certify::session::{Credentials, Session, TlsFiles};
+use crate::certify::session::{self, Credentials, Session, SigningFiles, TlsFiles};
 
 /// Runs the command.
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -149,6 +166,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Sub::Check(a) => check(a),
         Sub::Run(a) => run_session(a),
         Sub::Vendor(a) => vendor(a),
+        Sub::Verify(a) => verify(a),
     }
 }
 
@@ -207,6 +225,47 @@ fn vendor(a: VendorArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+fn verify(a: VerifyArgs) -> Result<ExitCode> {
+    use crate::certify::verify::{report_dirs, verify_report};
+    let pinned = match &a.cert {
+        Some(p) => Some(
+            openssl::x509::X509::from_pem(
+                &fs::read(p).with_context(|| format!("--cert {}", p.display()))?,
+            )
+            .with_context(|| format!("--cert {}: not a PEM certificate", p.display()))?,
+        ),
+        None => None,
+    };
+    let mut ok = true;
+    for dir in report_dirs(&a.dir)? {
+        let v = verify_report(&dir, pinned.as_ref())?;
+        if v.problems.is_empty() {
+            println!(
+                "certify verify: {}: OK — report.json and the manifest signed by {} (sha256 fingerprint {}), {} evidence files as listed",
+                dir.display(),
+                v.signer,
+                v.fingerprint,
+                v.files
+            );
+        } else {
+            ok = false;
+            println!(
+                "certify verify: {}: CHANGED — {} problem(s):",
+                dir.display(),
+                v.problems.len()
+            );
+            for p in &v.problems {
+                println!("  {p}");
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn init(a: InitArgs) -> Result<ExitCode> {
     if !(a.scale > 0.0 && a.scale <= 2.0) {
         bail!("--scale {}: must be within (0, 2]", a.scale);
@@ -218,10 +277,13 @@ fn init(a: InitArgs) -> Result<ExitCode> {
     }
     let data = generate_kommune(a.year, m, &GenConfig::with_scale(a.scale), a.seed)
         .with_context(|| format!("generating {}", a.kommune))?;
-    let expected = a.out.join("harness").join("expected");
+    let vendor_dir = session::vendor_dir(&a.out);
+    fs::create_dir_all(&vendor_dir)
+        .with_context(|| format!("cannot make {}", vendor_dir.display()))?;
+    let expected = session::make_harness_dir(&a.out)?.join("expected");
     fs::create_dir_all(&expected)?;
     data.write_population_jsonl(BufWriter::new(fs::File::create(
-        a.out.join("population.jsonl"),
+        vendor_dir.join("population.jsonl"),
     )?))?;
     write_message(
         &data.melding,
@@ -233,13 +295,22 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         BufWriter::new(fs::File::create(expected.join("korreksjoner.xml"))?),
         OutputEncoding::Utf8,
     )?;
-    // The kommune's certificates for the transport part.
+    // The kommune's certificates for the transport part: the whole PKI stays with the
+    // harness; the vendor gets the kommune's own pairs and the others' certificates.
     let her = crate::identity::kommune_her_id(m.number())?;
-    let mut pki =
-        iplos_mocks::pki::Pki::init(a.out.join("pki")).context("creating the test PKI")?;
+    let mut pki = iplos_mocks::pki::Pki::init(session::harness_pki_dir(&a.out))
+        .context("creating the test PKI")?;
     let org = iplos_model::ids::OrgNr::parse(m.orgnr())?;
     pki.issue(her, &org, &format!("{} kommune", m.name()))?;
-    let session = Session {
+    // KPR Validering 131725 has its own certificate pair, as in NHN's address register.
+    crate::certify::guide::issue_validation_register(&mut pki)?;
+    let registers = [
+        iplos_model::ids::HerId::new(iplos_mocks::receiver::KPR_PRODUCTION_HER_ID)?,
+        iplos_model::ids::HerId::new(iplos_mocks::receiver::KPR_VALIDATION_HER_ID)?,
+    ];
+    pki.export_party(&session::vendor_pki_dir(&a.out), her, &registers)
+        .context("writing the kommune's certificates")?;
+    let mut session = Session {
         vendor: a.vendor.clone(),
         kommune: m.number().to_string(),
         kommune_name: m.name().to_string(),
@@ -252,14 +323,15 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         expected_notifications: data.melding.notifikasjoner.len(),
         expected_corrections: data.korreksjoner.notifikasjoner.len(),
         initial_load: data.stats.initial_load as usize,
+        ..Default::default()
     };
+    crate::certify::guide::fill(&mut session, &data, &pki.config().register_orgnr)?;
     Credentials::load_or_create(&a.out, m.number())?;
     TlsFiles::load_or_create(&a.out).context("making the session's TLS certificates")?;
-    fs::write(
-        a.out.join("session.json"),
-        serde_json::to_vec_pretty(&session)?,
-    )?;
-    fs::write(a.out.join("README.md"), readme(&session, &a.out))?;
+    SigningFiles::load_or_create(&a.out, &session)
+        .context("making the harness's report-signing key")?;
+    // The vendor's folder: the README, session.json and the population's schema.
+    crate::certify::guide::write_vendor_files(&vendor_dir, &session)?;
     println!(
         "certify init: session for {} in {} — kommune {} {} ({} persons), data year {}",
         session.vendor,
@@ -270,52 +342,14 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         session.year
     );
     println!(
-        "  load {} into the EPJ, then see {}",
-        a.out.join("population.jsonl").display(),
-        a.out.join("README.md").display()
+        "  give the vendor {} (and nothing else): load population.jsonl into the EPJ, then see README.md",
+        vendor_dir.display()
+    );
+    println!(
+        "  the harness keeps {} (keys and the answer key, not for the vendor)",
+        session::harness_dir(&a.out).display()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn readme(s: &Session, dir: &Path) -> String {
-    format!(
-        "# IPLOS certification session — {vendor}\n\n\
-         Kommune {knr} {name}, data year {year}, HER-id {her} (made by {tool}).\n\n\
-         ## Steps for the tester\n\n\
-         1. Load `population.jsonl` into the EPJ: {persons} synthetic persons (no real person ids)\n\
-         \x20  with their services and events in {year}, one JSON object per line.\n\
-         2. Export the year's IPLOS message (version 56.0.0) for kommune {knr} from the EPJ, as\n\
-         \x20  you would for the ordinary submission. Export the corrections message too, if the\n\
-         \x20  EPJ makes one (the population has {corr} corrections and annulments).\n\
-         3. Offline check (files): `iplos-harness certify check {dir} --files EXPORT.xml\n\
-         \x20  [--corrections CORRECTIONS.xml]`. It checks well-formedness, the official XSD and every\n\
-         \x20  content rule, and compares the export with the events the harness expects: missing,\n\
-         \x20  extra and wrong events, each with the message, field, rule and line. The result is\n\
-         \x20  in `check/result.json`.\n\
-         4. Transport (AMQP over TLS, signed and encrypted, AppRec): start\n\
-         \x20  `iplos-harness certify run {dir}`. It prints the broker's amqps URL (the kommune's\n\
-         \x20  username and password are in `credentials.json`), the CA to trust (`tls/ca.pem`) and a\n\
-         \x20  live page that says, phase by phase, what to do next and what the harness waits for\n\
-         \x20  (the same in `run/endpoints.json`). The kommune's virksomhetssertifikater are in\n\
-         \x20  `pki/{her}/` (PEM and PKCS#12, password in `pki/index.json`). The phases: the test\n\
-         \x20  submission to KPR Validering (131725); a refused password; a port with a certificate for\n\
-         \x20  another host; AppRec status 2 and 3, a transport error and a lost AppRec to act on; a\n\
-         \x20  dropped connection, an unavailable and a slow broker; then the initial load, the year's\n\
-         \x20  events and the corrections to KPR (134197); last, Sendemodul (the four values, a split\n\
-         \x20  upload, a portal that rejects the PIN). The report is in `run/` (index.html,\n\
-         \x20  report.json, junit.xml, and the evidence with a sha256 manifest).\n\n\
-         `harness/expected/` holds what a perfect export would be. It is the harness's answer key:\n\
-         do not feed it to the EPJ.\n",
-        vendor = s.vendor,
-        knr = s.kommune,
-        name = s.kommune_name,
-        year = s.year,
-        her = s.her_id,
-        tool = s.tool,
-        persons = s.persons,
-        corr = s.expected_corrections,
-        dir = dir.display(),
-    )
 }
 
 /// One file's result.
@@ -438,6 +472,10 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
     )?;
     let written = iplos_reports::certification::write_certification(&report, &out)
         .context("writing the certification report")?;
+    let signing = SigningFiles::load_or_create(&a.dir, &session)
+        .context("the harness's report-signing key")?;
+    crate::certify::verify::sign_report(&out, &report.evidence_bundle, &signing)
+        .context("signing the report")?;
     print_summary(&result, &evidence.join("result.json"), report.verdict);
     println!(
         "  certification report ({} of the plan's {} tests run offline): {}\n                        {}\n                        {}",
@@ -450,6 +488,12 @@ fn check(a: CheckArgs) -> Result<ExitCode> {
         written.html.display(),
         written.json.display(),
         written.junit.display()
+    );
+    println!(
+        "  signed: {} and {} (check with `iplos-harness certify verify {}`)",
+        out.join("report.json.p7s").display(),
+        out.join("SHA256SUMS.p7s").display(),
+        out.display()
     );
     Ok(if ok {
         ExitCode::SUCCESS
@@ -622,6 +666,7 @@ fn certification_report(
             her_id: Some(session.her_id),
             channel: "files".into(),
             notes: Vec::new(),
+            time_scale: None,
         },
         verdict: iplos_reports::certification::Verdict::Incomplete,
         summary: Default::default(),

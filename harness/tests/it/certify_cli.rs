@@ -54,6 +54,116 @@ fn check_the_answer_key(session: &Path) -> Output {
     ])
 }
 
+/// Every private key in `DIR/vendor`, found by parsing every file (PEM blocks anywhere in
+/// it, also JSON-escaped; PKCS#12; DER), not by its name: (file, public key DER).
+fn private_keys_in(dir: &Path, p12_password: &str) -> Vec<(String, Vec<u8>)> {
+    use openssl::pkcs12::Pkcs12;
+    use openssl::pkey::PKey;
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            let bytes = std::fs::read(&path).unwrap();
+            let text = String::from_utf8_lossy(&bytes).replace("\\n", "\n");
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find("-----BEGIN ") {
+                let block = &rest[at..];
+                let end = block.find("-----END ").expect("a PEM block ends");
+                let end = end + block[end + 5..].find("-----").unwrap() + 10;
+                let pem = &block[..end];
+                if pem.contains("PRIVATE KEY-----") {
+                    let key = PKey::private_key_from_pem(pem.as_bytes())
+                        .or_else(|_| {
+                            PKey::private_key_from_pem_passphrase(
+                                pem.as_bytes(),
+                                p12_password.as_bytes(),
+                            )
+                        })
+                        .unwrap_or_else(|e| panic!("{name}: a private key we cannot read: {e}"));
+                    found.push((name.clone(), key.public_key_to_der().unwrap()));
+                }
+                rest = &block[end..];
+            }
+            if let Ok(p12) = Pkcs12::from_der(&bytes) {
+                let parsed = p12
+                    .parse2(p12_password)
+                    .unwrap_or_else(|e| panic!("{name}: PKCS#12 we cannot open: {e}"));
+                if let Some(k) = parsed.pkey {
+                    found.push((name.clone(), k.public_key_to_der().unwrap()));
+                }
+            }
+            if let Ok(k) = PKey::private_key_from_der(&bytes) {
+                found.push((name.clone(), k.public_key_to_der().unwrap()));
+            }
+        }
+    }
+    found
+}
+
+/// After `certify init`, `DIR/vendor` holds no private key but the kommune's own (its
+/// signing and encryption keys, as PEM and PKCS#12), and `DIR/harness` is the owner's only.
+fn the_vendor_gets_no_private_key_but_the_kommunes_own(session: &Path) {
+    use openssl::x509::X509;
+    let s: Value =
+        serde_json::from_slice(&std::fs::read(session.join("vendor/session.json")).unwrap())
+            .unwrap();
+    let her = s["her_id"].as_u64().unwrap();
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(session.join("vendor/pki/index.json")).unwrap())
+            .unwrap();
+    // The kommune's own public keys, from the harness's record of what it issued.
+    let own: Vec<Vec<u8>> = ["signing", "encryption"]
+        .iter()
+        .map(|r| {
+            let pem = std::fs::read(session.join(format!("harness/pki/{her}/{r}.pem"))).unwrap();
+            X509::from_pem(&pem)
+                .unwrap()
+                .public_key()
+                .unwrap()
+                .public_key_to_der()
+                .unwrap()
+        })
+        .collect();
+    let found = private_keys_in(
+        &session.join("vendor"),
+        index["p12_password"].as_str().unwrap(),
+    );
+    for (file, public) in &found {
+        assert!(
+            own.contains(public),
+            "vendor/{file} holds a private key that is not the kommune's own"
+        );
+    }
+    // The walk does find keys: both of the kommune's, each as PEM and PKCS#12.
+    for k in &own {
+        assert_eq!(found.iter().filter(|(_, p)| p == k).count(), 2, "{found:?}");
+    }
+    // The register's certificates are there (the ones whose keys the harness keeps).
+    for register in ["134197", "131725"] {
+        for r in ["signing", "encryption"] {
+            let pem =
+                std::fs::read(session.join(format!("vendor/pki/register/{register}/{r}.pem")))
+                    .unwrap_or_else(|e| panic!("register {register} {r} certificate: {e}"));
+            X509::from_pem(&pem).unwrap();
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(session.join("harness"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "DIR/harness is {:o}", mode & 0o777);
+    }
+}
+
 fn result(session: &Path) -> Value {
     serde_json::from_slice(
         &std::fs::read(session.join("check").join("evidence").join("result.json")).unwrap(),
@@ -66,14 +176,19 @@ fn a_session_is_prepared_and_a_perfect_export_passes() {
     let dir = tempfile::tempdir().unwrap();
     let session = init(dir.path());
     for f in [
-        "population.jsonl",
-        "README.md",
-        "session.json",
-        "pki/index.json",
+        "vendor/population.jsonl",
+        "vendor/README.md",
+        "vendor/session.json",
+        "vendor/pki/index.json",
+        "vendor/tls/ca.pem",
+        "harness/pki/index.json",
+        "harness/expected/melding.xml",
+        "harness/signing/harness.pem",
     ] {
         assert!(session.join(f).is_file(), "{f} missing");
     }
-    let readme = std::fs::read_to_string(session.join("README.md")).unwrap();
+    the_vendor_gets_no_private_key_but_the_kommunes_own(&session);
+    let readme = std::fs::read_to_string(session.join("vendor/README.md")).unwrap();
     assert!(
         readme.contains("certify check"),
         "the README tells the tester what to run"
@@ -228,6 +343,23 @@ fn the_offline_check_writes_a_certification_report() {
     assert!(headline.contains(": INCOMPLETE (the files: pass"), "{out}");
     assert!(!headline.contains("PASS"), "{headline}");
     assert!(r["evidence_bundle"]["sha256"].as_str().unwrap().len() == 64);
+    assert!(
+        r["session"].get("time_scale").is_none(),
+        "no time scale offline"
+    );
+    // The report is signed: `certify verify` accepts it; a changed result is named.
+    let o = run(&["certify", "verify", session.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(": OK"), "{out}");
+    let result_json = check.join("evidence/result.json");
+    let mut bytes = std::fs::read(&result_json).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::write(&result_json, bytes).unwrap();
+    let o = run(&["certify", "verify", check.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("evidence/result.json: changed"), "{out}");
     assert!(
         r["vendor"]["product"]
             .as_str()

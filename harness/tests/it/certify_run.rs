@@ -7,7 +7,7 @@
 //! at least ten): the report says so in its notes.
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -118,6 +118,18 @@ fn the_reference_vendor_passes_every_required_test_with_timings_and_evidence() {
         .write_all(manifest.as_bytes())
         .unwrap();
     assert!(c.wait().unwrap().success(), "sha256sum accepts the bundle");
+    the_report_is_signed_and_verify_finds_every_change(&s, dir.path());
+    // The certificate names the plan's sha256, the harness version and the time scale.
+    assert_eq!(report["plan"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(report["tool"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(report["session"]["time_scale"].as_f64(), Some(0.01));
+    let junit = std::fs::read_to_string(s.join("run/junit.xml")).unwrap();
+    for p in ["plan_sha256", "harness", "time_scale"] {
+        assert!(
+            junit.contains(&format!("<property name=\"{p}\"")),
+            "junit names {p}"
+        );
+    }
 
     // The HTML report in headless Chromium: verdict first, then the tests.
     let html = s.join("run/index.html");
@@ -139,6 +151,113 @@ fn the_reference_vendor_passes_every_required_test_with_timings_and_evidence() {
     assert!(dom[h1..].starts_with("<h1>PASS"), "{}", &dom[h1..h1 + 80]);
     for id in ["CONN-03", "RECEIPT-04", "RES-01", "PERF-01", "DATA-01"] {
         assert!(dom.contains(id), "{id} on the page");
+    }
+}
+
+/// `run/endpoints.json` names nothing of the harness's; the signatures verify with the
+/// openssl command line and `certify verify`; a changed byte in report.json, the manifest or
+/// an evidence file, a removed or an added evidence file are each named (exit 1).
+fn the_report_is_signed_and_verify_finds_every_change(s: &Path, tmp: &Path) {
+    let endpoints = std::fs::read_to_string(s.join("run/endpoints.json")).unwrap();
+    let harness_dir = s.join("harness");
+    assert!(
+        !endpoints.contains(harness_dir.to_str().unwrap()) && !endpoints.contains("PRIVATE"),
+        "endpoints.json points into DIR/harness: {endpoints}"
+    );
+    let run_dir = s.join("run");
+    for f in ["report.json", "SHA256SUMS"] {
+        let o = Command::new("openssl")
+            .args([
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-out",
+                "/dev/null",
+            ])
+            .arg("-content")
+            .arg(run_dir.join(f))
+            .arg("-in")
+            .arg(run_dir.join(format!("{f}.p7s")))
+            .arg("-CAfile")
+            .arg(run_dir.join("harness-certificate.pem"))
+            .output()
+            .expect("openssl runs");
+        assert!(
+            o.status.success(),
+            "openssl cms -verify {f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let verify = |dir: &Path| {
+        let o = Command::new(bin())
+            .args(["certify", "verify"])
+            .arg(dir)
+            .arg("--cert")
+            .arg(s.join("harness/signing/harness.pem"))
+            .output()
+            .expect("iplos-harness runs");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).to_string(),
+        )
+    };
+    let (code, out) = verify(s);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("run: OK"), "{out}");
+    // Copies of the run's report, each changed in one way.
+    let copy = |name: &str| -> PathBuf {
+        let to = tmp.join(name);
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(&run_dir)
+            .arg(&to)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        to
+    };
+    let flip = |path: &Path| {
+        let mut b = std::fs::read(path).unwrap();
+        let i = b.len() / 2;
+        b[i] ^= 0x01;
+        std::fs::write(path, b).unwrap();
+    };
+    type Change<'a> = (&'a str, &'a dyn Fn(&Path), &'a str);
+    let cases: [Change; 5] = [
+        (
+            "report",
+            &|d| flip(&d.join("report.json")),
+            "report.json: the signature",
+        ),
+        (
+            "manifest",
+            &|d| flip(&d.join("SHA256SUMS")),
+            "SHA256SUMS: the signature",
+        ),
+        (
+            "evidence",
+            &|d| flip(&d.join("evidence/phases.json")),
+            "evidence/phases.json: changed",
+        ),
+        (
+            "removed",
+            &|d| std::fs::remove_file(d.join("evidence/connections.json")).unwrap(),
+            "evidence/connections.json: missing",
+        ),
+        (
+            "added",
+            &|d| std::fs::write(d.join("evidence/messages/extra.xml"), "<x/>").unwrap(),
+            "evidence/messages/extra.xml: not listed",
+        ),
+    ];
+    for (name, change, named) in cases {
+        let d = copy(name);
+        change(&d);
+        let (code, out) = verify(&d);
+        assert_eq!(code, Some(1), "{name}: {out}");
+        assert!(out.contains(named), "{name}: {out}");
     }
 }
 

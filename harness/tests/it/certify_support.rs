@@ -71,6 +71,43 @@ pub fn wait(
     }
 }
 
+/// The session's address register (listed in endpoints.json), read with curl: KPR
+/// Validering's entry holds the certificate of the vendor folder; an unknown HER-id is 404.
+fn address_register(session: &Path, ep: &Value) {
+    let base = ep["address_register"]
+        .as_str()
+        .expect("endpoints.json lists the address register");
+    let get = |her: &str| {
+        let o = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
+            .arg(format!("{base}{her}"))
+            .output()
+            .expect("curl runs");
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        let (body, code) = out.rsplit_once('\n').expect("a status code");
+        (
+            code.to_string(),
+            serde_json::from_str::<Value>(body).expect("JSON"),
+        )
+    };
+    let (code, entry) = get("131725");
+    assert_eq!(code, "200", "{entry}");
+    assert_eq!(entry["her_id"], 131725);
+    assert_eq!(entry["queue"], "131725_async");
+    let folder = std::fs::read_to_string(session.join("vendor/pki/register/131725/encryption.pem"))
+        .expect("the vendor folder holds 131725's encryption certificate");
+    assert_eq!(
+        entry["encryption_certificate"].as_str(),
+        Some(folder.as_str())
+    );
+    let (code, err) = get("123");
+    assert_eq!(code, "404", "{err}");
+    assert!(
+        err["error"].as_str().unwrap_or("").contains("123"),
+        "the error names the HER-id: {err}"
+    );
+}
+
 /// Runs a session with `vendor` as the EPJ; returns the report and the run's console.
 pub fn session(session: &Path, only: Option<&str>, vendor: Command) -> (Value, String) {
     let run_log = session.with_file_name("run.log");
@@ -105,6 +142,7 @@ pub fn session(session: &Path, only: Option<&str>, vendor: Command) -> (Value, S
         "the live page lists the phases: {page}"
     );
     assert!(ep["amqps"]["url"].as_str().unwrap().starts_with("amqps://"));
+    address_register(session, &ep);
     let vendor_log = session.with_file_name("vendor.log");
     let mut vendor = vendor;
     let mut v = spawn(&mut vendor, &vendor_log);

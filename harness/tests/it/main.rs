@@ -6,6 +6,7 @@ mod reserved_domains;
 mod serve_support;
 
 mod certify_cli;
+mod certify_guide;
 mod certify_python;
 mod certify_run;
 mod check_cli;

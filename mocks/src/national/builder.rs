@@ -374,6 +374,7 @@ impl NationalBuilder {
             clock: clock.clone(),
             failpoint: register.failpoint,
             injector: register.injector.clone(),
+            own_identities: register.own_identities.clone(),
             ..ReceiverConfig::default()
         };
         if let Some(external) = &options.external {

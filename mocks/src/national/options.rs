@@ -10,7 +10,7 @@ use iplos_model::municipality::Municipality;
 use super::error::NationalError;
 use crate::filsluse::UserSpec;
 use crate::mail::OutboxConfig;
-use crate::pki::{Party, Pki};
+use crate::pki::{Party, Pki, Variant};
 use crate::rabbitmq::ExternalBroker;
 use crate::receiver::{CertificateDirectory, Failpoint, FailpointAction, Injector, PkiDirectory};
 use crate::sendemodul::Pins;
@@ -85,6 +85,9 @@ pub struct RegisterOptions {
     pub failpoint: Option<(Failpoint, FailpointAction)>,
     /// Injected answers (certification sessions).
     pub injector: Option<Arc<dyn Injector>>,
+    /// Register HER-ids with a certificate pair of their own (see
+    /// [`ReceiverConfig::own_identities`](crate::receiver::ReceiverConfig)).
+    pub own_identities: Vec<Party>,
 }
 
 impl std::fmt::Debug for RegisterOptions {
@@ -112,11 +115,14 @@ impl RegisterOptions {
             her_ids,
             failpoint: None,
             injector: None,
+            own_identities: Vec::new(),
         }
     }
 
     /// The register of the test PKI in `pki_dir` (made by `Pki::init_with`), reading
     /// senders' certificates from that directory as they are issued ([`PkiDirectory`]).
+    /// A register HER-id other than the PKI's register that has a valid pair of its own in
+    /// the PKI (KPR Validering in a certification session) answers with that pair.
     pub fn from_pki_dir(
         pki_dir: &Path,
         her_ids: Vec<HerId>,
@@ -127,11 +133,25 @@ impl RegisterOptions {
         let identity = pki
             .register()
             .map_err(|e| NationalError::start("read the register's certificates", e))?;
-        Ok(RegisterOptions::new(
-            identity,
-            Arc::new(PkiDirectory::new(pki_dir)),
-            her_ids,
-        ))
+        // A register HER-id with a valid pair of its own in the PKI answers with it.
+        let mut own_identities = Vec::new();
+        for h in &her_ids {
+            let has_own = *h != identity.her_id
+                && pki
+                    .index()
+                    .issued
+                    .iter()
+                    .any(|r| r.her_id == h.get() && r.variant == Variant::Valid);
+            if has_own {
+                own_identities.push(pki.party(*h, Variant::Valid).map_err(|e| {
+                    NationalError::start(format!("read register {h}'s certificates"), e)
+                })?);
+            }
+        }
+        let mut options =
+            RegisterOptions::new(identity, Arc::new(PkiDirectory::new(pki_dir)), her_ids);
+        options.own_identities = own_identities;
+        Ok(options)
     }
 
     /// With a failpoint.

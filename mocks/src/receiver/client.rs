@@ -453,7 +453,7 @@ async fn handle(
         let judged = blocking(move || {
             let ctx = Ctx {
                 config: &shared2.config,
-                identity: &shared2.identity,
+                identity: shared2.config.identity_for(&shared2.identity, own),
                 directory: shared2.directory.as_ref(),
                 queues: &shared2.client.queues,
                 namespace: &shared2.client.namespace,

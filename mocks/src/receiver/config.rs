@@ -8,6 +8,7 @@ use iplos_model::ids::HerId;
 use serde::{Deserialize, Serialize};
 
 use crate::nhn;
+use crate::pki::Party;
 
 /// KPR's HER-id in production (2019–2021, DOMAIN §4).
 pub const KPR_PRODUCTION_HER_ID: u32 = 134_197;
@@ -135,6 +136,21 @@ pub struct ReceiverConfig {
     pub failpoint: Option<(Failpoint, FailpointAction)>,
     /// Injected answers for particular messages (certification sessions).
     pub injector: Option<Arc<dyn Injector>>,
+    /// Register HER-ids with a certificate pair of their own (KPR Validering 131725 in a
+    /// certification session, as in NHN's address register): a message to one of them is
+    /// decrypted with its encryption key and answered with an AppRec signed with its signing
+    /// key. The other HER-ids use the register's identity given to the receiver's `start`.
+    pub own_identities: Vec<Party>,
+}
+
+impl ReceiverConfig {
+    /// The certificate pair of register HER-id `own`: its own, else `register`'s.
+    pub fn identity_for<'a>(&'a self, register: &'a Party, own: HerId) -> &'a Party {
+        self.own_identities
+            .iter()
+            .find(|p| p.her_id == own)
+            .unwrap_or(register)
+    }
 }
 
 impl std::fmt::Debug for ReceiverConfig {
@@ -145,6 +161,14 @@ impl std::fmt::Debug for ReceiverConfig {
             .field("data_year", &self.data_year)
             .field("failpoint", &self.failpoint)
             .field("injector", &self.injector.is_some())
+            .field(
+                "own_identities",
+                &self
+                    .own_identities
+                    .iter()
+                    .map(|p| p.her_id)
+                    .collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +191,7 @@ impl Default for ReceiverConfig {
             clock: Arc::new(SystemClock),
             failpoint: None,
             injector: None,
+            own_identities: Vec::new(),
         }
     }
 }

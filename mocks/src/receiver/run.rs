@@ -344,7 +344,7 @@ async fn handle(
                 let queues: HashSet<String> = shared2.bus.queues().into_iter().collect();
                 let ctx = Ctx {
                     config: &shared2.config,
-                    identity: &shared2.identity,
+                    identity: shared2.config.identity_for(&shared2.identity, own),
                     directory: shared2.directory.as_ref(),
                     queues: &queues,
                     namespace: shared2.bus.namespace(),

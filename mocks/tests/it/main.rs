@@ -40,6 +40,7 @@ mod receiver_bad_input;
 mod receiver_duplicates;
 mod receiver_errors;
 mod receiver_inject;
+mod receiver_own_identity;
 mod receiver_restart;
 mod sendemodul_bad_input;
 mod sendemodul_curl;

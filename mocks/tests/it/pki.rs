@@ -3,8 +3,8 @@
 use chrono::{TimeZone, Utc};
 use iplos_mocks::cms::{CmsError, key_usage};
 use iplos_mocks::pki::{
-    CA_SUBJECT, DEFAULT_REGISTER_HER_ID, IssueOptions, Pki, PkiConfig, PkiError, Role, Variant,
-    name_to_string,
+    CA_SUBJECT, DEFAULT_REGISTER_HER_ID, IssueOptions, PartyExport, Pki, PkiConfig, PkiError, Role,
+    Variant, name_to_string,
 };
 use iplos_model::ids::{HerId, OrgNr};
 use openssl::pkcs12::Pkcs12;
@@ -182,6 +182,83 @@ fn issue_lays_out_files_and_p12_opens_with_the_password() {
     let same = pki.party(her(12345), Variant::Valid).unwrap();
     assert_eq!(same.name, "Oslo kommune");
     assert_eq!(same.orgnr, "974778874");
+
+    // Its share, for handing over: its own pair with the keys, the register's certificates
+    // (at a HER-id without a pair of its own too), the CA — and no other key.
+    let out = dir.path().join("export");
+    let validation = her(131_725);
+    pki.export_party(
+        &out,
+        her(12345),
+        &[her(DEFAULT_REGISTER_HER_ID), validation],
+    )
+    .unwrap();
+    let mut keyed = Vec::new();
+    for entry in walk(&out) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).to_string();
+        if text.contains("PRIVATE KEY") || entry.extension().is_some_and(|e| e == "p12") {
+            keyed.push(entry.strip_prefix(&out).unwrap().display().to_string());
+        }
+    }
+    keyed.sort();
+    assert_eq!(
+        keyed,
+        [
+            "12345/encryption.key.pem",
+            "12345/encryption.p12",
+            "12345/signing.key.pem",
+            "12345/signing.p12"
+        ]
+    );
+    let export = PartyExport::load(&out).unwrap();
+    let own = export.party().unwrap();
+    assert_eq!(
+        (own.her_id, own.name.as_str()),
+        (her(12345), "Oslo kommune")
+    );
+    assert!(
+        own.signing
+            .key
+            .public_eq(&party.signing.cert.public_key().unwrap())
+    );
+    let register = pki.register().unwrap();
+    for at in [her(DEFAULT_REGISTER_HER_ID), validation] {
+        let c = export.counterpart(at).unwrap();
+        assert_eq!(c.name, register.name);
+        assert_eq!(
+            c.encryption.to_der().unwrap(),
+            register.encryption.cert.to_der().unwrap()
+        );
+        assert_eq!(
+            c.signing.to_der().unwrap(),
+            register.signing.cert.to_der().unwrap()
+        );
+    }
+    assert!(export.counterpart(her(999)).is_err());
+    assert_eq!(export.index().p12_password, "iplos-harness");
+    export
+        .trust_store()
+        .unwrap()
+        .verify_cert(
+            &own.signing.cert,
+            &[],
+            Utc::now(),
+            X509PurposeId::SMIME_SIGN,
+        )
+        .unwrap();
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files.extend(walk(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
 }
 
 #[test]

@@ -107,6 +107,7 @@ impl Status {
 
 /// The five event kinds, in the order of the schema's sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum EventKind {
     /// `TjenesteStart`
     TjenesteStart,

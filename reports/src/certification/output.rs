@@ -106,8 +106,16 @@ pub fn certification_junit_suites(r: &CertificationReport) -> Suites {
         s.properties = vec![
             ("plan".into(), r.plan.name.clone()),
             ("plan_version".into(), r.plan.version.clone()),
+            ("plan_sha256".into(), r.plan.sha256.clone()),
+            (
+                "harness".into(),
+                format!("{} {}", r.tool.name, r.tool.version),
+            ),
             ("verdict".into(), r.verdict.as_str().into()),
         ];
+        if let Some(f) = r.session.time_scale {
+            s.properties.push(("time_scale".into(), f.to_string()));
+        }
     }
     Suites {
         name: format!(

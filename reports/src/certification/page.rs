@@ -32,6 +32,17 @@ fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+/// How the page names the session's time scale.
+fn time_scale_text(scale: Option<f64>) -> String {
+    match scale {
+        None => String::new(),
+        Some(1.0) => " · <span id=\"time-scale\">time scale 1</span>".into(),
+        Some(f) => format!(
+            " · <span id=\"time-scale\"><b>time scale {f}</b> (timeouts and faults shortened: not a certificate)</span>"
+        ),
+    }
+}
+
 /// The page of a normalised report.
 pub(super) fn render(r: &CertificationReport) -> String {
     let title = format!(
@@ -42,12 +53,13 @@ pub(super) fn render(r: &CertificationReport) -> String {
         r.plan.name
     );
     let meta = format!(
-        "vendor <b>{}</b> · product {} {} · plan {} version {} · kommune {} {}{} · channel {}",
+        "vendor <b>{}</b> · product {} {} · plan {} version {} (sha256 <code class=\"hash\" id=\"plan-sha256\">{}</code>) · kommune {} {}{} · channel {} · {} {}{}",
         esc(&r.vendor.name),
         esc(&r.vendor.product),
         esc(&r.vendor.version),
         esc(&r.plan.name),
         esc(&r.plan.version),
+        esc(&r.plan.sha256),
         esc(&r.session.kommune),
         esc(&r.session.kommune_name),
         r.session
@@ -55,6 +67,9 @@ pub(super) fn render(r: &CertificationReport) -> String {
             .map(|h| format!(" (HER-id {h})"))
             .unwrap_or_default(),
         esc(&r.session.channel),
+        esc(&r.tool.name),
+        esc(&r.tool.version),
+        time_scale_text(r.session.time_scale),
     );
     let mut body = String::with_capacity(64 * 1024);
     let _ = writeln!(body, "<style>{CERT_CSS}</style>");

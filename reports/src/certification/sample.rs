@@ -147,6 +147,7 @@ pub fn sample() -> CertificationReport {
             her_id: Some(8_123_456),
             channel: "servicebus".into(),
             notes: Vec::new(),
+            time_scale: Some(1.0),
         },
         verdict: Verdict::Incomplete,
         summary: Summary::default(),

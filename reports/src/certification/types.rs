@@ -67,7 +67,7 @@ pub struct VendorInfo {
 }
 
 /// The session's setting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
     /// The kommunenummer the vendor sent for.
@@ -82,6 +82,11 @@ pub struct Session {
     /// scale that shortened timeouts and fault durations).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The factor every timeout and fault duration of the session was multiplied by (1: the
+    /// plan's own times, what a certificate needs); none for the offline check, which has
+    /// no timeouts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_scale: Option<f64>,
 }
 
 /// The overall verdict.

@@ -139,6 +139,11 @@ fn junit_has_a_suite_per_plan_suite_and_parses() {
         x.contains("tests=\"13\" failures=\"4\" errors=\"1\" skipped=\"2\""),
         "{x}"
     );
+    assert!(
+        x.contains("<property name=\"time_scale\" value=\"1\"/>"),
+        "{x}"
+    );
+    assert!(x.contains("<property name=\"plan_sha256\""), "{x}");
     let suites: Vec<&str> = x
         .match_indices("<testsuite id=\"")
         .map(|(i, _)| {
@@ -180,6 +185,17 @@ fn junit_has_a_suite_per_plan_suite_and_parses() {
 #[test]
 fn html_reads_verdict_first_then_failures_with_evidence() {
     let html = certification_to_html(&sample());
+    // The head names what the certificate rests on: plan hash, harness version, time scale.
+    let r = sample();
+    assert!(
+        html.contains(&format!("id=\"plan-sha256\">{}<", r.plan.sha256)),
+        "plan sha256"
+    );
+    assert!(html.contains(&format!("{} {}", r.tool.name, r.tool.version)));
+    assert!(html.contains("<span id=\"time-scale\">time scale 1</span>"));
+    let mut scaled = sample();
+    scaled.session.time_scale = Some(0.01);
+    assert!(certification_to_html(&scaled).contains("<b>time scale 0.01</b>"));
     let h1 = html.find("<h1>").expect("h1");
     assert!(
         html[h1..].starts_with("<h1>FAIL — OmsorgJournal 12.4"),

@@ -1,5 +1,6 @@
 //! `run/endpoints.json`: where the EPJ connects, and the Sendemodul portals (read by the
-//! reference EPJ and by scripted EPJs).
+//! reference EPJ and by scripted EPJs). It names only what the vendor has anyway: no secret
+//! of the harness and no path into `DIR/harness`.
 
 use std::path::PathBuf;
 
@@ -19,7 +20,13 @@ pub struct Endpoints {
     pub web: String,
     pub status: String,
     pub time_scale: f64,
+    /// The kommune's share of the test PKI (`DIR/vendor/pki`, see
+    /// `iplos_mocks::pki::PartyExport`).
     pub pki: PathBuf,
+    /// The session's address register on the live page: append a HER-id
+    /// (`GET <address_register><her-id>`).
+    #[serde(default)]
+    pub address_register: String,
 }
 
 /// The broker's address and login.
@@ -30,7 +37,7 @@ pub struct Amqps {
     pub namespace: String,
     pub username: String,
     pub password: String,
-    /// The CA to trust (PEM).
+    /// The CA to trust (PEM, `DIR/vendor/tls/ca.pem`).
     pub ca: PathBuf,
     /// `amqps://user:password@host:port/namespace`.
     pub url: String,

@@ -1,19 +1,29 @@
-//! The live page of a session: `GET /` (refreshes itself every two seconds) and
+//! The live page of a session: `GET /` (refreshes itself every two seconds),
 //! `GET /status.json` (the same state for machines: a scripted EPJ follows the phases
-//! through it).
+//! through it), and the session's address register: `GET /adresseregister/<her-id>`.
+//!
+//! **\[model\]** The address register stands in for NHN's Adresseregister, where a
+//! communication party (a HER-id) is looked up with its organisation, its certificates
+//! (signing and encryption, one pair per HER-id) and where it takes messages. It knows the
+//! session's parties: KPR Validering 131725, KPR 134197 and the kommune; an unknown HER-id
+//! gets 404 with a JSON `error`. `GET /adresseregister` lists them all.
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use iplos_mocks::receiver::{KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID};
+use iplos_mocks::pki::{Pki, Variant};
+use iplos_model::ids::HerId;
 use serde::Serialize;
 
+use crate::certify::guide::phase_register;
 use crate::certify::phases::{Phase, PhaseKind};
+use crate::certify::session::Session;
 
 /// One phase on the live page and in `status.json`.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -75,7 +85,7 @@ pub fn new_status(
                     "skipped".into()
                 },
                 instruction: p.kind.instruction().into(),
-                to_her_id: to_her(p.kind),
+                to_her_id: phase_register(p.kind),
                 timeout_seconds: p.timeout.as_secs_f64(),
                 note: String::new(),
             })
@@ -86,14 +96,70 @@ pub fn new_status(
     }))
 }
 
-/// The register the vendor sends to in a phase (none on the wrong-host port or Sendemodul).
-fn to_her(kind: PhaseKind) -> Option<u32> {
-    match kind {
-        PhaseKind::TlsWrongHost | PhaseKind::SendemodulUpload | PhaseKind::SendemodulRefused => {
-            None
+/// One party of the session's address register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct AddressEntry {
+    pub her_id: u32,
+    pub name: String,
+    pub orgnr: String,
+    /// `test-submission` (KPR Validering), `ordinary` (KPR) or `kommune`.
+    pub role: String,
+    /// The queue it takes messages on (`<her-id>_async`).
+    pub queue: String,
+    /// The sending link's target for it: `/exchange/<namespace>/<queue>`.
+    pub address: String,
+    /// Its signing certificate (PEM): verify what it signs.
+    pub signing_certificate: String,
+    /// Its encryption certificate (PEM): encrypt what is sent to it.
+    pub encryption_certificate: String,
+}
+
+/// The session's address register.
+#[derive(Debug, Clone, Default)]
+pub struct AddressRegister {
+    pub entries: Vec<AddressEntry>,
+}
+
+impl AddressRegister {
+    /// The session's registers (from `session.json`) and the kommune, with their
+    /// certificates from the session's PKI.
+    pub fn from_pki(pki_dir: &std::path::Path, session: &Session, namespace: &str) -> Result<Self> {
+        let pki = Pki::load(pki_dir)
+            .with_context(|| format!("the session's PKI in {}", pki_dir.display()))?;
+        let orgnr = iplos_model::municipality::lookup(session.year, &session.kommune)
+            .map(|m| m.orgnr().to_string())
+            .unwrap_or_default();
+        let mut parties: Vec<(u32, String, String, String)> = session
+            .registers
+            .iter()
+            .map(|r| (r.her_id, r.name.clone(), r.orgnr.clone(), r.role.clone()))
+            .collect();
+        parties.push((
+            session.her_id,
+            format!("{} kommune", session.kommune_name),
+            orgnr,
+            "kommune".into(),
+        ));
+        let mut entries = Vec::new();
+        for (her_id, name, orgnr, role) in parties {
+            let party = pki
+                .party(HerId::new(her_id)?, Variant::Valid)
+                .with_context(|| format!("the certificates of HER-id {her_id}"))?;
+            let pem =
+                |c: &openssl::x509::X509| -> Result<String> { Ok(String::from_utf8(c.to_pem()?)?) };
+            let queue = format!("{her_id}_async");
+            entries.push(AddressEntry {
+                her_id,
+                name,
+                orgnr,
+                role,
+                address: format!("/exchange/{namespace}/{queue}"),
+                queue,
+                signing_certificate: pem(&party.signing.cert)?,
+                encryption_certificate: pem(&party.encryption.cert)?,
+            });
         }
-        k if k.production() => Some(KPR_PRODUCTION_HER_ID),
-        _ => Some(KPR_VALIDATION_HER_ID),
+        Ok(AddressRegister { entries })
     }
 }
 
@@ -140,6 +206,7 @@ pub fn set_verdict(live: &Live, verdict: &str) {
 /// Serves the page on `bind:port`; returns its address and the server's task.
 pub async fn serve(
     live: &Live,
+    register: AddressRegister,
     bind: IpAddr,
     port: u16,
 ) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
@@ -147,14 +214,61 @@ pub async fn serve(
         .await
         .context("cannot open the live page's port")?;
     let addr = listener.local_addr()?;
+    let register = Arc::new(register);
     let app = axum::Router::new()
         .route("/", get(page))
         .route("/status.json", get(status_json))
+        .route(
+            "/adresseregister",
+            get(address_list).with_state(register.clone()),
+        )
+        .route(
+            "/adresseregister/{her_id}",
+            get(address_lookup).with_state(register),
+        )
         .with_state(live.clone());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     Ok((addr, task))
+}
+
+async fn address_list(State(register): State<Arc<AddressRegister>>) -> impl IntoResponse {
+    axum::Json(register.entries.clone())
+}
+
+async fn address_lookup(
+    State(register): State<Arc<AddressRegister>>,
+    Path(her_id): Path<String>,
+) -> axum::response::Response {
+    let known = || {
+        register
+            .entries
+            .iter()
+            .map(|e| e.her_id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match her_id.trim().parse::<u32>() {
+        Ok(h) => match register.entries.iter().find(|e| e.her_id == h) {
+            Some(e) => axum::Json(e.clone()).into_response(),
+            None => (
+                StatusCode::NOT_FOUND,
+                axum::Json(serde_json::json!({
+                    "error": format!("HER-id {h} is not in this session's address register (it knows {})", known()),
+                    "her_id": h,
+                })),
+            )
+                .into_response(),
+        },
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(serde_json::json!({
+                "error": format!("'{her_id}' is not a HER-id (a positive integer); this session's address register knows {}", known()),
+            })),
+        )
+            .into_response(),
+    }
 }
 
 async fn status_json(State(live): State<Live>) -> impl IntoResponse {
@@ -225,4 +339,51 @@ async fn page(State(live): State<Live>) -> Html<String> {
             format!(" · time scale {}", s.time_scale)
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_address_register_answers_known_unknown_and_malformed_her_ids() {
+        let entry = AddressEntry {
+            her_id: 131_725,
+            name: "Helsedirektoratet KPR Validering".into(),
+            orgnr: "983544622".into(),
+            role: "test-submission".into(),
+            queue: "131725_async".into(),
+            address: "/exchange/NS/131725_async".into(),
+            signing_certificate: "S".into(),
+            encryption_certificate: "E".into(),
+        };
+        let live = new_status("v", "k".into(), 1.0, &[], &[]);
+        let register = AddressRegister {
+            entries: vec![entry.clone()],
+        };
+        let (addr, task) = serve(&live, register, "127.0.0.1".parse().unwrap(), 0)
+            .await
+            .unwrap();
+        let get = |path: &str| {
+            let url = format!("http://{addr}{path}");
+            async move {
+                let r = reqwest::get(url).await.unwrap();
+                let code = r.status().as_u16();
+                (code, r.json::<serde_json::Value>().await.unwrap())
+            }
+        };
+        let (code, body) = get("/adresseregister/131725").await;
+        assert_eq!(code, 200);
+        assert_eq!(serde_json::from_value::<AddressEntry>(body).unwrap(), entry);
+        let (code, body) = get("/adresseregister/134198").await;
+        assert_eq!(code, 404);
+        let err = body["error"].as_str().unwrap();
+        assert!(err.contains("134198") && err.contains("131725"), "{err}");
+        let (code, body) = get("/adresseregister/kpr").await;
+        assert_eq!(code, 400);
+        assert!(body["error"].as_str().unwrap().contains("'kpr'"));
+        let (code, body) = get("/adresseregister").await;
+        assert_eq!((code, body.as_array().map(Vec::len)), (200, Some(1)));
+        task.abort();
+    }
 }

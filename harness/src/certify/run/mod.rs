@@ -7,13 +7,17 @@
 //! ([`super::judge`]) and writes the report and the evidence bundle.
 //!
 //! ```text
-//! DIR/run/endpoints.json   where to connect, credentials, the CA, the live page (for the EPJ)
+//! DIR/run/endpoints.json   where to connect, the login, the CA, the live page (for the EPJ;
+//!                          nothing of DIR/harness)
 //! DIR/run/run.sqlite       the broker's queues and the register's record of every message
 //! DIR/run/evidence/        phases.json, messages.json, connections.json, wrong-host.json,
 //!                          messages/NNN-<phase>.msghead.xml (decrypted with the register's key)
 //!                          and NNN-<phase>.iplos.xml (the IPLOS document the findings' lines
 //!                          refer to)
 //! DIR/run/report.json, junit.xml, index.html   the certification report
+//! DIR/run/SHA256SUMS, report.json.p7s, SHA256SUMS.p7s, harness-certificate.pem
+//!                          the evidence manifest and the harness's signatures
+//!                          ([`crate::certify::verify`])
 //! ```
 //!
 //! The live page (`GET /`) refreshes itself every two seconds; `GET /status.json` is the
@@ -28,7 +32,7 @@ mod collect;
 mod content;
 mod endpoints;
 mod injector;
-mod live;
+pub mod live;
 mod options;
 mod report;
 mod servers;
@@ -60,7 +64,7 @@ use walk::Walk;
 pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
     let p = start::prepare(&opts)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let pki_dir = p.dir.join("pki");
+    let pki_dir = crate::certify::session::harness_pki_dir(&p.dir);
     let places = ServerPlaces {
         bind: opts.bind,
         amqp_port: opts.amqp_port,
@@ -88,7 +92,10 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         &p.phases,
         &p.selected,
     );
-    let (web_addr, web_task) = live::serve(&live, opts.bind, opts.web_port).await?;
+    let address_register =
+        live::AddressRegister::from_pki(&pki_dir, &p.session, servers.broker()?.bus().namespace())?;
+    let (web_addr, web_task) =
+        live::serve(&live, address_register, opts.bind, opts.web_port).await?;
     p.announce(&opts, &servers, wrong_port, web_addr)?;
 
     // The phases.
@@ -146,7 +153,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         selected: &p.selected,
         phases: p.phases.len(),
     };
-    let report = report::write(parts, &p.evidence, &p.run_dir)?;
+    let report = report::write(parts, &p.evidence, &p.run_dir, &p.signing)?;
     live::set_verdict(&live, report.verdict.as_str());
     // The page says "done" a moment longer, for an EPJ polling it.
     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -11,7 +11,7 @@ use iplos_reports::certification::{
 use crate::certify::phases::PhaseKind;
 use crate::certify::plan::Plan;
 use crate::certify::record::Recording;
-use crate::certify::session::Session;
+use crate::certify::session::{Session, SigningFiles};
 
 /// What the report is made of.
 pub struct ReportParts<'a> {
@@ -26,12 +26,13 @@ pub struct ReportParts<'a> {
     pub phases: usize,
 }
 
-/// Builds the report (its evidence bundle from `evidence`), writes it to `run_dir` and
-/// prints its summary.
+/// Builds the report (its evidence bundle from `evidence`), writes it to `run_dir`, signs
+/// it and the evidence manifest with the harness's key, and prints its summary.
 pub fn write(
     parts: ReportParts<'_>,
     evidence: &Path,
     run_dir: &Path,
+    signing: &SigningFiles,
 ) -> Result<CertificationReport> {
     let ReportParts {
         plan,
@@ -84,6 +85,7 @@ pub fn write(
             her_id: Some(session.her_id),
             channel: "servicebus".into(),
             notes,
+            time_scale: Some(time_scale),
         },
         verdict: iplos_reports::certification::Verdict::Incomplete,
         summary: Default::default(),
@@ -95,6 +97,8 @@ pub fn write(
     report.normalise();
     let written = iplos_reports::certification::write_certification(&report, run_dir)
         .context("writing the certification report")?;
+    crate::certify::verify::sign_report(run_dir, &report.evidence_bundle, signing)
+        .context("signing the report")?;
     print_summary(&report, &written);
     Ok(report)
 }
@@ -145,4 +149,10 @@ fn print_summary(r: &CertificationReport, written: &iplos_reports::Written) {
         written.json.display(),
         written.junit.display()
     );
+    if let Some(dir) = written.json.parent() {
+        println!(
+            "  signed: report.json.p7s, SHA256SUMS.p7s (check with `iplos-harness certify verify {}`)",
+            dir.display()
+        );
+    }
 }

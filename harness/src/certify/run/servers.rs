@@ -44,7 +44,7 @@ pub struct Servers {
 pub struct ServerPlaces<'a> {
     pub bind: IpAddr,
     pub amqp_port: u16,
-    /// The session's PKI (`DIR/pki`).
+    /// The session's whole PKI (`DIR/harness/pki`).
     pub pki_dir: &'a Path,
     /// `DIR/run`.
     pub run_dir: &'a Path,

@@ -14,7 +14,7 @@ use super::servers::Servers;
 use crate::certify::judge::Expected;
 use crate::certify::phases::{Phase, PhaseKind, Timing, phases};
 use crate::certify::plan::Plan;
-use crate::certify::session::{Credentials, Session, TlsFiles};
+use crate::certify::session::{self, Credentials, Session, SigningFiles, TlsFiles};
 use crate::files::write_atomic;
 
 /// A session ready to start.
@@ -33,6 +33,8 @@ pub struct Prepared {
     pub expected: Expected,
     pub creds: Credentials,
     pub tls: TlsFiles,
+    /// The harness's report-signing key.
+    pub signing: SigningFiles,
 }
 
 /// Reads the session and the plan, checks the options, and makes the run directory (an
@@ -71,6 +73,8 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
     let expected = Expected::load(&dir, &session)?;
     let creds = Credentials::load_or_create(&dir, &session.kommune)?;
     let tls = TlsFiles::load_or_create(&dir)?;
+    let signing =
+        SigningFiles::load_or_create(&dir, &session).context("the harness's report-signing key")?;
     Ok(Prepared {
         dir,
         session,
@@ -83,6 +87,7 @@ pub fn prepare(opts: &RunOptions) -> Result<Prepared> {
         expected,
         creds,
         tls,
+        signing,
     })
 }
 
@@ -141,7 +146,8 @@ impl Prepared {
             web: format!("http://{web}/"),
             status: format!("http://{web}/status.json"),
             time_scale: opts.time_scale,
-            pki: self.dir.join("pki"),
+            pki: session::vendor_pki_dir(&self.dir),
+            address_register: format!("http://{web}/adresseregister/"),
         };
         write_atomic(
             &self.run_dir.join("endpoints.json"),
@@ -170,6 +176,7 @@ impl Prepared {
             endpoints.sendemodul.url, servers.pin, SENDEMODUL_PART_LIMIT
         );
         println!("  live page  {}", endpoints.web);
+        println!("  addresses  {}<her-id>", endpoints.address_register);
         println!(
             "  endpoints  {}",
             self.run_dir.join("endpoints.json").display()
