@@ -7,7 +7,7 @@ for CMS, ElementTree for the IPLOS 56.0.0 export and a MsgHead written here.
     certify_vendor.py DIR --export OUT    only write the export (OUT/melding.xml and
                                           OUT/korreksjoner.xml) for `certify check DIR --files`
 
-It reads only what a vendor gets (the files in LAYOUTS below), `run/endpoints.json` and the live
+It reads only what a vendor gets (the files in LAYOUT below), `run/endpoints.json` and the live
 page's `status.json`; never the harness's answer key or the register's private keys. Its export
 is made here from `population.jsonl`: the initial load (every reported service active at the
 cut-off, and its stops active then), the year's events in registration order, and the
@@ -40,31 +40,19 @@ from zoneinfo import ZoneInfo
 from proton import Message, SSLDomain, Timeout
 from proton.utils import BlockingConnection
 
-# Where a vendor's files are, relative to the session directory: the layout with the vendor's
-# folder (`DIR/vendor/`) first, then the flat layout of sessions made before it. Nothing else
-# of DIR is read (the harness's side of it is not the vendor's).
-LAYOUTS = [
-    {
-        "root": "vendor",
-        "session": "vendor/session.json",
-        "population": "vendor/population.jsonl",
-        "credentials": "vendor/credentials.json",
-        "own": "vendor/pki/{her}",
-        "register": "vendor/pki/register/{her}",
-        "pki_ca": "vendor/pki/ca.pem",
-        "tls_ca": "vendor/tls/ca.pem",
-    },
-    {
-        "root": ".",
-        "session": "session.json",
-        "population": "population.jsonl",
-        "credentials": "credentials.json",
-        "own": "pki/{her}",
-        "register": "pki/{her}",
-        "pki_ca": "pki/ca/ca.pem",
-        "tls_ca": "tls/ca.pem",
-    },
-]
+# Where a vendor's files are, relative to the session directory: its folder `DIR/vendor/`,
+# which the operator hands over. Nothing else of DIR is read but ENDPOINTS (the harness's side
+# of DIR is not the vendor's).
+LAYOUT = {
+    "root": "vendor",
+    "session": "vendor/session.json",
+    "population": "vendor/population.jsonl",
+    "credentials": "vendor/credentials.json",
+    "own": "vendor/pki/{her}",
+    "register": "vendor/pki/register/{her}",
+    "pki_ca": "vendor/pki/ca.pem",
+    "tls_ca": "vendor/tls/ca.pem",
+}
 ENDPOINTS = "run/endpoints.json"
 
 IPLOS_NS = "http://www.npr.no/xmlstds/56_0_0_ipl"
@@ -128,36 +116,29 @@ def new_guid():
 
 
 class Files:
-    """The vendor's files of a session: each where the first layout that has it puts it (while
-    sessions of both layouts exist, and in between)."""
+    """The vendor's files of a session (LAYOUT); a folder holding only session.json and
+    population.jsonl (what `--export` needs) works too."""
 
     def __init__(self, d):
         self.dir = d
-        self.layout = next((l for l in LAYOUTS if os.path.exists(os.path.join(d, l["session"]))),
-                           None)
-        if self.layout is None:
-            raise SystemExit("%s: no session.json in any known layout" % d)
+        self.layout = dict(LAYOUT)
+        if not os.path.exists(os.path.join(d, LAYOUT["session"])):
+            self.layout = {k: v.replace("vendor/", "", 1) if k != "root" else "."
+                           for k, v in LAYOUT.items()}
 
     def path(self, key, **kw):
-        for l in LAYOUTS:
-            p = os.path.join(self.dir, l[key].format(**kw))
-            if os.path.exists(p):
-                return p
         return os.path.join(self.dir, self.layout[key].format(**kw))
 
-    def register(self, session, her, fallback):
+    def register(self, session, her):
         """The register's certificates (signing, encryption) for HER-id `her`: where
-        session.json's `registers` says, else in the layout's folder (else `fallback`'s)."""
+        session.json's `registers` says, else in the layout's folder."""
         for r in session.get("registers") or []:
             if int(r.get("her_id", 0)) == her and r.get("encryption_certificate"):
                 root = os.path.join(self.dir, self.layout["root"])
                 return (os.path.join(root, r["signing_certificate"]),
                         os.path.join(root, r["encryption_certificate"]))
-        for h in (her, fallback):
-            p = self.path("register", her=h)
-            if os.path.exists(os.path.join(p, "encryption.pem")):
-                return os.path.join(p, "signing.pem"), os.path.join(p, "encryption.pem")
-        raise SystemExit("no certificate of register %s in %s" % (her, self.path("register", her=her)))
+        p = self.path("register", her=her)
+        return os.path.join(p, "signing.pem"), os.path.join(p, "encryption.pem")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,7 +447,7 @@ class Vendor:
         iplos = self.export.xml(notes, lokalident)
         head = msghead(new_guid(), self.function, "%s kommune" % self.session["kommune_name"],
                        self.her, to_her, iplos)
-        _, encryption = self.files.register(self.session, to_her, self.ep["register_production_her_id"])
+        _, encryption = self.files.register(self.session, to_her)
         signed = openssl("cms", "-sign", "-binary", "-nodetach", "-md", "sha256", "-outform", "DER",
                          "-signer", self.signing[0], "-inkey", self.signing[1], data=head)
         payload = openssl("cms", "-encrypt", "-binary", "-aes256", "-outform", "DER",
@@ -482,7 +463,7 @@ class Vendor:
         return m
 
     def read_apprec(self, body, to_her):
-        signing, _ = self.files.register(self.session, to_her, self.ep["register_production_her_id"])
+        signing, _ = self.files.register(self.session, to_her)
         with tempfile.TemporaryDirectory() as t:
             enc = os.path.join(t, "apprec.der")
             with open(enc, "wb") as f:
