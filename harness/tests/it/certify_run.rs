@@ -1,173 +1,17 @@
 //! `certify run`, the transport session, as processes on 127.0.0.1: the harness's reference
 //! EPJ (`certify vendor`) passes every required test; each deliberately broken variant fails
-//! exactly the tests its misbehaviour breaks and no others; a vendor written in Python with
-//! Debian's Qpid Proton and the openssl command line gets a correct report for the phases it
-//! walks; the report renders in headless Chromium with the verdict first.
+//! exactly the tests its misbehaviour breaks and no others; the report renders in headless
+//! Chromium with the verdict first. (The independent Python vendor: `certify_python`.)
 //!
 //! Sessions run with `--time-scale 0.01` (a ten-minute outage lasts six seconds; phases wait
 //! at least ten): the report says so in its notes.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use serde_json::Value;
-
-const SCALE: &str = "0.01";
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_iplos-harness")
-}
-
-fn init(dir: &Path, vendor: &str) -> PathBuf {
-    let session = dir.join("session");
-    let o = Command::new(bin())
-        .args([
-            "certify",
-            "init",
-            "--vendor",
-            vendor,
-            "--kommune",
-            "4601",
-            "--year",
-            "2024",
-            "--scale",
-            "0.005",
-            "--seed",
-            "7",
-            "--out",
-        ])
-        .arg(&session)
-        .output()
-        .expect("iplos-harness runs");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    session
-}
-
-fn spawn(cmd: &mut Command, log: &Path) -> Child {
-    cmd.stdin(Stdio::null())
-        .stdout(std::fs::File::create(log).expect("log file"))
-        .stderr(std::fs::File::create(log.with_extension("err")).expect("log file"))
-        .spawn()
-        .expect("spawn")
-}
-
-fn wait(child: &mut Child, within: Duration, what: &str, log: &Path) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            return s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{what} did not finish within {within:?}; its output:\n{}\n{}",
-                std::fs::read_to_string(log).unwrap_or_default(),
-                std::fs::read_to_string(log.with_extension("err")).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// Runs a session with `vendor` as the EPJ; returns the report and the run's console.
-/// The session's address register (listed in endpoints.json), read with curl: KPR
-/// Validering's entry holds the certificate of the vendor folder; an unknown HER-id is 404.
-fn address_register(session: &Path, ep: &Value) {
-    let base = ep["address_register"]
-        .as_str()
-        .expect("endpoints.json lists the address register");
-    let get = |her: &str| {
-        let o = Command::new("curl")
-            .args(["-sS", "--max-time", "10", "-w", "\n%{http_code}"])
-            .arg(format!("{base}{her}"))
-            .output()
-            .expect("curl runs");
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        let (body, code) = out.rsplit_once('\n').expect("a status code");
-        (
-            code.to_string(),
-            serde_json::from_str::<Value>(body).expect("JSON"),
-        )
-    };
-    let (code, entry) = get("131725");
-    assert_eq!(code, "200", "{entry}");
-    assert_eq!(entry["her_id"], 131725);
-    assert_eq!(entry["queue"], "131725_async");
-    let folder = std::fs::read_to_string(session.join("vendor/pki/register/131725/encryption.pem"))
-        .expect("the vendor folder holds 131725's encryption certificate");
-    assert_eq!(
-        entry["encryption_certificate"].as_str(),
-        Some(folder.as_str())
-    );
-    let (code, err) = get("123");
-    assert_eq!(code, "404", "{err}");
-    assert!(
-        err["error"].as_str().unwrap_or("").contains("123"),
-        "the error names the HER-id: {err}"
-    );
-}
-
-fn session(session: &Path, only: Option<&str>, vendor: Command) -> (Value, String) {
-    let run_log = session.with_file_name("run.log");
-    let mut run = Command::new(bin());
-    run.args(["certify", "run"])
-        .arg(session)
-        .args(["--time-scale", SCALE]);
-    if let Some(o) = only {
-        run.args(["--only", o]);
-    }
-    let mut run = spawn(&mut run, &run_log);
-    // The live page, read with curl while the session waits for the vendor.
-    let endpoints = session.join("run/endpoints.json");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !endpoints.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let ep: Value = serde_json::from_slice(&std::fs::read(&endpoints).expect("endpoints.json"))
-        .expect("endpoints.json is JSON");
-    let page = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "10",
-            ep["web"].as_str().expect("web URL"),
-        ])
-        .output()
-        .expect("curl runs");
-    let page = String::from_utf8_lossy(&page.stdout);
-    assert!(
-        page.contains("Certification session") && page.contains("test-submission"),
-        "the live page lists the phases: {page}"
-    );
-    assert!(ep["amqps"]["url"].as_str().unwrap().starts_with("amqps://"));
-    address_register(session, &ep);
-    let vendor_log = session.with_file_name("vendor.log");
-    let mut vendor = vendor;
-    let mut v = spawn(&mut vendor, &vendor_log);
-    let status = wait(&mut run, Duration::from_secs(600), "certify run", &run_log);
-    let _ = wait(&mut v, Duration::from_secs(60), "the vendor", &vendor_log);
-    let console = std::fs::read_to_string(&run_log).unwrap_or_default();
-    let report: Value = serde_json::from_slice(
-        &std::fs::read(session.join("run/report.json")).unwrap_or_else(|e| {
-            panic!(
-                "no report ({e}); exit {status:?}; console:\n{console}\n{}\nvendor:\n{}",
-                std::fs::read_to_string(run_log.with_extension("err")).unwrap_or_default(),
-                std::fs::read_to_string(&vendor_log).unwrap_or_default()
-            )
-        }),
-    )
-    .expect("report.json is JSON");
-    let verdict = report["verdict"].as_str().unwrap_or("").to_string();
-    assert_eq!(
-        status.code(),
-        Some(if verdict == "pass" { 0 } else { 1 }),
-        "exit code follows the verdict ({verdict})"
-    );
-    (report, console)
-}
+use crate::certify_support::{bin, explain, init, session, spawn, wait, with};
 
 fn reference(session: &Path, broken: Option<&str>) -> Command {
     let mut c = Command::new(bin());
@@ -176,27 +20,6 @@ fn reference(session: &Path, broken: Option<&str>) -> Command {
         c.args(["--broken", b]);
     }
     c
-}
-
-fn with(report: &Value, verdict: &str) -> BTreeSet<String> {
-    report["tests"]
-        .as_array()
-        .expect("tests")
-        .iter()
-        .filter(|t| t["verdict"] == verdict)
-        .map(|t| t["id"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn explain(report: &Value) -> String {
-    report["tests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|t| t["verdict"] != "pass")
-        .map(|t| format!("{} {}: {}", t["id"], t["verdict"], t["reason"]))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[test]
@@ -523,63 +346,4 @@ fn duplicates_after_a_dropped_connection_fail_res_01_only() {
 #[test]
 fn a_slow_sender_fails_perf_01_only() {
     broken("too-slow", &["PERF-01"]);
-}
-
-#[test]
-fn a_python_proton_vendor_gets_a_correct_report_for_the_phases_it_walks() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = init(dir.path(), "Python EPJ");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/certify_vendor.py");
-    let mut vendor = Command::new("/usr/bin/python3");
-    vendor.arg(&script).arg(&s);
-    let (report, console) = session(
-        &s,
-        Some("test-submission,initial-load,year-events,corrections"),
-        vendor,
-    );
-    let failed = with(&report, "fail");
-    assert!(failed.is_empty(), "{}\n{console}", explain(&report));
-    assert_eq!(report["verdict"], "incomplete", "phases were left out");
-    let passed = with(&report, "pass");
-    for id in [
-        "CONN-01",
-        "CONN-04",
-        "TRANSPORT-01",
-        "TRANSPORT-02",
-        "CMS-01",
-        "MSGHEAD-01",
-        "SCHEMA-01",
-        "SCHEMA-02",
-        "RULE-IPL01",
-        "RULE-IPL03",
-        "DATA-01",
-        "DATA-02",
-        "DATA-03",
-        "CORR-01",
-        "CORR-02",
-        "CHAIN-01",
-        "PERF-01",
-    ] {
-        assert!(passed.contains(id), "{id} passes: {}", explain(&report));
-    }
-    let skipped = with(&report, "skip");
-    for id in [
-        "CONN-02",
-        "CONN-03",
-        "RECEIPT-01",
-        "RECEIPT-04",
-        "RES-01",
-        "RES-02",
-        "RES-03",
-    ] {
-        assert!(
-            skipped.contains(id),
-            "{id} is skipped (its phase was not walked)"
-        );
-    }
-    let product = report["vendor"]["product"].as_str().unwrap_or("");
-    assert!(
-        !product.is_empty(),
-        "the EPJ's name is read from the messages"
-    );
 }

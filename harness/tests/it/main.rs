@@ -1,11 +1,13 @@
 //! The integration tests of this crate, one binary (linking once) with a module per
 //! behaviour: the CLI end to end: check, generate, serve, rehearse, certify.
 
+mod certify_support;
 mod reserved_domains;
 mod serve_support;
 
 mod certify_cli;
 mod certify_guide;
+mod certify_python;
 mod certify_run;
 mod check_cli;
 mod generate_cli;
