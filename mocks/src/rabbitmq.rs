@@ -59,6 +59,10 @@ pub struct ExternalBroker {
     pub queue_type: QueueType,
     /// Remove the vhost and the users at shutdown (default true).
     pub teardown: bool,
+    /// Remove what an earlier run of the same vhost left (its queues with their messages,
+    /// its users) before provisioning (default false: `serve` continues its run; a new
+    /// rehearsal starts clean).
+    pub fresh: bool,
 }
 
 impl ExternalBroker {
@@ -71,6 +75,7 @@ impl ExternalBroker {
             vhost: format!("iplos-{run}"),
             queue_type: QueueType::Auto,
             teardown: true,
+            fresh: false,
         }
     }
 

@@ -657,20 +657,27 @@ async fn open_node(
             username: url.username.clone(),
             password: url.password.clone(),
         });
-    match tls {
-        Some(connector) => {
-            let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
-                SendError::Url(format!("host '{host}' is not a TLS server name: {e}"))
-            })?;
-            let stream = connector
-                .connect(name, tcp)
-                .await
-                .map_err(|e| SendError::Amqp(format!("TLS: {host}:{port}: {e}")))?;
-            builder.open_with_stream(stream).await
+    // The AMQP handshake gets the same bound as the TCP connect: a broker that takes the
+    // connection and never answers the open must not hold the sender forever.
+    let open = async {
+        match tls {
+            Some(connector) => {
+                let name =
+                    rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                        SendError::Url(format!("host '{host}' is not a TLS server name: {e}"))
+                    })?;
+                let stream = connector
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| SendError::Amqp(format!("TLS: {host}:{port}: {e}")))?;
+                builder.open_with_stream(stream).await.map_err(|e| amqp(&e))
+            }
+            None => builder.open_with_stream(tcp).await.map_err(|e| amqp(&e)),
         }
-        None => builder.open_with_stream(tcp).await,
-    }
-    .map_err(|e| amqp(&e))
+    };
+    tokio::time::timeout(Duration::from_secs(10), open)
+        .await
+        .map_err(|_| SendError::Amqp(format!("open {host}:{port}: no answer within 10 s")))?
 }
 
 impl ReferenceSender {
@@ -868,13 +875,30 @@ impl ReferenceSender {
         &self.unmatched
     }
 
-    /// Closes the links, the session and the connection.
+    /// Detaches the sending link and closes the connection (which ends the session).
+    ///
+    /// No separate `end` of the session: RabbitMQ 3.10's AMQP 1.0 plugin often does not
+    /// answer it while the receiving links are attached, and fe2o3 then waits for ever
+    /// (spinning); a close ends every session of the connection. Each step waits at most
+    /// 5 s; the connection is dropped then.
     pub async fn close(mut self) {
-        let _ = self.sender.close().await;
+        let step = Duration::from_secs(5);
+        let her = self.config.identity.party.her_id;
+        if tokio::time::timeout(step, self.sender.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(%her, "service bus: the sending link was not detached within 5 s");
+        }
         for l in self.listeners.drain(..) {
             l.abort();
         }
-        let _ = self.session.end().await;
-        let _ = self.connection.close().await;
+        if tokio::time::timeout(step, self.connection.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!(%her, "service bus: the connection did not close within 5 s");
+        }
+        drop(self.session);
     }
 }

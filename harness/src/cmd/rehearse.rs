@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::engine::{EngineConfig, run};
-use crate::scenario::{LATEST_SEASON, Scenario};
+use crate::scenario::{ChannelSpec, LATEST_SEASON, Scenario};
 
 /// Replay a season (test week to corrections deadline) for every kommune through the real
 /// endpoints on loopback, and write report.json, junit.xml and index.html.
@@ -50,6 +50,21 @@ pub struct Args {
     /// phase, new fault causes, findings per rule) to report.json and the page.
     #[arg(long, value_name = "REPORT.json")]
     baseline: Option<PathBuf>,
+    /// Run the service bus on this RabbitMQ (one node or a cluster's nodes) instead of our
+    /// broker: `amqp://USER:PASS@HOST:PORT[,amqp://HOST2:PORT2...]`. The run gets a vhost
+    /// of its own (`iplos-rehearse-<out dir>-<hash>`), removed at the end; the register's
+    /// receiver and the kommuner are AMQP clients of it. Service bus seasons (2018 on)
+    /// only. Needs --broker-management.
+    #[arg(long, value_name = "URL", requires = "broker_management")]
+    broker: Option<String>,
+    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the run's vhost, users and queues).
+    #[arg(long, value_name = "URL", requires = "broker")]
+    broker_management: Option<String>,
+    /// Keep the run's vhost, queues and users on RabbitMQ at the end (to look at its
+    /// counters); the next run with the same --out removes them first.
+    #[arg(long, requires = "broker")]
+    broker_keep: bool,
 }
 
 /// Runs the command.
@@ -96,6 +111,24 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("out/rehearsal-{}", scenario.season.data_year)));
+    let external = match (&args.broker, &args.broker_management) {
+        (Some(b), Some(m)) => {
+            if scenario.season.channel != ChannelSpec::Servicebus {
+                anyhow::bail!(
+                    "--broker: the {} season sends through Sendemodul, not the service bus",
+                    scenario.season.data_year
+                );
+            }
+            let mut ext = iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &vhost_run_name(&out))
+                .map_err(anyhow::Error::msg)
+                .context("--broker / --broker-management")?;
+            // A new run starts from empty queues; --resume continues the killed one's.
+            ext.fresh = !args.resume;
+            ext.teardown = !args.broker_keep;
+            Some(ext)
+        }
+        _ => None,
+    };
     let state = out.join("state");
     if args.resume {
         if !state.is_dir() {
@@ -115,6 +148,7 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         state_dir: state,
         progress: true,
         resume: args.resume,
+        external,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -167,6 +201,31 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run's part of its RabbitMQ vhost name: the out directory's name (letters, digits and
+/// `-`) and a hash of its absolute path, so that two runs with different `--out` on one
+/// RabbitMQ never share a vhost, and `--resume` finds its own again.
+fn vhost_run_name(out: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+    let name: String = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = Sha256::digest(abs.to_string_lossy().as_bytes());
+    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("rehearse-{name}-{hex}")
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`).

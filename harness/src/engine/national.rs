@@ -150,7 +150,7 @@ fn servicebus(
             format!("kpr-{:x}", cfg.seed),
         ));
     }
-    let options = ServicebusOptions::new(
+    let mut options = ServicebusOptions::new(
         participants,
         RegisterOptions::new(
             register.clone(),
@@ -158,6 +158,7 @@ fn servicebus(
             vec![register_her, validation_her],
         ),
     );
+    options.external = cfg.external.clone();
     Ok((
         options,
         ServicebusSide {

@@ -33,6 +33,9 @@ pub struct EngineConfig {
     pub progress: bool,
     /// Continue the run in `state_dir` from its run store instead of starting one.
     pub resume: bool,
+    /// Service bus years on an existing RabbitMQ (`--broker`, `--broker-management`)
+    /// instead of our broker: the run is provisioned there and removed at the end.
+    pub external: Option<iplos_mocks::rabbitmq::ExternalBroker>,
 }
 
 /// The report id of the receipt phase (the other phases' ids are the scenario's).
@@ -217,11 +220,16 @@ impl World {
             .ok_or_else(|| anyhow!("the national side has no run store"))
     }
 
-    /// The AMQP broker (service bus years).
-    pub(crate) fn broker(&self) -> Result<&iplos_mocks::servicebus::BrokerHandle> {
+    /// The connection string of a service bus participant (service bus years), on our
+    /// broker or on the external RabbitMQ: the kommune agents know only this.
+    pub(crate) fn servicebus_connection_string(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<String> {
         self.national
-            .broker()
-            .ok_or_else(|| anyhow!("the national side has no broker"))
+            .servicebus_connection_string(user, password)
+            .ok_or_else(|| anyhow!("the national side has no service bus"))
     }
 
     /// Waits until the filsluse mails queued so far are in the capture (deterministic

@@ -4,6 +4,9 @@
 mod certify_support;
 mod reserved_domains;
 mod serve_support;
+// The private RabbitMQ nodes of the mocks' tests, shared rather than copied.
+#[path = "../../../mocks/tests/it/rabbitmq_support.rs"]
+mod rabbitmq_support;
 
 mod certify_cli;
 mod certify_guide;
@@ -13,6 +16,7 @@ mod check_cli;
 mod generate_cli;
 mod house;
 mod rehearse;
+mod rehearse_rabbitmq;
 mod rehearse_report;
 mod rehearse_resume;
 mod serve_cli;

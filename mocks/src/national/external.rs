@@ -105,6 +105,14 @@ pub(super) async fn start(
         participants: prefixed,
         register: options.register.her_ids.clone(),
     };
+    if external.fresh {
+        teardown(&api, &plan).await.map_err(|e| {
+            NationalError::start(
+                format!("remove the earlier run from RabbitMQ ({})", plan.vhost),
+                e,
+            )
+        })?;
+    }
     let quorum = provision(&api, &plan).await.map_err(|e| {
         NationalError::start(format!("provision the run on RabbitMQ ({})", plan.vhost), e)
     })?;

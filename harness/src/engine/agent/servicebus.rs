@@ -49,7 +49,7 @@ pub(crate) async fn submit(
         register: Counterpart::from_party(&b.register, target),
         trust: b.trust.clone(),
     };
-    let mut scfg = SenderConfig::new(w.broker()?.connection_string(&user, &pass), identity);
+    let mut scfg = SenderConfig::new(w.servicebus_connection_string(&user, &pass)?, identity);
     scfg.clock = w.clock.clone();
     scfg.timeout = std::time::Duration::from_secs(120);
     let mut sender = match ReferenceSender::connect(scfg).await {
