@@ -335,6 +335,8 @@ struct Work {
     prepared: JoinHandle<judge::Prepared>,
     injection: Option<Injection>,
     now: DateTime<Utc>,
+    /// The broker's queues when the message was taken (where replies may go).
+    queues: Arc<HashSet<String>>,
 }
 
 struct Step1 {
@@ -588,11 +590,13 @@ impl Pipe {
         }
         let work = judge_now.map(|attempts| {
             let now = shared.config.clock.now();
+            let queues: Arc<HashSet<String>> = Arc::new(shared.bus.queues().into_iter().collect());
             let prepared = {
                 let shared = shared.clone();
                 let injection = injection.clone();
+                let queues = queues.clone();
                 tokio::task::spawn_blocking(move || {
-                    with_ctx(&shared, own, now, |ctx| {
+                    with_ctx(&shared, own, now, &queues, |ctx| {
                         judge::prepare_attempt(&message, ctx, injection.as_ref(), attempts)
                     })
                 })
@@ -601,6 +605,7 @@ impl Pipe {
                 prepared,
                 injection,
                 now,
+                queues,
             }
         });
         Ok(Some(Step1 { item, work }))
@@ -623,6 +628,7 @@ impl Pipe {
                     prepared,
                     injection,
                     now,
+                    queues,
                 }) => {
                     let prepared = match prepared.await {
                         Ok(p) => p,
@@ -656,6 +662,7 @@ impl Pipe {
                         let (own, before) = (self.own, item.message_row);
                         let message = item.message.clone();
                         let injection = injection.clone();
+                        let queues = queues.clone();
                         tokio::task::spawn_blocking(move || {
                             let mut chains = StoreChains {
                                 map: shared.chains.clone(),
@@ -664,7 +671,7 @@ impl Pipe {
                                 before,
                                 options: shared.options(),
                             };
-                            with_ctx(&shared, own, now, |ctx| {
+                            with_ctx(&shared, own, now, &queues, |ctx| {
                                 judge::check(
                                     &message,
                                     ctx,
@@ -691,7 +698,7 @@ impl Pipe {
                     let own = self.own;
                     let message = item.message.clone();
                     Some(tokio::task::spawn_blocking(move || {
-                        with_ctx(&shared, own, now, |ctx| {
+                        with_ctx(&shared, own, now, &queues, |ctx| {
                             judge::finish(&message, ctx, injection.as_ref(), checked)
                         })
                     }))
@@ -855,14 +862,14 @@ fn with_ctx<T>(
     shared: &Shared,
     own: HerId,
     now: DateTime<Utc>,
+    queues: &HashSet<String>,
     f: impl FnOnce(&Ctx<'_>) -> T,
 ) -> T {
-    let queues: HashSet<String> = shared.bus.queues().into_iter().collect();
     let ctx = Ctx {
         config: &shared.config,
         identity: &shared.identity,
         directory: shared.directory.as_ref(),
-        queues: &queues,
+        queues,
         namespace: shared.bus.namespace(),
         own_her: own,
         now,
