@@ -718,6 +718,7 @@ impl Pipe {
             if self.crashed() {
                 return End::Crashed;
             }
+            let mut decision = None;
             if let Some(judged) = judged {
                 let judged = match judged.await {
                     Ok(j) => j,
@@ -731,20 +732,28 @@ impl Pipe {
                     Ok(record) => {
                         let store = self.shared.store.clone();
                         let row = item.message_row;
-                        blocking(move || Ok(store.record_checked(row, &record)?)).await
+                        // One trip to the store: the verdict stored and the decision read.
+                        blocking(move || {
+                            store.record_checked(row, &record)?;
+                            Ok(store.decision(row)?)
+                        })
+                        .await
                     }
                     Err(e) => Err(e),
                 };
-                if let Err(e) = stored {
-                    tracing::error!(queue = %self.queue, error = %e, "receiver: storing a verdict failed");
-                    return End::Failed;
+                match stored {
+                    Ok(d) => decision = d,
+                    Err(e) => {
+                        tracing::error!(queue = %self.queue, error = %e, "receiver: storing a verdict failed");
+                        return End::Failed;
+                    }
                 }
                 item.recorded();
             }
             if self.crash_at(Failpoint::AfterCheck) {
                 return End::Crashed;
             }
-            match self.settle_and_reply(&mut item).await {
+            match self.settle_and_reply(&mut item, decision).await {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Crashed) => return End::Crashed,
                 Err(e) => {
@@ -760,16 +769,24 @@ impl Pipe {
     }
 
     /// The delivery of a checked message settled, its reply published.
-    async fn settle_and_reply(&self, item: &mut InFlight) -> Result<Flow, ReceiverError> {
+    async fn settle_and_reply(
+        &self,
+        item: &mut InFlight,
+        decision: Option<Decision>,
+    ) -> Result<Flow, ReceiverError> {
         let shared = &self.shared;
         let queue = self.queue.as_str();
         let (message_row, delivery_row) = (item.message_row, item.delivery_row);
         let message_id = item.message_id.clone();
         // settled: the broker delivery is accepted (or dead-lettered), with the record of it.
-        let store = shared.store.clone();
-        let decision = blocking(move || Ok(store.decision(message_row)?))
-            .await?
-            .ok_or_else(|| ReceiverError::Internal("a judged message has no decision".into()))?;
+        let decision = match decision {
+            Some(d) => Some(d),
+            None => {
+                let store = shared.store.clone();
+                blocking(move || Ok(store.decision(message_row)?)).await?
+            }
+        }
+        .ok_or_else(|| ReceiverError::Internal("a judged message has no decision".into()))?;
         let Some(delivery) = item.delivery.take() else {
             return Err(ReceiverError::Internal("a delivery settled twice".into()));
         };
@@ -784,12 +801,13 @@ impl Pipe {
         settled?;
         let store = shared.store.clone();
         let dead = matches!(decision, Decision::DeadLetter(_));
-        blocking(move || {
+        // One trip to the store: settled, and whether the reply is withheld.
+        let withheld = blocking(move || {
             store.mark_settled(delivery_row)?;
             if dead {
                 store.mark_replied(delivery_row)?;
             }
-            Ok(())
+            Ok(store.is_withheld(delivery_row)?)
         })
         .await?;
         if self.crash_at(Failpoint::AfterAccept) {
@@ -803,8 +821,7 @@ impl Pipe {
             reply,
         } = decision
         {
-            let store = shared.store.clone();
-            if blocking(move || Ok(store.is_withheld(delivery_row)?)).await? {
+            if withheld {
                 tracing::info!(%queue, message_id = ?message_id, "reply withheld (injected)");
                 return Ok(Flow::Continue);
             }
