@@ -11,8 +11,8 @@ use fe2o3_amqp_types::messaging::{
 use fe2o3_amqp_types::primitives::Binary;
 use iplos_model::ids::HerId;
 use iplos_model::message::{
-    AppRec, AppRecError, AppRecErrorCode, AppRecParty, AppRecStatus, Coded, MsgHeadReadError,
-    OriginalMsgId, OutputEncoding, read_msghead, write_apprec, write_message,
+    AppRec, AppRecError, AppRecErrorCode, AppRecParty, AppRecStatus, Coded, MsgHeadInfo,
+    MsgHeadReadError, OriginalMsgId, OutputEncoding, read_msghead, write_apprec, write_message,
 };
 use iplos_model::rules::{CheckOptions, ContentState, check_stream};
 
@@ -125,19 +125,112 @@ fn sender_of(m: &AmqpMessage, ctx: &Ctx<'_>) -> Sender {
     }
 }
 
-/// Judges one message; `injection` (Rejected or PartlyRejected) changes the AppRec as
-/// the module docs of [`super`] describe (other injections are the runner's business).
-pub(crate) fn judge(
+/// What a judging carries from one step to the next (owned: the steps may run on
+/// different threads).
+pub(crate) struct Parts {
+    sender: Sender,
+    verdict: Verdict,
+    content: Option<Vec<u8>>,
+    replay: bool,
+    replay_document: Option<Vec<u8>>,
+}
+
+/// A message after [`prepare`]: answered already, or decrypted and verified with its
+/// MsgHead read, for the kommune's chain.
+pub(crate) struct Prepared {
+    parts: Parts,
+    next: Result<Box<Ready>, Reply>,
+}
+
+impl Prepared {
+    /// The sender and MsgHead MsgId, once the MsgHead was read.
+    pub(crate) fn msg_key(&self) -> Option<(HerId, &str)> {
+        Some((
+            self.parts.sender.from?,
+            self.parts.verdict.msg_id.as_deref()?,
+        ))
+    }
+
+    /// Whether the kommune's chain decides (the message is not answered yet).
+    pub(crate) fn is_ready(&self) -> bool {
+        self.next.is_ok()
+    }
+}
+
+/// A message decrypted and verified, its MsgHead read and accepted.
+struct Ready {
+    from: HerId,
+    info: MsgHeadInfo,
+    original: Original,
+    content: Vec<u8>,
+}
+
+/// A message after [`check`]: answered already, or the AppRec to sign and encrypt.
+pub(crate) struct Checked {
+    parts: Parts,
+    next: Result<Box<Decided>, Reply>,
+}
+
+/// The AppRec decided by the IPLOS check.
+struct Decided {
+    from: HerId,
+    original: Original,
+    status: AppRecStatus,
+    errors: Vec<AppRecError>,
+}
+
+/// Step 1, without state (any thread, any order): the header, the CMS decryption and
+/// signature, the MsgHead. Answers with an error message or a MsgHead-stage AppRec (signed
+/// and encrypted here) when one of them decides.
+pub(crate) fn prepare(m: &AmqpMessage, ctx: &Ctx<'_>, injection: Option<&Injection>) -> Prepared {
+    let mut j = Judging::new(m, ctx, injection, fresh_parts(m, ctx));
+    let next = j.prepare().map(Box::new);
+    Prepared {
+        parts: j.parts,
+        next,
+    }
+}
+
+/// Step 2, with the kommune's chain (one message of a kommune after the other, in arrival
+/// order): an earlier message with the same MsgId, the IPLOS check.
+pub(crate) fn check(
     m: &AmqpMessage,
     ctx: &Ctx<'_>,
     chains: &mut dyn Chains,
     injection: Option<&Injection>,
+    prepared: Prepared,
+) -> Checked {
+    let Prepared { parts, next } = prepared;
+    let mut j = Judging::new(m, ctx, injection, parts);
+    let next = match next {
+        Ok(ready) => j.check(*ready, chains).map(Box::new),
+        Err(reply) => Err(reply),
+    };
+    Checked {
+        parts: j.parts,
+        next,
+    }
+}
+
+/// Step 3, without state (any thread, any order): the AppRec signed and encrypted.
+pub(crate) fn finish(
+    m: &AmqpMessage,
+    ctx: &Ctx<'_>,
+    injection: Option<&Injection>,
+    checked: Checked,
 ) -> Judged {
-    let sender = sender_of(m, ctx);
-    let mut j = Judging {
-        m,
-        ctx,
-        sender,
+    let Checked { parts, next } = checked;
+    let mut j = Judging::new(m, ctx, injection, parts);
+    let reply = match next {
+        Ok(d) => j.apprec(d.from, Some(d.original), d.status, d.errors),
+        Err(reply) => reply,
+    };
+    j.judged(reply)
+}
+
+fn fresh_parts(m: &AmqpMessage, ctx: &Ctx<'_>) -> Parts {
+    Parts {
+        sender: sender_of(m, ctx),
         verdict: Verdict {
             stage: Stage::Header,
             message_id: nhn::message_id(m),
@@ -152,27 +245,47 @@ pub(crate) fn judge(
         content: None,
         replay: false,
         replay_document: None,
-        injection,
-    };
-    let reply = j.run(chains);
-    Judged {
-        verdict: j.verdict,
-        content: j.content,
-        replay: j.replay,
-        replay_document: j.replay_document,
-        reply,
     }
 }
 
 struct Judging<'a> {
     m: &'a AmqpMessage,
     ctx: &'a Ctx<'a>,
-    sender: Sender,
-    verdict: Verdict,
-    content: Option<Vec<u8>>,
-    replay: bool,
-    replay_document: Option<Vec<u8>>,
+    parts: Parts,
     injection: Option<&'a Injection>,
+}
+
+impl<'a> Judging<'a> {
+    fn new(
+        m: &'a AmqpMessage,
+        ctx: &'a Ctx<'a>,
+        injection: Option<&'a Injection>,
+        parts: Parts,
+    ) -> Judging<'a> {
+        Judging {
+            m,
+            ctx,
+            parts,
+            injection,
+        }
+    }
+
+    fn judged(self, reply: Reply) -> Judged {
+        let Parts {
+            verdict,
+            content,
+            replay,
+            replay_document,
+            ..
+        } = self.parts;
+        Judged {
+            verdict,
+            content,
+            replay,
+            replay_document,
+            reply,
+        }
+    }
 }
 
 /// Where the AppRec refers back to: the MsgHead's id, type and date when read.
@@ -184,13 +297,14 @@ struct Original {
 }
 
 impl Judging<'_> {
-    fn run(&mut self, chains: &mut dyn Chains) -> Reply {
+    /// Step 1: up to the MsgHead read and accepted, or the answer.
+    fn prepare(&mut self) -> Result<Ready, Reply> {
         let ctx = self.ctx;
         let m = self.m;
 
         // 1. Header.
         let mut problems: Vec<(&'static str, String)> = Vec::new();
-        if self.verdict.message_id.is_none() {
+        if self.parts.verdict.message_id.is_none() {
             problems.push(("message-id", "the message has no message-id".into()));
         }
         match parse_her(&nhn::app_prop(m, nhn::TO_HER_ID), nhn::TO_HER_ID) {
@@ -269,40 +383,40 @@ impl Judging<'_> {
                 .map(|(n, _)| *n)
                 .collect::<Vec<_>>()
                 .join(",");
-            return self.error(ErrorCondition::InvalidFieldValue, description, data);
+            return Err(self.error(ErrorCondition::InvalidFieldValue, description, data));
         }
-        let from = self.sender.from.expect("fromHerId checked above");
+        let from = self.parts.sender.from.expect("fromHerId checked above");
         if subject != ctx.config.subject {
-            return self.error(
+            return Err(self.error(
                 ErrorCondition::UnsupportedMessage,
                 format!(
                     "subject (message function) '{subject}' is not handled by this receiver; expected '{}'",
                     ctx.config.subject
                 ),
                 "subject".into(),
-            );
+            ));
         }
 
         // 2. Body.
-        self.verdict.stage = Stage::Body;
+        self.parts.verdict.stage = Stage::Body;
         let data = match nhn::single_data(m) {
             Ok(d) => d,
             Err(shape) => {
-                return self.error(
+                return Err(self.error(
                     ErrorCondition::UnsupportedMessage,
                     format!("the message has {shape}; exactly one data section with the CMS payload is expected"),
                     "body".into(),
-                );
+                ));
             }
         };
 
         // 3. CMS.
-        self.verdict.stage = Stage::Cms;
+        self.parts.verdict.stage = Stage::Cms;
         if data.len() > ctx.config.max_message_bytes {
-            return self.cms_error(CmsError::TooLarge {
+            return Err(self.cms_error(CmsError::TooLarge {
                 size: data.len(),
                 limit: ctx.config.max_message_bytes,
-            });
+            }));
         }
         let signed = match cms::decrypt(
             data,
@@ -310,42 +424,42 @@ impl Judging<'_> {
             &ctx.identity.encryption.key,
         ) {
             Ok(s) => s,
-            Err(e) => return self.cms_error(e),
+            Err(e) => return Err(self.cms_error(e)),
         };
         let Some(registered) = ctx.directory.signing_cert(from) else {
-            return self.error(
+            return Err(self.error(
                 ErrorCondition::MissingCertificate,
                 format!(
                     "no signing certificate is registered for HER-id {from}; {}",
                     CmsError::MissingCertificate
                 ),
                 format!("fromHerId={from}"),
-            );
+            ));
         };
         let trust = match ctx.directory.trust_store() {
             Ok(t) => t,
             Err(e) => {
-                return self.error(
+                return Err(self.error(
                     ErrorCondition::InternalError,
                     format!("the receiver's trust store could not be loaded: {e}"),
                     String::new(),
-                );
+                ));
             }
         };
         let verified = match cms::verify_signed(&signed, &trust, Some(&registered), ctx.now) {
             Ok(v) => v,
-            Err(e) => return self.cms_error(e),
+            Err(e) => return Err(self.cms_error(e)),
         };
         drop(signed);
 
         // 4. MsgHead.
-        self.verdict.stage = Stage::MsgHead;
+        self.parts.verdict.stage = Stage::MsgHead;
         let info = match read_msghead(&verified.content) {
             Ok(info) => info,
             Err(e) => {
                 let text = e.to_string();
-                self.content = Some(verified.content);
-                return match e {
+                self.parts.content = Some(verified.content);
+                return Err(match e {
                     MsgHeadReadError::Xml(_) => self.error(
                         ErrorCondition::NotWellFormedXml,
                         format!("the signed content is not well-formed XML: {text}"),
@@ -377,10 +491,10 @@ impl Judging<'_> {
                         AppRecStatus::Rejected,
                         vec![AppRecErrorCode::T10.error(&text)],
                     ),
-                };
+                });
             }
         };
-        self.verdict.msg_id = Some(info.msg_id.clone());
+        self.parts.verdict.msg_id = Some(info.msg_id.clone());
         let original = Original {
             msg_type: info.msg_type.clone(),
             issue_date: info.gen_date.clone(),
@@ -389,14 +503,14 @@ impl Judging<'_> {
         };
         let sender_her = info.sender_her_id().to_string();
         if HerId::parse(sender_her.trim()).ok() != Some(from) {
-            self.content = Some(verified.content.clone());
-            return self.error(
+            self.parts.content = Some(verified.content.clone());
+            return Err(self.error(
                 ErrorCondition::SpoofingAttack,
                 format!(
                     "the MsgHead's sender HER-id '{sender_her}' is not the fromHerId {from} the message was sent as"
                 ),
                 format!("MsgHead sender={sender_her}; fromHerId={from}"),
-            );
+            ));
         }
         let receiver_her = info.receiver_her_id().to_string();
         let mut head_errors = Vec::new();
@@ -419,21 +533,37 @@ impl Judging<'_> {
             )));
         }
         if !head_errors.is_empty() {
-            self.content = Some(verified.content.clone());
-            return self.apprec(from, Some(original), AppRecStatus::Rejected, head_errors);
+            self.parts.content = Some(verified.content.clone());
+            return Err(self.apprec(from, Some(original), AppRecStatus::Rejected, head_errors));
         }
+        Ok(Ready {
+            from,
+            info,
+            original,
+            content: verified.content,
+        })
+    }
 
+    /// Step 2: the IPLOS check against the kommune's chain, or the answer.
+    fn check(&mut self, ready: Ready, chains: &mut dyn Chains) -> Result<Decided, Reply> {
+        let ctx = self.ctx;
+        let Ready {
+            from,
+            info,
+            original,
+            content,
+        } = ready;
         // A resend of a message the register already has (the same MsgId): the original
         // AppRec again, the content not counted a second time.
         if let Some((status, reply)) = chains.original_apprec(from, &info.msg_id)
             && let Some(r) = self.original_again(from, &status, &reply)
         {
-            self.content = Some(verified.content.clone());
-            return r;
+            self.parts.content = Some(content);
+            return Err(r);
         }
 
         // 5. IPLOS.
-        self.verdict.stage = Stage::Iplos;
+        self.parts.verdict.stage = Stage::Iplos;
         let doc = info.content_document();
         let options = CheckOptions {
             data_year: ctx.config.data_year,
@@ -464,7 +594,7 @@ impl Judging<'_> {
                     });
                     errors.splice(0..0, named);
                     match accepted {
-                        Some(document) => self.replay_document = Some(document),
+                        Some(document) => self.parts.replay_document = Some(document),
                         // Nothing of the message counts.
                         None => partly_nothing = true,
                     }
@@ -477,38 +607,43 @@ impl Judging<'_> {
             state.rollback();
         } else {
             state.commit();
-            self.replay = !partly_nothing;
+            self.parts.replay = !partly_nothing;
         }
         chains.put(from, state);
-        self.verdict.report = Some(report);
+        self.parts.verdict.report = Some(report);
         drop(info);
-        self.content = Some(verified.content);
-        self.apprec(from, Some(original), status, errors)
+        self.parts.content = Some(content);
+        Ok(Decided {
+            from,
+            original,
+            status,
+            errors,
+        })
     }
 
     /// An error message to the sender's error queue, or a dead letter without one.
     fn error(&mut self, condition: ErrorCondition, description: String, data: String) -> Reply {
-        self.verdict.answer = Answer::Error {
+        self.parts.verdict.answer = Answer::Error {
             condition,
             description: description.clone(),
             data: data.clone(),
         };
-        let Some(queue) = self.sender.error_queue.clone() else {
+        let Some(queue) = self.parts.sender.error_queue.clone() else {
             let reason = format!(
                 "{condition}: {description} (no error queue: fromHerId and reply-to name no known HER-id)"
             );
-            self.verdict.answer = Answer::DeadLetter {
+            self.parts.verdict.answer = Answer::DeadLetter {
                 reason: reason.clone(),
             };
             return Reply::DeadLetter(reason);
         };
         let ctx = self.ctx;
         let message_id = nhn::new_guid();
-        let original = self.verdict.message_id.clone().unwrap_or_default();
+        let original = self.parts.verdict.message_id.clone().unwrap_or_default();
         let mut props = Properties::builder()
             .message_id(MessageId::String(message_id.clone()))
             .to(queue.clone());
-        if let Some(orig) = &self.verdict.message_id {
+        if let Some(orig) = &self.parts.verdict.message_id {
             props = props.correlation_id(MessageId::String(orig.clone()));
         }
         let mut app = ApplicationProperties::builder()
@@ -518,7 +653,7 @@ impl Judging<'_> {
             .insert(nhn::ERROR_DESCRIPTION, description)
             .insert(nhn::ERROR_CONDITION_DATA, data)
             .insert(nhn::FROM_HER_ID, ctx.own_her.to_string());
-        if let Some(from) = self.sender.from {
+        if let Some(from) = self.parts.sender.from {
             app = app.insert(nhn::TO_HER_ID, from.to_string());
         }
         let message = Message::builder()
@@ -552,14 +687,14 @@ impl Judging<'_> {
         let props = message.properties.get_or_insert_with(Properties::default);
         props.message_id = Some(MessageId::String(message_id.clone()));
         props.to = Some(queue.clone());
-        props.correlation_id = self.verdict.message_id.clone().map(MessageId::String);
+        props.correlation_id = self.parts.verdict.message_id.clone().map(MessageId::String);
         // Decided after the MsgHead was read (the IPLOS check is the original's).
-        self.verdict.stage = Stage::Iplos;
-        self.verdict.answer = Answer::AppRec {
+        self.parts.verdict.stage = Stage::Iplos;
+        self.parts.verdict.answer = Answer::AppRec {
             status: status.to_string(),
             errors: Vec::new(),
         };
-        self.replay = false;
+        self.parts.replay = false;
         Some(Reply::Send {
             queue,
             message_id,
@@ -580,14 +715,14 @@ impl Judging<'_> {
             status = AppRecStatus::Rejected;
             errors.insert(0, AppRecErrorCode::X99.error(reason));
         }
-        self.verdict.answer = Answer::AppRec {
+        self.parts.verdict.answer = Answer::AppRec {
             status: status.code().to_string(),
             errors: errors.clone(),
         };
         let original = original.unwrap_or_else(|| Original {
             msg_type: Coded::cs(&ctx.config.msg_type, "IPLOS-melding til KPR"),
             issue_date: nhn::app_prop_text(self.m, nhn::APPLICATION_TIMESTAMP).unwrap_or_default(),
-            id: self.verdict.message_id.clone().unwrap_or_default(),
+            id: self.parts.verdict.message_id.clone().unwrap_or_default(),
             sender_name: None,
         });
         let mut apprec = AppRec::new(
@@ -643,7 +778,7 @@ impl Judging<'_> {
                 "AppRec status {} could not be addressed: neither reply-to nor {from}_async is a queue",
                 apprec.status.code()
             );
-            self.verdict.answer = Answer::DeadLetter {
+            self.parts.verdict.answer = Answer::DeadLetter {
                 reason: reason.clone(),
             };
             return Reply::DeadLetter(reason);
@@ -655,7 +790,7 @@ impl Judging<'_> {
             .reply_to(QueueKind::Async.queue_name(ctx.own_her))
             .subject(nhn::SUBJECT_APPREC)
             .content_type(nhn::CONTENT_TYPE_SIGNED_ENVELOPED);
-        if let Some(orig) = &self.verdict.message_id {
+        if let Some(orig) = &self.parts.verdict.message_id {
             props = props.correlation_id(MessageId::String(orig.clone()));
         }
         let app = ApplicationProperties::builder()
@@ -731,11 +866,13 @@ fn msghead_ns() -> &'static str {
     iplos_model::message::NS_MSGHEAD
 }
 
-/// An error reply for a message the receiver gave up on (internal error), addressed the
-/// same way as any error.
 /// The verdict on one attempt at a message, as both receivers (on our broker and as a
 /// client of RabbitMQ) reach it: an injected transport error, the give-up after more than
-/// `ctx.config.max_attempts` attempts, or the register's judgement with the kommune's chain.
+/// `ctx.config.max_attempts` attempts, or the register's judgement with the kommune's chain;
+/// `injection` (Rejected or PartlyRejected) changes the AppRec as the module docs of
+/// [`super`] describe (other injections are the runner's business). The three steps
+/// [`prepare_attempt`], [`check`] and [`finish`] at once (the in-process receiver runs them
+/// apart, see [`super::run::consume`]).
 pub(crate) fn judge_attempt(
     m: &AmqpMessage,
     ctx: &Ctx<'_>,
@@ -743,6 +880,19 @@ pub(crate) fn judge_attempt(
     injection: Option<&Injection>,
     attempts: u32,
 ) -> Judged {
+    let prepared = prepare_attempt(m, ctx, injection, attempts);
+    let checked = check(m, ctx, chains, injection, prepared);
+    finish(m, ctx, injection, checked)
+}
+
+/// [`prepare`] for one attempt at a message: the injected transport error and the give-up
+/// of [`judge_attempt`] are decided here (no chain is touched for them).
+pub(crate) fn prepare_attempt(
+    m: &AmqpMessage,
+    ctx: &Ctx<'_>,
+    injection: Option<&Injection>,
+    attempts: u32,
+) -> Prepared {
     if let Some(Injection::TransportError { description }) = injection {
         return internal_error(m, ctx, description.clone());
     }
@@ -756,37 +906,18 @@ pub(crate) fn judge_attempt(
             ),
         );
     }
-    judge(m, ctx, chains, injection)
+    prepare(m, ctx, injection)
 }
 
-pub(crate) fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String) -> Judged {
-    let sender = sender_of(m, ctx);
-    let mut j = Judging {
-        m,
-        ctx,
-        sender,
-        verdict: Verdict {
-            stage: Stage::Internal,
-            message_id: nhn::message_id(m),
-            from_her: nhn::app_prop_text(m, nhn::FROM_HER_ID),
-            to_her: nhn::app_prop_text(m, nhn::TO_HER_ID),
-            msg_id: None,
-            answer: Answer::DeadLetter {
-                reason: String::new(),
-            },
-            report: None,
-        },
-        content: None,
-        replay: false,
-        replay_document: None,
-        injection: None,
-    };
+/// An error reply for a message the receiver gave up on (internal error), addressed the
+/// same way as any error.
+fn internal_error(m: &AmqpMessage, ctx: &Ctx<'_>, description: String) -> Prepared {
+    let mut parts = fresh_parts(m, ctx);
+    parts.verdict.stage = Stage::Internal;
+    let mut j = Judging::new(m, ctx, None, parts);
     let reply = j.error(ErrorCondition::InternalError, description, String::new());
-    Judged {
-        verdict: j.verdict,
-        content: None,
-        replay: false,
-        replay_document: None,
-        reply,
+    Prepared {
+        parts: j.parts,
+        next: Err(reply),
     }
 }

@@ -2,14 +2,17 @@
 //! delivery, and the recovery of owed replies at start.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use iplos_model::ids::HerId;
 use iplos_model::message::read_msghead;
 use iplos_model::rules::{CheckOptions, ContentState, check_stream};
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::config::{Failpoint, FailpointAction, Injection, ReceiverConfig};
@@ -21,7 +24,9 @@ use super::store::{CheckedRecord, Decision, Replay, RunStore, StoredReply};
 use super::verdict::Answer;
 use crate::nhn;
 use crate::pki::Party;
-use crate::servicebus::{AmqpMessage, Bus, Delivery, QueueKind, decode_message, encode_message};
+use crate::servicebus::{
+    AmqpMessage, Bus, Consumer, Delivery, QueueKind, decode_message, encode_message,
+};
 
 pub(crate) type ChainMap = Arc<Mutex<HashMap<(u32, u32), ContentState>>>;
 
@@ -193,8 +198,30 @@ async fn publish_reply(
     Ok(())
 }
 
-/// The consumer of one register queue.
-pub(crate) async fn consume(shared: Arc<Shared>, own: HerId, mut shutdown: watch::Receiver<bool>) {
+/// Messages of one register queue between two steps of its pipeline (see [`consume`]).
+const STEP_QUEUE: usize = 4;
+
+/// The consumer of one register queue: a pipeline of three steps, each taking the
+/// deliveries in arrival order, so that the kommuner's chains see their messages in order
+/// while the CMS work runs on every core:
+///
+/// 1. **intake** takes a delivery, stores it (*received*) and starts its CMS decryption,
+///    signature check and MsgHead reading on a blocking thread ([`judge::prepare_attempt`]);
+/// 2. **chain** takes the prepared messages in arrival order, checks each against its
+///    kommune's chain ([`judge::check`], one after the other) and starts the AppRec's
+///    signing and encryption on a blocking thread ([`judge::finish`]);
+/// 3. **settle** takes the judged messages in arrival order and stores the verdict
+///    (*checked*), settles the delivery and publishes the reply, as one message at a time
+///    did before.
+///
+/// Up to about `3 × STEP_QUEUE` deliveries are in hand at once. The run store's
+/// bookkeeping is unchanged: a message is *checked* only after every earlier message of the
+/// queue is, so a crash leaves the checked messages a prefix of the queue's arrival order
+/// and the chains rebuilt from the store are the ones the next message was judged against.
+/// If storing a verdict fails (the chains in memory are then ahead of the store), the
+/// pipeline stops, every delivery in hand goes back to the queue, the register's chains are
+/// rebuilt from the store and the pipeline starts again.
+pub(crate) async fn consume(shared: Arc<Shared>, own: HerId, shutdown: watch::Receiver<bool>) {
     let queue = QueueKind::Async.queue_name(own);
     let mut consumer = match shared.bus.consumer(&queue) {
         Ok(c) => c,
@@ -204,29 +231,25 @@ pub(crate) async fn consume(shared: Arc<Shared>, own: HerId, mut shutdown: watch
         }
     };
     loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        let delivery = tokio::select! {
-            biased;
-            _ = shutdown.changed() => break,
-            d = consumer.next() => d,
-        };
-        let delivery = match delivery {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(%queue, error = %e, "receiver: could not take a message");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        match handle(&shared, own, &queue, delivery).await {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Crashed) => return,
-            Err(e) => {
-                // The delivery was dropped unsettled (released): it comes back, and the
-                // store knows how far it got.
-                tracing::error!(%queue, error = %e, "receiver: handling a message failed");
+        let pipe = Arc::new(Pipe {
+            shared: shared.clone(),
+            own,
+            queue: queue.clone(),
+            crashed: AtomicBool::new(false),
+            rows: Mutex::new(HashSet::new()),
+            unrecorded: Mutex::new(HashMap::new()),
+            done: Notify::new(),
+        });
+        match pipe.run(&mut consumer, shutdown.clone()).await {
+            End::Shutdown => break,
+            End::Crashed => return,
+            End::Failed => {
+                // The chains in memory may be ahead of the store: rebuilt from it.
+                shared
+                    .chains
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .retain(|(o, _), _| *o != own.get());
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -234,9 +257,641 @@ pub(crate) async fn consume(shared: Arc<Shared>, own: HerId, mut shutdown: watch
     tracing::debug!(%queue, "receiver consumer stopped");
 }
 
+/// How a pipeline (or one of its steps) ended; the worst of the steps' ends is the
+/// pipeline's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum End {
+    /// Shut down (or the next step is gone).
+    Shutdown,
+    /// A step failed in a way that leaves the chains in memory ahead of the store.
+    Failed,
+    /// A failpoint stopped the receiver as if the process died.
+    Crashed,
+}
+
+/// One run of the pipeline of a register queue.
+struct Pipe {
+    shared: Arc<Shared>,
+    own: HerId,
+    queue: String,
+    /// A failpoint fired: deliveries in hand are forgotten, not released (as in a crash).
+    crashed: AtomicBool,
+    /// The message rows in hand (a second delivery of one waits until the first is done).
+    rows: Mutex<HashSet<i64>>,
+    /// (sender, MsgHead MsgId) of messages past the chain step whose verdict is not stored
+    /// yet: a resend of one of them waits for it (it is answered with its AppRec).
+    unrecorded: Mutex<HashMap<(u32, String), usize>>,
+    /// A delivery left the pipeline, or a verdict was stored.
+    done: Notify,
+}
+
+/// A delivery in the pipeline. Dropped before it is settled, it goes back to the queue (or
+/// is forgotten after a crash failpoint).
+struct InFlight {
+    pipe: Arc<Pipe>,
+    delivery: Option<Delivery>,
+    message: Arc<AmqpMessage>,
+    message_id: Option<String>,
+    message_row: i64,
+    delivery_row: i64,
+    /// An injected delay of the reply.
+    delay: Option<Duration>,
+    /// Its entry in [`Pipe::unrecorded`].
+    msg_key: Option<(u32, String)>,
+}
+
+impl InFlight {
+    /// The verdict is stored: a resend of its MsgId finds it now.
+    fn recorded(&mut self) {
+        if let Some(key) = self.msg_key.take() {
+            self.pipe.forget_unrecorded(&key);
+        }
+        self.pipe.done.notify_waiters();
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(key) = self.msg_key.take() {
+            self.pipe.forget_unrecorded(&key);
+        }
+        lock(&self.pipe.rows).remove(&self.message_row);
+        if let Some(d) = self.delivery.take()
+            && self.pipe.crashed.load(Ordering::SeqCst)
+        {
+            std::mem::forget(d);
+        }
+        self.pipe.done.notify_waiters();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the chain step does with a delivery: judge it (the prepare step running), or
+/// nothing (known and checked already: a duplicate or a redelivery).
+struct Work {
+    prepared: JoinHandle<judge::Prepared>,
+    injection: Option<Injection>,
+    now: DateTime<Utc>,
+    /// The broker's queues when the message was taken (where replies may go).
+    queues: Arc<HashSet<String>>,
+}
+
+struct Step1 {
+    item: InFlight,
+    work: Option<Work>,
+}
+
+struct Step2 {
+    item: InFlight,
+    judged: Option<JoinHandle<Judged>>,
+}
+
+/// What the intake found in the store for a delivery.
+enum Intake {
+    /// Another delivery of the same message is in hand: wait for it.
+    Busy(i64),
+    Stored {
+        message_row: i64,
+        delivery_row: i64,
+        /// Judging attempts (with this one), when it is to be judged.
+        judge_now: Option<u32>,
+        injection: Option<Injection>,
+        new: bool,
+    },
+}
+
+impl Pipe {
+    async fn run(
+        self: &Arc<Self>,
+        consumer: &mut Consumer,
+        shutdown: watch::Receiver<bool>,
+    ) -> End {
+        let (tx1, rx1) = mpsc::channel(STEP_QUEUE);
+        let (tx2, rx2) = mpsc::channel(STEP_QUEUE);
+        let (a, b, c) = tokio::join!(
+            self.intake_step(consumer, shutdown, tx1),
+            self.chain_step(rx1, tx2),
+            self.settle_step(rx2),
+        );
+        a.max(b).max(c)
+    }
+
+    fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    /// A failpoint at `at`: true when the receiver stops here as if the process died.
+    fn crash_at(&self, at: Failpoint) -> bool {
+        if self.shared.failpoint(at) {
+            self.crashed.store(true, Ordering::SeqCst);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn forget_unrecorded(&self, key: &(u32, String)) {
+        let mut u = lock(&self.unrecorded);
+        if let Some(n) = u.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                u.remove(key);
+            }
+        }
+    }
+
+    /// Step 1: take deliveries, store them, start their preparation.
+    async fn intake_step(
+        self: &Arc<Self>,
+        consumer: &mut Consumer,
+        mut shutdown: watch::Receiver<bool>,
+        tx: mpsc::Sender<Step1>,
+    ) -> End {
+        loop {
+            if *shutdown.borrow() || self.crashed() {
+                return End::Shutdown;
+            }
+            let delivery = tokio::select! {
+                biased;
+                _ = shutdown.changed() => return End::Shutdown,
+                _ = tx.closed() => return End::Shutdown,
+                d = consumer.next() => d,
+            };
+            let delivery = match delivery {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(queue = %self.queue, error = %e, "receiver: could not take a message");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            match self.intake(delivery, &tx).await {
+                Ok(Some(step)) => {
+                    if tx.send(step).await.is_err() {
+                        return End::Shutdown;
+                    }
+                }
+                Ok(None) => return End::Shutdown,
+                Err(IntakeError::Crashed) => return End::Crashed,
+                Err(IntakeError::Failed(e)) => {
+                    // The delivery went back to the queue (its head: it comes next), and the
+                    // store knows how far it got.
+                    tracing::error!(queue = %self.queue, error = %e, "receiver: storing a message failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    /// Stores one delivery (*received*) and starts its preparation; `None` when the
+    /// pipeline stops meanwhile.
+    async fn intake(
+        self: &Arc<Self>,
+        delivery: Delivery,
+        tx: &mpsc::Sender<Step1>,
+    ) -> Result<Option<Step1>, IntakeError> {
+        let shared = &self.shared;
+        let own = self.own;
+        // One copy of the message, shared by the blocking steps (a message may be 100 MB).
+        let message: Arc<AmqpMessage> = Arc::new(delivery.message().clone());
+        let message_id = nhn::message_id(&message);
+        let from = normalised_her(nhn::app_prop_text(&message, nhn::FROM_HER_ID));
+        let to = normalised_her(nhn::app_prop_text(&message, nhn::TO_HER_ID));
+        let encoded = {
+            let message = Arc::clone(&message);
+            match blocking(move || Ok(Arc::new(encode_message(&message)?))).await {
+                Ok(e) => e,
+                Err(e) => {
+                    let _ = delivery.release().await;
+                    return Err(IntakeError::Failed(e));
+                }
+            }
+        };
+        let intake = loop {
+            let store = shared.store.clone();
+            let injector = shared.config.injector.clone();
+            let pipe = self.clone();
+            let (queue, message_id, from, to, encoded) = (
+                self.queue.clone(),
+                message_id.clone(),
+                from.clone(),
+                to.clone(),
+                encoded.clone(),
+            );
+            let found = blocking(move || {
+                let key = message_key(message_id.as_deref(), &encoded);
+                Ok(match store.find(&queue, &key)? {
+                    None => {
+                        let injection = injector.and_then(|i| {
+                            let from = from.as_deref().and_then(|f| HerId::parse(f).ok());
+                            i.inject(own, from, message_id.as_deref())
+                        });
+                        let (m, d) = store.insert_received_injected(
+                            &queue,
+                            &key,
+                            message_id.as_deref(),
+                            from.as_deref(),
+                            to.as_deref(),
+                            &encoded,
+                            injection.as_ref(),
+                        )?;
+                        Intake::Stored {
+                            message_row: m,
+                            delivery_row: d,
+                            judge_now: Some(1),
+                            injection,
+                            new: true,
+                        }
+                    }
+                    Some(k) if lock(&pipe.rows).contains(&k.message) => Intake::Busy(k.message),
+                    Some(k) => {
+                        // A delivery never settled: the broker redelivers it after a crash.
+                        // Otherwise the sender sent the message-id again: a duplicate.
+                        let d = match k.unsettled_delivery {
+                            Some(d) => d,
+                            None => store.insert_duplicate(k.message)?,
+                        };
+                        let (attempts, injection) = match k.state {
+                            MessageState::Checked => (None, None),
+                            MessageState::Received => (
+                                Some(store.bump_attempts(k.message)?),
+                                // Decided at the first delivery, stored with the message.
+                                store.injection(k.message)?,
+                            ),
+                        };
+                        Intake::Stored {
+                            message_row: k.message,
+                            delivery_row: d,
+                            judge_now: attempts,
+                            injection,
+                            new: false,
+                        }
+                    }
+                })
+            })
+            .await;
+            match found {
+                Err(e) => {
+                    let _ = delivery.release().await;
+                    return Err(IntakeError::Failed(e));
+                }
+                Ok(Intake::Busy(row)) => {
+                    // The same message is in hand (sent twice in a row): after it.
+                    loop {
+                        let notified = self.done.notified();
+                        tokio::pin!(notified);
+                        notified.as_mut().enable();
+                        if !lock(&self.rows).contains(&row) {
+                            break;
+                        }
+                        tokio::select! {
+                            _ = notified => {}
+                            _ = tx.closed() => return Ok(None),
+                        }
+                    }
+                }
+                Ok(stored) => break stored,
+            }
+        };
+        let Intake::Stored {
+            message_row,
+            delivery_row,
+            judge_now,
+            injection,
+            new,
+        } = intake
+        else {
+            unreachable!("the loop ends with a stored delivery");
+        };
+        if new && let Some(i) = &injection {
+            tracing::info!(queue = %self.queue, message_id = ?message_id, injection = ?i, "injected answer");
+        }
+        lock(&self.rows).insert(message_row);
+        let delay = match &injection {
+            Some(Injection::DelayReply(d)) => Some(*d),
+            _ => None,
+        };
+        let item = InFlight {
+            pipe: self.clone(),
+            delivery: Some(delivery),
+            message: message.clone(),
+            message_id,
+            message_row,
+            delivery_row,
+            delay,
+            msg_key: None,
+        };
+        if self.crash_at(Failpoint::AfterStore) {
+            drop(item);
+            return Err(IntakeError::Crashed);
+        }
+        let work = judge_now.map(|attempts| {
+            let now = shared.config.clock.now();
+            let queues: Arc<HashSet<String>> = Arc::new(shared.bus.queues().into_iter().collect());
+            let prepared = {
+                let shared = shared.clone();
+                let injection = injection.clone();
+                let queues = queues.clone();
+                tokio::task::spawn_blocking(move || {
+                    with_ctx(&shared, own, now, &queues, |ctx| {
+                        judge::prepare_attempt(&message, ctx, injection.as_ref(), attempts)
+                    })
+                })
+            };
+            Work {
+                prepared,
+                injection,
+                now,
+                queues,
+            }
+        });
+        Ok(Some(Step1 { item, work }))
+    }
+
+    /// Step 2: each prepared message against its kommune's chain, in arrival order; the
+    /// AppRec's signing and encryption started.
+    async fn chain_step(
+        self: &Arc<Self>,
+        mut rx: mpsc::Receiver<Step1>,
+        tx: mpsc::Sender<Step2>,
+    ) -> End {
+        while let Some(Step1 { mut item, work }) = rx.recv().await {
+            if self.crashed() {
+                return End::Crashed;
+            }
+            let judged = match work {
+                None => None,
+                Some(Work {
+                    prepared,
+                    injection,
+                    now,
+                    queues,
+                }) => {
+                    let prepared = match prepared.await {
+                        Ok(p) => p,
+                        Err(e) => {
+                            tracing::error!(queue = %self.queue, error = %e, "receiver: preparing a message failed");
+                            return End::Failed;
+                        }
+                    };
+                    let key = prepared
+                        .msg_key()
+                        .map(|(from, id)| (from.get(), id.to_string()));
+                    if prepared.is_ready()
+                        && let Some(key) = &key
+                    {
+                        // A resend of a message whose verdict is on its way to the store.
+                        loop {
+                            let notified = self.done.notified();
+                            tokio::pin!(notified);
+                            notified.as_mut().enable();
+                            if !lock(&self.unrecorded).contains_key(key) {
+                                break;
+                            }
+                            tokio::select! {
+                                _ = notified => {}
+                                _ = tx.closed() => return End::Shutdown,
+                            }
+                        }
+                    }
+                    let checked = {
+                        let shared = self.shared.clone();
+                        let (own, before) = (self.own, item.message_row);
+                        let message = item.message.clone();
+                        let injection = injection.clone();
+                        let queues = queues.clone();
+                        tokio::task::spawn_blocking(move || {
+                            let mut chains = StoreChains {
+                                map: shared.chains.clone(),
+                                store: shared.store.clone(),
+                                own,
+                                before,
+                                options: shared.options(),
+                            };
+                            with_ctx(&shared, own, now, &queues, |ctx| {
+                                judge::check(
+                                    &message,
+                                    ctx,
+                                    &mut chains,
+                                    injection.as_ref(),
+                                    prepared,
+                                )
+                            })
+                        })
+                        .await
+                    };
+                    let checked = match checked {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::error!(queue = %self.queue, error = %e, "receiver: checking a message failed");
+                            return End::Failed;
+                        }
+                    };
+                    if let Some(key) = key {
+                        *lock(&self.unrecorded).entry(key.clone()).or_default() += 1;
+                        item.msg_key = Some(key);
+                    }
+                    let shared = self.shared.clone();
+                    let own = self.own;
+                    let message = item.message.clone();
+                    Some(tokio::task::spawn_blocking(move || {
+                        with_ctx(&shared, own, now, &queues, |ctx| {
+                            judge::finish(&message, ctx, injection.as_ref(), checked)
+                        })
+                    }))
+                }
+            };
+            if tx.send(Step2 { item, judged }).await.is_err() {
+                return End::Shutdown;
+            }
+        }
+        End::Shutdown
+    }
+
+    /// Step 3: each judged message's verdict stored, in arrival order; its delivery settled
+    /// and its reply published.
+    async fn settle_step(self: &Arc<Self>, mut rx: mpsc::Receiver<Step2>) -> End {
+        while let Some(Step2 { mut item, judged }) = rx.recv().await {
+            if self.crashed() {
+                return End::Crashed;
+            }
+            let mut decision = None;
+            if let Some(judged) = judged {
+                let judged = match judged.await {
+                    Ok(j) => j,
+                    Err(e) => {
+                        tracing::error!(queue = %self.queue, error = %e, "receiver: answering a message failed");
+                        return End::Failed;
+                    }
+                };
+                log_verdict(&judged, &self.queue);
+                let stored = match checked_record(judged) {
+                    Ok(record) => {
+                        let store = self.shared.store.clone();
+                        let row = item.message_row;
+                        // One trip to the store: the verdict stored and the decision read.
+                        blocking(move || {
+                            store.record_checked(row, &record)?;
+                            Ok(store.decision(row)?)
+                        })
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                match stored {
+                    Ok(d) => decision = d,
+                    Err(e) => {
+                        tracing::error!(queue = %self.queue, error = %e, "receiver: storing a verdict failed");
+                        return End::Failed;
+                    }
+                }
+                item.recorded();
+            }
+            if self.crash_at(Failpoint::AfterCheck) {
+                return End::Crashed;
+            }
+            match self.settle_and_reply(&mut item, decision).await {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Crashed) => return End::Crashed,
+                Err(e) => {
+                    // The delivery goes back to the queue unsettled, and the store knows
+                    // how far it got (checked: it is not judged again).
+                    tracing::error!(queue = %self.queue, error = %e, "receiver: handling a message failed");
+                    drop(item);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+        End::Shutdown
+    }
+
+    /// The delivery of a checked message settled, its reply published.
+    async fn settle_and_reply(
+        &self,
+        item: &mut InFlight,
+        decision: Option<Decision>,
+    ) -> Result<Flow, ReceiverError> {
+        let shared = &self.shared;
+        let queue = self.queue.as_str();
+        let (message_row, delivery_row) = (item.message_row, item.delivery_row);
+        let message_id = item.message_id.clone();
+        // settled: the broker delivery is accepted (or dead-lettered), with the record of it.
+        let decision = match decision {
+            Some(d) => Some(d),
+            None => {
+                let store = shared.store.clone();
+                blocking(move || Ok(store.decision(message_row)?)).await?
+            }
+        }
+        .ok_or_else(|| ReceiverError::Internal("a judged message has no decision".into()))?;
+        let Some(delivery) = item.delivery.take() else {
+            return Err(ReceiverError::Internal("a delivery settled twice".into()));
+        };
+        shared
+            .store
+            .arm_settle(queue, delivery_row, message_id.as_deref());
+        let settled = match &decision {
+            Decision::DeadLetter(reason) => delivery.reject(reason).await,
+            Decision::Reply { .. } => delivery.accept().await,
+        };
+        shared.store.disarm_settle(queue);
+        settled?;
+        let store = shared.store.clone();
+        let dead = matches!(decision, Decision::DeadLetter(_));
+        // One trip to the store: settled, and whether the reply is withheld.
+        let withheld = blocking(move || {
+            store.mark_settled(delivery_row)?;
+            if dead {
+                store.mark_replied(delivery_row)?;
+            }
+            Ok(store.is_withheld(delivery_row)?)
+        })
+        .await?;
+        if self.crash_at(Failpoint::AfterAccept) {
+            return Ok(Flow::Crashed);
+        }
+
+        // replied: the reply is in the sender's queue, with the record of it.
+        if let Decision::Reply {
+            queue: reply_queue,
+            reply_message_id,
+            reply,
+        } = decision
+        {
+            if withheld {
+                tracing::info!(%queue, message_id = ?message_id, "reply withheld (injected)");
+                return Ok(Flow::Continue);
+            }
+            if let Some(delay) = item.delay {
+                // A separate task, so that the register's queue is not held up. If the
+                // receiver stops first, the reply stays owed and is sent at the next start.
+                let shared = shared.clone();
+                let mut shutdown = shared.shutdown.clone();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = shutdown.wait_for(|s| *s) => return,
+                    }
+                    if let Err(e) = publish_with_retries(
+                        &shared,
+                        delivery_row,
+                        &reply_queue,
+                        &reply_message_id,
+                        &reply,
+                    )
+                    .await
+                    {
+                        tracing::error!(error = %e, "publishing a delayed reply failed; it stays owed");
+                    }
+                });
+                return Ok(Flow::Continue);
+            }
+            publish_with_retries(
+                shared,
+                delivery_row,
+                &reply_queue,
+                &reply_message_id,
+                &reply,
+            )
+            .await?;
+        }
+        Ok(Flow::Continue)
+    }
+}
+
+enum IntakeError {
+    /// A failpoint stopped the receiver.
+    Crashed,
+    /// Storing failed; the delivery went back to the queue.
+    Failed(ReceiverError),
+}
+
 enum Flow {
     Continue,
     Crashed,
+}
+
+/// Runs `f` with the judge's context for register `own` at time `now`.
+fn with_ctx<T>(
+    shared: &Shared,
+    own: HerId,
+    now: DateTime<Utc>,
+    queues: &HashSet<String>,
+    f: impl FnOnce(&Ctx<'_>) -> T,
+) -> T {
+    let ctx = Ctx {
+        config: &shared.config,
+        identity: shared.config.identity_for(&shared.identity, own),
+        directory: shared.directory.as_ref(),
+        queues,
+        namespace: shared.bus.namespace(),
+        own_her: own,
+        now,
+    };
+    f(&ctx)
 }
 
 pub(crate) fn message_key(message_id: Option<&str>, encoded: &[u8]) -> String {
@@ -257,201 +912,6 @@ pub(crate) fn normalised_her(text: Option<String>) -> Option<String> {
         Ok(h) => h.to_string(),
         Err(_) => t,
     })
-}
-
-async fn handle(
-    shared: &Arc<Shared>,
-    own: HerId,
-    queue: &str,
-    delivery: Delivery,
-) -> Result<Flow, ReceiverError> {
-    // One copy of the message, shared by the blocking steps (a message may be 100 MB).
-    let message: Arc<AmqpMessage> = Arc::new(delivery.message().clone());
-    let message_id = nhn::message_id(&message);
-    let from = normalised_her(nhn::app_prop_text(&message, nhn::FROM_HER_ID));
-    let to = normalised_her(nhn::app_prop_text(&message, nhn::TO_HER_ID));
-    let store = shared.store.clone();
-    let injector = shared.config.injector.clone();
-
-    // received: the message and this delivery are in the store.
-    let (message_row, delivery_row, judge_now, injection) = {
-        let (queue, message_id, message) =
-            (queue.to_string(), message_id.clone(), Arc::clone(&message));
-        blocking(move || {
-            let encoded = encode_message(&message)?;
-            let key = message_key(message_id.as_deref(), &encoded);
-            Ok(match store.find(&queue, &key)? {
-                None => {
-                    let injection = injector.and_then(|i| {
-                        let from = from.as_deref().and_then(|f| HerId::parse(f).ok());
-                        i.inject(own, from, message_id.as_deref())
-                    });
-                    let (m, d) = store.insert_received_injected(
-                        &queue,
-                        &key,
-                        message_id.as_deref(),
-                        from.as_deref(),
-                        to.as_deref(),
-                        &encoded,
-                        injection.as_ref(),
-                    )?;
-                    (m, d, Some(1), injection)
-                }
-                Some(k) => {
-                    // A delivery never settled: the broker redelivers it after a crash.
-                    // Otherwise the sender sent the message-id again: a duplicate.
-                    let d = match k.unsettled_delivery {
-                        Some(d) => d,
-                        None => store.insert_duplicate(k.message)?,
-                    };
-                    let attempts = match k.state {
-                        MessageState::Checked => None,
-                        MessageState::Received => Some(store.bump_attempts(k.message)?),
-                    };
-                    (k.message, d, attempts, None)
-                }
-            })
-        })
-        .await?
-    };
-    if let Some(i) = &injection {
-        tracing::info!(%queue, message_id = ?message_id, injection = ?i, "injected answer");
-    }
-    if shared.failpoint(Failpoint::AfterStore) {
-        std::mem::forget(delivery);
-        return Ok(Flow::Crashed);
-    }
-
-    // checked: verdict and reply are in the store.
-    let mut delay = None;
-    if let Some(attempts) = judge_now {
-        // The injection decided at the first delivery (stored with the message: also for a
-        // redelivery after an interrupted judging).
-        let injection = match injection {
-            Some(i) => Some(i),
-            None => {
-                let store = shared.store.clone();
-                blocking(move || Ok(store.injection(message_row)?)).await?
-            }
-        };
-        if let Some(Injection::DelayReply(d)) = &injection {
-            delay = Some(*d);
-        }
-        let judged = {
-            let shared2 = shared.clone();
-            let message = Arc::clone(&message);
-            blocking(move || {
-                let queues: HashSet<String> = shared2.bus.queues().into_iter().collect();
-                let ctx = Ctx {
-                    config: &shared2.config,
-                    identity: shared2.config.identity_for(&shared2.identity, own),
-                    directory: shared2.directory.as_ref(),
-                    queues: &queues,
-                    namespace: shared2.bus.namespace(),
-                    own_her: own,
-                    now: shared2.config.clock.now(),
-                };
-                let mut chains = StoreChains {
-                    map: shared2.chains.clone(),
-                    store: shared2.store.clone(),
-                    own,
-                    before: message_row,
-                    options: shared2.options(),
-                };
-                Ok(judge::judge_attempt(
-                    &message,
-                    &ctx,
-                    &mut chains,
-                    injection.as_ref(),
-                    attempts,
-                ))
-            })
-            .await?
-        };
-        log_verdict(&judged, queue);
-        let record = checked_record(judged)?;
-        let store = shared.store.clone();
-        blocking(move || Ok(store.record_checked(message_row, &record)?)).await?;
-    }
-    if shared.failpoint(Failpoint::AfterCheck) {
-        std::mem::forget(delivery);
-        return Ok(Flow::Crashed);
-    }
-
-    // settled: the broker delivery is accepted (or dead-lettered), with the record of it.
-    let store = shared.store.clone();
-    let decision = blocking(move || Ok(store.decision(message_row)?))
-        .await?
-        .ok_or_else(|| ReceiverError::Internal("a judged message has no decision".into()))?;
-    shared
-        .store
-        .arm_settle(queue, delivery_row, message_id.as_deref());
-    let settled = match &decision {
-        Decision::DeadLetter(reason) => delivery.reject(reason).await,
-        Decision::Reply { .. } => delivery.accept().await,
-    };
-    shared.store.disarm_settle(queue);
-    settled?;
-    let store = shared.store.clone();
-    let dead = matches!(decision, Decision::DeadLetter(_));
-    blocking(move || {
-        store.mark_settled(delivery_row)?;
-        if dead {
-            store.mark_replied(delivery_row)?;
-        }
-        Ok(())
-    })
-    .await?;
-    if shared.failpoint(Failpoint::AfterAccept) {
-        return Ok(Flow::Crashed);
-    }
-
-    // replied: the reply is in the sender's queue, with the record of it.
-    if let Decision::Reply {
-        queue: reply_queue,
-        reply_message_id,
-        reply,
-    } = decision
-    {
-        let store = shared.store.clone();
-        if blocking(move || Ok(store.is_withheld(delivery_row)?)).await? {
-            tracing::info!(%queue, message_id = ?message_id, "reply withheld (injected)");
-            return Ok(Flow::Continue);
-        }
-        if let Some(delay) = delay {
-            // A separate task, so that the register's queue is not held up. If the receiver
-            // stops first, the reply stays owed and is sent at the next start.
-            let shared = shared.clone();
-            let mut shutdown = shared.shutdown.clone();
-            tokio::spawn(async move {
-                tokio::select! {
-                    _ = tokio::time::sleep(delay) => {}
-                    _ = shutdown.wait_for(|s| *s) => return,
-                }
-                if let Err(e) = publish_with_retries(
-                    &shared,
-                    delivery_row,
-                    &reply_queue,
-                    &reply_message_id,
-                    &reply,
-                )
-                .await
-                {
-                    tracing::error!(error = %e, "publishing a delayed reply failed; it stays owed");
-                }
-            });
-            return Ok(Flow::Continue);
-        }
-        publish_with_retries(
-            shared,
-            delivery_row,
-            &reply_queue,
-            &reply_message_id,
-            &reply,
-        )
-        .await?;
-    }
-    Ok(Flow::Continue)
 }
 
 /// A failed publish is retried a few times; after that the reply stays owed and is sent at

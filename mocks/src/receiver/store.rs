@@ -81,6 +81,10 @@ CREATE TABLE IF NOT EXISTS rcv_message (
     UNIQUE (queue, message_key)
 );
 CREATE INDEX IF NOT EXISTS rcv_message_by_parties ON rcv_message (to_her, from_her, id);
+-- The earlier message with a MsgId (`original_apprec`): without it every message scanned
+-- the kommune's whole history.
+CREATE INDEX IF NOT EXISTS rcv_message_by_msg_id
+    ON rcv_message (to_her, from_her, json_extract(verdict, '$.msg_id'), id);
 CREATE TABLE IF NOT EXISTS rcv_delivery (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     message INTEGER NOT NULL REFERENCES rcv_message (id),

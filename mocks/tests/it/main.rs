@@ -37,6 +37,7 @@ mod rabbitmq_management;
 mod rabbitmq_node;
 mod receiver_apprec;
 mod receiver_bad_input;
+mod receiver_crash;
 mod receiver_duplicates;
 mod receiver_errors;
 mod receiver_inject;
