@@ -368,6 +368,110 @@ fn a_slow_sender_fails_perf_01_only() {
     broken("too-slow", &["PERF-01"]);
 }
 
+/// A reference EPJ broken at a root: `root` fails, the other direct failures are among
+/// `others`, every other test passed or is reported blocked (by a failed test), and none
+/// of `never_pass` passed. Returns the console.
+fn broken_at_root(kind: &str, root: &str, others: &[&str], never_pass: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let s = init(dir.path(), &format!("Broken EPJ ({kind})"));
+    let t0 = Instant::now();
+    let (report, console) = session(&s, None, reference(&s, Some(kind)));
+    println!(
+        "{kind}: the session took {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let why = || format!("{}\n{console}", explain(&report));
+    let failed = with(&report, "fail");
+    assert!(failed.contains(root), "{root} fails: {}", why());
+    let allowed: BTreeSet<String> = others
+        .iter()
+        .chain([&root])
+        .map(|s| s.to_string())
+        .collect();
+    assert!(
+        failed.is_subset(&allowed),
+        "direct failures {failed:?} ⊆ {allowed:?}: {}",
+        why()
+    );
+    assert_eq!(report["verdict"], "fail");
+    for t in report["tests"].as_array().unwrap() {
+        let id = t["id"].as_str().unwrap();
+        match t["verdict"].as_str().unwrap() {
+            "pass" => assert!(!never_pass.contains(&id), "{id} must not pass: {t}"),
+            "fail" => {}
+            "blocked" => {
+                let by = t["blocked_by"].as_array().unwrap();
+                assert!(
+                    !by.is_empty() && by.iter().all(|b| failed.contains(b.as_str().unwrap())),
+                    "{id} is blocked by failed tests: {t}"
+                );
+            }
+            v => panic!("{id} is {v}, not passed, failed or blocked: {}", why()),
+        }
+    }
+    console
+}
+
+#[test]
+fn an_unsigned_payload_fails_cms_01_and_blocks_the_rest() {
+    let console = broken_at_root(
+        "unsigned",
+        "CMS-01",
+        &[],
+        &["RECEIPT-01", "RECEIPT-02", "RECEIPT-04"],
+    );
+    assert!(
+        console.contains("apprec-status-2 — skipped: every test blocked by CMS-01"),
+        "{console}"
+    );
+}
+
+#[test]
+fn a_missing_to_her_id_fails_transport_01_and_blocks_the_rest() {
+    let console = broken_at_root(
+        "missing-to-her-id",
+        "TRANSPORT-01",
+        &[],
+        &["RECEIPT-01", "RECEIPT-02", "RECEIPT-04"],
+    );
+    assert!(
+        console.contains("corrections — skipped: every test blocked by TRANSPORT-01"),
+        "{console}"
+    );
+}
+
+#[test]
+fn a_reused_msg_id_fails_msghead_01_and_blocks_the_rest() {
+    broken_at_root(
+        "msg-id-reuse",
+        "MSGHEAD-01",
+        &[],
+        &["RECEIPT-01", "RECEIPT-02", "RECEIPT-04"],
+    );
+}
+
+#[test]
+fn no_resend_after_a_drop_fails_res_01_and_receipt_04() {
+    // It handles AppRecs it gets (RECEIPT-01/02 pass, truly); what it got no answer for it
+    // never sends again.
+    broken_at_root(
+        "no-resend-after-drop",
+        "RES-01",
+        &["RECEIPT-04"],
+        &["RECEIPT-04"],
+    );
+}
+
+#[test]
+fn an_epj_that_ignores_apprecs_fails_the_receipt_tests() {
+    broken_at_root(
+        "apprec-ignored",
+        "RECEIPT-01",
+        &["RECEIPT-02", "RECEIPT-03", "RECEIPT-04"],
+        &["RECEIPT-01", "RECEIPT-02", "RECEIPT-04"],
+    );
+}
+
 #[test]
 fn a_python_proton_vendor_gets_a_correct_report_for_the_phases_it_walks() {
     let dir = tempfile::tempdir().unwrap();

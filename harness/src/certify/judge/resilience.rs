@@ -76,6 +76,13 @@ pub fn drop_connection(rec: &Recording) -> Judged {
     }
     match no_duplicates(rec, PhaseKind::ConnectionDrop) {
         Err(j) => j,
+        // The register has the stored message (and answered it), but the EPJ never learnt
+        // that from the broker: an EPJ that does not send it again loses every message
+        // the broker stores without telling it.
+        Ok((m0, ev)) if m0.duplicates == 0 && m0.received <= dropped => fail(
+            "the message stored just before the broker dropped the connection was never sent again: an unsettled message must be resent with the same message-id (the register recognises it)",
+            ev,
+        ),
         Ok((m0, ev)) => pass(
             format!(
                 "after the dropped connection the submission completed with every notification once{}",
@@ -212,6 +219,16 @@ mod tests {
                     verdict: Fail,
                     reason: "notifications were sent twice",
                     names: "m2",
+                },
+                Case {
+                    name: "reconnected but never sent the unsettled message again",
+                    setup: |r| {
+                        dropped(r, true);
+                        r.messages[0].duplicates = 0;
+                    },
+                    verdict: Fail,
+                    reason: "was never sent again: an unsettled message must be resent",
+                    names: "m1",
                 },
                 Case {
                     name: "never back",
