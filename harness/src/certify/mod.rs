@@ -2,6 +2,7 @@
 //! session (`certify run`) and the harness's own reference EPJ (`certify vendor`).
 
 pub mod judge;
+pub mod perf;
 pub mod phases;
 pub mod plan;
 pub mod record;

@@ -6,8 +6,8 @@
 //! notifications after status 3, resend after a transport error, resend an unconfirmed
 //! message with the *same* message-id, reconnect after a dropped connection with back-off.
 //!
-//! Its export is the session's answer key (`harness/expected/`): it plays an EPJ whose export
-//! is perfect, so a session against it shows what a conforming vendor's report looks like —
+//! Its export is the session's answer key (`harness/expected/`, with the throughput load's
+//! initial load for the `perf-load` phase): it plays an EPJ whose export is perfect, so a session against it shows what a conforming vendor's report looks like —
 //! every required test passes.
 //!
 //! `--broken KIND` makes it misbehave in exactly one way, to show that the session catches
@@ -21,7 +21,7 @@
 //! | `wrong-references` | the corrections (M) refer to the wrong originals | CORR-01 |
 //! | `no-resend` | after AppRec status 2 it gives up | RECEIPT-01 |
 //! | `duplicates-after-drop` | after a dropped connection it exports again: new message-id, new notifikasjonGUIDs | RES-01 |
-//! | `too-slow` | sends the initial load in four parts with long pauses | PERF-01 |
+//! | `too-slow` | sends the throughput load in four parts with long pauses | PERF-01 |
 //!
 //! and five that break something every later test stands on, to show that the report
 //! names the root cause first and reports what it blocks as blocked (the integration tests
@@ -91,6 +91,8 @@ struct Epj {
     ordinary: Melding,
     corrections: Melding,
     initial_load: usize,
+    /// The throughput load's initial load (the largest kommune's).
+    perf: Option<Melding>,
     /// The first message of the session has not been sent yet.
     first: bool,
     /// The MsgHead MsgId of the first message sent (`msg-id-reuse` sends every later one
@@ -125,6 +127,7 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         mut ordinary,
         mut corrections,
         initial_load,
+        perf,
     } = Expected::load(&opts.dir, &session)?;
     match opts.broken {
         Some(Broken::MissingEvents) => {
@@ -145,6 +148,7 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         ordinary,
         corrections,
         initial_load,
+        perf,
         first: true,
         first_msg_id: None,
     };
@@ -378,6 +382,12 @@ impl Epj {
             PhaseKind::InitialLoad => {
                 let mut part = self.ordinary.clone();
                 part.notifikasjoner.truncate(self.initial_load);
+                self.submit(kind, production, part).await
+            }
+            PhaseKind::PerfLoad => {
+                let Some(part) = self.perf.clone() else {
+                    bail!("the session has no throughput load (perf/population.jsonl)");
+                };
                 if self.broken == Some(Broken::TooSlow) {
                     let n = part.notifikasjoner.len();
                     let chunk = n.div_ceil(4).max(1);
@@ -387,11 +397,11 @@ impl Epj {
                         }
                         let mut m = part.clone();
                         m.notifikasjoner = c.to_vec();
-                        self.submit(kind, production, m).await?;
+                        self.submit(kind, validation, m).await?;
                     }
                     return Ok(());
                 }
-                self.submit(kind, production, part).await
+                self.submit(kind, validation, part).await
             }
             PhaseKind::YearEvents => {
                 let mut part = self.ordinary.clone();

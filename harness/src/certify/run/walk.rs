@@ -558,7 +558,10 @@ impl Walk<'_> {
                     }
                 })
             }
-            PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => {
+            PhaseKind::InitialLoad
+            | PhaseKind::YearEvents
+            | PhaseKind::Corrections
+            | PhaseKind::PerfLoad => {
                 // Compared again only when another message has been accepted (a large
                 // kommune's load is tens of thousands of events; the loop polls 10 times a
                 // second).
@@ -579,6 +582,7 @@ impl Walk<'_> {
                 let want = coverage.want.get_or_insert_with(|| match phase.kind {
                     PhaseKind::InitialLoad => self.expected.initial(),
                     PhaseKind::YearEvents => self.expected.year(),
+                    PhaseKind::PerfLoad => self.expected.perf.clone().unwrap_or_default(),
                     _ => self.expected.corrections.clone(),
                 });
                 let mut got: Option<iplos_model::message::Melding> = None;
@@ -612,7 +616,10 @@ impl Walk<'_> {
     fn waiting_for(&self, kind: PhaseKind, seen: &Seen) -> String {
         let n = seen.msgs.len();
         match kind {
-            PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => format!(
+            PhaseKind::InitialLoad
+            | PhaseKind::YearEvents
+            | PhaseKind::Corrections
+            | PhaseKind::PerfLoad => format!(
                 "{n} message(s) arrived; the expected events of the phase were not all received in accepted messages"
             ),
             PhaseKind::ApprecStatus2 | PhaseKind::ApprecStatus3 | PhaseKind::ErrorQueue => {
