@@ -190,6 +190,20 @@ impl Walk<'_> {
         let Some(b) = self.blocked else {
             return Vec::new();
         };
+        // Nothing can block while every phase completed and every message the harness did
+        // not answer on purpose was accepted (the check reads every message so far).
+        let clean = records.iter().all(|r| r.completed)
+            && self.seen(started).is_ok_and(|seen| {
+                !seen.msgs.is_empty()
+                    && seen.msgs.iter().all(|(m, _)| {
+                        m.injected.is_some()
+                            || (m.outcome == Some(Outcome::AppRec)
+                                && matches!(m.status.as_deref(), Some("1" | "3")))
+                    })
+            });
+        if clean {
+            return Vec::new();
+        }
         let kinds: Vec<PhaseKind> = coming.iter().map(|p| p.kind).collect();
         let mut so_far = records.to_vec();
         if let Some(last) = so_far.last_mut() {
