@@ -217,6 +217,7 @@ pub fn readme(s: &Session) -> String {
          | file | what |\n|---|---|\n\
          | `population.jsonl` | the synthetic population to load into the EPJ: {persons} persons, one JSON object per line |\n\
          | `population.schema.json` | its JSON Schema (draft 2020-12) |\n\
+         | `perf/population.jsonl` | the throughput test's population (PERF-01): the largest kommune's, Oslo 0301, at this session's scale; the `perf-load` phase asks for its initial load, sent to KPR Validering 131725 |\n\
          | `session.json` | this session's facts, for programs |\n\
          | `credentials.json` | the kommune's service bus username and password |\n\
          | `pki/{her}/` | the kommune's own virksomhetssertifikater (signing and encryption: `.pem`, `.key.pem`, `.p12`) |\n\

@@ -5,6 +5,7 @@
 pub mod facts;
 pub mod guide;
 pub mod judge;
+pub mod perf;
 pub mod phases;
 pub mod plan;
 pub mod record;

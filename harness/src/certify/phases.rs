@@ -18,9 +18,10 @@
 //! | `connection-drop` | sends the test submission | stores the message, then drops the connection before the disposition | resilience_drop |
 //! | `broker-unavailable` | sends the test submission | refuses TCP connections (port closed) for the fault's duration | resilience_unavailable |
 //! | `slow-broker` | sends the test submission | delays every disposition and every AppRec | resilience_slow |
-//! | `initial-load` | sends the initial load to KPR 134197 | answers normally | initial_load, throughput |
+//! | `initial-load` | sends the initial load to KPR 134197 | answers normally | initial_load |
 //! | `year-events` | sends the year's events to 134197 | answers normally | year_events |
 //! | `corrections` | sends the corrections to 134197 | answers normally | corrections, annulments, chain, completeness |
+//! | `perf-load` | sends the initial load of the throughput population (the largest kommune, Oslo, generated for the session: `perf/population.jsonl`) to KPR Validering 131725 | answers normally | throughput |
 //! | `sendemodul-upload` | logs in to Sendemodul with the four values and uploads the annual file, split | a part limit smaller than the file | sendemodul_login, sendemodul_split |
 //! | `sendemodul-refused` | logs in to a second portal that rejects the PIN | watches the attempts | sendemodul_login with `login_rejected` |
 //!
@@ -89,13 +90,14 @@ pub enum PhaseKind {
     InitialLoad,
     YearEvents,
     Corrections,
+    PerfLoad,
     SendemodulUpload,
     SendemodulRefused,
 }
 
 impl PhaseKind {
     /// Every phase, in session order.
-    pub const ALL: [PhaseKind; 15] = [
+    pub const ALL: [PhaseKind; 16] = [
         PhaseKind::TestSubmission,
         PhaseKind::AuthRefused,
         PhaseKind::TlsWrongHost,
@@ -109,6 +111,7 @@ impl PhaseKind {
         PhaseKind::InitialLoad,
         PhaseKind::YearEvents,
         PhaseKind::Corrections,
+        PhaseKind::PerfLoad,
         PhaseKind::SendemodulUpload,
         PhaseKind::SendemodulRefused,
     ];
@@ -129,6 +132,7 @@ impl PhaseKind {
             PhaseKind::InitialLoad => "initial-load",
             PhaseKind::YearEvents => "year-events",
             PhaseKind::Corrections => "corrections",
+            PhaseKind::PerfLoad => "perf-load",
             PhaseKind::SendemodulUpload => "sendemodul-upload",
             PhaseKind::SendemodulRefused => "sendemodul-refused",
         }
@@ -212,6 +216,9 @@ impl PhaseKind {
             PhaseKind::Corrections => {
                 "Make the corrections and annulments the session names in the EPJ and send them to KPR (HER-id 134197)."
             }
+            PhaseKind::PerfLoad => {
+                "Load the throughput population (perf/population.jsonl: the largest kommune, Oslo 0301, at the session's scale) into the EPJ and send its initial load (every service and stop active at 1 January of the data year) to KPR Validering (HER-id 131725). The time from its first message to the AppRec completing it is measured."
+            }
             PhaseKind::SendemodulUpload => {
                 "Log in to the harness's Sendemodul with the kommune's four values (kommunenummer, bydel 00, organisasjonsnummer, PIN) and upload the annual file; it is larger than the part limit, so split it and upload the parts."
             }
@@ -250,7 +257,8 @@ impl PhaseKind {
             CheckKind::ResilienceDrop => PhaseKind::ConnectionDrop,
             CheckKind::ResilienceUnavailable => PhaseKind::BrokerUnavailable,
             CheckKind::ResilienceSlow => PhaseKind::SlowBroker,
-            CheckKind::InitialLoad | CheckKind::Throughput => PhaseKind::InitialLoad,
+            CheckKind::InitialLoad => PhaseKind::InitialLoad,
+            CheckKind::Throughput => PhaseKind::PerfLoad,
             CheckKind::YearEvents => PhaseKind::YearEvents,
             CheckKind::Corrections
             | CheckKind::Annulments

@@ -9,8 +9,9 @@
 //! It reads only what a vendor gets — `DIR/vendor/` (the session, the kommune's keys and the
 //! register's certificates) — and `DIR/run/endpoints.json`. Its export is the session's data
 //! generated again from `session.json`'s year, kommune, scale and seed, as `certify init`
-//! made it: it plays an EPJ whose export is perfect, so a session against it shows what a
-//! conforming vendor's report looks like — every required test passes.
+//! made it, and the throughput load's initial load for the `perf-load` phase likewise: it
+//! plays an EPJ whose export is perfect, so a session against it shows what a conforming
+//! vendor's report looks like — every required test passes.
 //!
 //! `--broken KIND` makes it misbehave in exactly one way, to show that the session catches
 //! it (each fails its tests and no others):
@@ -23,7 +24,19 @@
 //! | `wrong-references` | the corrections (M) refer to the wrong originals | CORR-01 |
 //! | `no-resend` | after AppRec status 2 it gives up | RECEIPT-01 |
 //! | `duplicates-after-drop` | after a dropped connection it exports again: new message-id, new notifikasjonGUIDs | RES-01 |
-//! | `too-slow` | sends the initial load in four parts with long pauses | PERF-01 |
+//! | `too-slow` | sends the throughput load in four parts with long pauses | PERF-01 |
+//!
+//! and five that break something every later test stands on, to show that the report
+//! names the root cause first and reports what it blocks as blocked (the integration tests
+//! assert the failed, the blocked and RECEIPT-01/02/04 not passed):
+//!
+//! | kind | misbehaviour | root cause |
+//! |---|---|---|
+//! | `unsigned` | every payload is encrypted but not signed | CMS-01 |
+//! | `missing-to-her-id` | no message carries the application property `toHerId` | TRANSPORT-01 |
+//! | `msg-id-reuse` | every message after the first carries the MsgHead MsgId of the first (a new, different message under an old MsgId) | MSGHEAD-01 |
+//! | `no-resend-after-drop` | a message it got no answer for is never sent again: not after the connection dropped before the disposition, nor after a lost AppRec | RES-01 (and RECEIPT-04) |
+//! | `apprec-ignored` | never reads its AppRec or error queue: sends and moves on | RECEIPT-01 (and RECEIPT-02/03/04) |
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -54,6 +67,11 @@ pub enum Broken {
     NoResend,
     DuplicatesAfterDrop,
     TooSlow,
+    Unsigned,
+    MissingToHerId,
+    MsgIdReuse,
+    NoResendAfterDrop,
+    ApprecIgnored,
 }
 
 /// How the reference EPJ runs.
@@ -76,8 +94,13 @@ struct Epj {
     ordinary: Melding,
     corrections: Melding,
     initial_load: usize,
+    /// The throughput load's initial load (the largest kommune's).
+    perf: Option<Melding>,
     /// The first message of the session has not been sent yet.
     first: bool,
+    /// The MsgHead MsgId of the first message sent (`msg-id-reuse` sends every later one
+    /// with it).
+    first_msg_id: Option<String>,
 }
 
 /// Runs the reference EPJ until the session is done.
@@ -111,13 +134,15 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
             session.her_id
         );
     }
-    // Its export: the session's data, generated again (a perfect EPJ's export).
+    // Its export: the session's data, generated again (a perfect EPJ's export), and the
+    // throughput load's initial load.
     let data = session.generate()?;
     let (mut ordinary, mut corrections, initial_load) = (
         data.melding,
         data.korreksjoner,
         data.stats.initial_load as usize,
     );
+    let perf = Some(crate::certify::perf::generate(session.year, session.scale, session.seed)?.1);
     match opts.broken {
         Some(Broken::MissingEvents) => {
             leave_out_events(&mut ordinary, &mut corrections, initial_load)
@@ -137,7 +162,9 @@ pub async fn run(opts: VendorOptions) -> Result<()> {
         ordinary,
         corrections,
         initial_load,
+        perf,
         first: true,
+        first_msg_id: None,
     };
     let mut handled: HashSet<String> = HashSet::new();
     let mut gone_since: Option<Instant> = None;
@@ -293,6 +320,8 @@ impl Epj {
         cfg.tls_ca = Some(self.endpoints.amqps.ca.clone());
         cfg.namespace = self.endpoints.amqps.namespace.clone();
         cfg.timeout = self.apprec_wait();
+        // `apprec-ignored` never attaches to its AppRec and error queues.
+        cfg.listen = self.broken != Some(Broken::ApprecIgnored);
         Ok(cfg)
     }
 
@@ -375,6 +404,12 @@ impl Epj {
             PhaseKind::InitialLoad => {
                 let mut part = self.ordinary.clone();
                 part.notifikasjoner.truncate(self.initial_load);
+                self.submit(kind, production, part).await
+            }
+            PhaseKind::PerfLoad => {
+                let Some(part) = self.perf.clone() else {
+                    bail!("the session has no throughput load (perf/population.jsonl)");
+                };
                 if self.broken == Some(Broken::TooSlow) {
                     let n = part.notifikasjoner.len();
                     let chunk = n.div_ceil(4).max(1);
@@ -384,11 +419,11 @@ impl Epj {
                         }
                         let mut m = part.clone();
                         m.notifikasjoner = c.to_vec();
-                        self.submit(kind, production, m).await?;
+                        self.submit(kind, validation, m).await?;
                     }
                     return Ok(());
                 }
-                self.submit(kind, production, part).await
+                self.submit(kind, validation, part).await
             }
             PhaseKind::YearEvents => {
                 let mut part = self.ordinary.clone();
@@ -503,7 +538,19 @@ impl Epj {
                 _ => {}
             }
         }
-        Ok(sender.build(&xml(m)?, &faults)?)
+        match self.broken {
+            Some(Broken::Unsigned) => faults.push(Fault::NotSigned),
+            Some(Broken::MissingToHerId) => faults.push(Fault::Omit(Property::ToHerId)),
+            Some(Broken::MsgIdReuse) => {
+                if let Some(id) = &self.first_msg_id {
+                    faults.push(Fault::MsgId(id.clone()));
+                }
+            }
+            _ => {}
+        }
+        let out = sender.build(&xml(m)?, &faults)?;
+        self.first_msg_id.get_or_insert_with(|| out.msg_id.clone());
+        Ok(out)
     }
 
     /// Sends one message and acts on the answer as a conforming EPJ does (or as broken).
@@ -515,6 +562,13 @@ impl Epj {
             // A send whose disposition never comes fails after the sender's timeout (the
             // AppRec wait), like one that fails at once.
             if let Err(e) = sender.send(&out).await {
+                if self.broken == Some(Broken::NoResendAfterDrop) {
+                    // Back on the bus for what comes next, but the message is forgotten.
+                    println!("  send failed: {e} — reconnecting (broken: not sending it again)");
+                    tokio::time::sleep(self.backoff()).await;
+                    sender = self.connect(kind, register).await?;
+                    break;
+                }
                 println!("  send failed: {e} — reconnecting");
                 tokio::time::sleep(self.backoff()).await;
                 sender = self.connect(kind, register).await?;
@@ -523,6 +577,10 @@ impl Epj {
                     out = self.build(&sender, &m)?;
                 }
                 continue;
+            }
+            if self.broken == Some(Broken::ApprecIgnored) {
+                println!("  sent {} (broken: not reading the answer)", out.message_id);
+                break;
             }
             let wait = self.apprec_wait();
             match sender.wait_answer(&out.message_id, wait).await {
@@ -556,6 +614,10 @@ impl Epj {
                 Ok(Answer::Error(e)) => {
                     println!("  error {}: {}", e.condition_text, e.description);
                     out = self.build(&sender, &m)?;
+                }
+                Err(SendError::Timeout(..)) if self.broken == Some(Broken::NoResendAfterDrop) => {
+                    println!("  no AppRec (broken: not sending it again)");
+                    break;
                 }
                 Err(SendError::Timeout(..)) if !resent_same => {
                     // No receipt: send the same message again (same message-id) once.

@@ -295,6 +295,8 @@ fn init(a: InitArgs) -> Result<ExitCode> {
         BufWriter::new(fs::File::create(expected.join("korreksjoner.xml"))?),
         OutputEncoding::Utf8,
     )?;
+    // The throughput test's load: the largest kommune's population (PERF-01).
+    crate::certify::perf::write(&a.out, a.year, a.scale, a.seed)?;
     // The kommune's certificates for the transport part: the whole PKI stays with the
     // harness; the vendor gets the kommune's own pairs and the others' certificates.
     let her = crate::identity::kommune_her_id(m.number())?;

@@ -47,6 +47,7 @@ LAYOUT = {
     "root": "vendor",
     "session": "vendor/session.json",
     "population": "vendor/population.jsonl",
+    "perf": "vendor/perf/population.jsonl",
     "credentials": "vendor/credentials.json",
     "own": "vendor/pki/{her}",
     "register": "vendor/pki/register/{her}",
@@ -385,6 +386,14 @@ class Vendor:
         if len(self.export.initial) != self.session.get("initial_load", len(self.export.initial)):
             log(warning="initial load differs from the session's", ours=len(self.export.initial),
                 session=self.session.get("initial_load"))
+        # The throughput load (PERF-01): a second population, the largest kommune's, whose
+        # initial load the perf-load phase asks for (sent to KPR Validering).
+        self.perf = None
+        if os.path.exists(self.files.path("perf")):
+            with open(self.files.path("perf")) as f:
+                perf = [json.loads(l) for l in f if l.strip()]
+            if perf:
+                self.perf = Export(dict(self.session, kommune=perf[0]["kommune"]), perf)
         # The message function: session.json says (else what the flat layout's README said).
         self.function = {"subject": "IPLOS", "msghead_type": "IPLOS",
                          "msghead_type_dn": "IPLOS-melding til KPR", "content_type": CONTENT_TYPE}
@@ -627,6 +636,12 @@ class Vendor:
             part = {"initial-load": "initial", "year-events": "year", "corrections": "corrections"}[phase]
             self.production_prev = self.submit(phase, p, x.part(part), "%s-%s-%s" % (k, y, part),
                                                self.production_prev)
+        elif phase == "perf-load":
+            if self.perf is None:
+                log(warning="no throughput load in the vendor folder", phase=phase)
+                return
+            self.submit(phase, v, self.perf.part("initial"),
+                        "%s-%s-perf" % (self.perf.kommune, y), (ZERO_GUID, 1))
         elif phase == "sendemodul-upload":
             sm = self.ep["sendemodul"]
             file = x.xml(x.part("ordinary"), "%s-%s-ordinaer" % (k, y))

@@ -194,6 +194,43 @@ mod tests {
     }
 
     #[test]
+    fn a_reused_msg_id_blocks_the_receipts_it_made_unobservable_but_not_what_passed() {
+        let b = verdicts(&[
+            ("CMS-01", Cms, pass("", vec![])),
+            ("MSGHEAD-01", Msghead, fail("MsgId reused", vec![])),
+            (
+                "RECEIPT-01",
+                ApprecStatus2Resend,
+                not_observed("never received an AppRec status 2", vec![]),
+            ),
+            ("RECEIPT-03", ErrorQueue, fail("no resend", vec![])),
+            ("CONN-02", Sasl, pass("", vec![])),
+        ]);
+        assert_eq!(
+            b,
+            [
+                vec![],
+                vec![],
+                vec!["MSGHEAD-01".to_string()],
+                vec!["MSGHEAD-01".into()],
+                vec![]
+            ]
+        );
+    }
+
+    #[test]
+    fn ignored_apprecs_fail_each_receipt_test_on_its_own() {
+        // The receipt tests do not stand on each other: each failure is its own.
+        let b = verdicts(&[
+            ("MSGHEAD-01", Msghead, pass("", vec![])),
+            ("RECEIPT-01", ApprecStatus2Resend, fail("no resend", vec![])),
+            ("RECEIPT-02", ApprecStatus3, fail("not sent again", vec![])),
+            ("RECEIPT-04", Duplicate, fail("never sent again", vec![])),
+        ]);
+        assert!(b.iter().all(Vec::is_empty), "{b:?}");
+    }
+
+    #[test]
     fn peers_that_both_failed_outright_are_both_root_causes_and_a_pass_stays() {
         let b = verdicts(&[
             ("CONN-04", Certificate, fail("expired", vec![])),

@@ -10,6 +10,9 @@ pub struct Expected {
     pub corrections: Melding,
     /// The first `initial_load` notifications of `ordinary` are the initial load.
     pub initial_load: usize,
+    /// The throughput test's load: the largest kommune's initial load
+    /// ([`crate::certify::perf`]); `None` for sessions made before it existed.
+    pub perf: Option<Melding>,
 }
 
 impl Expected {
@@ -39,10 +42,16 @@ impl Expected {
                 .take_while(|n| n.tid.starts_with(&cutoff))
                 .count()
         };
+        let perf = crate::certify::perf::expected(dir);
         Ok(Expected {
             ordinary,
             corrections: read(Session::expected_corrections(dir))?,
             initial_load,
+            perf: if perf.exists() {
+                Some(read(perf)?)
+            } else {
+                None
+            },
         })
     }
 

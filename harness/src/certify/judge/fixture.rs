@@ -217,6 +217,9 @@ pub fn expected() -> Expected {
         ordinary: melding(&[1, 2, 3, 4], ""),
         corrections,
         initial_load: 2,
+        // The throughput load: the same two first notifications (its own kommune's in a
+        // session).
+        perf: Some(melding(&[1, 2], "")),
     }
 }
 

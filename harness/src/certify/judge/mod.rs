@@ -33,7 +33,7 @@ use iplos_reports::certification::{TestResult, TestVerdict, Timings};
 
 use super::phases::PhaseKind;
 use super::plan::{CheckKind, Test};
-use common::{MAX_EVIDENCE, skip};
+use common::{MAX_EVIDENCE, not_observed, skip};
 
 /// Which phases must have been walked for a test to be decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +191,53 @@ pub fn judge_all(ctx: &Ctx<'_>) -> (Vec<TestResult>, Timings) {
     (results, performance::timings(ctx, rate))
 }
 
+/// For each of `coming` (phases not walked yet), the failed tests that would block every
+/// test it decides if it were walked and saw nothing; `None` when one of its tests could
+/// still be decided on its own. `ctx.selected` is what has been walked so far.
+///
+/// The walk skips such a phase: whatever the EPJ did in it, its tests would be reported
+/// blocked by these root causes (a pipeline failure is final — no later message un-fails
+/// it — and the tests between it and the phase's tests have not passed).
+pub fn blocked_phases(ctx: &Ctx<'_>, coming: &[PhaseKind]) -> Vec<Option<Vec<String>>> {
+    let tests: Vec<&Test> = ctx.plan.tests().map(|t| t.test).collect();
+    let now: Vec<Judged> = tests.iter().map(|t| judge_test(ctx, t)).collect();
+    coming
+        .iter()
+        .map(|&phase| {
+            let mine = |t: &Test| PhaseKind::for_test(t) == Some(phase);
+            if !tests.iter().any(|t| mine(t)) {
+                return None;
+            }
+            let unseen = not_observed("the phase was not walked", Vec::new());
+            let own: Vec<blocking::Own<'_>> = tests
+                .iter()
+                .zip(&now)
+                .map(|(t, j)| blocking::Own {
+                    id: &t.id,
+                    kind: t.kind,
+                    judged: if mine(t) { &unseen } else { j },
+                })
+                .collect();
+            let by = blocking::resolve(&own);
+            let mut roots: Vec<String> = Vec::new();
+            for (t, b) in tests.iter().zip(&by) {
+                if !mine(t) {
+                    continue;
+                }
+                if b.is_empty() {
+                    return None;
+                }
+                for r in b {
+                    if !roots.contains(r) {
+                        roots.push(r.clone());
+                    }
+                }
+            }
+            Some(roots)
+        })
+        .collect()
+}
+
 /// Decides one test: skipped when a phase it needs was not walked, else its judge's
 /// verdict (a failure says when the deciding phase timed out).
 fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
@@ -221,15 +268,21 @@ fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
         ));
     }
     let mut j = judge(ctx, t);
-    if j.verdict == TestVerdict::Fail
-        && let Some(r) = ctx.rec.phase(phase).filter(|r| !r.completed)
-    {
-        j.reason.push_str(&format!(
-            " (the {} phase timed out after {:.1} s: {})",
-            phase.as_str(),
-            r.timeout_seconds,
-            r.note
-        ));
+    if j.verdict == TestVerdict::Fail {
+        match ctx.rec.phase(phase) {
+            Some(r) if !r.completed => j.reason.push_str(&format!(
+                " (the {} phase timed out after {:.1} s: {})",
+                phase.as_str(),
+                r.timeout_seconds,
+                r.note
+            )),
+            Some(_) => {}
+            // Selected but not walked: the walk skipped it (every test of it was blocked).
+            None => j.reason.push_str(&format!(
+                " (the {} phase was skipped: every test of it was blocked)",
+                phase.as_str()
+            )),
+        }
     }
     j
 }
@@ -238,6 +291,7 @@ fn judge_test(ctx: &Ctx<'_>, t: &Test) -> Judged {
 mod tests {
     use super::*;
     use crate::certify::plan::Plan;
+    use crate::certify::record::Recording;
 
     #[test]
     fn every_kind_of_test_has_one_judge() {
@@ -288,6 +342,61 @@ mod tests {
             "{}",
             j.reason
         );
+    }
+
+    #[test]
+    fn a_phase_is_blocked_whole_only_when_every_test_of_it_is_blocked() {
+        let plan = Plan::embedded().unwrap();
+        let expected = fixture::expected();
+        let mut rec = fixture::recording();
+        rec.phases.truncate(1);
+        fixture::event(
+            &mut rec,
+            PhaseKind::TestSubmission,
+            0.5,
+            1,
+            fixture::opened(),
+        );
+        let attached = iplos_mocks::servicebus::ConnEventKind::SenderAttached {
+            username: fixture::USER.into(),
+            target: "131725_async".into(),
+            queue: "131725_async".into(),
+        };
+        fixture::event(&mut rec, PhaseKind::TestSubmission, 0.6, 1, attached);
+        // The test submission, unsigned, twice.
+        for at in [1.0, 5.0] {
+            fixture::push(&mut rec, PhaseKind::TestSubmission, at, |m| {
+                m.outcome = Some("error".parse().expect("a known name"));
+                m.status = None;
+                m.stage = Some("cms".parse().expect("a known name"));
+                m.error_data = Some("NotSigned".into());
+            });
+        }
+        let walked = [PhaseKind::TestSubmission];
+        let coming: Vec<PhaseKind> = PhaseKind::ALL[1..].to_vec();
+        let blocked = |rec: &Recording| {
+            let ctx = Ctx {
+                rec,
+                expected: &expected,
+                plan: &plan,
+                selected: &walked,
+            };
+            blocked_phases(&ctx, &coming)
+        };
+        let b = blocked(&rec);
+        for (k, by) in coming.iter().zip(&b) {
+            match k {
+                // Their tests stand on the connection alone, or on nothing of the bus.
+                PhaseKind::AuthRefused
+                | PhaseKind::TlsWrongHost
+                | PhaseKind::SendemodulUpload
+                | PhaseKind::SendemodulRefused => assert_eq!(by, &None, "{k:?}"),
+                _ => assert_eq!(by.as_deref(), Some(&["CMS-01".to_string()][..]), "{k:?}"),
+            }
+        }
+        // Fixed and sent again in the same phase: the MsgHead passes, nothing is blocked.
+        fixture::push(&mut rec, PhaseKind::TestSubmission, 9.0, |_| {});
+        assert!(blocked(&rec).iter().all(Option::is_none));
     }
 
     #[test]

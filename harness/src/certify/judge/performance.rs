@@ -1,5 +1,6 @@
-//! Performance: the initial load within the test's time (`throughput`), and the vendor's
-//! timings for the report.
+//! Performance: the largest kommune's initial load within the test's time (`throughput`,
+//! on the load [`crate::certify::perf`] generates, whatever kommune the session is for),
+//! and the vendor's timings for the report.
 
 use std::time::Duration;
 
@@ -7,19 +8,33 @@ use iplos_model::compare::{CompareOptions, compare};
 use iplos_reports::certification::{Evidence, Timings};
 
 use super::common::{Ctx, Judged, fail, merged, msg_ev, pass, secs, since};
+use crate::certify::perf::PERF_KOMMUNE;
 use crate::certify::phases::PhaseKind;
 use crate::certify::plan::Test;
 use crate::certify::record::Msg;
 
-/// PERF-01: the initial load received and accepted within the test's timeout; the
-/// verdict carries the notifications per second measured (for the report's timings).
+/// PERF-01: the throughput load (the largest kommune's initial load) received and accepted
+/// within the test's timeout; the verdict carries the notifications per second measured
+/// (for the report's timings) and states the load's size.
 pub fn throughput(ctx: &Ctx<'_>, t: &Test) -> Judged {
     let rec = ctx.rec;
-    let msgs = rec.in_phase(PhaseKind::InitialLoad);
-    let Some(first) = msgs.first() else {
-        return fail("no message of the initial load arrived", Vec::new());
+    let Some(want) = ctx.expected.perf.clone() else {
+        return fail(
+            "the session has no throughput load (made before PERF-01 used the largest kommune's load: run certify init again)",
+            Vec::new(),
+        );
     };
-    let want = ctx.expected.initial();
+    let msgs = rec.in_phase(PhaseKind::PerfLoad);
+    let Some(first) = msgs.first() else {
+        return fail(
+            format!(
+                "no message of the throughput load ({} notifications of kommune {}'s initial load) arrived",
+                want.notifikasjoner.len(),
+                PERF_KOMMUNE
+            ),
+            Vec::new(),
+        );
+    };
     let limit = rec.timing.scaled(Duration::from_secs(t.timeout_seconds));
     let mut taken: Vec<&Msg> = Vec::new();
     let mut done: Option<&Msg> = None;
@@ -37,17 +52,26 @@ pub fn throughput(ctx: &Ctx<'_>, t: &Test) -> Judged {
         }
     }
     let Some(last) = done else {
-        return fail("the initial load was never complete", Vec::new());
+        return fail(
+            format!(
+                "the throughput load ({} notifications) was never complete",
+                want.notifikasjoner.len()
+            ),
+            Vec::new(),
+        );
     };
     let end = last.replied.unwrap_or(last.received);
     let took = since(first.received, end);
     let n = want.notifikasjoner.len();
+    let persons = recipients(&want);
     let rate = n as f64 / took.as_secs_f64().max(0.001);
     let ev = vec![
-        msg_ev(first, "first message of the initial load"),
+        msg_ev(first, "first message of the throughput load"),
         msg_ev(last, "the message completing it"),
         Evidence::ExpectedReceived {
-            subject: format!("{n} notifications of the initial load"),
+            subject: format!(
+                "{n} notifications: the initial load of kommune {PERF_KOMMUNE} (the largest), {persons} recipients"
+            ),
             field: Some("time from the first message's arrival to the last AppRec".into()),
             expected: Some(format!("at most {}", secs(limit))),
             received: Some(format!("{} ({rate:.0} notifications/s)", secs(took))),
@@ -56,7 +80,7 @@ pub fn throughput(ctx: &Ctx<'_>, t: &Test) -> Judged {
     let j = if took <= limit {
         pass(
             format!(
-                "the initial load ({n} notifications) was received and accepted in {}",
+                "the throughput load (kommune {PERF_KOMMUNE}'s initial load: {n} notifications, {persons} recipients) was received and accepted in {}",
                 secs(took)
             ),
             ev,
@@ -64,7 +88,7 @@ pub fn throughput(ctx: &Ctx<'_>, t: &Test) -> Judged {
     } else {
         fail(
             format!(
-                "the initial load took {}, more than the {} allowed",
+                "the throughput load (kommune {PERF_KOMMUNE}'s initial load: {n} notifications, {persons} recipients) took {}, more than the {} allowed",
                 secs(took),
                 secs(limit)
             ),
@@ -75,6 +99,16 @@ pub fn throughput(ctx: &Ctx<'_>, t: &Test) -> Judged {
         rate: Some(rate),
         ..j
     }
+}
+
+/// The recipients of a message (distinct persons).
+fn recipients(m: &iplos_model::message::Melding) -> usize {
+    m.notifikasjoner
+        .iter()
+        .flat_map(|n| &n.events)
+        .map(|e| e.bruker.bruker_nr.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len()
 }
 
 /// The vendor's timings: time to the first AppRec, notifications per second over the
@@ -114,9 +148,9 @@ mod tests {
     use crate::certify::record::Recording;
     use iplos_reports::certification::TestVerdict::{Fail, Pass};
 
-    const IL: PhaseKind = PhaseKind::InitialLoad;
+    const IL: PhaseKind = PhaseKind::PerfLoad;
 
-    /// The initial load in two messages, the second answered `last_reply` seconds in.
+    /// The throughput load in two messages, the second answered `last_reply` seconds in.
     fn load(r: &mut Recording, last_reply: f64) {
         push(r, IL, 1.0, |m| m.melding = Some(melding(&[1], "")));
         push(r, IL, 2.0, |m| {
@@ -154,8 +188,8 @@ mod tests {
                     name: "in time",
                     setup: |r| load(r, 3.0),
                     verdict: Pass,
-                    reason: "the initial load (2 notifications) was received and accepted in 2.0 s",
-                    names: "2 notifications of the initial load",
+                    reason: "(kommune 0301's initial load: 2 notifications, 2 recipients) was received and accepted in 2.0 s",
+                    names: "2 notifications: the initial load of kommune 0301 (the largest), 2 recipients",
                 },
                 Case {
                     name: "half of it",
@@ -174,7 +208,7 @@ mod tests {
                 name: "too slow",
                 setup: |r| load(r, 3.0),
                 verdict: Fail,
-                reason: "the initial load took 2.0 s, more than the 1.0 s allowed",
+                reason: "2 recipients) took 2.0 s, more than the 1.0 s allowed",
                 names: "at most 1.0 s",
             }],
             |c| super::throughput(c, &slow),

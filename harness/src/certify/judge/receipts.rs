@@ -252,6 +252,14 @@ pub fn lost_apprec(rec: &Recording) -> Judged {
             Vec::new(),
         );
     };
+    if let Some(first) = &m0.resend_of {
+        return not_observed(
+            format!(
+                "the register took the message whose AppRec was to be withheld for a resend of {first} (the same MsgId) and did not read it, so no accepted message could be duplicated"
+            ),
+            vec![msg_ev(m0, format!("answered {}", m0.answer_words()))],
+        );
+    }
     if !m0.accepted() {
         return not_observed(
             format!(

@@ -74,8 +74,30 @@ pub fn drop_connection(rec: &Recording) -> Judged {
                 .collect(),
         );
     }
+    // The message the broker stored just before it dropped the connection (its
+    // disposition never reached the EPJ), by the broker's log: the register may read it
+    // after the drop.
+    let stored: Option<&str> = events
+        .iter()
+        .filter(|e| e.at <= dropped)
+        .filter_map(|e| match &e.kind {
+            ConnEventKind::Stored { message_id, .. } => message_id.as_deref(),
+            _ => None,
+        })
+        .next_back();
+    let unsettled = rec
+        .in_phase(PhaseKind::ConnectionDrop)
+        .into_iter()
+        .find(|m| stored.is_some() && m.message_id.as_deref() == stored);
     match no_duplicates(rec, PhaseKind::ConnectionDrop) {
         Err(j) => j,
+        // The register has the stored message (and answered it), but the EPJ never learnt
+        // that from the broker: an EPJ that does not send it again loses every message
+        // the broker stores without telling it.
+        Ok((_, ev)) if unsettled.is_some_and(|m| m.duplicates == 0) => fail(
+            "the message stored just before the broker dropped the connection was never sent again: an unsettled message must be resent with the same message-id (the register recognises it)",
+            ev,
+        ),
         Ok((m0, ev)) => pass(
             format!(
                 "after the dropped connection the submission completed with every notification once{}",
@@ -181,7 +203,14 @@ mod tests {
 
     fn dropped(r: &mut Recording, reconnect: bool) {
         event(r, DROP, 1.0, 1, opened());
-        push(r, DROP, 2.0, |m| m.melding = Some(melding(&[1, 2], "")));
+        let stored = ConnEventKind::Stored {
+            username: crate::certify::judge::fixture::USER.into(),
+            queue: "131725_async".into(),
+            message_id: Some("m1".into()),
+        };
+        event(r, DROP, 1.5, 1, stored);
+        // The register reads it after the drop.
+        push(r, DROP, 4.0, |m| m.melding = Some(melding(&[1, 2], "")));
         let kind = ConnEventKind::Dropped {
             reason: "drop after store".into(),
         };
@@ -212,6 +241,16 @@ mod tests {
                     verdict: Fail,
                     reason: "notifications were sent twice",
                     names: "m2",
+                },
+                Case {
+                    name: "reconnected but never sent the unsettled message again",
+                    setup: |r| {
+                        dropped(r, true);
+                        r.messages[0].duplicates = 0;
+                    },
+                    verdict: Fail,
+                    reason: "was never sent again: an unsettled message must be resent",
+                    names: "m1",
                 },
                 Case {
                     name: "never back",

@@ -35,9 +35,63 @@ pub fn properties(rec: &Recording) -> Judged {
     stage_test(rec, "the header check", Gate::Properties)
 }
 
-/// MSGHEAD: the MsgHead was accepted.
+/// MSGHEAD: the MsgHead was accepted, and its MsgId is unique per message: no message
+/// carries the MsgId of an earlier one unless it is a resend of it (the same
+/// notifications, in the same phase). The register answers a message with a known MsgId
+/// with the earlier one's AppRec and does not read it: a new message under an old MsgId is
+/// lost while the EPJ believes it delivered.
 pub fn msghead(rec: &Recording) -> Judged {
-    stage_test(rec, "the MsgHead", Gate::Msghead)
+    let j = stage_test(rec, "the MsgHead", Gate::Msghead);
+    if j.verdict == TestVerdict::Fail {
+        return j;
+    }
+    let reused = msg_id_reused(rec);
+    if reused.is_empty() {
+        return j;
+    }
+    let ev = reused
+        .iter()
+        .map(|(m, o)| {
+            msg_ev(
+                m,
+                format!(
+                    "MsgId {} is the MsgId of {} ({} phase), a different message; the register answered {}",
+                    m.msg_id.as_deref().unwrap_or("?"),
+                    o.name(),
+                    o.phase.map_or("?", |p| p.as_str()),
+                    m.answer_words()
+                ),
+            )
+        })
+        .collect();
+    fail(
+        format!(
+            "{} message(s) reuse the MsgHead MsgId of an earlier, different message (MsgId must be unique per message: the register takes them for resends and does not read them)",
+            reused.len()
+        ),
+        ev,
+    )
+}
+
+/// Messages whose MsgId an earlier, different message had (another phase, or other
+/// notifications), each with the earlier one.
+fn msg_id_reused(rec: &Recording) -> Vec<(&Msg, &Msg)> {
+    let mut out = Vec::new();
+    for (i, m) in rec.messages.iter().enumerate() {
+        let Some(id) = m.msg_id.as_deref() else {
+            continue;
+        };
+        let earlier = rec.messages[..i].iter().find(|o| {
+            o.msg_id.as_deref() == Some(id)
+                && o.message_id != m.message_id
+                && (o.phase != m.phase
+                    || (o.melding.is_some() && m.melding.is_some() && o.guids() != m.guids()))
+        });
+        if let Some(o) = earlier {
+            out.push((m, o));
+        }
+    }
+    out
 }
 
 /// CMS-01: no message failed decryption or the signature, and every payload's content
@@ -158,7 +212,7 @@ pub fn addressing(rec: &Recording) -> Judged {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::certify::judge::fixture::{Case, push, run_cases};
+    use crate::certify::judge::fixture::{Case, melding, push, run_cases};
     use crate::certify::phases::PhaseKind;
     use iplos_reports::certification::TestVerdict::{Fail, Pass};
 
@@ -259,6 +313,48 @@ mod tests {
                     setup: |r| push(r, TS, 1.0, |_| {}),
                     verdict: Pass,
                     reason: "passed the MsgHead",
+                    names: "",
+                },
+                Case {
+                    name: "a new message in a later phase under the first one's MsgId",
+                    setup: |r| {
+                        push(r, TS, 1.0, |m| m.msg_id = Some("x".into()));
+                        push(r, PhaseKind::ApprecStatus2, 1.0, |m| {
+                            m.msg_id = Some("x".into())
+                        });
+                    },
+                    verdict: Fail,
+                    reason: "1 message(s) reuse the MsgHead MsgId of an earlier, different message",
+                    names: "is the MsgId of m1 (test-submission phase)",
+                },
+                Case {
+                    name: "other notifications under the same MsgId",
+                    setup: |r| {
+                        push(r, PhaseKind::InitialLoad, 1.0, |m| {
+                            m.msg_id = Some("x".into());
+                            m.melding = Some(melding(&[1], ""));
+                        });
+                        push(r, PhaseKind::InitialLoad, 2.0, |m| {
+                            m.msg_id = Some("x".into());
+                            m.melding = Some(melding(&[2], ""));
+                        });
+                    },
+                    verdict: Fail,
+                    reason: "reuse the MsgHead MsgId",
+                    names: "m2",
+                },
+                Case {
+                    name: "a resend of the same notifications under a new message-id",
+                    setup: |r| {
+                        for at in [1.0, 2.0] {
+                            push(r, PhaseKind::LostApprec, at, |m| {
+                                m.msg_id = Some("x".into());
+                                m.melding = Some(melding(&[1, 2], ""));
+                            });
+                        }
+                    },
+                    verdict: Pass,
+                    reason: "2 message(s) passed the MsgHead",
                     names: "",
                 },
             ],

@@ -9,7 +9,7 @@ use iplos_model::message::{Melding, read_msghead};
 use iplos_model::rules::CheckOptions;
 
 /// Parsed content of the register's messages, by row.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ContentCache {
     parsed: HashMap<i64, Parsed>,
 }

@@ -36,6 +36,7 @@ pub mod live;
 mod options;
 mod report;
 mod servers;
+mod skip;
 mod start;
 mod walk;
 mod wrong_host;
@@ -98,8 +99,19 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         live::serve(&live, address_register, opts.bind, opts.web_port).await?;
     p.announce(&opts, &servers, wrong_port, web_addr)?;
 
-    // The phases.
+    // The phases; a phase whose every test is already blocked is skipped.
     let mut cache = ContentCache::default();
+    let skipper = skip::Skipper {
+        store: servers.store()?,
+        session: &p.session,
+        username: &p.creds.username,
+        timing: p.timing,
+        plan: &p.plan,
+        expected: &p.expected,
+        faults: &servers.faults,
+        wrong_host: &wrong_host_log,
+        evidence: &p.evidence,
+    };
     let walked = Walk {
         expected: &p.expected,
         store: servers.store()?,
@@ -115,6 +127,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         intake: servers.intake()?,
         refusing: servers.refusing()?,
         kommune_nr: &p.session.kommune,
+        blocked: Some(&skipper),
     }
     .walk(&p.phases, &p.selected, &mut cache)
     .await?;

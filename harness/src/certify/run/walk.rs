@@ -47,6 +47,19 @@ pub struct Walk<'a> {
     pub timing: &'a Timing,
     pub wrong_host: &'a Arc<Mutex<Vec<WrongHostAttempt>>>,
     pub live: &'a Live,
+    /// Decides which coming phases are blocked whole (those are skipped).
+    pub blocked: Option<&'a dyn Blocked>,
+}
+
+/// Between phases, for the coming ones: the failed tests that block every test a phase
+/// decides (`None`: a test of it could still be decided), from what was walked so far.
+pub trait Blocked {
+    fn blocked(
+        &self,
+        walked: Walked,
+        coming: &[PhaseKind],
+        cache: &ContentCache,
+    ) -> Result<Vec<Option<Vec<String>>>>;
 }
 
 /// The phases as they ran.
@@ -110,6 +123,7 @@ impl Walk<'_> {
         let mut error_queue_left = None;
         let selected_phases: Vec<&Phase> =
             all.iter().filter(|p| selected.contains(&p.kind)).collect();
+        let mut skip: Vec<(PhaseKind, Vec<String>)> = Vec::new();
         for (i, phase) in all.iter().enumerate() {
             if !selected.contains(&phase.kind) {
                 continue;
@@ -118,6 +132,17 @@ impl Walk<'_> {
                 .iter()
                 .position(|p| p.kind == phase.kind)
                 .unwrap_or(0);
+            if let Some((_, by)) = skip.iter().find(|(k, _)| *k == phase.kind) {
+                let note = format!("skipped: every test blocked by {}", by.join(", "));
+                println!(
+                    "\n[{}/{}] {} — {note}",
+                    pos + 1,
+                    selected_phases.len(),
+                    phase.kind.as_str()
+                );
+                self.live_phase(phase.kind.as_str(), "skipped", &note, i + 1, None);
+                continue;
+            }
             let rec = self
                 .phase(phase, i + 1, pos + 1, selected_phases.len(), cache)
                 .await?;
@@ -131,6 +156,13 @@ impl Walk<'_> {
                 prev.ended = rec.started;
             }
             records.push(rec);
+            skip = self.blocked_coming(
+                started,
+                &records,
+                error_queue_left,
+                &selected_phases[pos + 1..],
+                cache,
+            );
         }
         let ended = Utc::now();
         if let Some(prev) = records.last_mut() {
@@ -143,6 +175,57 @@ impl Walk<'_> {
             phases: records,
             error_queue_left,
         })
+    }
+
+    /// The coming phases blocked whole, with what blocks them (none when the check fails:
+    /// then every phase is walked).
+    fn blocked_coming(
+        &self,
+        started: DateTime<Utc>,
+        records: &[PhaseRecord],
+        error_queue_left: Option<usize>,
+        coming: &[&Phase],
+        cache: &ContentCache,
+    ) -> Vec<(PhaseKind, Vec<String>)> {
+        let Some(b) = self.blocked else {
+            return Vec::new();
+        };
+        // Nothing can block while every phase completed and every message the harness did
+        // not answer on purpose was accepted (the check reads every message so far).
+        let clean = records.iter().all(|r| r.completed)
+            && self.seen(started).is_ok_and(|seen| {
+                !seen.msgs.is_empty()
+                    && seen.msgs.iter().all(|(m, _)| {
+                        m.injected.is_some()
+                            || (m.outcome == Some(Outcome::AppRec)
+                                && matches!(m.status.as_deref(), Some("1" | "3")))
+                    })
+            });
+        if clean {
+            return Vec::new();
+        }
+        let kinds: Vec<PhaseKind> = coming.iter().map(|p| p.kind).collect();
+        let mut so_far = records.to_vec();
+        if let Some(last) = so_far.last_mut() {
+            last.ended = Utc::now();
+        }
+        let walked = Walked {
+            started,
+            ended: Utc::now(),
+            phases: so_far,
+            error_queue_left,
+        };
+        match b.blocked(walked, &kinds, cache) {
+            Ok(v) => kinds
+                .into_iter()
+                .zip(v)
+                .filter_map(|(k, by)| by.map(|by| (k, by)))
+                .collect(),
+            Err(e) => {
+                println!("  (could not check which phases are blocked: {e:#})");
+                Vec::new()
+            }
+        }
     }
 
     fn seen(&self, since: DateTime<Utc>) -> Result<Seen> {
@@ -489,7 +572,10 @@ impl Walk<'_> {
                     }
                 })
             }
-            PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => {
+            PhaseKind::InitialLoad
+            | PhaseKind::YearEvents
+            | PhaseKind::Corrections
+            | PhaseKind::PerfLoad => {
                 // Compared again only when another message has been accepted (a large
                 // kommune's load is tens of thousands of events; the loop polls 10 times a
                 // second).
@@ -510,6 +596,7 @@ impl Walk<'_> {
                 let want = coverage.want.get_or_insert_with(|| match phase.kind {
                     PhaseKind::InitialLoad => self.expected.initial(),
                     PhaseKind::YearEvents => self.expected.year(),
+                    PhaseKind::PerfLoad => self.expected.perf.clone().unwrap_or_default(),
                     _ => self.expected.corrections.clone(),
                 });
                 let mut got: Option<iplos_model::message::Melding> = None;
@@ -543,7 +630,10 @@ impl Walk<'_> {
     fn waiting_for(&self, kind: PhaseKind, seen: &Seen) -> String {
         let n = seen.msgs.len();
         match kind {
-            PhaseKind::InitialLoad | PhaseKind::YearEvents | PhaseKind::Corrections => format!(
+            PhaseKind::InitialLoad
+            | PhaseKind::YearEvents
+            | PhaseKind::Corrections
+            | PhaseKind::PerfLoad => format!(
                 "{n} message(s) arrived; the expected events of the phase were not all received in accepted messages"
             ),
             PhaseKind::ApprecStatus2 | PhaseKind::ApprecStatus3 | PhaseKind::ErrorQueue => {
