@@ -451,6 +451,37 @@ pub fn readme(s: &Session) -> String {
         gap = wp.min_attempt_gap_seconds,
     );
 
+    // What comes back, and when to send again.
+    let _ = write!(
+        o,
+        "## Receipts, transport errors and resends\n\n\
+         - **AppRec** (AMQP `subject` `{apprec}`) comes on `reply-to`. Status 1: accepted.\n\
+         \x20 Status 2 (Avvist): nothing of the message counts; fix it and send the same\n\
+         \x20 notifications again (same GUIDs) in a new message with a new message-id and MsgId.\n\
+         \x20 Status 3 (Delvis avvist): the rest counts; each `Error` is a kodeverk 8221 code\n\
+         \x20 (`V`, `S`, `DN`) with the rule and explanation in `OT`; a rejected notification is\n\
+         \x20 named there as `notification notifikasjonGUID <guid> rejected: <reason>`. Send\n\
+         \x20 those events again, corrected, as new notifications whose chain continues from the\n\
+         \x20 last *accepted* notification.\n\
+         - **Transport errors** come on the kommune's `_error` queue instead of an AppRec, with\n\
+         \x20 the application properties `{orig}` (the message-id of the message it is about),\n\
+         \x20 `{cond}` (e.g. `transport:invalid-field-value`), `{desc}` (for people),\n\
+         \x20 `{data}` (the property or certificate concerned) and `{rts}`.\n\
+         - **A missing AppRec**: send the same message again — the same message-id, MsgId and\n\
+         \x20 notifications. In `lost-apprec` the harness watches for that resend for 300 s times\n\
+         \x20 the run's `--time-scale` (at least 10 s). The register answers a resend of a message\n\
+         \x20 it already has (same MsgId) with the original AppRec; a *different* message must\n\
+         \x20 never reuse a MsgId.\n\
+         - **A dropped connection**: reconnect (no sooner than the gap above) and send the\n\
+         \x20 unsettled message again with the same message-id.\n\n",
+        apprec = nhn::SUBJECT_APPREC,
+        orig = nhn::ORIGINAL_MESSAGE_ID,
+        cond = nhn::ERROR_CONDITION,
+        desc = nhn::ERROR_DESCRIPTION,
+        data = nhn::ERROR_CONDITION_DATA,
+        rts = nhn::RECEIVER_TIMESTAMP,
+    );
+
     // The phases.
     o.push_str(
         "## The phases of `certify run`\n\n\

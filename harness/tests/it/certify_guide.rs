@@ -381,3 +381,33 @@ fn reply_to_test_submission_and_the_wrong_password_phase_are_stated() {
         sasl.vendor_action
     );
 }
+
+#[test]
+fn receipts_errors_resends_and_the_throughput_load_are_stated() {
+    let readme = readme();
+    let text = section(&readme, "Receipts, transport errors and resends");
+    // The `_error` queue's properties, as the register writes them.
+    for p in [
+        iplos_mocks::nhn::ORIGINAL_MESSAGE_ID,
+        iplos_mocks::nhn::ERROR_CONDITION,
+        iplos_mocks::nhn::ERROR_DESCRIPTION,
+        iplos_mocks::nhn::ERROR_CONDITION_DATA,
+    ] {
+        assert!(text.contains(&format!("`{p}`")), "{p}: {text}");
+    }
+    assert!(text.contains(&format!("`{}`", iplos_mocks::nhn::SUBJECT_APPREC)));
+    // How a status 3 names a rejected notification, and what a missing AppRec asks for.
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("notification notifikasjonGUID <guid> rejected: <reason>"));
+    assert!(
+        flat.contains("the same message-id, MsgId and notifications"),
+        "{text}"
+    );
+    // The throughput population is named, and is there.
+    let files = section(&readme, "Files");
+    assert!(files.contains("`perf/population.jsonl`"), "{files}");
+    let perf = vendor().join("perf/population.jsonl");
+    let first = std::fs::read_to_string(&perf).unwrap();
+    let first: serde_json::Value = serde_json::from_str(first.lines().next().unwrap()).unwrap();
+    assert_eq!(first["kommune"], "0301", "the largest kommune's population");
+}
