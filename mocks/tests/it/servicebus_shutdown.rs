@@ -92,7 +92,22 @@ async fn shutdown_lets_in_flight_deliveries_settle_then_closes_cleanly() {
 
 #[tokio::test]
 async fn new_connections_are_not_accepted_after_shutdown() {
-    let broker = start().await;
+    // On a port below the kernel's ephemeral range: no other test's listener on port 0 can
+    // take it between the shutdown and the connect below (that made this test flaky).
+    let low: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768);
+    let first = low.saturating_sub(10_000) + (std::process::id() % 4_000) as u16;
+    let mut broker = None;
+    for port in first..first + 4_000 {
+        let at = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        if let Ok(b) = config().with_bind(at).start().await {
+            broker = Some(b);
+            break;
+        }
+    }
+    let broker = broker.expect("a free port below the ephemeral range");
     let addr = broker.local_addr();
     let (mut conn, mut session) = connect_session(&broker, KOMMUNE_USER, KOMMUNE_PASS).await;
     let mut sender = Sender::attach(&mut session, "s", format!("/exchange/{NS}/{KPR_HER}_async"))
