@@ -1153,4 +1153,48 @@ mod tests {
         assert_eq!(all[0].outcome, Some(Outcome::AppRec));
         assert_eq!(all[0].stage, Some(Stage::Iplos));
     }
+
+    #[test]
+    fn a_batch_stores_every_verdict_and_reads_each_decision_in_order() {
+        let s = RunStore::in_memory(Arc::new(SystemClock)).unwrap();
+        let rec = |reply: Option<&str>| CheckedRecord {
+            outcome: Outcome::AppRec,
+            status: Some("1".into()),
+            error_condition: None,
+            stage: Stage::Iplos,
+            verdict: "{}".into(),
+            content: None,
+            replay: false,
+            replay_document: None,
+            dead_reason: reply.is_none().then(|| "unaddressed".into()),
+            reply: reply.map(|id| StoredReply {
+                queue: "7_async".into(),
+                message_id: id.into(),
+                message: id.as_bytes().to_vec(),
+            }),
+        };
+        let received = |key: &str, injection| {
+            (s.insert_received_injected("9_async", key, Some(key), None, None, b"raw", injection))
+                .unwrap()
+        };
+        let (m1, d1) = received("a", None);
+        let (m2, d2) = received("b", Some(&Injection::WithholdReply));
+        let (m3, d3) = received("c", None);
+        s.record_checked(m3, &rec(Some("r3"))).unwrap();
+        let batch = [
+            (m1, d1, Some(rec(Some("r1")))),
+            (m2, d2, Some(rec(None))),
+            (m3, d3, None),
+        ];
+        let out = s.record_checked_batch(&batch).unwrap().into_iter();
+        let got: Vec<_> = out.map(|(d, w)| format!("{d:?} {w}")).collect();
+        assert!(
+            got[0].contains("Reply {") && got[0].contains("\"r1\"") && got[0].ends_with(" false")
+        );
+        assert_eq!(got[1], "Some(DeadLetter(\"unaddressed\")) true");
+        assert!(
+            got[2].contains("Reply {") && got[2].contains("\"r3\"") && got[2].ends_with(" false")
+        );
+        assert!((s.messages().unwrap().iter()).all(|m| m.state == MessageState::Checked));
+    }
 }
