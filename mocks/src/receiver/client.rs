@@ -406,18 +406,15 @@ async fn handle(
             let key = message_key(message_id.as_deref(), &encoded);
             Ok(match store.find(&queue, &key)? {
                 None => {
-                    let injection = injector.and_then(|i| {
-                        let from = from.as_deref().and_then(|f| HerId::parse(f).ok());
-                        i.inject(own, from, message_id.as_deref())
-                    });
-                    let (m, d) = store.insert_received_injected(
+                    let (m, d, _) = store.insert_new_received(
                         &queue,
                         &key,
                         message_id.as_deref(),
                         from.as_deref(),
                         to.as_deref(),
                         &encoded,
-                        injection.as_ref(),
+                        injector.as_deref(),
+                        own,
                     )?;
                     (m, d, Some(1))
                 }

@@ -39,7 +39,7 @@ use iplos_model::calendar::Clock;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use super::config::Injection;
+use super::config::{Injection, Injector};
 use super::verdict::{Outcome, Stage};
 use crate::nhn::ErrorCondition;
 use crate::servicebus::store::{
@@ -400,6 +400,37 @@ impl RunStore {
         raw: &[u8],
     ) -> Result<(i64, i64), StoreError> {
         self.insert_received_injected(queue, message_key, message_id, from_her, to_her, raw, None)
+    }
+
+    /// A new message (first delivery of its key on `queue`) stored as received, with what
+    /// `injector` arms for it (`own`: the register HER-id; `from_her`: the `fromHerId`).
+    /// Both receivers (on our broker and on RabbitMQ) store a new message this way.
+    #[allow(clippy::too_many_arguments)]
+    pub fn insert_new_received(
+        &self,
+        queue: &str,
+        message_key: &str,
+        message_id: Option<&str>,
+        from_her: Option<&str>,
+        to_her: Option<&str>,
+        raw: &[u8],
+        injector: Option<&dyn Injector>,
+        own: iplos_model::ids::HerId,
+    ) -> Result<(i64, i64, Option<Injection>), StoreError> {
+        let injection = injector.and_then(|i| {
+            let from = from_her.and_then(|f| iplos_model::ids::HerId::parse(f).ok());
+            i.inject(own, from, message_id)
+        });
+        let (m, d) = self.insert_received_injected(
+            queue,
+            message_key,
+            message_id,
+            from_her,
+            to_her,
+            raw,
+            injection.as_ref(),
+        )?;
+        Ok((m, d, injection))
     }
 
     /// [`RunStore::insert_received`] with the injected answer decided for the message (its
