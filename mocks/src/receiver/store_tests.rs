@@ -142,4 +142,18 @@ fn a_batch_stores_every_verdict_and_reads_each_decision_in_order() {
     assert_eq!(got[1], "Some(DeadLetter(\"unaddressed\")) true");
     assert!(got[2].contains("Reply {") && got[2].contains("\"r3\"") && got[2].ends_with(" false"));
     assert!((s.messages().unwrap().iter()).all(|m| m.state == MessageState::Checked));
+    // Killed right after the batch (nothing settled, nothing published): the start's
+    // recovery owes the reply of every verdict of the batch that has one, in order, and
+    // none of the withheld one; once a reply is stamped it is owed no more.
+    let owed = |s: &RunStore| {
+        let p = s.pending_replies(&["9_async".into()]).unwrap();
+        p.iter()
+            .map(|p| (p.delivery, p.reply_message_id.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(owed(&s), [(d1, "r1".into()), (d3, "r3".into())]);
+    s.ensure_queue("7_async", 0).unwrap();
+    s.arm_reply("7_async", d1, "r1");
+    s.insert(&msg("7_async", b"..r1..")).unwrap();
+    assert_eq!(owed(&s), [(d3, "r3".into())]);
 }
