@@ -167,7 +167,15 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<usize, ReceiverError
     let pending = blocking(move || Ok(store.pending_replies(&queues)?)).await?;
     let n = pending.len();
     for p in pending {
-        publish_reply(shared, p.delivery, &p.queue, &p.reply_message_id, &p.reply).await?;
+        publish_reply(
+            shared,
+            p.delivery,
+            &p.queue,
+            &p.reply_message_id,
+            &p.reply,
+            false,
+        )
+        .await?;
     }
     if n > 0 {
         tracing::info!(replies = n, "receiver recovery: owed replies sent");
@@ -175,18 +183,29 @@ pub(crate) async fn recover(shared: &Arc<Shared>) -> Result<usize, ReceiverError
     Ok(n)
 }
 
+/// `mark_settled`: the delivery's settlement is recorded first (in the same trip to the
+/// store), unless the broker's store did already.
 async fn publish_reply(
     shared: &Arc<Shared>,
     delivery: i64,
     queue: &str,
     reply_id: &str,
     bytes: &[u8],
+    mark_settled: bool,
 ) -> Result<(), ReceiverError> {
     let message = decode_message(bytes)?;
     let store = shared.store.clone();
     {
         let store = store.clone();
-        if blocking(move || Ok(store.is_replied(delivery)?)).await? {
+        let replied = blocking(move || {
+            Ok(if mark_settled {
+                store.mark_settled_is_replied(delivery)?
+            } else {
+                store.is_replied(delivery)?
+            })
+        })
+        .await?;
+        if replied {
             return Ok(());
         }
     }
@@ -201,7 +220,10 @@ async fn publish_reply(
 /// Messages of one register queue between two steps of its pipeline (see [`consume`]).
 const STEP_QUEUE: usize = 4;
 
-/// The consumer of one register queue: a pipeline of three steps, each taking the
+/// The most verdicts the settle step stores in one transaction.
+const SETTLE_BATCH: usize = 16;
+
+/// The consumer of one register queue: a pipeline of four steps, each taking the
 /// deliveries in arrival order, so that the kommuner's chains see their messages in order
 /// while the CMS work runs on every core:
 ///
@@ -210,11 +232,13 @@ const STEP_QUEUE: usize = 4;
 /// 2. **chain** takes the prepared messages in arrival order, checks each against its
 ///    kommune's chain ([`judge::check`], one after the other) and starts the AppRec's
 ///    signing and encryption on a blocking thread ([`judge::finish`]);
-/// 3. **settle** takes the judged messages in arrival order and stores the verdict
-///    (*checked*), settles the delivery and publishes the reply, as one message at a time
-///    did before.
+/// 3. **settle** takes the judged messages in arrival order, stores the verdicts
+///    (*checked*) of those that are ready in one transaction, then settles their
+///    deliveries one after the other (a verdict is durable before its delivery is settled);
+/// 4. **reply** publishes the settled messages' replies in arrival order, while the settle
+///    step goes on with the next ones.
 ///
-/// Up to about `3 × STEP_QUEUE` deliveries are in hand at once. The run store's
+/// Up to about `4 × STEP_QUEUE` deliveries are in hand at once. The run store's
 /// bookkeeping is unchanged: a message is *checked* only after every earlier message of the
 /// queue is, so a crash leaves the checked messages a prefix of the queue's arrival order
 /// and the chains rebuilt from the store are the ones the next message was judged against.
@@ -349,6 +373,13 @@ struct Step2 {
     judged: Option<JoinHandle<Judged>>,
 }
 
+/// A settled delivery whose reply is to be published.
+struct Step3 {
+    item: InFlight,
+    decision: Decision,
+    withheld: bool,
+}
+
 /// What the intake found in the store for a delivery.
 enum Intake {
     /// Another delivery of the same message is in hand: wait for it.
@@ -371,12 +402,14 @@ impl Pipe {
     ) -> End {
         let (tx1, rx1) = mpsc::channel(STEP_QUEUE);
         let (tx2, rx2) = mpsc::channel(STEP_QUEUE);
-        let (a, b, c) = tokio::join!(
+        let (tx3, rx3) = mpsc::channel(STEP_QUEUE);
+        let (a, b, c, d) = tokio::join!(
             self.intake_step(consumer, shutdown, tx1),
             self.chain_step(rx1, tx2),
-            self.settle_step(rx2),
+            self.settle_step(rx2, tx3),
+            self.reply_step(rx3),
         );
-        a.max(b).max(c)
+        a.max(b).max(c).max(d)
     }
 
     fn crashed(&self) -> bool {
@@ -708,121 +741,190 @@ impl Pipe {
         End::Shutdown
     }
 
-    /// Step 3: each judged message's verdict stored, in arrival order; its delivery settled
-    /// and its reply published.
-    async fn settle_step(self: &Arc<Self>, mut rx: mpsc::Receiver<Step2>) -> End {
-        while let Some(Step2 { mut item, judged }) = rx.recv().await {
+    /// Step 3: the judged messages' verdicts stored, in arrival order, several in one
+    /// transaction (the messages whose answer is ready when the first is); then each
+    /// delivery settled and handed to the reply step.
+    async fn settle_step(
+        self: &Arc<Self>,
+        mut rx: mpsc::Receiver<Step2>,
+        tx: mpsc::Sender<Step3>,
+    ) -> End {
+        let mut next: Option<Step2> = None;
+        loop {
+            let first = match next.take() {
+                Some(s) => s,
+                None => match rx.recv().await {
+                    Some(s) => s,
+                    None => return End::Shutdown,
+                },
+            };
+            let mut batch = vec![first];
+            while batch.len() < SETTLE_BATCH {
+                match rx.try_recv() {
+                    Ok(s) if s.judged.as_ref().is_none_or(|j| j.is_finished()) => batch.push(s),
+                    Ok(s) => {
+                        next = Some(s);
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
             if self.crashed() {
                 return End::Crashed;
             }
-            let mut decision = None;
-            if let Some(judged) = judged {
-                let judged = match judged.await {
-                    Ok(j) => j,
-                    Err(e) => {
-                        tracing::error!(queue = %self.queue, error = %e, "receiver: answering a message failed");
-                        return End::Failed;
+            let mut items = Vec::with_capacity(batch.len());
+            let mut records = Vec::with_capacity(batch.len());
+            for Step2 { item, judged } in batch {
+                let record = match judged {
+                    None => None,
+                    Some(judged) => {
+                        let judged = match judged.await {
+                            Ok(j) => j,
+                            Err(e) => {
+                                tracing::error!(queue = %self.queue, error = %e, "receiver: answering a message failed");
+                                return End::Failed;
+                            }
+                        };
+                        log_verdict(&judged, &self.queue);
+                        match checked_record(judged) {
+                            Ok(r) => Some(r),
+                            Err(e) => {
+                                tracing::error!(queue = %self.queue, error = %e, "receiver: storing a verdict failed");
+                                return End::Failed;
+                            }
+                        }
                     }
                 };
-                log_verdict(&judged, &self.queue);
-                let stored = match checked_record(judged) {
-                    Ok(record) => {
-                        let store = self.shared.store.clone();
-                        let row = item.message_row;
-                        // One trip to the store: the verdict stored and the decision read.
-                        blocking(move || {
-                            store.record_checked(row, &record)?;
-                            Ok(store.decision(row)?)
-                        })
-                        .await
-                    }
-                    Err(e) => Err(e),
-                };
-                match stored {
-                    Ok(d) => decision = d,
-                    Err(e) => {
-                        tracing::error!(queue = %self.queue, error = %e, "receiver: storing a verdict failed");
-                        return End::Failed;
-                    }
+                records.push((item.message_row, item.delivery_row, record));
+                items.push(item);
+            }
+            // One trip to the store: the verdicts stored (one transaction) and the
+            // decisions read.
+            let store = self.shared.store.clone();
+            let stored = blocking(move || Ok(store.record_checked_batch(&records)?)).await;
+            let decided = match stored {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(queue = %self.queue, error = %e, "receiver: storing a verdict failed");
+                    return End::Failed;
                 }
+            };
+            for item in &mut items {
                 item.recorded();
             }
             if self.crash_at(Failpoint::AfterCheck) {
                 return End::Crashed;
             }
-            match self.settle_and_reply(&mut item, decision).await {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Crashed) => return End::Crashed,
-                Err(e) => {
-                    // The delivery goes back to the queue unsettled, and the store knows
-                    // how far it got (checked: it is not judged again).
-                    tracing::error!(queue = %self.queue, error = %e, "receiver: handling a message failed");
-                    drop(item);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+            for (mut item, (decision, withheld)) in items.into_iter().zip(decided) {
+                match self.settle(&mut item, decision).await {
+                    Ok(decision) => {
+                        if self.crash_at(Failpoint::AfterAccept) {
+                            return End::Crashed;
+                        }
+                        let step = Step3 {
+                            item,
+                            decision,
+                            withheld,
+                        };
+                        if tx.send(step).await.is_err() {
+                            return End::Shutdown;
+                        }
+                    }
+                    Err(e) => {
+                        // The delivery goes back to the queue unsettled, and the store knows
+                        // how far it got (checked: it is not judged again).
+                        tracing::error!(queue = %self.queue, error = %e, "receiver: handling a message failed");
+                        drop(item);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
                 }
             }
         }
-        End::Shutdown
     }
 
-    /// The delivery of a checked message settled, its reply published.
-    async fn settle_and_reply(
+    /// The delivery of a checked message settled (accepted, or dead-lettered).
+    async fn settle(
         &self,
         item: &mut InFlight,
         decision: Option<Decision>,
-    ) -> Result<Flow, ReceiverError> {
+    ) -> Result<Decision, ReceiverError> {
         let shared = &self.shared;
         let queue = self.queue.as_str();
-        let (message_row, delivery_row) = (item.message_row, item.delivery_row);
-        let message_id = item.message_id.clone();
-        // settled: the broker delivery is accepted (or dead-lettered), with the record of it.
-        let decision = match decision {
-            Some(d) => Some(d),
-            None => {
-                let store = shared.store.clone();
-                blocking(move || Ok(store.decision(message_row)?)).await?
-            }
-        }
-        .ok_or_else(|| ReceiverError::Internal("a judged message has no decision".into()))?;
+        let decision = decision
+            .ok_or_else(|| ReceiverError::Internal("a judged message has no decision".into()))?;
         let Some(delivery) = item.delivery.take() else {
             return Err(ReceiverError::Internal("a delivery settled twice".into()));
         };
+        // settled: the broker delivery is accepted (or dead-lettered), with the record of it.
         shared
             .store
-            .arm_settle(queue, delivery_row, message_id.as_deref());
+            .arm_settle(queue, item.delivery_row, item.message_id.as_deref());
         let settled = match &decision {
             Decision::DeadLetter(reason) => delivery.reject(reason).await,
             Decision::Reply { .. } => delivery.accept().await,
         };
         shared.store.disarm_settle(queue);
         settled?;
-        let store = shared.store.clone();
-        let dead = matches!(decision, Decision::DeadLetter(_));
-        // One trip to the store: settled, and whether the reply is withheld.
-        let withheld = blocking(move || {
-            store.mark_settled(delivery_row)?;
-            if dead {
-                store.mark_replied(delivery_row)?;
-            }
-            Ok(store.is_withheld(delivery_row)?)
-        })
-        .await?;
-        if self.crash_at(Failpoint::AfterAccept) {
-            return Ok(Flow::Crashed);
-        }
+        Ok(decision)
+    }
 
-        // replied: the reply is in the sender's queue, with the record of it.
-        if let Decision::Reply {
-            queue: reply_queue,
-            reply_message_id,
-            reply,
-        } = decision
-        {
-            if withheld {
-                tracing::info!(%queue, message_id = ?message_id, "reply withheld (injected)");
-                return Ok(Flow::Continue);
+    /// Step 4: the replies of the settled messages published, in arrival order (while the
+    /// settle step settles the next ones).
+    async fn reply_step(self: &Arc<Self>, mut rx: mpsc::Receiver<Step3>) -> End {
+        while let Some(step) = rx.recv().await {
+            if self.crashed() {
+                return End::Crashed;
             }
-            if let Some(delay) = item.delay {
+            if let Err(e) = self.reply(step).await {
+                // The reply stays owed (sent at the next start).
+                tracing::error!(queue = %self.queue, error = %e, "receiver: handling a message failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        End::Shutdown
+    }
+
+    /// The settlement recorded (when the broker's store did not) and the reply published.
+    async fn reply(&self, step: Step3) -> Result<(), ReceiverError> {
+        let Step3 {
+            item,
+            decision,
+            withheld,
+        } = step;
+        let shared = &self.shared;
+        let queue = self.queue.as_str();
+        let delivery_row = item.delivery_row;
+        // replied: the reply is in the sender's queue, with the record of it.
+        let (reply_queue, reply_message_id, reply) = match decision {
+            Decision::Reply {
+                queue,
+                reply_message_id,
+                reply,
+            } if !withheld && item.delay.is_none() => (queue, reply_message_id, reply),
+            decision => {
+                let store = shared.store.clone();
+                let dead = matches!(decision, Decision::DeadLetter(_));
+                blocking(move || {
+                    store.mark_settled(delivery_row)?;
+                    if dead {
+                        store.mark_replied(delivery_row)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+                let Decision::Reply {
+                    queue: reply_queue,
+                    reply_message_id,
+                    reply,
+                } = decision
+                else {
+                    return Ok(());
+                };
+                if withheld {
+                    tracing::info!(%queue, message_id = ?item.message_id, "reply withheld (injected)");
+                    return Ok(());
+                }
+                let delay = item.delay.unwrap_or_default();
                 // A separate task, so that the register's queue is not held up. If the
                 // receiver stops first, the reply stays owed and is sent at the next start.
                 let shared = shared.clone();
@@ -838,24 +940,25 @@ impl Pipe {
                         &reply_queue,
                         &reply_message_id,
                         &reply,
+                        false,
                     )
                     .await
                     {
                         tracing::error!(error = %e, "publishing a delayed reply failed; it stays owed");
                     }
                 });
-                return Ok(Flow::Continue);
+                return Ok(());
             }
-            publish_with_retries(
-                shared,
-                delivery_row,
-                &reply_queue,
-                &reply_message_id,
-                &reply,
-            )
-            .await?;
-        }
-        Ok(Flow::Continue)
+        };
+        publish_with_retries(
+            shared,
+            delivery_row,
+            &reply_queue,
+            &reply_message_id,
+            &reply,
+            true,
+        )
+        .await
     }
 }
 
@@ -864,11 +967,6 @@ enum IntakeError {
     Crashed,
     /// Storing failed; the delivery went back to the queue.
     Failed(ReceiverError),
-}
-
-enum Flow {
-    Continue,
-    Crashed,
 }
 
 /// Runs `f` with the judge's context for register `own` at time `now`.
@@ -920,10 +1018,11 @@ async fn publish_with_retries(
     queue: &str,
     reply_id: &str,
     bytes: &[u8],
+    mark_settled: bool,
 ) -> Result<(), ReceiverError> {
     let mut wait = Duration::from_millis(100);
     for attempt in 1.. {
-        match publish_reply(shared, delivery, queue, reply_id, bytes).await {
+        match publish_reply(shared, delivery, queue, reply_id, bytes, mark_settled).await {
             Ok(()) => break,
             Err(e) if attempt < 4 => {
                 tracing::warn!(error = %e, attempt, "publishing a reply failed; retrying");

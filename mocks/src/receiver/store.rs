@@ -507,39 +507,88 @@ impl RunStore {
     pub fn record_checked(&self, message: i64, rec: &CheckedRecord) -> Result<(), StoreError> {
         let now = self.now_ms();
         let conn = self.lock()?;
-        conn.prepare_cached(
-            "UPDATE rcv_message SET state = ?15, checked_ms = ?2, outcome = ?3, status = ?4,
-                 error_condition = ?5, stage = ?6, verdict = ?7, content = ?8, replay = ?9,
-                 reply_queue = ?10, reply_message_id = ?11, reply = ?12, dead_reason = ?13,
-                 replay_document = ?14
-             WHERE id = ?1 AND state = ?16",
-        )?
-        .execute(params![
-            message,
-            now,
-            rec.outcome,
-            rec.status,
-            rec.error_condition,
-            rec.stage,
-            rec.verdict,
-            rec.content,
-            rec.replay,
-            rec.reply.as_ref().map(|r| &r.queue),
-            rec.reply.as_ref().map(|r| &r.message_id),
-            rec.reply.as_ref().map(|r| &r.message),
-            rec.dead_reason,
-            rec.replay_document,
-            MessageState::Checked,
-            MessageState::Received,
-        ])?;
-        Ok(())
+        record_checked_in(&conn, now, message, rec)
+    }
+
+    /// Stores the verdicts of several messages in one transaction (all or none), in the
+    /// order given, and returns for each its [`Decision`] and whether the reply of
+    /// `delivery` is withheld: `(message, delivery, record)` → `(decision, withheld)`; a
+    /// message without a record (checked before) is only read.
+    pub fn record_checked_batch(
+        &self,
+        batch: &[(i64, i64, Option<CheckedRecord>)],
+    ) -> Result<Vec<(Option<Decision>, bool)>, StoreError> {
+        let now = self.now_ms();
+        let mut conn = self.lock()?;
+        let tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(batch.len());
+        for (message, delivery, rec) in batch {
+            if let Some(rec) = rec {
+                record_checked_in(&tx, now, *message, rec)?;
+            }
+            out.push((decision_in(&tx, *message)?, withheld_in(&tx, *delivery)?));
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     /// What was decided for a checked message: the reply to send, or the dead-letter
     /// reason. `None` while the message is not checked.
     pub fn decision(&self, message: i64) -> Result<Option<Decision>, StoreError> {
+        decision_in(&*self.lock()?, message)
+    }
+
+    /// Marks a delivery settled unless the broker's store already did (see the module docs).
+    pub fn mark_settled(&self, delivery: i64) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        mark_settled_in(&*self.lock()?, now, delivery)
+    }
+
+    /// [`RunStore::mark_settled`] and [`RunStore::is_replied`] in one trip.
+    pub fn mark_settled_is_replied(&self, delivery: i64) -> Result<bool, StoreError> {
+        let now = self.now_ms();
         let conn = self.lock()?;
-        let row = conn
+        mark_settled_in(&conn, now, delivery)?;
+        is_replied_in(&conn, delivery)
+    }
+}
+
+fn record_checked_in(
+    conn: &Connection,
+    now: i64,
+    message: i64,
+    rec: &CheckedRecord,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE rcv_message SET state = ?15, checked_ms = ?2, outcome = ?3, status = ?4,
+                 error_condition = ?5, stage = ?6, verdict = ?7, content = ?8, replay = ?9,
+                 reply_queue = ?10, reply_message_id = ?11, reply = ?12, dead_reason = ?13,
+                 replay_document = ?14
+             WHERE id = ?1 AND state = ?16",
+    )?
+    .execute(params![
+        message,
+        now,
+        rec.outcome,
+        rec.status,
+        rec.error_condition,
+        rec.stage,
+        rec.verdict,
+        rec.content,
+        rec.replay,
+        rec.reply.as_ref().map(|r| &r.queue),
+        rec.reply.as_ref().map(|r| &r.message_id),
+        rec.reply.as_ref().map(|r| &r.message),
+        rec.dead_reason,
+        rec.replay_document,
+        MessageState::Checked,
+        MessageState::Received,
+    ])?;
+    Ok(())
+}
+
+fn decision_in(conn: &Connection, message: i64) -> Result<Option<Decision>, StoreError> {
+    let row = conn
             .prepare_cached(
                 "SELECT state, reply_queue, reply_message_id, reply, dead_reason FROM rcv_message WHERE id = ?1",
             )?
@@ -553,33 +602,45 @@ impl RunStore {
                 ))
             })
             .optional()?;
-        Ok(match row {
-            Some((state, _, _, _, _)) if state != MessageState::Checked => None,
-            Some((_, Some(queue), Some(reply_message_id), Some(reply), _)) => {
-                Some(Decision::Reply {
-                    queue,
-                    reply_message_id,
-                    reply,
-                })
-            }
-            Some((_, _, _, _, reason)) => Some(Decision::DeadLetter(
-                reason.unwrap_or_else(|| "no reply could be addressed".into()),
-            )),
-            None => None,
-        })
-    }
+    Ok(match row {
+        Some((state, _, _, _, _)) if state != MessageState::Checked => None,
+        Some((_, Some(queue), Some(reply_message_id), Some(reply), _)) => Some(Decision::Reply {
+            queue,
+            reply_message_id,
+            reply,
+        }),
+        Some((_, _, _, _, reason)) => Some(Decision::DeadLetter(
+            reason.unwrap_or_else(|| "no reply could be addressed".into()),
+        )),
+        None => None,
+    })
+}
 
-    /// Marks a delivery settled unless the broker's store already did (see the module docs).
-    pub fn mark_settled(&self, delivery: i64) -> Result<(), StoreError> {
-        let now = self.now_ms();
-        self.lock()?
-            .prepare_cached(
-                "UPDATE rcv_delivery SET settled_ms = ?2 WHERE id = ?1 AND settled_ms IS NULL",
-            )?
-            .execute(params![delivery, now])?;
-        Ok(())
-    }
+fn mark_settled_in(conn: &Connection, now: i64, delivery: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE rcv_delivery SET settled_ms = ?2 WHERE id = ?1 AND settled_ms IS NULL",
+    )?
+    .execute(params![delivery, now])?;
+    Ok(())
+}
 
+fn is_replied_in(conn: &Connection, delivery: i64) -> Result<bool, StoreError> {
+    let r = conn
+        .prepare_cached("SELECT replied_ms IS NOT NULL FROM rcv_delivery WHERE id = ?1")?
+        .query_row([delivery], |r| r.get::<_, bool>(0))
+        .optional()?;
+    Ok(r.unwrap_or(false))
+}
+
+fn withheld_in(conn: &Connection, delivery: i64) -> Result<bool, StoreError> {
+    let r = conn
+        .prepare_cached("SELECT withheld FROM rcv_delivery WHERE id = ?1")?
+        .query_row([delivery], |r| r.get::<_, bool>(0))
+        .optional()?;
+    Ok(r.unwrap_or(false))
+}
+
+impl RunStore {
     /// Marks a delivery's reply as sent (or as not needed) unless the broker's store
     /// already did.
     pub fn mark_replied(&self, delivery: i64) -> Result<(), StoreError> {
@@ -594,12 +655,7 @@ impl RunStore {
 
     /// Whether a delivery's reply is recorded as sent.
     pub fn is_replied(&self, delivery: i64) -> Result<bool, StoreError> {
-        let conn = self.lock()?;
-        let r = conn
-            .prepare_cached("SELECT replied_ms IS NOT NULL FROM rcv_delivery WHERE id = ?1")?
-            .query_row([delivery], |r| r.get::<_, bool>(0))
-            .optional()?;
-        Ok(r.unwrap_or(false))
+        is_replied_in(&*self.lock()?, delivery)
     }
 
     /// The injection decided for a message when it was received, if any.
@@ -621,12 +677,7 @@ impl RunStore {
 
     /// Whether a delivery's reply is withheld on purpose (never to be sent).
     pub fn is_withheld(&self, delivery: i64) -> Result<bool, StoreError> {
-        let conn = self.lock()?;
-        let r = conn
-            .prepare_cached("SELECT withheld FROM rcv_delivery WHERE id = ?1")?
-            .query_row([delivery], |r| r.get::<_, bool>(0))
-            .optional()?;
-        Ok(r.unwrap_or(false))
+        withheld_in(&*self.lock()?, delivery)
     }
 
     /// Deliveries of checked messages on the given register queues whose reply is owed
@@ -1030,107 +1081,5 @@ impl MessageStore for RunStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::servicebus::SqliteStore;
-    use iplos_model::calendar::SystemClock;
-
-    fn msg<'a>(queue: &'a str, body: &'a [u8]) -> NewMessage<'a> {
-        NewMessage {
-            queue,
-            enqueued_ms: 1,
-            expires_ms: None,
-            delivery_count: 0,
-            dead_reason: None,
-            body,
-        }
-    }
-
-    #[test]
-    fn file_compatible_with_the_service_bus_store() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("run.sqlite");
-        {
-            let s = RunStore::open(&path, Arc::new(SystemClock)).unwrap();
-            s.ensure_queue("1_async", 0).unwrap();
-            s.insert(&msg("1_async", b"from-run-store")).unwrap();
-        }
-        {
-            let s = SqliteStore::open(&path).unwrap();
-            assert_eq!(s.queues().unwrap(), vec!["1_async".to_string()]);
-            let index = s.index().unwrap();
-            assert_eq!(index.len(), 1);
-            assert_eq!(s.body(index[0].id).unwrap().unwrap(), b"from-run-store");
-            s.insert(&msg("1_async", b"from-sqlite-store")).unwrap();
-        }
-        let s = RunStore::open(&path, Arc::new(SystemClock)).unwrap();
-        let index = s.index().unwrap();
-        assert_eq!(index.len(), 2);
-        assert_eq!(s.body(index[1].id).unwrap().unwrap(), b"from-sqlite-store");
-    }
-
-    #[test]
-    fn armed_settle_and_reply_are_recorded_with_the_broker_operation() {
-        let s = RunStore::in_memory(Arc::new(SystemClock)).unwrap();
-        s.ensure_queue("9_async", 0).unwrap();
-        let sb = s.insert(&msg("9_async", b"..msg-1..")).unwrap();
-        let (m, d) = s
-            .insert_received("9_async", "msg-1", Some("msg-1"), None, None, b"raw")
-            .unwrap();
-        // An arm for another message-id does not fire.
-        s.arm_settle("9_async", d, Some("msg-2"));
-        assert!(s.delete(sb).unwrap());
-        assert!(
-            s.find("9_async", "msg-1")
-                .unwrap()
-                .unwrap()
-                .unsettled_delivery
-                == Some(d)
-        );
-        let sb = s.insert(&msg("9_async", b"..msg-1..")).unwrap();
-        s.arm_settle("9_async", d, Some("msg-1"));
-        assert!(s.delete(sb).unwrap());
-        assert_eq!(
-            s.find("9_async", "msg-1")
-                .unwrap()
-                .unwrap()
-                .unsettled_delivery,
-            None
-        );
-
-        s.record_checked(
-            m,
-            &CheckedRecord {
-                outcome: Outcome::AppRec,
-                status: Some("1".into()),
-                error_condition: None,
-                stage: Stage::Iplos,
-                verdict: "{}".into(),
-                content: None,
-                replay: false,
-                replay_document: None,
-                dead_reason: None,
-                reply: Some(StoredReply {
-                    queue: "7_async".into(),
-                    message_id: "reply-1".into(),
-                    message: b"..reply-1..".to_vec(),
-                }),
-            },
-        )
-        .unwrap();
-        assert_eq!(s.pending_replies(&["9_async".into()]).unwrap().len(), 1);
-        s.arm_reply("7_async", d, "reply-1");
-        s.insert(&msg("7_async", b"something else")).unwrap();
-        assert!(!s.is_replied(d).unwrap());
-        s.insert(&msg("7_async", b"..reply-1..")).unwrap();
-        assert!(s.is_replied(d).unwrap());
-        assert!(s.pending_replies(&["9_async".into()]).unwrap().is_empty());
-        let all = s.messages().unwrap();
-        assert_eq!(all.len(), 1);
-        assert_eq!(all[0].replies_sent, 1);
-        assert_eq!(all[0].deliveries, 1);
-        assert_eq!(all[0].state, MessageState::Checked);
-        assert_eq!(all[0].outcome, Some(Outcome::AppRec));
-        assert_eq!(all[0].stage, Some(Stage::Iplos));
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

@@ -18,7 +18,7 @@ use iplos_mocks::sender::{
     Counterpart, Outgoing, SenderIdentity, build_message, melding_xml, read_apprec_message,
     sample_melding,
 };
-use iplos_mocks::servicebus::{BrokerConfig, BrokerHandle};
+use iplos_mocks::servicebus::{AmqpMessage, BrokerConfig, BrokerHandle};
 use iplos_model::calendar::SystemClock;
 use iplos_model::ids::{HerId, OrgNr};
 use iplos_model::message::AppRecStatus;
@@ -69,7 +69,14 @@ struct Node {
     store: Arc<RunStore>,
 }
 
-async fn start(state: &Path, register: &Party, directory: StaticDirectory) -> Node {
+/// Broker and receiver on the run store in `state`; `backlog` is published to the
+/// register's queue before the receiver starts.
+async fn start(
+    state: &Path,
+    register: &Party,
+    directory: StaticDirectory,
+    backlog: &[AmqpMessage],
+) -> Node {
     let store = Arc::new(RunStore::open(&state.join("run.sqlite"), Arc::new(SystemClock)).unwrap());
     let mut cfg = BrokerConfig::new()
         .with_namespace(NS)
@@ -79,6 +86,13 @@ async fn start(state: &Path, register: &Party, directory: StaticDirectory) -> No
         cfg = cfg.with_participant(her(h), &format!("u{h}"), "pass");
     }
     let broker = cfg.start().await.unwrap();
+    for m in backlog {
+        broker
+            .bus()
+            .publish(&format!("{KPR}_async"), m)
+            .await
+            .unwrap();
+    }
     let receiver = Receiver::start(
         broker.bus(),
         store.clone(),
@@ -101,11 +115,15 @@ async fn start(state: &Path, register: &Party, directory: StaticDirectory) -> No
     }
 }
 
-/// Waits (up to a minute) until `done` holds.
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+/// Waits (up to a minute) until `pending` returns `None`; until then it says what is still
+/// missing (told when the wait times out).
+async fn wait_until(what: &str, mut pending: impl FnMut() -> Option<String>) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+    while let Some(missing) = pending() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}: {missing}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -177,18 +195,19 @@ fn killed_mid_batch_with_four_kommuner_in_flight_every_message_is_answered_once_
         .collect();
     let total = messages.len();
 
-    // Run 1: the receiver is killed once a quarter of the messages is checked.
+    // Run 1: every message is in the register's queue (durably: each publish returns once
+    // it is committed) before the receiver starts, and the receiver is killed once a
+    // quarter of them is checked. (A sender still publishing at the kill would lose the
+    // message it was sending and never send the rest: nothing would answer those.)
     let rt = Runtime::new().unwrap();
     rt.block_on(async {
-        let node = start(&state, &register, registered()).await;
-        let bus = node.bus.clone();
-        tokio::spawn(async move {
-            for m in &messages {
-                bus.publish(&format!("{KPR}_async"), m).await.unwrap();
-            }
-        });
+        let node = start(&state, &register, registered(), &messages).await;
         let store = node.store.clone();
-        wait_until("a quarter is checked", || checked(&store) >= total / 4).await;
+        wait_until("a quarter is checked", || {
+            let n = checked(&store);
+            (n < total / 4).then(|| format!("{n} checked"))
+        })
+        .await;
         // Nothing of it is shut down in order.
         std::mem::forget(node);
     });
@@ -219,16 +238,20 @@ fn killed_mid_batch_with_four_kommuner_in_flight_every_message_is_answered_once_
     // delivery is settled and answered (nothing more can be sent after that).
     let rt = Runtime::new().unwrap();
     rt.block_on(async {
-        let node = start(&state, &register, registered()).await;
+        let node = start(&state, &register, registered(), &[]).await;
         let (bus, store) = (node.bus.clone(), node.store.clone());
         wait_until("every message is answered", || {
-            bus.len(&format!("{KPR}_async")).unwrap() == 0
-                && store.messages().unwrap().len() == total
-                && store
-                    .deliveries()
-                    .unwrap()
-                    .iter()
-                    .all(|d| d.settled.is_some() && d.replied.is_some())
+            let queued = bus.len(&format!("{KPR}_async")).unwrap();
+            let received = store.messages().unwrap().len();
+            let deliveries = store.deliveries().unwrap();
+            let unsettled = deliveries.iter().filter(|d| d.settled.is_none()).count();
+            let unanswered = deliveries.iter().filter(|d| d.replied.is_none()).count();
+            (queued > 0 || received < total || unsettled > 0 || unanswered > 0).then(|| {
+                format!(
+                    "{queued} in the register's queue, {received} of {total} received, \
+                     {unsettled} deliveries unsettled, {unanswered} unanswered"
+                )
+            })
         })
         .await;
         for m in store.messages().unwrap() {
