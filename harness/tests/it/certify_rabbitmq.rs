@@ -190,6 +190,7 @@ fn duplicates_after_a_dropped_connection_fail_res_01_on_rabbitmq() {
 }
 
 #[test]
+#[ignore = "slow: 13 s, nothing the reference does not cover on RabbitMQ"]
 fn a_slow_sender_fails_perf_01_on_rabbitmq() {
     broken_same_failures("too-slow", Some("test-submission,perf-load"), &["PERF-01"]);
 }

@@ -58,12 +58,16 @@ pub async fn count_messages(
             }
         }
         let n = held.len();
-        for d in held {
-            let _ = receiver.release(d).await;
-        }
-        let _ = receiver.close().await;
-        let _ = session.end().await;
-        let _ = connection.close().await;
+        let closing = async {
+            for d in held {
+                let _ = receiver.release(d).await;
+            }
+            let _ = receiver.close().await;
+            let _ = session.end().await;
+            let _ = connection.close().await;
+        };
+        // Released or not, what was not accepted goes back when the connection ends.
+        let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
         return Ok(n);
     }
     Err(format!("no broker node accepts a connection ({last})"))
