@@ -37,6 +37,9 @@ const UNSETTLED_LIMIT: usize = 65_536;
 /// Largest frame before the connection is open (headers, SASL, open).
 const HANDSHAKE_FRAME_LIMIT: usize = 64 * 1024;
 
+/// Largest frame from the broker (it sends frames as large as the client allows).
+const DOWN_FRAME_LIMIT: usize = 16 * 1024 * 1024;
+
 /// One unit of a byte stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Unit {
@@ -168,6 +171,8 @@ pub(crate) struct Tap {
     /// Largest frame once open (RabbitMQ's max-frame-size, at most `frame_limit`).
     frame_limit: usize,
     negotiated: usize,
+    /// The client's max-frame-size (at most [`DOWN_FRAME_LIMIT`]).
+    client_max: usize,
     /// By the client's channel.
     sessions: HashMap<u16, Session>,
     /// RabbitMQ's channel → the client's.
@@ -207,6 +212,7 @@ impl Tap {
             open: false,
             frame_limit: c.frame_limit,
             negotiated: c.frame_limit,
+            client_max: c.frame_limit,
             sessions: HashMap::new(),
             channels: HashMap::new(),
             names: HashMap::new(),
@@ -236,7 +242,8 @@ impl Tap {
             };
             let unit = match dir {
                 Dir::Up => self.up.next(limit)?,
-                Dir::Down => self.down.next(limit.max(HANDSHAKE_FRAME_LIMIT))?,
+                // RabbitMQ's frames are as large as the client allowed (bounded).
+                Dir::Down => self.down.next(self.client_max.max(HANDSHAKE_FRAME_LIMIT))?,
             };
             let Some(unit) = unit else { break };
             let before = acts.len();
@@ -283,6 +290,7 @@ impl Tap {
         match perf {
             Performative::Open(mut open) => {
                 self.container_id = open.container_id.clone();
+                self.client_max = (open.max_frame_size.0 as usize).clamp(512, DOWN_FRAME_LIMIT);
                 match &self.vhost {
                     Some(v) => {
                         open.hostname = Some(format!("vhost:{v}"));
@@ -526,6 +534,15 @@ impl Tap {
     fn server_open(&mut self, open: &Open, f: Vec<u8>, acts: &mut Vec<Act>) {
         self.open = true;
         self.negotiated = (open.max_frame_size.0 as usize).clamp(512, self.frame_limit.max(512));
+        // A broker that allows larger frames than the front: the client is told the front's.
+        let f = if (open.max_frame_size.0 as usize) > self.negotiated {
+            let mut smaller = open.clone();
+            smaller.max_frame_size.0 = self.negotiated as u32;
+            let channel = u16::from_be_bytes([f[6], f[7]]);
+            encode_frame(0, channel, &smaller)
+        } else {
+            f
+        };
         acts.push(Act::Event(ConnEventKind::Opened {
             username: self.user.clone().unwrap_or_default(),
             tls: self.tls,

@@ -76,13 +76,17 @@ fn outcome(code: SaslCode) -> Vec<u8> {
 }
 
 fn open(container: &str) -> Vec<u8> {
+    open_max(container, 65536)
+}
+
+fn open_max(container: &str, max: u32) -> Vec<u8> {
     encode_frame(
         0,
         0,
         &Open {
             container_id: container.into(),
             hostname: Some("localhost".into()),
-            max_frame_size: MaxFrameSize(65536),
+            max_frame_size: MaxFrameSize(max),
             channel_max: ChannelMax(255),
             idle_time_out: None,
             outgoing_locales: None,
@@ -464,4 +468,39 @@ fn a_frame_above_the_limit_ends_the_connection() {
     // RabbitMQ's open said 65536.
     let big = transfer(Some(0), false, false, &vec![0u8; 70_000]);
     assert!(t.feed(Dir::Up, &big, now).is_err());
+}
+
+#[test]
+fn a_broker_allowing_larger_frames_is_announced_with_the_fronts_limit() {
+    let faults = BrokerFaults::new();
+    let mut t = tap(&faults);
+    let now = Instant::now();
+    t.feed(
+        Dir::Up,
+        &[amqp_header(), open_max("epj", 1 << 20)].concat(),
+        now,
+    )
+    .unwrap();
+    let acts = t
+        .feed(
+            Dir::Down,
+            &[amqp_header(), open_max("rabbit", 1 << 22)].concat(),
+            now,
+        )
+        .unwrap();
+    let f = forwarded(&acts);
+    let Some((Performative::Open(o), _)) = performative(&f[1][8..]) else {
+        panic!("an open")
+    };
+    assert_eq!(o.max_frame_size.0, 128 * 1024);
+    // RabbitMQ may send frames as large as the client allowed (1 MiB here).
+    let big = encode_frame(
+        0,
+        0,
+        &Open {
+            container_id: "x".repeat(300_000),
+            ..o
+        },
+    );
+    assert!(t.feed(Dir::Down, &big, now).is_ok());
 }
