@@ -214,6 +214,11 @@ fn run_session(a: RunArgs) -> Result<ExitCode> {
                 iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &certify_vhost_name(&a.dir))
                     .map_err(anyhow::Error::msg)
                     .context("--broker / --broker-management")?;
+            if ext.broker.tls {
+                bail!(
+                    "--broker {b}: amqps to RabbitMQ is not supported yet (the session's front and the register connect with plain amqp://; the EPJ still gets amqps from the front)"
+                );
+            }
             ext.fresh = true;
             ext.teardown = !a.broker_keep;
             Some(ext)
