@@ -224,6 +224,12 @@ fn certify_rabbitmq_wrong_references_same_verdicts() {
 
 #[test]
 #[ignore = "slow: two whole sessions"]
+fn certify_rabbitmq_no_resend_same_verdicts() {
+    broken_same_verdicts("no-resend", None);
+}
+
+#[test]
+#[ignore = "slow: two whole sessions"]
 fn certify_rabbitmq_unsigned_same_verdicts() {
     broken_same_verdicts("unsigned", None);
 }
