@@ -7,6 +7,7 @@ pub mod cms;
 pub mod faultproxy;
 pub mod feedback;
 pub mod filsluse;
+pub mod front;
 pub mod http_auth;
 pub mod http_limits;
 pub mod intake;

@@ -36,10 +36,12 @@
 //! harness creates vhosts and users, so in practice `administrator`. It gets full
 //! permissions on each run's vhost (set by the harness itself).
 
+mod count;
 mod management;
 mod provision;
 mod url;
 
+pub use self::count::count_messages;
 pub use self::management::{Management, ManagementError, QueueStats};
 pub use self::provision::{QueueType, RunPlan, provision, teardown};
 pub use self::url::{BrokerUrl, ManagementUrl, Node};

@@ -115,7 +115,9 @@ pub use self::core::{
     ANNOTATION_DEAD_LETTER_REASON, ANNOTATION_DEAD_LETTER_TIME, AmqpMessage, decode_message,
     encode_message,
 };
+pub(crate) use self::faults::ConnTrack;
 pub use self::faults::{BrokerFaults, ConnEvent, ConnEventKind, MAX_EVENTS};
+pub(crate) use self::server::{closed_while_unavailable, shutdown_requested, tls_handshake};
 pub use self::store::{MessageStore, NoHook, SqliteStore, StoreError, StoreHook};
 pub use self::tls::TlsConfig;
 pub use self::types::{BusError, Limits, Participant, RejectPolicy};

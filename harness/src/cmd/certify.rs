@@ -105,6 +105,21 @@ struct RunArgs {
     /// Replace an earlier run's results in DIR/run.
     #[arg(long)]
     force: bool,
+    /// Run the service bus on this RabbitMQ (one node or a cluster's nodes) instead of our
+    /// broker: `amqp://USER:PASS@HOST:PORT[,amqp://HOST2:PORT2...]`. The session gets a
+    /// vhost of its own (`iplos-certify-<dir>-<hash>`, made afresh, removed at the end);
+    /// the EPJ still connects to the session's amqps port, an AMQP front of ours in front
+    /// of RabbitMQ that keeps the connection log and injects the faults. Needs
+    /// --broker-management.
+    #[arg(long, value_name = "URL", requires = "broker_management")]
+    broker: Option<String>,
+    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the session's vhost, users and queues).
+    #[arg(long, value_name = "URL", requires = "broker")]
+    broker_management: Option<String>,
+    /// Keep the session's vhost, queues and users on RabbitMQ at the end.
+    #[arg(long, requires = "broker")]
+    broker_keep: bool,
 }
 
 #[derive(clap::Args)]
@@ -193,6 +208,23 @@ fn run_session(a: RunArgs) -> Result<ExitCode> {
             ),
         }
     }
+    let broker = match (&a.broker, &a.broker_management) {
+        (Some(b), Some(m)) => {
+            let mut ext =
+                iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &certify_vhost_name(&a.dir))
+                    .map_err(anyhow::Error::msg)
+                    .context("--broker / --broker-management")?;
+            if ext.broker.tls {
+                bail!(
+                    "--broker {b}: amqps to RabbitMQ is not supported yet (the session's front and the register connect with plain amqp://; the EPJ still gets amqps from the front)"
+                );
+            }
+            ext.fresh = true;
+            ext.teardown = !a.broker_keep;
+            Some(ext)
+        }
+        _ => None,
+    };
     let report =
         runtime()?.block_on(crate::certify::run::run(crate::certify::run::RunOptions {
             dir: a.dir,
@@ -204,6 +236,7 @@ fn run_session(a: RunArgs) -> Result<ExitCode> {
             web_port: a.web_port,
             only,
             force: a.force,
+            broker,
         }))?;
     Ok(
         if report.verdict == iplos_reports::certification::Verdict::Pass {
@@ -796,4 +829,27 @@ fn print_summary(r: &CheckResult, path: &Path, verdict: iplos_reports::certifica
         }
     }
     println!("  result: {}", path.display());
+}
+
+/// The session's RabbitMQ run name: `certify-<dir name>-<hash of the absolute path>`.
+fn certify_vhost_name(dir: &std::path::Path) -> String {
+    use sha2::{Digest, Sha256};
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let name: String = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let hash = Sha256::digest(abs.to_string_lossy().as_bytes());
+    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("certify-{name}-{hex}")
 }

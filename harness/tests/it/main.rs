@@ -11,6 +11,7 @@ mod rabbitmq_support;
 mod certify_cli;
 mod certify_guide;
 mod certify_python;
+mod certify_rabbitmq;
 mod certify_run;
 mod check_cli;
 mod generate_cli;

@@ -37,7 +37,8 @@ pub struct ServicebusOptions {
     pub register: RegisterOptions,
     /// An existing RabbitMQ instead of our broker (`--broker`, `--broker-management`):
     /// `port`, `limits`, `tls` and `faults` are then not used (faults go through a
-    /// [`crate::faultproxy`] in front of RabbitMQ).
+    /// [`crate::faultproxy`] or a [`crate::front`] in front of RabbitMQ, started by the
+    /// caller).
     pub external: Option<ExternalBroker>,
 }
 

@@ -93,6 +93,7 @@ pub struct ClientReceiver;
 #[derive(Debug)]
 pub struct ClientReceiverHandle {
     store: Arc<RunStore>,
+    chains: ChainMap,
     tasks: Vec<JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     reconnects: watch::Receiver<u64>,
@@ -124,13 +125,14 @@ impl ClientReceiver {
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (reconnect_tx, reconnect_rx) = watch::channel(0u64);
         let reconnect_tx = Arc::new(reconnect_tx);
+        let chains: ChainMap = Arc::new(Mutex::new(Default::default()));
         let shared = Arc::new(Shared {
             client,
             store: store.clone(),
             identity,
             directory,
             config,
-            chains: Arc::new(Mutex::new(Default::default())),
+            chains: chains.clone(),
         });
         let tasks = shared
             .config
@@ -149,6 +151,7 @@ impl ClientReceiver {
             .collect();
         Ok(ClientReceiverHandle {
             store,
+            chains,
             tasks,
             shutdown: shutdown_tx,
             reconnects: reconnect_rx,
@@ -160,6 +163,18 @@ impl ClientReceiverHandle {
     /// The run store.
     pub fn store(&self) -> &Arc<RunStore> {
         &self.store
+    }
+
+    /// Forgets the content state of (register `own`, sender `from`), as
+    /// [`super::ReceiverHandle::reset_content`] does.
+    pub fn reset_content(&self, own: HerId, from: HerId) {
+        self.chains
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                (own.get(), from.get()),
+                iplos_model::rules::ContentState::new(),
+            );
     }
 
     /// How many times a consumer connected again after losing its connection.

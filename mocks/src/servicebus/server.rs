@@ -68,7 +68,7 @@ const UNAVAILABLE_POLL: Duration = Duration::from_millis(50);
 /// is down or a firewall rejects — not accepted and then closed during TLS, which a client
 /// would take for a certificate problem. Returns the listener bound again on the same
 /// address when the outage is over, or `None` at shutdown.
-async fn closed_while_unavailable(
+pub(crate) async fn closed_while_unavailable(
     listener: TcpListener,
     faults: &super::BrokerFaults,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
@@ -150,7 +150,7 @@ impl Drop for CountGuard {
 const TLS_HEADER: [u8; 8] = *b"AMQP\x02\x01\x00\x00";
 
 /// TLS straight away, or after the AMQP TLS protocol header (which is echoed).
-async fn tls_handshake(
+pub(crate) async fn tls_handshake(
     mut tcp: TcpStream,
     tls: &tokio_rustls::TlsAcceptor,
 ) -> Result<tokio_rustls::server::TlsStream<TcpStream>, String> {

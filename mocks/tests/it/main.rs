@@ -23,6 +23,7 @@ mod filsluse_new_user;
 mod filsluse_password_rules;
 mod filsluse_rest;
 mod filsluse_restart;
+mod front_rabbitmq;
 mod http_limits;
 mod mail_api_auth;
 mod mail_clients;

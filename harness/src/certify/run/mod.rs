@@ -71,6 +71,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         amqp_port: opts.amqp_port,
         pki_dir: &pki_dir,
         run_dir: &p.run_dir,
+        external: opts.broker.clone(),
     };
     let servers = Servers::start(&places, &p.session, &p.creds, &p.tls, clock).await?;
 
@@ -94,7 +95,7 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         &p.selected,
     );
     let address_register =
-        live::AddressRegister::from_pki(&pki_dir, &p.session, servers.broker()?.bus().namespace())?;
+        live::AddressRegister::from_pki(&pki_dir, &p.session, &servers.namespace()?)?;
     let (web_addr, web_task) =
         live::serve(&live, address_register, opts.bind, opts.web_port).await?;
     p.announce(&opts, &servers, wrong_port, web_addr)?;
@@ -116,9 +117,8 @@ pub async fn run(opts: RunOptions) -> Result<CertificationReport> {
         expected: &p.expected,
         store: servers.store()?,
         faults: &servers.faults,
-        bus: servers.broker()?.bus(),
         injector: &servers.injector,
-        receiver: servers.receiver()?,
+        servers: &servers,
         kommune: HerId::new(p.session.her_id)?,
         username: &p.creds.username,
         timing: &p.timing,

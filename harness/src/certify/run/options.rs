@@ -19,4 +19,6 @@ pub struct RunOptions {
     pub only: Vec<PhaseKind>,
     /// Replace an earlier run's results.
     pub force: bool,
+    /// RabbitMQ instead of our broker (`--broker`, `--broker-management`).
+    pub broker: Option<iplos_mocks::rabbitmq::ExternalBroker>,
 }

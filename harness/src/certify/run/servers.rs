@@ -3,6 +3,11 @@
 //! Validering 131725) answering through the session's injector, and Sendemodul — the
 //! session's portal and one that rejects the kommune's PIN — in front of SSB's file intake.
 //!
+//! With `--broker` the service bus is RabbitMQ: the session gets a vhost of its own
+//! (provisioned by the national side, the register a client of it), and the session's
+//! amqps port is an [`AmqpFront`] in front of RabbitMQ with the session's certificate,
+//! which keeps the same connection log and honours the same faults as our broker.
+//!
 //! This file is the one place that starts and stops these servers.
 
 use std::net::IpAddr;
@@ -10,15 +15,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow};
+use iplos_mocks::front::{AmqpFront, FrontConfig};
 use iplos_mocks::intake::Intake;
 use iplos_mocks::national::{
     National, RegisterOptions, SendemodulOptions, SendemodulPins, ServicebusOptions,
 };
-use iplos_mocks::receiver::{
-    Injector, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, ReceiverHandle, RunStore,
-};
+use iplos_mocks::rabbitmq::ExternalBroker;
+use iplos_mocks::receiver::{Injector, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, RunStore};
 use iplos_mocks::sendemodul::{Pins, Sendemodul};
-use iplos_mocks::servicebus::{BrokerFaults, BrokerHandle, Participant, TlsConfig};
+use iplos_mocks::servicebus::{BrokerFaults, Participant, QueueKind, TlsConfig};
 use iplos_model::calendar::Clock;
 use iplos_model::compare::read_received;
 use iplos_model::ids::HerId;
@@ -32,6 +37,10 @@ use crate::certify::session::{Credentials, Session, TlsFiles};
 /// The running national side.
 pub struct Servers {
     national: National,
+    /// In front of RabbitMQ (`--broker`).
+    front: Option<AmqpFront>,
+    /// The kommune's login (for counting its `_error` queue on RabbitMQ).
+    kommune_login: (String, String),
     /// The broker's faults, armed by the phases, and its connection log.
     pub faults: BrokerFaults,
     /// The register's answers for the running phase.
@@ -48,6 +57,8 @@ pub struct ServerPlaces<'a> {
     pub pki_dir: &'a Path,
     /// `DIR/run`.
     pub run_dir: &'a Path,
+    /// RabbitMQ instead of our broker (`--broker`).
+    pub external: Option<ExternalBroker>,
 }
 
 impl Servers {
@@ -74,12 +85,13 @@ impl Servers {
                 })?
                 .with_injector(injector.clone() as Arc<dyn Injector>),
         );
+        let tls_config = TlsConfig::from_files(&tls.server_cert, &tls.server_key)
+            .context("the broker's TLS certificate")?;
         bus.port = at.amqp_port;
-        bus.tls = Some(
-            TlsConfig::from_files(&tls.server_cert, &tls.server_key)
-                .context("the broker's TLS certificate")?,
-        );
+        bus.tls = Some(tls_config.clone());
         bus.faults = Some(faults.clone());
+        bus.external = at.external.clone();
+        let namespace = bus.namespace.clone();
         let pin = Pins::derive(session.seed, &session.kommune);
         let wrong_pin = format!("{:06}", (pin.parse::<u32>().unwrap_or(0) + 1) % 1_000_000);
         let national = National::builder()
@@ -102,16 +114,48 @@ impl Servers {
             .start()
             .await
             .context("cannot start the national side")?;
+        let front = match &at.external {
+            Some(ext) => {
+                let mut config = FrontConfig::new(
+                    std::net::SocketAddr::new(at.bind, at.amqp_port),
+                    ext.broker
+                        .nodes
+                        .iter()
+                        .map(|n| (n.host.clone(), n.port))
+                        .collect(),
+                    faults.clone(),
+                    &namespace,
+                );
+                config.tls = Some(tls_config);
+                config.vhost = Some(ext.vhost.clone());
+                config.user_prefix = Some(format!("{}.", ext.vhost));
+                match AmqpFront::start(config).await {
+                    Ok(f) => Some(f),
+                    Err(e) => {
+                        national.shutdown().await;
+                        return Err(anyhow!("cannot open the session's amqps port: {e}"));
+                    }
+                }
+            }
+            None => None,
+        };
         let servers = Servers {
             national,
+            front,
+            kommune_login: (creds.username.clone(), creds.password.clone()),
             faults,
             injector,
             pin,
         };
         // Every endpoint asked for is there.
         servers.store()?;
-        servers.broker()?;
-        servers.receiver()?;
+        if servers.front.is_none() {
+            servers.national.broker().ok_or_else(|| missing("broker"))?;
+            servers
+                .national
+                .receiver()
+                .ok_or_else(|| missing("register"))?;
+        }
         servers.intake()?;
         servers.sendemodul()?;
         servers.refusing()?;
@@ -125,14 +169,75 @@ impl Servers {
             .ok_or_else(|| missing("run store"))
     }
 
-    /// The AMQP broker.
-    pub fn broker(&self) -> Result<&BrokerHandle> {
-        self.national.broker().ok_or_else(|| missing("broker"))
+    /// The port the kommune's EPJ connects to (our broker's, or the front's).
+    pub fn amqp_port(&self) -> Result<u16> {
+        match &self.front {
+            Some(f) => Ok(f.addr().port()),
+            None => Ok(self
+                .national
+                .broker()
+                .ok_or_else(|| missing("broker"))?
+                .port()),
+        }
     }
 
-    /// The register's receiver.
-    pub fn receiver(&self) -> Result<&ReceiverHandle> {
-        self.national.receiver().ok_or_else(|| missing("register"))
+    /// The namespace of `/exchange/<namespace>/<queue>`.
+    pub fn namespace(&self) -> Result<String> {
+        match self.national.external() {
+            Some(x) => Ok(x.plan().namespace.clone()),
+            None => Ok(self
+                .national
+                .broker()
+                .ok_or_else(|| missing("broker"))?
+                .bus()
+                .namespace()
+                .to_string()),
+        }
+    }
+
+    /// Messages left on the kommune's `_error` queue: our broker's queue length, or on
+    /// RabbitMQ counted as an AMQP client with the kommune's login (received and released).
+    pub async fn error_queue_left(&self, kommune: HerId) -> Option<usize> {
+        let queue = QueueKind::Error.queue_name(kommune);
+        match self.national.external() {
+            Some(x) => {
+                let nodes: Vec<(String, u16)> = x
+                    .broker()
+                    .broker
+                    .nodes
+                    .iter()
+                    .map(|n| (n.host.clone(), n.port))
+                    .collect();
+                let (user, password) = &self.kommune_login;
+                let counted = iplos_mocks::rabbitmq::count_messages(
+                    &nodes,
+                    &x.broker().vhost,
+                    &x.rabbit_user(user),
+                    password,
+                    &queue,
+                    std::time::Duration::from_millis(500),
+                )
+                .await;
+                match counted {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        tracing::warn!("counting {queue} on RabbitMQ: {e}");
+                        None
+                    }
+                }
+            }
+            None => self.national.bus()?.len(&queue).ok(),
+        }
+    }
+
+    /// Forgets the register's content state of (`own`, `from`).
+    pub fn reset_content(&self, own: HerId, from: HerId) {
+        if let Some(r) = self.national.receiver() {
+            r.reset_content(own, from);
+        }
+        if let Some(r) = self.national.external().and_then(|x| x.receiver()) {
+            r.reset_content(own, from);
+        }
     }
 
     /// SSB's file intake behind the session's Sendemodul portal.
@@ -157,6 +262,9 @@ impl Servers {
     /// Stops every server.
     pub async fn shutdown(self) {
         self.injector.disarm();
+        if let Some(f) = self.front {
+            f.shutdown().await;
+        }
         self.national.shutdown().await;
     }
 

@@ -107,8 +107,8 @@ impl Prepared {
             ..
         } = self;
         let host = opts.bind.to_string();
-        let namespace = servers.broker()?.bus().namespace().to_string();
-        let port = servers.broker()?.port();
+        let namespace = servers.namespace()?;
+        let port = servers.amqp_port()?;
         let orgnr = iplos_model::municipality::lookup(session.year, &session.kommune)
             .map(|m| m.orgnr().to_string())
             .unwrap_or_default();

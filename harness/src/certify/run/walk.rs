@@ -11,16 +11,17 @@ use chrono::{DateTime, Utc};
 use iplos_mocks::intake::Intake;
 use iplos_mocks::receiver::{
     DeliveryRecord, Injection, KPR_PRODUCTION_HER_ID, KPR_VALIDATION_HER_ID, MessageRecord,
-    Outcome, ReceiverHandle, RunStore,
+    Outcome, RunStore,
 };
 use iplos_mocks::sendemodul::Sendemodul;
-use iplos_mocks::servicebus::{BrokerFaults, Bus, ConnEventKind, QueueKind};
+use iplos_mocks::servicebus::{BrokerFaults, ConnEventKind};
 use iplos_model::compare::{CompareOptions, compare};
 use iplos_model::ids::HerId;
 
 use super::content::ContentCache;
 use super::injector::SessionInjector;
 use super::live::{Live, set_done, set_phase};
+use super::servers::Servers;
 use crate::certify::judge::{Expected, STATUS3_NAMED};
 use crate::certify::phases::{Phase, PhaseKind, Timing};
 use crate::certify::plan::FaultKind;
@@ -39,9 +40,9 @@ pub struct Walk<'a> {
     pub expected: &'a Expected,
     pub store: &'a Arc<RunStore>,
     pub faults: &'a BrokerFaults,
-    pub bus: Bus,
     pub injector: &'a SessionInjector,
-    pub receiver: &'a ReceiverHandle,
+    /// The national side: the kommune's `_error` queue and the register's content state.
+    pub servers: &'a Servers,
     pub kommune: HerId,
     pub username: &'a str,
     pub timing: &'a Timing,
@@ -147,10 +148,7 @@ impl Walk<'_> {
                 .phase(phase, i + 1, pos + 1, selected_phases.len(), cache)
                 .await?;
             if phase.kind == PhaseKind::ErrorQueue {
-                error_queue_left = self
-                    .bus
-                    .len(&QueueKind::Error.queue_name(self.kommune))
-                    .ok();
+                error_queue_left = self.servers.error_queue_left(self.kommune).await;
             }
             if let Some(prev) = records.last_mut() {
                 prev.ended = rec.started;
@@ -373,7 +371,7 @@ impl Walk<'_> {
         let register = register?;
         if !kind.production() && !kind.sendemodul() {
             // Each test submission to KPR Validering starts a fresh register.
-            self.receiver.reset_content(register, self.kommune);
+            self.servers.reset_content(register, self.kommune);
         }
         let fault = phase.fault.as_ref();
         let why = |test: &str, what: &str| format!("the certification session ({test}) {what}");
