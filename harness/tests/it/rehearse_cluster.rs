@@ -34,14 +34,15 @@ const MORE_KOMMUNER: &str =
 /// to KPR Validering).
 const REGISTER_QUEUE: &str = "134197_async";
 
-/// Messages on the register's queue that arrived in January (virtual time, Oslo) and were
-/// answered, from the run store as it is now; 0 while the store does not exist yet.
-fn january_answered(run_store: &Path) -> u64 {
+/// Messages on the register's queue that arrived in January (virtual time, Oslo): how many
+/// are answered and how many wait for their answer, from the run store as it is now; (0, 0)
+/// while the store does not exist yet.
+fn january(run_store: &Path) -> (u64, u64) {
     let Ok(db) = rusqlite::Connection::open_with_flags(
         run_store,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     ) else {
-        return 0;
+        return (0, 0);
     };
     let _ = db.busy_timeout(Duration::from_secs(5));
     let oslo = |y, m, d| {
@@ -51,13 +52,12 @@ fn january_answered(run_store: &Path) -> u64 {
             .timestamp_millis()
     };
     db.query_row(
-        "SELECT COUNT(*) FROM rcv_message WHERE queue = ?1 AND reply_message_id IS NOT NULL \
-         AND received_ms >= ?2 AND received_ms < ?3",
+        "SELECT COUNT(reply_message_id), COUNT(*) - COUNT(reply_message_id) FROM rcv_message \
+         WHERE queue = ?1 AND received_ms >= ?2 AND received_ms < ?3",
         rusqlite::params![REGISTER_QUEUE, oslo(2027, 1, 1), oslo(2027, 2, 1)],
-        |r| r.get::<_, i64>(0),
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
     )
-    .map(|n| n as u64)
-    .unwrap_or(0)
+    .unwrap_or((0, 0))
 }
 
 /// GET on RabbitMQ's management API.
@@ -148,10 +148,12 @@ fn season_with_a_node_killed(kommuner: &str) {
         .expect("rehearse starts");
 
     // Kill node 0 once some January submissions are answered (watching the run store from
-    // outside), while the run goes on.
+    // outside), while the run goes on: preferably while the register holds a message it
+    // has not answered yet (its kommune then waits on node 0 for the AppRec), else after
+    // the third.
     let deadline = Instant::now() + Duration::from_secs(240);
-    let mut before = 0;
-    while before < 2 {
+    let (mut before, mut waiting) = (0, 0);
+    while !(before >= 1 && waiting >= 1 || before >= 3) {
         assert!(
             Instant::now() < deadline,
             "no January submission answered within 240 s"
@@ -164,12 +166,12 @@ fn season_with_a_node_killed(kommuner: &str) {
                 String::from_utf8_lossy(&o.stderr)
             );
         }
-        std::thread::sleep(Duration::from_millis(20));
-        before = january_answered(&run_store);
+        std::thread::sleep(Duration::from_millis(5));
+        (before, waiting) = january(&run_store);
     }
     let killed_at = t0.elapsed();
     rabbit.nodes[0].kill9();
-    let at_kill = january_answered(&run_store);
+    let at_kill = january(&run_store).0;
 
     let o = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -179,7 +181,7 @@ fn season_with_a_node_killed(kommuner: &str) {
         String::from_utf8_lossy(&o.stdout),
     );
     let finished = t0.elapsed();
-    let after = january_answered(&run_store);
+    let after = january(&run_store).0;
     // The kill fell in the middle of the January peak.
     assert!(before >= 1, "no January message answered before the kill");
     assert!(
@@ -304,6 +306,17 @@ fn season_with_a_node_killed(kommuner: &str) {
     for q in queues.as_array().unwrap() {
         let name = q["name"].as_str().unwrap();
         assert_eq!(q["type"], "quorum", "{name}");
+        if !name.ends_with("_dl") {
+            // As on NHN's bus: redelivered at most 10 times, then dead-lettered to `_dl`.
+            let args = &q["arguments"];
+            assert_eq!(args["x-delivery-limit"], 10, "{name}");
+            let her = name.split('_').next().unwrap();
+            assert_eq!(
+                args["x-dead-letter-routing-key"],
+                format!("{her}_dl"),
+                "{name}"
+            );
+        }
         let waiting = q["messages"].as_u64().unwrap_or(0);
         if waiting == 0 {
             continue;
@@ -324,10 +337,14 @@ fn season_with_a_node_killed(kommuner: &str) {
             repeats += 1;
         }
     }
+    let deliveries: i64 = store
+        .query_row("SELECT COUNT(*) FROM rcv_delivery", [], |r| r.get(0))
+        .unwrap();
     eprintln!(
         "cluster season ({} kommuner): cluster up in {:.1} s, node 0 killed at {:.1} s \
-         with {at_kill} of {after} January messages answered, season done at {:.1} s; \
-         {} messages, {resends} sent again, {repeats} repeats left on the cluster",
+         with {at_kill} of {after} January messages answered ({waiting} waiting), season done at {:.1} s; \
+         {} messages ({deliveries} deliveries to the register), {resends} sent again, \
+         {repeats} repeats left on the cluster",
         wanted.len(),
         started.as_secs_f64(),
         killed_at.as_secs_f64(),
