@@ -64,12 +64,6 @@ pub(crate) async fn submit(
             a.login_fixed = true;
             return retry_after_fix(cfg, a, i, q, t, kind);
         }
-        Err(e) if not_active => {
-            return Err(anyhow!(
-                "{}: connecting to the service bus: {e}",
-                a.plan.knr
-            ));
-        }
         // A node that died under the connect (a cluster): the send below connects again.
         Err(e) => {
             a.note(t, "connect-failed", format!("connecting failed: {e}"));
