@@ -592,6 +592,8 @@ pub struct ReferenceSender {
     listeners: Vec<JoinHandle<()>>,
     backlog: HashMap<String, Answer>,
     unmatched: Vec<AmqpMessage>,
+    /// Every answer read on this connection, in order: (the message it answers, answer).
+    read: Vec<(String, Answer)>,
 }
 
 impl std::fmt::Debug for ReferenceSender {
@@ -765,6 +767,7 @@ impl ReferenceSender {
             listeners,
             backlog: HashMap::new(),
             unmatched: Vec::new(),
+            read: Vec::new(),
         })
     }
 
@@ -826,40 +829,69 @@ impl ReferenceSender {
                 .await
                 .map_err(|_| SendError::Timeout(message_id.to_string(), timeout))?
                 .ok_or(SendError::Closed)?;
-            let (answer_to, answer) = match item {
-                Incoming::Error(m) => {
-                    let r = read_error_message(&m);
-                    (r.original_message_id.clone(), Ok(Answer::Error(r)))
-                }
-                Incoming::Async(m) => {
-                    let to = nhn::correlation_id(&m);
-                    let is_apprec = m
-                        .properties
-                        .as_ref()
-                        .and_then(|p| p.subject.as_deref())
-                        .is_none_or(|s| s == nhn::SUBJECT_APPREC);
-                    if !is_apprec {
-                        self.unmatched.push(*m);
-                        continue;
-                    }
-                    let r = read_apprec_message(&self.config.identity, &m, self.config.clock.now());
-                    (to, r.map(|a| Answer::AppRec(Box::new(a))))
-                }
-            };
-            match (answer_to, answer) {
-                (Some(to), Ok(a)) if to == message_id => return Ok(a),
-                (Some(to), Err(reason)) if to == message_id => {
+            match self.take_in(item) {
+                Some((to, Ok(a))) if to == message_id => return Ok(a),
+                Some((to, Err(reason))) if to == message_id => {
                     return Err(SendError::BadReceipt {
                         message_id: to,
                         reason,
                     });
                 }
-                (Some(to), Ok(a)) => {
-                    self.backlog.insert(to, a);
+                Some((to, Ok(a))) => {
+                    // A second answer to the same message stays in `read` (see
+                    // `answers_read`); the backlog keeps the first.
+                    self.backlog.entry(to).or_insert(a);
                 }
-                (_, _) => {}
+                _ => {}
             }
         }
+    }
+
+    /// Reads one incoming message: (the message it answers, the answer), noted in
+    /// [`ReferenceSender::answers_read`].
+    fn take_in(&mut self, item: Incoming) -> Option<(String, Result<Answer, String>)> {
+        let (answer_to, answer) = match item {
+            Incoming::Error(m) => {
+                let r = read_error_message(&m);
+                (r.original_message_id.clone(), Ok(Answer::Error(r)))
+            }
+            Incoming::Async(m) => {
+                let to = nhn::correlation_id(&m);
+                let is_apprec = m
+                    .properties
+                    .as_ref()
+                    .and_then(|p| p.subject.as_deref())
+                    .is_none_or(|s| s == nhn::SUBJECT_APPREC);
+                if !is_apprec {
+                    self.unmatched.push(*m);
+                    return None;
+                }
+                let r = read_apprec_message(&self.config.identity, &m, self.config.clock.now());
+                (to, r.map(|a| Answer::AppRec(Box::new(a))))
+            }
+        };
+        let to = answer_to?;
+        if let Ok(a) = &answer {
+            self.read.push((to.clone(), a.clone()));
+        }
+        Some((to, answer))
+    }
+
+    /// Reads the answers that have arrived and not been read yet, without waiting (before
+    /// [`ReferenceSender::close`], so that a late or repeated answer is not dropped unseen).
+    pub fn read_arrived(&mut self) {
+        while let Ok(item) = self.incoming.try_recv() {
+            if let Some((to, Ok(a))) = self.take_in(item) {
+                self.backlog.entry(to).or_insert(a);
+            }
+        }
+    }
+
+    /// Every answer read on this connection so far, in the order read, repeats included:
+    /// (the message-id it answers, the answer). A receiver that answers one message twice
+    /// with different AppRecs shows here.
+    pub fn answers_read(&self) -> &[(String, Answer)] {
+        &self.read
     }
 
     /// Builds, sends and waits for the answer with the configured timeout.

@@ -51,7 +51,8 @@ pub use output::{
     to_junit_in, write_atomic, write_report, write_report_in,
 };
 pub use rehearsal::{
-    Channel, DailyCounts, DelayBucket, EndpointStats, FailureGroup, Findings, KommunePhase,
-    KommuneResult, PhaseStatus, PhaseSummary, ReceiptDelay, ReceiptDelays, RehearsalReport,
-    RuleCount, RunInfo, SCHEMA_VERSION, Severity, TimelineEvent, Tool, VendorFindings, WallClock,
+    Channel, ConflictingAppRecs, DailyCounts, DelayBucket, EndpointStats, FailureGroup, Findings,
+    KommunePhase, KommuneResult, PhaseStatus, PhaseSummary, ReceiptDelay, ReceiptDelays,
+    RehearsalReport, RuleCount, RunInfo, SCHEMA_VERSION, Severity, TimelineEvent, Tool,
+    VendorFindings, WallClock,
 };

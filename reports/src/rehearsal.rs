@@ -270,6 +270,21 @@ pub struct KommuneResult {
     pub timeline: Vec<TimelineEvent>,
     /// Conformance findings on this kommune's messages: rule id → occurrences.
     pub findings: BTreeMap<String, u64>,
+    /// The messages this kommune sent over the service bus for which it read two or more
+    /// AppRecs with different Ids (a register that answers a redelivered message anew).
+    /// Left out when there are none, as with a correct register on any broker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicting_apprecs: Vec<ConflictingAppRecs>,
+}
+
+/// One message answered with different AppRecs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConflictingAppRecs {
+    /// The message's AMQP message-id.
+    pub message_id: String,
+    /// The `Id`s of the AppRecs read for it, sorted.
+    pub apprec_ids: Vec<String>,
 }
 
 impl KommuneResult {

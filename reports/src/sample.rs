@@ -532,6 +532,7 @@ pub fn season_sample(year: i32, n: usize, seed: u64) -> RehearsalReport {
             faults,
             timeline,
             findings,
+            conflicting_apprecs: Vec::new(),
         });
     }
 

@@ -1,7 +1,7 @@
 //! The report: each kommune judged in each phase, the failures grouped by cause, the daily
 //! counts, the receipts' delays, and the timing of the steps.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
@@ -191,6 +191,7 @@ pub(crate) fn build_report(
                 })
                 .collect(),
             findings: a.findings.clone(),
+            conflicting_apprecs: conflicting(&a.apprecs),
         });
     }
     // Service bus: the AppRec is the receipt.
@@ -395,6 +396,20 @@ pub(crate) fn step_stats(stats: &Stats) -> Vec<iplos_reports::EndpointStats> {
         .collect()
 }
 
+/// The messages a kommune read two or more different AppRecs for (`Agent::apprecs`).
+fn conflicting(
+    apprecs: &BTreeMap<String, BTreeSet<String>>,
+) -> Vec<iplos_reports::ConflictingAppRecs> {
+    apprecs
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|(m, ids)| iplos_reports::ConflictingAppRecs {
+            message_id: m.clone(),
+            apprec_ids: ids.iter().cloned().collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -501,5 +516,21 @@ mod tests {
         let by_21_march = Some(Utc.with_ymd_and_hms(2027, 3, 21, 23, 0, 0).unwrap());
         let (status, at, _) = judge(&a, "corrections", by_21_march, &sc);
         assert_eq!((status, at), (PhaseStatus::Late, Some(utc(3, 25))));
+    }
+
+    #[test]
+    fn a_message_with_two_different_apprecs_is_a_conflict() {
+        let ids = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let apprecs: BTreeMap<String, BTreeSet<String>> = [
+            ("m1".to_string(), ids(&["a1"])),
+            // Unanswered: not a conflict (the cluster test counts it as lost).
+            ("m2".to_string(), ids(&[])),
+            ("m3".to_string(), ids(&["a3", "b3"])),
+        ]
+        .into();
+        let c = conflicting(&apprecs);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].message_id, "m3");
+        assert_eq!(c[0].apprec_ids, ["a3", "b3"]);
     }
 }

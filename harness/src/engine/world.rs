@@ -107,6 +107,12 @@ pub(crate) struct Agent {
     /// Password links requested on filsluse this season.
     #[serde(default)]
     pub(crate) links_requested: u32,
+    /// Every message sent over the service bus (AMQP message-id) with the Ids of the
+    /// AppRecs read for it, repeats kept: one Id per message when all is well; none when
+    /// no answer came; two or more when the national side answered one message with
+    /// different AppRecs (what an at-least-once broker must never cause).
+    #[serde(default)]
+    pub(crate) apprecs: BTreeMap<String, BTreeSet<String>>,
 }
 
 impl Agent {
@@ -137,6 +143,7 @@ impl Agent {
             findings: BTreeMap::new(),
             feilliste_errors: 0,
             links_requested: 0,
+            apprecs: BTreeMap::new(),
         }
     }
 

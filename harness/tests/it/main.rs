@@ -17,6 +17,7 @@ mod check_cli;
 mod generate_cli;
 mod house;
 mod rehearse;
+mod rehearse_cluster;
 mod rehearse_rabbitmq;
 mod rehearse_report;
 mod rehearse_resume;

@@ -33,7 +33,6 @@ mod mail_sessions;
 mod mail_store;
 mod national_builder;
 mod pki;
-mod rabbitmq_cluster;
 mod rabbitmq_management;
 mod rabbitmq_node;
 mod receiver_apprec;

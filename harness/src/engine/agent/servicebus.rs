@@ -52,8 +52,8 @@ pub(crate) async fn submit(
     let mut scfg = SenderConfig::new(w.servicebus_connection_string(&user, &pass)?, identity);
     scfg.clock = w.clock.clone();
     scfg.timeout = std::time::Duration::from_secs(120);
-    let mut sender = match ReferenceSender::connect(scfg).await {
-        Ok(s) => s,
+    let sender = match ReferenceSender::connect(scfg.clone()).await {
+        Ok(s) => Some(s),
         Err(e) if not_active => {
             a.note(
                 t,
@@ -64,11 +64,10 @@ pub(crate) async fn submit(
             a.login_fixed = true;
             return retry_after_fix(cfg, a, i, q, t, kind);
         }
+        // A node that died under the connect (a cluster): the send below connects again.
         Err(e) => {
-            return Err(anyhow!(
-                "{}: connecting to the service bus: {e}",
-                a.plan.knr
-            ));
+            a.note(t, "connect-failed", format!("connecting failed: {e}"));
+            None
         }
     };
     a.login_fixed = true;
@@ -91,14 +90,13 @@ pub(crate) async fn submit(
         // The message was sent and answered before the run was killed (the AppRec was
         // read then): the answer is the register's, as its run store keeps it.
         Some(m) => {
-            sender.close().await;
+            if let Some(s) = sender {
+                s.close().await;
+            }
             answer_on_record(&m)?
         }
         None => {
-            let answer = sender.submit(&bytes, &[]).await;
-            sender.close().await;
-            let answer =
-                answer.map_err(|e| anyhow!("{}: sending over the service bus: {e}", a.plan.knr))?;
+            let answer = send_until_answered(a, sender, &scfg, &bytes, t).await?;
             match &answer {
                 Answer::AppRec(r) => {
                     let code = r.apprec.status.code().to_string();
@@ -181,6 +179,95 @@ pub(crate) async fn submit(
         return Ok(());
     }
     after_sent(cfg, a, i, q, t, kind, rejected)
+}
+
+/// How often a kommune sends one message before it gives up: the first time and again after
+/// each connection that broke under the send or the wait.
+const ATTEMPTS: u32 = 5;
+
+/// Sends `bytes` as one message and waits for its answer. When the connection breaks under
+/// the send or the wait (its node of a cluster killed), the kommune connects again — the
+/// connection string lists every node; a dead one is skipped — and sends the same message
+/// (same message-id) again, as an EPJ does. Every answer read on the way, repeats and
+/// answers to earlier messages included, goes into `a.apprecs`.
+async fn send_until_answered(
+    a: &mut Agent,
+    mut sender: Option<iplos_mocks::sender::ReferenceSender>,
+    scfg: &iplos_mocks::sender::SenderConfig,
+    bytes: &[u8],
+    t: DateTime<Utc>,
+) -> Result<iplos_mocks::sender::Answer> {
+    use iplos_mocks::sender::{ReferenceSender, SendError, build_message};
+    let knr = a.plan.knr.clone();
+    let out = build_message(&scfg.identity, bytes, &[], scfg.clock.now())
+        .map_err(|e| anyhow!("{knr}: building the message: {e}"))?;
+    a.apprecs.entry(out.message_id.clone()).or_default();
+    let mut attempt = if sender.is_some() { 1 } else { 2 };
+    loop {
+        let s = match &mut sender {
+            Some(s) => s,
+            None => match ReferenceSender::connect(scfg.clone()).await {
+                Ok(s) => sender.insert(s),
+                Err(e) if attempt < ATTEMPTS => {
+                    attempt += 1;
+                    a.note(t, "connect-failed", format!("connecting again failed: {e}"));
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+                Err(e) => return Err(anyhow!("{knr}: connecting to the service bus: {e}")),
+            },
+        };
+        let result = match s.send(&out).await {
+            Ok(()) => s.wait_answer(&out.message_id, scfg.timeout).await,
+            Err(e) => Err(e),
+        };
+        s.read_arrived();
+        record_apprecs(a, s.answers_read());
+        let s = sender.take().expect("connected");
+        // A broken connection closes at once; a live one is closed in order.
+        let closing = tokio::time::timeout(std::time::Duration::from_secs(3), s.close());
+        match result {
+            Ok(answer) => {
+                closing.await.ok();
+                return Ok(answer);
+            }
+            Err(e @ SendError::BadReceipt { .. }) => {
+                closing.await.ok();
+                return Err(anyhow!("{knr}: sending over the service bus: {e}"));
+            }
+            Err(e) if attempt < ATTEMPTS => {
+                closing.await.ok();
+                attempt += 1;
+                a.note(
+                    t,
+                    "resend",
+                    format!(
+                        "the service bus connection broke ({e}); the same message {} is sent \
+                         again (attempt {attempt})",
+                        out.message_id
+                    ),
+                );
+            }
+            Err(e) => {
+                closing.await.ok();
+                return Err(anyhow!(
+                    "{knr}: sending over the service bus ({ATTEMPTS} attempts): {e}"
+                ));
+            }
+        }
+    }
+}
+
+/// Notes the AppRecs read: per message answered, the AppRec's Id.
+fn record_apprecs(a: &mut Agent, read: &[(String, iplos_mocks::sender::Answer)]) {
+    for (to, answer) in read {
+        if let Some(r) = answer.apprec() {
+            a.apprecs
+                .entry(to.clone())
+                .or_default()
+                .insert(r.apprec.id.clone());
+        }
+    }
 }
 
 /// The answer the register gave to a stored message, as the run store keeps it: (AppRec
