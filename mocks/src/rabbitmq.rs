@@ -52,6 +52,10 @@ pub struct ExternalBroker {
     pub broker: BrokerUrl,
     /// The management API (`--broker-management`).
     pub management: ManagementUrl,
+    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificate is verified against
+    /// (`--broker-ca`): needed when the nodes are `amqps://`, by the register's receiver
+    /// and by every participant (see [`ExternalBroker::tls_ca`]).
+    pub ca: Option<std::path::PathBuf>,
     /// The vhost of this run (created, removed by [`teardown`]).
     pub vhost: String,
     /// Quorum or classic queues; [`QueueType::Auto`]: quorum on a cluster of more than
@@ -72,6 +76,7 @@ impl ExternalBroker {
         ExternalBroker {
             broker,
             management,
+            ca: None,
             vhost: format!("iplos-{run}"),
             queue_type: QueueType::Auto,
             teardown: true,
@@ -86,6 +91,39 @@ impl ExternalBroker {
             ManagementUrl::parse(management)?,
             run,
         ))
+    }
+
+    /// The CA file a participant's client needs to verify the broker: `Some` when the
+    /// nodes are `amqps://`.
+    pub fn tls_ca(&self) -> Option<&std::path::Path> {
+        self.broker.tls.then_some(self.ca.as_deref()).flatten()
+    }
+
+    /// The TLS client for `amqps://` nodes (`None` for `amqp://`). Errors (checked before
+    /// anything connects): `amqps` without a CA file, naming `--broker-ca`; a CA file that
+    /// cannot be read or holds no certificate, naming the file.
+    pub fn tls_connector(&self) -> Result<Option<tokio_rustls::TlsConnector>, String> {
+        if !self.broker.tls {
+            return Ok(None);
+        }
+        let ca = self.ca.as_deref().ok_or_else(|| {
+            format!(
+                "the broker {} is amqps:// but no CA certificate to verify it was given \
+                 (--broker-ca FILE, PEM); the system's roots are not used",
+                self.nodes_text()
+            )
+        })?;
+        crate::tls_client::connector(ca).map(Some)
+    }
+
+    /// The nodes as `host:port, …` (no login), for messages.
+    pub fn nodes_text(&self) -> String {
+        self.broker
+            .nodes
+            .iter()
+            .map(|n| format!("{}://{n}", if self.broker.tls { "amqps" } else { "amqp" }))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// The connection string a participant uses (every node, this run's vhost).

@@ -86,6 +86,24 @@ pub(super) async fn start(
     store: Arc<RunStore>,
     config: ReceiverConfig,
 ) -> Result<ExternalRun, NationalError> {
+    // Checked before anything is provisioned: amqps needs its CA; the management client
+    // speaks plain HTTP only.
+    let tls = external
+        .tls_connector()
+        .map_err(|e| NationalError::start("the TLS client for RabbitMQ", e))?;
+    if external.management.base.starts_with("https://") {
+        return Err(NationalError::start(
+            "the RabbitMQ management client",
+            format!(
+                "--broker-management {}: https is not supported (the build has no TLS for \
+                 HTTP); use the management API's http listener",
+                external.management.base
+            ),
+        ));
+    }
+    if let Some(connector) = &tls {
+        probe_tls(external, connector).await?;
+    }
     let api = Management::new(external.management.clone())
         .map_err(|e| NationalError::start("the RabbitMQ management client", e))?;
     let prefixed: Vec<Participant> = participants
@@ -135,6 +153,7 @@ pub(super) async fn start(
             namespace: options.namespace.clone(),
             logins,
             queues: plan.queues().into_iter().collect(),
+            tls,
         },
         store,
         register.identity.clone(),
@@ -150,4 +169,42 @@ pub(super) async fn start(
         api,
         receiver: Some(receiver),
     })
+}
+
+/// The TLS handshake with the first node that takes a TCP connection, before anything is
+/// provisioned: a certificate the CA does not verify is a configuration error, said at
+/// once and naming the broker, rather than consumers and clients retrying forever. Nodes
+/// that are down are skipped (failover); none up is left to the clients' retries.
+async fn probe_tls(
+    external: &ExternalBroker,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<(), NationalError> {
+    use std::time::Duration;
+    for node in &external.broker.nodes {
+        let tcp = match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect((node.host.as_str(), node.port)),
+        )
+        .await
+        {
+            Ok(Ok(tcp)) => tcp,
+            _ => continue,
+        };
+        let hs = crate::tls_client::handshake(connector, &node.host, node.port, tcp);
+        let why = match tokio::time::timeout(Duration::from_secs(10), hs).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(_) => format!("TLS: {node}: no handshake within 10 s"),
+        };
+        let ca = external
+            .ca
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        return Err(NationalError::start(
+            format!("connect to RabbitMQ at amqps://{node}"),
+            format!("{why} (is {ca}, --broker-ca, the CA that signed the broker's certificate?)"),
+        ));
+    }
+    Ok(())
 }

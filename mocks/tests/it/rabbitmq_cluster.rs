@@ -146,6 +146,7 @@ async fn a_node_killed_mid_traffic_loses_nothing_and_answers_once() {
             namespace: NS.into(),
             logins: [(her(KPR), login(KPR)), (her(KPR_PROD), login(KPR_PROD))].into(),
             queues: plan.queues().into_iter().collect(),
+            tls: None,
         },
         store.clone(),
         f.register.clone(),
