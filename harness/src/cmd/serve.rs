@@ -445,7 +445,16 @@ async fn serve(args: Args) -> Result<ExitCode> {
                 .context("--broker / --broker-management")?;
         // The run continues when serve starts again on the same DIR.
         external.teardown = false;
-        external.ca = args.broker_ca.clone();
+        // endpoints.json names the CA: an absolute path, readable from anywhere.
+        external.ca = args
+            .broker_ca
+            .as_ref()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+        // A missing or unreadable CA is a mistake on the command line: said at once.
+        external
+            .tls_connector()
+            .map_err(anyhow::Error::msg)
+            .context("--broker-ca")?;
         bus.external = Some(external);
     }
     let relay = match &args.smtp_relay {
