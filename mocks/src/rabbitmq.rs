@@ -132,3 +132,42 @@ impl ExternalBroker {
             .connection_string(namespace, &self.vhost, username, password)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(url: &str, ca: Option<&str>) -> ExternalBroker {
+        let mut b = ExternalBroker::parse(url, "http://a:b@127.0.0.1:15672", "t").unwrap();
+        b.ca = ca.map(Into::into);
+        b
+    }
+
+    #[test]
+    fn amqps_needs_the_ca_and_amqp_ignores_it() {
+        // Plain AMQP: no TLS, whatever the CA.
+        assert!(
+            broker("amqp://u:p@h", None)
+                .tls_connector()
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(broker("amqp://u:p@h", Some("/ca.pem")).tls_ca(), None);
+        // amqps without a CA: refused, naming the flag and the broker (without its login).
+        let e = broker("amqps://u:secret@h1,h2:5700", None)
+            .tls_connector()
+            .err()
+            .expect("amqps without a CA fails");
+        assert!(e.contains("--broker-ca"), "{e}");
+        assert!(e.contains("amqps://h1:5671, amqps://h2:5700"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        // amqps with a CA that is not there: the file is named.
+        let b = broker("amqps://u:p@h", Some("/nonexistent/ca.pem"));
+        assert_eq!(
+            b.tls_ca(),
+            Some(std::path::Path::new("/nonexistent/ca.pem"))
+        );
+        let e = b.tls_connector().err().expect("a missing CA file fails");
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    }
+}
