@@ -52,9 +52,10 @@ pub struct ExternalBroker {
     pub broker: BrokerUrl,
     /// The management API (`--broker-management`).
     pub management: ManagementUrl,
-    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificate is verified against
-    /// (`--broker-ca`): needed when the nodes are `amqps://`, by the register's receiver
-    /// and by every participant (see [`ExternalBroker::tls_ca`]).
+    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against
+    /// (`--broker-ca`): needed when the nodes are `amqps://` (by the register's receiver
+    /// and every participant, see [`ExternalBroker::tls_ca`]) or the management API is
+    /// `https://`.
     pub ca: Option<std::path::PathBuf>,
     /// The vhost of this run (created, removed by [`teardown`]).
     pub vhost: String,

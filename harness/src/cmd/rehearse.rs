@@ -57,12 +57,13 @@ pub struct Args {
     /// (2018 on) only. Needs --broker-management; `amqps` needs --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker_management")]
     broker: Option<String>,
-    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificate is verified against, for
-    /// `--broker amqps://…` (the register's receiver and every kommune's client).
+    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against,
+    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver and every kommune's client).
     #[arg(long, value_name = "FILE", requires = "broker")]
     broker_ca: Option<PathBuf>,
-    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
-    /// administrator tag: it creates the run's vhost, users and queues).
+    /// RabbitMQ's management API, `http[s]://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the run's vhost, users and queues); https is verified
+    /// against --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker")]
     broker_management: Option<String>,
     /// Keep the run's vhost, queues and users on RabbitMQ at the end (to look at its

@@ -1,8 +1,9 @@
-//! `rehearse --broker amqps://… --broker-ca FILE`: the 2026 season on a private RabbitMQ
-//! node that speaks AMQP only over TLS (no plain listener), its certificate from a test CA
-//! made with the `openssl` command. Every kommune gets its AppRec over TLS; a CA that did
-//! not sign the broker's certificate, or no CA at all, fails at once with an error naming
-//! the broker or the flag, not a hang.
+//! `rehearse --broker amqps://… --broker-management https://… --broker-ca FILE`: the 2026
+//! season on a private RabbitMQ node that speaks AMQP only over TLS (no plain listener) and
+//! serves its management API over https too, its certificate from a test CA made with the
+//! `openssl` command. Every kommune gets its AppRec over TLS; a CA that did not sign the
+//! broker's certificate, or no CA at all, fails at once with an error naming the broker or
+//! the flag, not a hang.
 //!
 //! The node is started here (not by `rabbitmq_support`, whose nodes are plain): the same
 //! private set-up (node name, ports, data, HOME and epmd under a temp dir, 127.0.0.1 only,
@@ -119,6 +120,7 @@ struct TlsNode {
     dir: tempfile::TempDir,
     tls_port: u16,
     mgmt_port: u16,
+    mgmt_tls_port: u16,
     child: Child,
     epmd: Child,
 }
@@ -158,6 +160,7 @@ impl TlsNode {
             .spawn()
             .unwrap();
         let (tls_port, mgmt_port, dist_port) = (free_port(), free_port(), free_port());
+        let mgmt_tls_port = free_port();
         let name = format!("iplostls{}x{tls_port}@localhost", std::process::id());
         for sub in ["mnesia", "log"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
@@ -177,6 +180,11 @@ impl TlsNode {
              ssl_options.fail_if_no_peer_cert = false\n\
              management.tcp.port = {mgmt_port}\n\
              management.tcp.ip = 127.0.0.1\n\
+             management.ssl.port = {mgmt_tls_port}\n\
+             management.ssl.ip = 127.0.0.1\n\
+             management.ssl.cacertfile = {ca}\n\
+             management.ssl.certfile = {cert}\n\
+             management.ssl.keyfile = {key}\n\
              default_user = {ADMIN}\n\
              default_pass = {ADMIN_PASS}\n\
              default_user_tags.administrator = true\n\
@@ -227,6 +235,7 @@ impl TlsNode {
             dir,
             tls_port,
             mgmt_port,
+            mgmt_tls_port,
             child,
             epmd,
         };
@@ -249,7 +258,8 @@ impl TlsNode {
                     .send()
                     .await
                     .is_ok_and(|r| r.status().is_success())
-            }) && std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_ok();
+            }) && std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_ok()
+                && std::net::TcpStream::connect(("127.0.0.1", self.mgmt_tls_port)).is_ok();
             if up {
                 return;
             }
@@ -342,8 +352,12 @@ fn season_over_amqps_with_the_brokers_ca() {
         "{err}"
     );
 
-    // The right CA: every kommune gets its AppRec, over TLS (the node has no plain
-    // listener).
+    // The right CA: every kommune gets its AppRec, over TLS (the node has no plain AMQP
+    // listener), provisioned through the management API over https.
+    let management = format!(
+        "https://{ADMIN}:{ADMIN_PASS}@127.0.0.1:{}",
+        node.mgmt_tls_port
+    );
     let out = dir.path().join("ok");
     let kommuner = "0301,4601";
     rehearse(

@@ -86,25 +86,14 @@ pub(super) async fn start(
     store: Arc<RunStore>,
     config: ReceiverConfig,
 ) -> Result<ExternalRun, NationalError> {
-    // Checked before anything is provisioned: amqps needs its CA; the management client
-    // speaks plain HTTP only.
+    // Checked before anything is provisioned: amqps needs its CA.
     let tls = external
         .tls_connector()
         .map_err(|e| NationalError::start("the TLS client for RabbitMQ", e))?;
-    if external.management.base.starts_with("https://") {
-        return Err(NationalError::start(
-            "the RabbitMQ management client",
-            format!(
-                "--broker-management {}: https is not supported (the build has no TLS for \
-                 HTTP); use the management API's http listener",
-                external.management.base
-            ),
-        ));
-    }
     if let Some(connector) = &tls {
         probe_tls(external, connector).await?;
     }
-    let api = Management::new(external.management.clone())
+    let api = Management::with_ca(external.management.clone(), external.ca.as_deref())
         .map_err(|e| NationalError::start("the RabbitMQ management client", e))?;
     let prefixed: Vec<Participant> = participants
         .iter()
