@@ -21,3 +21,4 @@ pub mod sendemodul;
 pub mod sender;
 pub mod servicebus;
 mod text_enum;
+pub mod tls_client;

@@ -54,6 +54,11 @@ pub struct ExternalBroker {
     pub broker: BrokerUrl,
     /// The management API (`--broker-management`).
     pub management: ManagementUrl,
+    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against
+    /// (`--broker-ca`): needed when the nodes are `amqps://` (by the register's receiver
+    /// and every participant, see [`ExternalBroker::tls_ca`]) or the management API is
+    /// `https://`.
+    pub ca: Option<std::path::PathBuf>,
     /// The vhost of this run (created, removed by [`teardown`]).
     pub vhost: String,
     /// Quorum or classic queues; [`QueueType::Auto`]: quorum on a cluster of more than
@@ -74,6 +79,7 @@ impl ExternalBroker {
         ExternalBroker {
             broker,
             management,
+            ca: None,
             vhost: format!("iplos-{run}"),
             queue_type: QueueType::Auto,
             teardown: true,
@@ -90,9 +96,81 @@ impl ExternalBroker {
         ))
     }
 
+    /// The CA file a participant's client needs to verify the broker: `Some` when the
+    /// nodes are `amqps://`.
+    pub fn tls_ca(&self) -> Option<&std::path::Path> {
+        self.broker.tls.then_some(self.ca.as_deref()).flatten()
+    }
+
+    /// The TLS client for `amqps://` nodes (`None` for `amqp://`). Errors (checked before
+    /// anything connects): `amqps` without a CA file, naming `--broker-ca`; a CA file that
+    /// cannot be read or holds no certificate, naming the file.
+    pub fn tls_connector(&self) -> Result<Option<tokio_rustls::TlsConnector>, String> {
+        if !self.broker.tls {
+            return Ok(None);
+        }
+        let ca = self.ca.as_deref().ok_or_else(|| {
+            format!(
+                "the broker {} is amqps:// but no CA certificate to verify it was given \
+                 (--broker-ca FILE, PEM); the system's roots are not used",
+                self.nodes_text()
+            )
+        })?;
+        crate::tls_client::connector(ca).map(Some)
+    }
+
+    /// The nodes as `host:port, …` (no login), for messages.
+    pub fn nodes_text(&self) -> String {
+        self.broker
+            .nodes
+            .iter()
+            .map(|n| format!("{}://{n}", if self.broker.tls { "amqps" } else { "amqp" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The connection string a participant uses (every node, this run's vhost).
     pub fn connection_string(&self, namespace: &str, username: &str, password: &str) -> String {
         self.broker
             .connection_string(namespace, &self.vhost, username, password)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn broker(url: &str, ca: Option<&str>) -> ExternalBroker {
+        let mut b = ExternalBroker::parse(url, "http://a:b@127.0.0.1:15672", "t").unwrap();
+        b.ca = ca.map(Into::into);
+        b
+    }
+
+    #[test]
+    fn amqps_needs_the_ca_and_amqp_ignores_it() {
+        // Plain AMQP: no TLS, whatever the CA.
+        assert!(
+            broker("amqp://u:p@h", None)
+                .tls_connector()
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(broker("amqp://u:p@h", Some("/ca.pem")).tls_ca(), None);
+        // amqps without a CA: refused, naming the flag and the broker (without its login).
+        let e = broker("amqps://u:secret@h1,h2:5700", None)
+            .tls_connector()
+            .err()
+            .expect("amqps without a CA fails");
+        assert!(e.contains("--broker-ca"), "{e}");
+        assert!(e.contains("amqps://h1:5671, amqps://h2:5700"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        // amqps with a CA that is not there: the file is named.
+        let b = broker("amqps://u:p@h", Some("/nonexistent/ca.pem"));
+        assert_eq!(
+            b.tls_ca(),
+            Some(std::path::Path::new("/nonexistent/ca.pem"))
+        );
+        let e = b.tls_connector().err().expect("a missing CA file fails");
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
     }
 }

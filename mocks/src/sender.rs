@@ -553,27 +553,7 @@ fn parse_url(s: &str) -> Result<ParsedUrl, SendError> {
 
 /// A TLS client verifying against the CA certificates in a PEM file.
 fn tls_connector(ca: &Path) -> Result<tokio_rustls::TlsConnector, SendError> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
-    use tokio_rustls::rustls;
-    let bad = |why: String| SendError::Url(format!("TLS CA file {}: {why}", ca.display()));
-    let mut roots = rustls::RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca).map_err(|e| bad(e.to_string()))?;
-    for cert in certs {
-        let cert = cert.map_err(|e| bad(e.to_string()))?;
-        roots.add(cert).map_err(|e| bad(e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(bad("no certificate in it".into()));
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| SendError::Amqp(format!("TLS: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    crate::tls_client::connector(ca).map_err(SendError::Url)
 }
 
 enum Incoming {
@@ -664,14 +644,9 @@ async fn open_node(
     let open = async {
         match tls {
             Some(connector) => {
-                let name =
-                    rustls_pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
-                        SendError::Url(format!("host '{host}' is not a TLS server name: {e}"))
-                    })?;
-                let stream = connector
-                    .connect(name, tcp)
+                let stream = crate::tls_client::handshake(&connector, host, port, tcp)
                     .await
-                    .map_err(|e| SendError::Amqp(format!("TLS: {host}:{port}: {e}")))?;
+                    .map_err(SendError::Amqp)?;
                 builder.open_with_stream(stream).await.map_err(|e| amqp(&e))
             }
             None => builder.open_with_stream(tcp).await.map_err(|e| amqp(&e)),

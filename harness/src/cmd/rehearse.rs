@@ -51,14 +51,19 @@ pub struct Args {
     #[arg(long, value_name = "REPORT.json")]
     baseline: Option<PathBuf>,
     /// Run the service bus on this RabbitMQ (one node or a cluster's nodes) instead of our
-    /// broker: `amqp://USER:PASS@HOST:PORT[,amqp://HOST2:PORT2...]`. The run gets a vhost
-    /// of its own (`iplos-rehearse-<out dir>-<hash>`), removed at the end; the register's
-    /// receiver and the kommuner are AMQP clients of it. Service bus seasons (2018 on)
-    /// only. Needs --broker-management.
+    /// broker: `amqp[s]://USER:PASS@HOST:PORT[,amqp[s]://HOST2:PORT2...]`. The run gets a
+    /// vhost of its own (`iplos-rehearse-<out dir>-<hash>`), removed at the end; the
+    /// register's receiver and the kommuner are AMQP clients of it. Service bus seasons
+    /// (2018 on) only. Needs --broker-management; `amqps` needs --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker_management")]
     broker: Option<String>,
-    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
-    /// administrator tag: it creates the run's vhost, users and queues).
+    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against,
+    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver and every kommune's client).
+    #[arg(long, value_name = "FILE", requires = "broker")]
+    broker_ca: Option<PathBuf>,
+    /// RabbitMQ's management API, `http[s]://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the run's vhost, users and queues); https is verified
+    /// against --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker")]
     broker_management: Option<String>,
     /// Keep the run's vhost, queues and users on RabbitMQ at the end (to look at its
@@ -125,6 +130,11 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
             // A new run starts from empty queues; --resume continues the killed one's.
             ext.fresh = !args.resume;
             ext.teardown = !args.broker_keep;
+            ext.ca = args.broker_ca.clone();
+            // A missing or unreadable CA is a mistake on the command line: said at once.
+            ext.tls_connector()
+                .map_err(anyhow::Error::msg)
+                .context("--broker-ca")?;
             Some(ext)
         }
         _ => None,

@@ -147,13 +147,20 @@ pub struct Args {
     #[arg(long, value_name = "HOST:PORT")]
     smtp_relay: Option<String>,
     /// Use this RabbitMQ (one node or a cluster's nodes) instead of starting our broker:
-    /// `amqp://USER:PASS@HOST:PORT[,amqp://HOST2:PORT2...]`. The run gets a vhost of its
-    /// own (`iplos-serve-<state dir name>`, kept across restarts); the register's receiver
-    /// is an AMQP client of it. Needs --broker-management.
+    /// `amqp[s]://USER:PASS@HOST:PORT[,amqp[s]://HOST2:PORT2...]`. The run gets a vhost of
+    /// its own (`iplos-serve-<state dir name>`, kept across restarts); the register's
+    /// receiver is an AMQP client of it. Needs --broker-management; `amqps` needs
+    /// --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker_management")]
     broker: Option<String>,
-    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
-    /// administrator tag: it creates the run's vhost, users and queues).
+    /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against,
+    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver and, in endpoints.json, the kommuner's
+    /// clients).
+    #[arg(long, value_name = "FILE", requires = "broker")]
+    broker_ca: Option<PathBuf>,
+    /// RabbitMQ's management API, `http[s]://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the run's vhost, users and queues); https is verified
+    /// against --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker")]
     broker_management: Option<String>,
     /// Real test mailboxes for some kommuner (`KOMMUNENUMMER ADDRESS` per line, `#`
@@ -439,6 +446,16 @@ async fn serve(args: Args) -> Result<ExitCode> {
                 .context("--broker / --broker-management")?;
         // The run continues when serve starts again on the same DIR.
         external.teardown = false;
+        // endpoints.json names the CA: an absolute path, readable from anywhere.
+        external.ca = args
+            .broker_ca
+            .as_ref()
+            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+        // A missing or unreadable CA is a mistake on the command line: said at once.
+        external
+            .tls_connector()
+            .map_err(anyhow::Error::msg)
+            .context("--broker-ca")?;
         bus.external = Some(external);
     }
     let relay = match &args.smtp_relay {
@@ -490,7 +507,9 @@ async fn serve(args: Args) -> Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("the national side started without a service bus"),
     };
-    let url = format!("amqp://{host}:{port}");
+    let ca = national.servicebus_tls_ca().map(|p| p.to_path_buf());
+    let scheme = if ca.is_some() { "amqps" } else { "amqp" };
+    let url = format!("{scheme}://{host}:{port}");
     let mut kommune_eps = Vec::new();
     for k in &kommuner {
         let c = &parts.kommuner[k.number()];
@@ -541,7 +560,8 @@ async fn serve(args: Args) -> Result<ExitCode> {
         amqp: Amqp {
             host: host.clone(),
             port,
-            tls: false,
+            tls: ca.is_some(),
+            ca,
             url: url.clone(),
             namespace: args.namespace.clone(),
             send_address: format!("/exchange/{}/{{queue}}", args.namespace),

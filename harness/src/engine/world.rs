@@ -239,6 +239,12 @@ impl World {
             .ok_or_else(|| anyhow!("the national side has no service bus"))
     }
 
+    /// The CA file the kommune agents verify the service bus against (`amqps` to an
+    /// external RabbitMQ, `--broker-ca`), if any.
+    pub(crate) fn servicebus_tls_ca(&self) -> Option<std::path::PathBuf> {
+        self.national.servicebus_tls_ca().map(|p| p.to_path_buf())
+    }
+
     /// Waits until the filsluse mails queued so far are in the capture (deterministic
     /// order).
     pub(crate) async fn flush(&self) -> Result<()> {

@@ -16,6 +16,7 @@ mod certify_run;
 mod check_cli;
 mod generate_cli;
 mod house;
+mod rabbitmq_tls;
 mod rehearse;
 mod rehearse_cluster;
 mod rehearse_rabbitmq;

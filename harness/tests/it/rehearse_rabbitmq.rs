@@ -17,7 +17,7 @@ use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, shared_node};
 /// Kommuner of 2026 of different sizes and counties (the whole country: the ignored test).
 const KOMMUNER: &str = "0301,1103,4601,5001,1804,3201,4204,1505,3403,5501,1108,4640";
 
-fn rehearse(out: &Path, kommuner: &str, extra: &[&str]) -> Value {
+pub(crate) fn rehearse(out: &Path, kommuner: &str, extra: &[&str]) -> Value {
     let o = Command::new(env!("CARGO_BIN_EXE_iplos-harness"))
         .args(["rehearse", "--season", "2026", "--scale", "0.01"])
         .args(["--municipality", kommuner, "--out"])
@@ -128,7 +128,7 @@ fn api_delete(port: u16, path: &str) {
 
 /// The register's AppRecs per kommune, from the run store: sender HER-ids answered on the
 /// production queue.
-fn answered(state: &Path) -> BTreeSet<String> {
+pub(crate) fn answered(state: &Path) -> BTreeSet<String> {
     let db = rusqlite::Connection::open(state.join("run.sqlite")).unwrap();
     let mut st = db
         .prepare(

@@ -86,7 +86,14 @@ pub(super) async fn start(
     store: Arc<RunStore>,
     config: ReceiverConfig,
 ) -> Result<ExternalRun, NationalError> {
-    let api = Management::new(external.management.clone())
+    // Checked before anything is provisioned: amqps needs its CA.
+    let tls = external
+        .tls_connector()
+        .map_err(|e| NationalError::start("the TLS client for RabbitMQ", e))?;
+    if let Some(connector) = &tls {
+        probe_tls(external, connector).await?;
+    }
+    let api = Management::with_ca(external.management.clone(), external.ca.as_deref())
         .map_err(|e| NationalError::start("the RabbitMQ management client", e))?;
     let prefixed: Vec<Participant> = participants
         .iter()
@@ -135,6 +142,7 @@ pub(super) async fn start(
             namespace: options.namespace.clone(),
             logins,
             queues: plan.queues().into_iter().collect(),
+            tls,
         },
         store,
         register.identity.clone(),
@@ -150,4 +158,42 @@ pub(super) async fn start(
         api,
         receiver: Some(receiver),
     })
+}
+
+/// The TLS handshake with the first node that takes a TCP connection, before anything is
+/// provisioned: a certificate the CA does not verify is a configuration error, said at
+/// once and naming the broker, rather than consumers and clients retrying forever. Nodes
+/// that are down are skipped (failover); none up is left to the clients' retries.
+async fn probe_tls(
+    external: &ExternalBroker,
+    connector: &tokio_rustls::TlsConnector,
+) -> Result<(), NationalError> {
+    use std::time::Duration;
+    for node in &external.broker.nodes {
+        let tcp = match tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::net::TcpStream::connect((node.host.as_str(), node.port)),
+        )
+        .await
+        {
+            Ok(Ok(tcp)) => tcp,
+            _ => continue,
+        };
+        let hs = crate::tls_client::handshake(connector, &node.host, node.port, tcp);
+        let why = match tokio::time::timeout(Duration::from_secs(10), hs).await {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(_) => format!("TLS: {node}: no handshake within 10 s"),
+        };
+        let ca = external
+            .ca
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        return Err(NationalError::start(
+            format!("connect to RabbitMQ at amqps://{node}"),
+            format!("{why} (is {ca}, --broker-ca, the CA that signed the broker's certificate?)"),
+        ));
+    }
+    Ok(())
 }

@@ -96,6 +96,12 @@ impl National {
             .map(|b| b.connection_string(username, password))
     }
 
+    /// The CA file a service bus participant's client must verify the broker against:
+    /// the external RabbitMQ's `--broker-ca` when its nodes are `amqps://`, else `None`.
+    pub fn servicebus_tls_ca(&self) -> Option<&Path> {
+        self.external.as_ref().and_then(|x| x.broker().tls_ca())
+    }
+
     /// The register's receiver.
     pub fn receiver(&self) -> Option<&ReceiverHandle> {
         self.receiver.as_ref()

@@ -19,6 +19,14 @@ pub enum ManagementError {
         /// Why.
         source: reqwest::Error,
     },
+    /// The request over https (the management API behind TLS) did not get an answer.
+    #[error("RabbitMQ management API {what}: {reason}")]
+    Https {
+        /// The call.
+        what: String,
+        /// Why.
+        reason: String,
+    },
     /// RabbitMQ answered with an error status.
     #[error("RabbitMQ management API {what}: HTTP {status}: {body}")]
     Status {
@@ -66,10 +74,36 @@ pub struct QueueStats {
 }
 
 /// The management API of one RabbitMQ (any node of a cluster).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Management {
     url: ManagementUrl,
     http: reqwest::Client,
+    /// For an `https://` API: TLS verified against the CA (reqwest is built without TLS,
+    /// so https goes through hyper and [`crate::tls_client`]).
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+/// `host:port`, `[v6]:port`, `host` or `[v6]` (the default port): the host without
+/// brackets and the port.
+fn host_port(s: &str, default: u16) -> (&str, u16) {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').unwrap_or((rest, ""));
+        let port = after.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (h, port.unwrap_or(default));
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => (h, p.parse().unwrap_or(default)),
+        _ => (s, default),
+    }
+}
+
+impl std::fmt::Debug for Management {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Management")
+            .field("url", &self.url)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A path segment, percent-encoded (vhost and user names may hold `/`).
@@ -86,8 +120,17 @@ fn seg(s: &str) -> String {
 }
 
 impl Management {
-    /// A client of the API at `url` (10 s per request).
+    /// A client of the API at `url` (10 s per request), plain `http://` only.
     pub fn new(url: ManagementUrl) -> Result<Management, ManagementError> {
+        Management::with_ca(url, None)
+    }
+
+    /// A client of the API at `url` (10 s per request); an `https://` API's certificate is
+    /// verified against the CA file `ca` (PEM), which https therefore needs.
+    pub fn with_ca(
+        url: ManagementUrl,
+        ca: Option<&std::path::Path>,
+    ) -> Result<Management, ManagementError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -95,7 +138,79 @@ impl Management {
                 what: "client".into(),
                 source: e,
             })?;
-        Ok(Management { url, http })
+        let tls = if url.base.starts_with("https://") {
+            let bad = |reason: String| ManagementError::Https {
+                what: "client".into(),
+                reason,
+            };
+            let ca = ca.ok_or_else(|| {
+                bad(format!(
+                    "{} is https but no CA certificate to verify it was given (--broker-ca FILE)",
+                    url.base
+                ))
+            })?;
+            Some(crate::tls_client::connector(ca).map_err(bad)?)
+        } else {
+            None
+        };
+        Ok(Management { url, http, tls })
+    }
+
+    /// One request over https: TCP, TLS (server name = the URL's host), HTTP/1.1, one
+    /// connection per request. The status and the body.
+    async fn call_https(
+        &self,
+        connector: &tokio_rustls::TlsConnector,
+        method: &reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, String), String> {
+        use base64::Engine as _;
+        use http_body_util::BodyExt as _;
+        let rest = self.url.base.trim_start_matches("https://");
+        let (hostport, prefix) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        let (host, port) = host_port(hostport, 443);
+        let work = async {
+            let tcp = tokio::net::TcpStream::connect((host, port))
+                .await
+                .map_err(|e| format!("connect {hostport}: {e}"))?;
+            let tls = crate::tls_client::handshake(connector, host, port, tcp).await?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                    .await
+                    .map_err(|e| format!("{hostport}: {e}"))?;
+            let conn = tokio::spawn(conn);
+            let auth = base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.url.username, self.url.password));
+            let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+            let req = hyper::Request::builder()
+                .method(method.as_str())
+                .uri(format!("{prefix}/api/{path}"))
+                .header("host", hostport)
+                .header("authorization", format!("Basic {auth}"))
+                .header("content-type", "application/json")
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(bytes)))
+                .map_err(|e| e.to_string())?;
+            let resp = sender
+                .send_request(req)
+                .await
+                .map_err(|e| format!("{hostport}: {e}"))?;
+            let status = resp.status().as_u16();
+            let text = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("{hostport}: {e}"))?
+                .to_bytes();
+            conn.abort();
+            Ok((status, String::from_utf8_lossy(&text).into_owned()))
+        };
+        tokio::time::timeout(Duration::from_secs(10), work)
+            .await
+            .map_err(|_| format!("{hostport}: no answer within 10 s"))?
     }
 
     /// The management user's name.
@@ -110,26 +225,20 @@ impl Management {
         body: Option<Value>,
     ) -> Result<Option<Value>, ManagementError> {
         let what = format!("{method} {path}");
-        let mut req = self
-            .http
-            .request(method, format!("{}/api/{path}", self.url.base))
-            .basic_auth(&self.url.username, Some(&self.url.password));
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|e| ManagementError::Http {
-            what: what.clone(),
-            source: e,
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.map_err(|e| ManagementError::Http {
-            what: what.clone(),
-            source: e,
-        })?;
-        if !status.is_success() {
+        let (status, text) = match &self.tls {
+            Some(connector) => self
+                .call_https(connector, &method, path, body.as_ref())
+                .await
+                .map_err(|reason| ManagementError::Https {
+                    what: what.clone(),
+                    reason,
+                })?,
+            None => self.call_http(&what, method, path, body).await?,
+        };
+        if !(200..300).contains(&status) {
             return Err(ManagementError::Status {
                 what,
-                status: status.as_u16(),
+                status,
                 body: text,
             });
         }
@@ -142,6 +251,33 @@ impl Management {
                 what,
                 reason: e.to_string(),
             })
+    }
+
+    /// One request over plain http (reqwest). The status and the body.
+    async fn call_http(
+        &self,
+        what: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, String), ManagementError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}/api/{path}", self.url.base))
+            .basic_auth(&self.url.username, Some(&self.url.password));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| ManagementError::Http {
+            what: what.to_string(),
+            source: e,
+        })?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| ManagementError::Http {
+            what: what.to_string(),
+            source: e,
+        })?;
+        Ok((status, text))
     }
 
     async fn put(&self, path: &str, body: Value) -> Result<(), ManagementError> {
@@ -351,5 +487,26 @@ mod tests {
         assert_eq!(super::seg("/"), "%2F");
         assert_eq!(super::seg("iplos-run_1.x"), "iplos-run_1.x");
         assert_eq!(super::seg("a b"), "a%20b");
+    }
+
+    #[test]
+    fn https_hosts_and_ports() {
+        use super::host_port;
+        assert_eq!(host_port("rabbit1:15671", 443), ("rabbit1", 15671));
+        assert_eq!(host_port("rabbit1", 443), ("rabbit1", 443));
+        assert_eq!(host_port("[::1]:15671", 443), ("::1", 15671));
+        assert_eq!(host_port("[::1]", 443), ("::1", 443));
+    }
+
+    #[test]
+    fn https_needs_the_ca() {
+        let url = super::ManagementUrl::parse("https://a:b@rabbit1:15671").unwrap();
+        let e = super::Management::with_ca(url.clone(), None).unwrap_err();
+        assert!(e.to_string().contains("--broker-ca"), "{e}");
+        let e = super::Management::with_ca(url, Some("/nonexistent/ca.pem".as_ref())).unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        // Plain http needs none.
+        let url = super::ManagementUrl::parse("http://a:b@rabbit1:15672").unwrap();
+        assert!(super::Management::new(url).is_ok());
     }
 }

@@ -20,8 +20,11 @@
 //! **Failover.** Given several nodes, a consumer whose connection dies connects to the next
 //! node (round robin, 200 ms → 5 s back-off) and goes on; quorum queues keep the messages.
 //!
-//! Limits \[model\]: plain AMQP only (no `amqps` to the external broker yet); no
-//! failpoints; an injected delay holds up the register's queue while it lasts.
+//! **TLS.** With [`ClientReceiverConfig::tls`] every node is reached over TLS (`amqps`),
+//! the broker's certificate verified against the CA and the node's host name.
+//!
+//! Limits \[model\]: no failpoints; an injected delay holds up the register's queue while
+//! it lasts.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -62,6 +65,8 @@ pub struct ClientReceiverConfig {
     pub logins: HashMap<HerId, (String, String)>,
     /// Every queue of the run (replies go only to known queues).
     pub queues: HashSet<String>,
+    /// TLS to every node (`amqps`), verifying the broker's certificate; `None`: plain TCP.
+    pub tls: Option<tokio_rustls::TlsConnector>,
 }
 
 impl std::fmt::Debug for ClientReceiverConfig {
@@ -72,6 +77,7 @@ impl std::fmt::Debug for ClientReceiverConfig {
             .field("namespace", &self.namespace)
             .field("logins", &self.logins.keys().collect::<Vec<_>>())
             .field("queues", &self.queues.len())
+            .field("tls", &self.tls.is_some())
             .finish()
     }
 }
@@ -222,23 +228,38 @@ impl Link {
         .map_err(|_| format!("connect {node}: timed out"))?
         .map_err(|e| format!("connect {node}: {e}"))?;
         let _ = tcp.set_nodelay(true);
-        let mut connection = fe2o3_amqp::Connection::builder()
+        let open_host = shared
+            .client
+            .vhost
+            .as_ref()
+            .map_or_else(|| host.to_string(), |v| format!("vhost:{v}"));
+        let builder = fe2o3_amqp::Connection::builder()
             .container_id(format!("iplos-register-{own}"))
-            .hostname(
-                shared
-                    .client
-                    .vhost
-                    .as_ref()
-                    .map_or_else(|| host.to_string(), |v| format!("vhost:{v}"))
-                    .as_str(),
-            )
+            .hostname(open_host.as_str())
             .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
                 username: user,
                 password: pass,
-            })
-            .open_with_stream(tcp)
+            });
+        // The handshakes get a bound: a node that takes the connection and never answers
+        // must not hold the consumer.
+        let open = async {
+            match &shared.client.tls {
+                Some(connector) => {
+                    let stream = crate::tls_client::handshake(connector, host, port, tcp).await?;
+                    builder
+                        .open_with_stream(stream)
+                        .await
+                        .map_err(|e| format!("open {node}: {e:?}"))
+                }
+                None => builder
+                    .open_with_stream(tcp)
+                    .await
+                    .map_err(|e| format!("open {node}: {e:?}")),
+            }
+        };
+        let mut connection = tokio::time::timeout(Duration::from_secs(10), open)
             .await
-            .map_err(|e| format!("open {node}: {e:?}"))?;
+            .map_err(|_| format!("open {node}: no answer within 10 s"))??;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| format!("session {node}: {e:?}"))?;

@@ -82,6 +82,7 @@ async fn kommuner_get_their_apprecs_through_rabbitmq() {
             namespace: NS.into(),
             logins,
             queues: plan.queues().into_iter().collect(),
+            tls: None,
         },
         store.clone(),
         f.register.clone(),

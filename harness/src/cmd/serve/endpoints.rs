@@ -26,6 +26,10 @@ pub(super) struct Amqp {
     pub(super) host: String,
     pub(super) port: u16,
     pub(super) tls: bool,
+    /// The CA file to verify the broker's TLS certificate against (`amqps` to RabbitMQ,
+    /// `--broker-ca`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) ca: Option<std::path::PathBuf>,
     pub(super) url: String,
     pub(super) namespace: String,
     pub(super) send_address: String,

@@ -51,6 +51,7 @@ pub(crate) async fn submit(
     };
     let mut scfg = SenderConfig::new(w.servicebus_connection_string(&user, &pass)?, identity);
     scfg.clock = w.clock.clone();
+    scfg.tls_ca = w.servicebus_tls_ca();
     scfg.timeout = std::time::Duration::from_secs(120);
     let sender = match ReferenceSender::connect(scfg.clone()).await {
         Ok(s) => Some(s),
