@@ -32,7 +32,7 @@
 //! Bounded: a frame above the limit (before open 64 KiB, then RabbitMQ's max-frame-size,
 //! at most [`FrontConfig::max_frame_size`]) ends the connection; of a transfer only its
 //! first 64 KiB are kept (for the message-id); at most 65 536 unsettled transfers per
-//! connection are followed. Plain AMQP to the broker only (no `amqps` upstream).
+//! connection are followed. To `amqps://` nodes it connects with TLS ([`FrontConfig::upstream_tls`]).
 
 pub(crate) mod tap;
 
@@ -60,6 +60,9 @@ pub struct FrontConfig {
     pub upstreams: Vec<(String, u16)>,
     /// TLS towards the clients; `None`: plain AMQP.
     pub tls: Option<TlsConfig>,
+    /// TLS towards the broker's nodes (`amqps://` nodes; the server name checked is the
+    /// node's host); `None`: plain AMQP.
+    pub upstream_tls: Option<tokio_rustls::TlsConnector>,
     /// The faults to honour and the log to write.
     pub faults: BrokerFaults,
     /// Rewrite the client's open hostname to `vhost:<vhost>`.
@@ -80,6 +83,7 @@ impl std::fmt::Debug for FrontConfig {
             .field("bind", &self.bind)
             .field("upstreams", &self.upstreams)
             .field("tls", &self.tls.is_some())
+            .field("upstream_tls", &self.upstream_tls.is_some())
             .field("vhost", &self.vhost)
             .field("user_prefix", &self.user_prefix)
             .field("namespace", &self.namespace)
@@ -101,6 +105,7 @@ impl FrontConfig {
             bind,
             upstreams,
             tls: None,
+            upstream_tls: None,
             faults,
             vhost: None,
             user_prefix: None,
@@ -251,23 +256,35 @@ async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: Arc<Ctx>) {
     track.closed();
 }
 
-/// The first node that accepts.
-async fn connect_upstream(nodes: &[(String, u16)]) -> Option<TcpStream> {
+/// A connection to a broker node: plain TCP or TLS over it.
+trait Upstream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Upstream for T {}
+
+/// The first node that accepts (and, for `amqps://` nodes, completes the TLS handshake
+/// with a certificate the CA verifies).
+async fn connect_upstream(
+    nodes: &[(String, u16)],
+    tls: Option<&tokio_rustls::TlsConnector>,
+) -> Option<Box<dyn Upstream>> {
     for (host, port) in nodes {
-        let attempt = tokio::time::timeout(
-            Duration::from_secs(3),
-            TcpStream::connect((host.as_str(), *port)),
-        )
+        let node = format!("{host}:{port}");
+        let attempt = tokio::time::timeout(Duration::from_secs(3), async {
+            let tcp = TcpStream::connect((host.as_str(), *port))
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = tcp.set_nodelay(true);
+            match tls {
+                Some(c) => crate::tls_client::handshake(c, host, *port, tcp)
+                    .await
+                    .map(|s| Box::new(s) as Box<dyn Upstream>),
+                None => Ok(Box::new(tcp) as Box<dyn Upstream>),
+            }
+        })
         .await;
         match attempt {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Some(s);
-            }
-            Ok(Err(e)) => {
-                tracing::info!(node = %format!("{host}:{port}"), error = %e, "front: node refused")
-            }
-            Err(_) => tracing::info!(node = %format!("{host}:{port}"), "front: node timed out"),
+            Ok(Ok(s)) => return Some(s),
+            Ok(Err(e)) => tracing::info!(%node, error = %e, "front: node refused"),
+            Err(_) => tracing::info!(%node, "front: node timed out"),
         }
     }
     None
@@ -284,7 +301,9 @@ async fn relay<Io>(client: Io, ctx: &Ctx, track: &Arc<ConnTrack>)
 where
     Io: AsyncRead + AsyncWrite + Send + Unpin,
 {
-    let Some(upstream) = connect_upstream(&ctx.config.upstreams).await else {
+    let Some(upstream) =
+        connect_upstream(&ctx.config.upstreams, ctx.config.upstream_tls.as_ref()).await
+    else {
         tracing::warn!("front: no broker node accepts a connection");
         return;
     };
@@ -297,7 +316,7 @@ where
         frame_limit: ctx.config.max_frame_size as usize,
     }));
     let (cr, cw) = tokio::io::split(client);
-    let (ur, uw) = upstream.into_split();
+    let (ur, uw) = tokio::io::split(upstream);
     let (tx, rx) = mpsc::channel::<Down>(64);
     let up = up_pump(cr, uw, &tap, track, tx.clone());
     let down = down_pump(ur, &tap, track, tx);

@@ -106,17 +106,22 @@ struct RunArgs {
     #[arg(long)]
     force: bool,
     /// Run the service bus on this RabbitMQ (one node or a cluster's nodes) instead of our
-    /// broker: `amqp://USER:PASS@HOST:PORT[,amqp://HOST2:PORT2...]`. The session gets a
+    /// broker: `amqp[s]://USER:PASS@HOST:PORT[,amqp[s]://HOST2:PORT2...]`. The session gets a
     /// vhost of its own (`iplos-certify-<dir>-<hash>`, made afresh, removed at the end);
     /// the EPJ still connects to the session's amqps port, an AMQP front of ours in front
     /// of RabbitMQ that keeps the connection log and injects the faults. Needs
     /// --broker-management.
     #[arg(long, value_name = "URL", requires = "broker_management")]
     broker: Option<String>,
-    /// RabbitMQ's management API, `http://USER:PASS@HOST:PORT` (a user with the
-    /// administrator tag: it creates the session's vhost, users and queues).
+    /// RabbitMQ's management API, `http[s]://USER:PASS@HOST:PORT` (a user with the
+    /// administrator tag: it creates the session's vhost, users and queues); https is
+    /// verified against --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker")]
     broker_management: Option<String>,
+    /// The CA (PEM) that signed RabbitMQ's TLS certificate, for `--broker amqps://…` and
+    /// `--broker-management https://…` (the front's and the register's connections).
+    #[arg(long, value_name = "FILE", requires = "broker")]
+    broker_ca: Option<PathBuf>,
     /// Keep the session's vhost, queues and users on RabbitMQ at the end.
     #[arg(long, requires = "broker")]
     broker_keep: bool,
@@ -214,11 +219,11 @@ fn run_session(a: RunArgs) -> Result<ExitCode> {
                 iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &certify_vhost_name(&a.dir))
                     .map_err(anyhow::Error::msg)
                     .context("--broker / --broker-management")?;
-            if ext.broker.tls {
-                bail!(
-                    "--broker {b}: amqps to RabbitMQ is not supported yet (the session's front and the register connect with plain amqp://; the EPJ still gets amqps from the front)"
-                );
-            }
+            ext.ca = a.broker_ca.clone();
+            // A missing or unreadable CA is a mistake on the command line: said at once.
+            ext.tls_connector()
+                .map_err(anyhow::Error::msg)
+                .context("--broker-ca")?;
             ext.fresh = true;
             ext.teardown = !a.broker_keep;
             Some(ext)

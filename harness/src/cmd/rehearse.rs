@@ -58,7 +58,8 @@ pub struct Args {
     #[arg(long, value_name = "URL", requires = "broker_management")]
     broker: Option<String>,
     /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against,
-    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver and every kommune's client).
+    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver
+    /// and every kommune's client).
     #[arg(long, value_name = "FILE", requires = "broker")]
     broker_ca: Option<PathBuf>,
     /// RabbitMQ's management API, `http[s]://USER:PASS@HOST:PORT` (a user with the

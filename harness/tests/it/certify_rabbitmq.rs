@@ -33,6 +33,24 @@ fn run(
     only: Option<&str>,
     tmp: &Path,
 ) -> (Value, String) {
+    let broker: Vec<String> = rabbit.map_or_else(Vec::new, |r| {
+        vec![
+            "--broker".into(),
+            r.broker_url_string(),
+            "--broker-management".into(),
+            r.management_string(),
+        ]
+    });
+    run_with(&broker, broken, only, tmp)
+}
+
+/// Runs a session with these `--broker…` arguments (none: the built-in broker).
+pub(crate) fn run_with(
+    broker: &[String],
+    broken: Option<&str>,
+    only: Option<&str>,
+    tmp: &Path,
+) -> (Value, String) {
     let s = init(tmp, "Reference EPJ");
     let log = tmp.join("run.log");
     let mut cmd = Command::new(bin());
@@ -42,10 +60,7 @@ fn run(
     if let Some(o) = only {
         cmd.args(["--only", o]);
     }
-    if let Some(r) = rabbit {
-        cmd.args(["--broker", &r.broker_url_string()])
-            .args(["--broker-management", &r.management_string()]);
-    }
+    cmd.args(broker);
     let mut child = spawn(&mut cmd, &log);
     let endpoints = s.join("run/endpoints.json");
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -105,7 +120,7 @@ impl Urls for Rabbit {
 }
 
 /// The connection log of a session (`run/evidence/connections.json`).
-fn connections(tmp: &Path) -> Vec<Value> {
+pub(crate) fn connections(tmp: &Path) -> Vec<Value> {
     let p = tmp.join("session/run/evidence/connections.json");
     let v: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
     v.as_array().cloned().unwrap_or_default()

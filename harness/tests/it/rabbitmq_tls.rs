@@ -3,7 +3,8 @@
 //! serves its management API over https too, its certificate from a test CA made with the
 //! `openssl` command. Every kommune gets its AppRec over TLS; a CA that did not sign the
 //! broker's certificate, or no CA at all, fails at once with an error naming the broker or
-//! the flag, not a hang.
+//! the flag, not a hang. `certify run` with the same flags: the session's AMQP front
+//! reaches the node over TLS, and the reference EPJ's test submission passes.
 //!
 //! The node is started here (not by `rabbitmq_support`, whose nodes are plain): the same
 //! private set-up (node name, ports, data, HOME and epmd under a temp dir, 127.0.0.1 only,
@@ -14,6 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::certify_rabbitmq::{connections, run_with};
+use crate::certify_support::{explain, with};
 use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, available};
 use crate::rehearse_rabbitmq::{answered, rehearse};
 
@@ -375,4 +378,32 @@ fn season_over_amqps_with_the_brokers_ca() {
     let expected: std::collections::BTreeSet<String> =
         kommuner.split(',').map(|k| format!("9{k:0>6}")).collect();
     assert_eq!(answered(&out.join("state")), expected);
+
+    // `certify run` on the same node: the session's front reaches RabbitMQ over TLS only
+    // (the node has no plain listener), and the reference EPJ's test submission passes.
+    let tmp = dir.path().join("certify");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let args: Vec<String> = [
+        "--broker",
+        &broker,
+        "--broker-management",
+        &management,
+        "--broker-ca",
+        ca.to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (report, console) = run_with(&args, None, Some("test-submission"), &tmp);
+    assert!(
+        with(&report, "fail").is_empty() && !with(&report, "pass").is_empty(),
+        "{}\n{console}",
+        explain(&report)
+    );
+    assert!(
+        connections(&tmp)
+            .iter()
+            .any(|e| e["kind"]["event"] == "stored"),
+        "the front logged the EPJ's messages stored on RabbitMQ"
+    );
 }

@@ -127,6 +127,13 @@ impl Servers {
                     &namespace,
                 );
                 config.tls = Some(tls_config);
+                config.upstream_tls = match ext.tls_connector() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        national.shutdown().await;
+                        return Err(anyhow!("--broker-ca: {e}"));
+                    }
+                };
                 config.vhost = Some(ext.vhost.clone());
                 config.user_prefix = Some(format!("{}.", ext.vhost));
                 match AmqpFront::start(config).await {
