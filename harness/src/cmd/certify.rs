@@ -215,15 +215,7 @@ fn run_session(a: RunArgs) -> Result<ExitCode> {
     }
     let broker = match (&a.broker, &a.broker_management) {
         (Some(b), Some(m)) => {
-            let mut ext =
-                iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &certify_vhost_name(&a.dir))
-                    .map_err(anyhow::Error::msg)
-                    .context("--broker / --broker-management")?;
-            ext.ca = a.broker_ca.clone();
-            // A missing or unreadable CA is a mistake on the command line: said at once.
-            ext.tls_connector()
-                .map_err(anyhow::Error::msg)
-                .context("--broker-ca")?;
+            let mut ext = super::broker::external("certify", &a.dir, b, m, a.broker_ca.as_deref())?;
             ext.fresh = true;
             ext.teardown = !a.broker_keep;
             Some(ext)
@@ -834,27 +826,4 @@ fn print_summary(r: &CheckResult, path: &Path, verdict: iplos_reports::certifica
         }
     }
     println!("  result: {}", path.display());
-}
-
-/// The session's RabbitMQ run name: `certify-<dir name>-<hash of the absolute path>`.
-fn certify_vhost_name(dir: &std::path::Path) -> String {
-    use sha2::{Digest, Sha256};
-    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let name: String = abs
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    let hash = Sha256::digest(abs.to_string_lossy().as_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("certify-{name}-{hex}")
 }

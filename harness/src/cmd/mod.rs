@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod broker;
 pub mod certify;
 pub mod check;
 pub mod generate;

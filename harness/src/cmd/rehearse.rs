@@ -125,17 +125,11 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
                     scenario.season.data_year
                 );
             }
-            let mut ext = iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &vhost_run_name(&out))
-                .map_err(anyhow::Error::msg)
-                .context("--broker / --broker-management")?;
+            let mut ext =
+                super::broker::external("rehearse", &out, b, m, args.broker_ca.as_deref())?;
             // A new run starts from empty queues; --resume continues the killed one's.
             ext.fresh = !args.resume;
             ext.teardown = !args.broker_keep;
-            ext.ca = args.broker_ca.clone();
-            // A missing or unreadable CA is a mistake on the command line: said at once.
-            ext.tls_connector()
-                .map_err(anyhow::Error::msg)
-                .context("--broker-ca")?;
             Some(ext)
         }
         _ => None,
@@ -212,31 +206,6 @@ pub fn run_cmd(args: Args) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The run's part of its RabbitMQ vhost name: the out directory's name (letters, digits and
-/// `-`) and a hash of its absolute path, so that two runs with different `--out` on one
-/// RabbitMQ never share a vhost, and `--resume` finds its own again.
-fn vhost_run_name(out: &std::path::Path) -> String {
-    use sha2::{Digest, Sha256};
-    let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
-    let name: String = abs
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(40)
-        .collect();
-    let hash = Sha256::digest(abs.to_string_lossy().as_bytes());
-    let hex: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
-    format!("rehearse-{name}-{hex}")
 }
 
 /// Peak resident memory of this process (Linux `VmHWM`).

@@ -148,14 +148,14 @@ pub struct Args {
     smtp_relay: Option<String>,
     /// Use this RabbitMQ (one node or a cluster's nodes) instead of starting our broker:
     /// `amqp[s]://USER:PASS@HOST:PORT[,amqp[s]://HOST2:PORT2...]`. The run gets a vhost of
-    /// its own (`iplos-serve-<state dir name>`, kept across restarts); the register's
+    /// its own (`iplos-serve-<state dir name>-<hash>`, kept across restarts); the register's
     /// receiver is an AMQP client of it. Needs --broker-management; `amqps` needs
     /// --broker-ca.
     #[arg(long, value_name = "URL", requires = "broker_management")]
     broker: Option<String>,
     /// The CA certificate(s) (PEM) that RabbitMQ's TLS certificates are verified against,
-    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver and, in endpoints.json, the kommuner's
-    /// clients).
+    /// for `--broker amqps://…` and `--broker-management https://…` (the register's receiver
+    /// and, in endpoints.json, the kommuner's clients).
     #[arg(long, value_name = "FILE", requires = "broker")]
     broker_ca: Option<PathBuf>,
     /// RabbitMQ's management API, `http[s]://USER:PASS@HOST:PORT` (a user with the
@@ -427,35 +427,10 @@ async fn serve(args: Args) -> Result<ExitCode> {
         ..Limits::default()
     };
     if let (Some(b), Some(m)) = (&args.broker, &args.broker_management) {
-        let run: String = state
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
         let mut external =
-            iplos_mocks::rabbitmq::ExternalBroker::parse(b, m, &format!("serve-{run}"))
-                .map_err(anyhow::Error::msg)
-                .context("--broker / --broker-management")?;
+            super::broker::external("serve", &state, b, m, args.broker_ca.as_deref())?;
         // The run continues when serve starts again on the same DIR.
         external.teardown = false;
-        // endpoints.json names the CA: an absolute path, readable from anywhere.
-        external.ca = args
-            .broker_ca
-            .as_ref()
-            .map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
-        // A missing or unreadable CA is a mistake on the command line: said at once.
-        external
-            .tls_connector()
-            .map_err(anyhow::Error::msg)
-            .context("--broker-ca")?;
         bus.external = Some(external);
     }
     let relay = match &args.smtp_relay {
