@@ -6,29 +6,18 @@
 //! the flag, not a hang. `certify run` with the same flags: the session's AMQP front
 //! reaches the node over TLS, and the reference EPJ's test submission passes.
 //!
-//! The node is started here (not by `rabbitmq_support`, whose nodes are plain): the same
-//! private set-up (node name, ports, data, HOME and epmd under a temp dir, 127.0.0.1 only,
-//! a watchdog killing it when the test process is gone). Without RabbitMQ the test says
+//! The node is `rabbitmq_support`'s private node, its plain listener replaced by the TLS
+//! one. Without RabbitMQ the test says
 //! "skipped" (and fails when `CI` is set).
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::certify_rabbitmq::{connections, run_with};
 use crate::certify_support::{explain, with};
-use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, available};
+use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, NodeConfig, Rabbit, available, free_port};
 use crate::rehearse_rabbitmq::{answered, rehearse};
-
-const SERVER: &str = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn openssl(dir: &Path, args: &[&str]) {
     let o = Command::new("openssl")
@@ -118,165 +107,72 @@ fn make_server_cert(dir: &Path, ca: &str) {
     );
 }
 
-/// One private RabbitMQ node with a TLS listener only.
+/// One private RabbitMQ node (`rabbitmq_support`) with a TLS listener only and its
+/// management API on http and https, its certificate from the test CA `ca.pem`; a second
+/// CA, `wrong-ca.pem`, signed nothing of it.
 struct TlsNode {
-    dir: tempfile::TempDir,
+    certs: tempfile::TempDir,
+    /// The node (stopped when dropped).
+    _rabbit: Rabbit,
     tls_port: u16,
     mgmt_port: u16,
     mgmt_tls_port: u16,
-    child: Child,
-    epmd: Child,
-}
-
-impl Drop for TlsNode {
-    fn drop(&mut self) {
-        let pid = std::fs::read_to_string(self.dir.path().join("rabbit.pid")).unwrap_or_default();
-        if !pid.trim().is_empty() {
-            let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = self.epmd.kill();
-        let _ = self.epmd.wait();
-    }
 }
 
 impl TlsNode {
     fn start() -> TlsNode {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
+        let certs = tempfile::tempdir().unwrap();
+        let d = certs.path();
         make_ca(d, "ca");
         make_ca(d, "wrong-ca");
         make_server_cert(d, "ca");
-        let home = d.join("home");
-        std::fs::create_dir_all(&home).unwrap();
-        let cookie = home.join(".erlang.cookie");
-        std::fs::write(&cookie, format!("IPLOSTLS{}", std::process::id())).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&cookie, std::fs::Permissions::from_mode(0o400)).unwrap();
-        let epmd_port = free_port();
-        let epmd = Command::new("epmd")
-            .args(["-port", &epmd_port.to_string()])
-            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let (tls_port, mgmt_port, dist_port) = (free_port(), free_port(), free_port());
-        let mgmt_tls_port = free_port();
-        let name = format!("iplostls{}x{tls_port}@localhost", std::process::id());
-        for sub in ["mnesia", "log"] {
-            std::fs::create_dir_all(d.join(sub)).unwrap();
-        }
-        std::fs::write(
-            d.join("enabled_plugins"),
-            "[rabbitmq_amqp1_0,rabbitmq_management].",
-        )
-        .unwrap();
-        let conf = format!(
-            "listeners.tcp = none\n\
-             listeners.ssl.1 = 127.0.0.1:{tls_port}\n\
+        let (tls_port, mgmt_tls_port) = (free_port(), free_port());
+        let extra = format!(
+            "listeners.ssl.1 = 127.0.0.1:{tls_port}\n\
              ssl_options.cacertfile = {ca}\n\
              ssl_options.certfile = {cert}\n\
              ssl_options.keyfile = {key}\n\
              ssl_options.verify = verify_none\n\
              ssl_options.fail_if_no_peer_cert = false\n\
-             management.tcp.port = {mgmt_port}\n\
-             management.tcp.ip = 127.0.0.1\n\
              management.ssl.port = {mgmt_tls_port}\n\
              management.ssl.ip = 127.0.0.1\n\
              management.ssl.cacertfile = {ca}\n\
              management.ssl.certfile = {cert}\n\
-             management.ssl.keyfile = {key}\n\
-             default_user = {ADMIN}\n\
-             default_pass = {ADMIN_PASS}\n\
-             default_user_tags.administrator = true\n\
-             loopback_users = none\n\
-             amqp1_0.default_user = none\n\
-             disk_free_limit.absolute = 50MB\n\
-             collect_statistics_interval = 500\n\
-             log.console = false\n\
-             log.file.level = warning\n",
+             management.ssl.keyfile = {key}\n",
             ca = d.join("ca.pem").display(),
             cert = d.join("server.pem").display(),
             key = d.join("server.key").display(),
         );
-        std::fs::write(d.join("rabbitmq.conf"), conf).unwrap();
-        std::fs::write(d.join("rabbitmq-env.conf"), "").unwrap();
-        std::fs::write(d.join("advanced.config"), "[].").unwrap();
-        let script = format!(
-            "{SERVER} >'{log}' 2>&1 & rpid=$!; \
-             while kill -0 {me} 2>/dev/null && kill -0 $rpid 2>/dev/null; do sleep 1; done; \
-             p=$(cat '{pidf}' 2>/dev/null); [ -n \"$p\" ] && kill -9 $p 2>/dev/null; \
-             kill -9 $rpid 2>/dev/null; kill {epmd_pid} 2>/dev/null; exit 0",
-            log = d.join("stdout.log").display(),
-            me = std::process::id(),
-            pidf = d.join("rabbit.pid").display(),
-            epmd_pid = epmd.id(),
+        let rabbit = Rabbit::start_with(
+            1,
+            &NodeConfig {
+                no_plain_listener: true,
+                extra,
+            },
         );
-        let child = Command::new("sh")
-            .args(["-c", &script])
-            .env("HOME", &home)
-            .env("RABBITMQ_NODENAME", &name)
-            .env("RABBITMQ_CONF_ENV_FILE", d.join("rabbitmq-env.conf"))
-            .env("RABBITMQ_CONFIG_FILE", d.join("rabbitmq.conf"))
-            .env("RABBITMQ_ADVANCED_CONFIG_FILE", d.join("advanced.config"))
-            .env("RABBITMQ_MNESIA_BASE", d.join("mnesia"))
-            .env("RABBITMQ_LOG_BASE", d.join("log"))
-            .env("RABBITMQ_ENABLED_PLUGINS_FILE", d.join("enabled_plugins"))
-            .env("RABBITMQ_PID_FILE", d.join("rabbit.pid"))
-            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
-            .env("RABBITMQ_DIST_PORT", dist_port.to_string())
-            .env("ERL_EPMD_PORT", epmd_port.to_string())
-            .env("ERL_EPMD_ADDRESS", "127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let node = TlsNode {
-            dir,
+        let mgmt_port = rabbit.nodes[0].mgmt_port;
+        // Running, as its management API says; the TLS listeners take connections too.
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err()
+            || std::net::TcpStream::connect(("127.0.0.1", mgmt_tls_port)).is_err()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the node runs but its TLS listeners do not take connections"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        TlsNode {
+            certs,
+            _rabbit: rabbit,
             tls_port,
             mgmt_port,
             mgmt_tls_port,
-            child,
-            epmd,
-        };
-        node.wait_running(Duration::from_secs(240));
-        node
-    }
-
-    /// Until the management API answers and the TLS listener takes connections.
-    fn wait_running(&self, within: Duration) {
-        let start = Instant::now();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        loop {
-            let up = rt.block_on(async {
-                reqwest::Client::new()
-                    .get(format!("http://127.0.0.1:{}/api/overview", self.mgmt_port))
-                    .basic_auth(ADMIN, Some(ADMIN_PASS))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-            }) && std::net::TcpStream::connect(("127.0.0.1", self.tls_port)).is_ok()
-                && std::net::TcpStream::connect(("127.0.0.1", self.mgmt_tls_port)).is_ok();
-            if up {
-                return;
-            }
-            if start.elapsed() > within {
-                let log =
-                    std::fs::read_to_string(self.dir.path().join("stdout.log")).unwrap_or_default();
-                panic!("RabbitMQ with TLS did not start within {within:?}:\n{log}");
-            }
-            std::thread::sleep(Duration::from_millis(300));
         }
     }
 
     fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.certs.path().join(name)
     }
 }
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use chrono::TimeZone;
 use serde_json::Value;
 
-use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, Rabbit, available};
+use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, Rabbit, available, management_get};
 
 /// Kommuner of 2026 of different sizes (Oslo, Stavanger, Bergen, Trondheim, Bodø,
 /// Lillestrøm): enough January submissions that the kill falls among them.
@@ -54,27 +54,6 @@ fn january(run_store: &Path) -> (u64, u64) {
         |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
     )
     .unwrap_or((0, 0))
-}
-
-/// GET on RabbitMQ's management API.
-fn api(port: u16, path: &str) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/api/{path}"))
-            .basic_auth(ADMIN, Some(ADMIN_PASS))
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
 }
 
 /// The messages waiting in a queue, put back: (message-id, correlation-id).
@@ -294,7 +273,7 @@ fn season_with_a_node_killed(kommuner: &str, answered: u64) {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    let vhost = api(mgmt_port, "vhosts")
+    let vhost = management_get(mgmt_port, "vhosts")
         .as_array()
         .unwrap()
         .iter()
@@ -305,7 +284,7 @@ fn season_with_a_node_killed(kommuner: &str, answered: u64) {
     let mut repeats = 0;
     let deadline = Instant::now() + Duration::from_secs(5);
     let queues = loop {
-        let queues = api(mgmt_port, &format!("queues/{vhost}"));
+        let queues = management_get(mgmt_port, &format!("queues/{vhost}"));
         let settled = queues
             .as_array()
             .unwrap()

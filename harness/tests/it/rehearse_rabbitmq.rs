@@ -12,7 +12,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, shared_node};
+use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, management_get, shared_node};
 
 /// Kommuner of 2026 of different sizes and counties (the whole country: the ignored test).
 const KOMMUNER: &str = "0301,1103,4601,5001,1804,3201,4204,1505,3403,5501,1108,4640";
@@ -89,27 +89,6 @@ fn only_timing_is_normalised_away() {
     );
 }
 
-/// GET on RabbitMQ's management API.
-fn api(port: u16, path: &str) -> Value {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        reqwest::Client::new()
-            .get(format!("http://127.0.0.1:{port}/api/{path}"))
-            .basic_auth(ADMIN, Some(ADMIN_PASS))
-            .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    })
-}
-
 /// DELETE on RabbitMQ's management API.
 fn api_delete(port: u16, path: &str) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -180,7 +159,7 @@ fn season_on_rabbitmq_and_built_in(kommuner: &str) {
     assert_eq!(answered(&on_rabbit.join("state")), expected);
 
     // The run on RabbitMQ: its vhost, every kommune's queues and user, and the counters.
-    let vhosts = api(node.mgmt_port, "vhosts");
+    let vhosts = management_get(node.mgmt_port, "vhosts");
     let vhost = vhosts
         .as_array()
         .unwrap()
@@ -209,7 +188,7 @@ fn season_on_rabbitmq_and_built_in(kommuner: &str) {
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let queues = loop {
-        let q = api(node.mgmt_port, &format!("queues/{vhost}"));
+        let q = management_get(node.mgmt_port, &format!("queues/{vhost}"));
         if caught_up(&q) || std::time::Instant::now() > deadline {
             break q;
         }
@@ -246,7 +225,7 @@ fn season_on_rabbitmq_and_built_in(kommuner: &str) {
     assert!(stat(&register, "publish") <= submissions);
     assert_eq!(stat(&register, "ack"), stat(&register, "publish"));
     assert_eq!(register["messages"], 0);
-    let users: BTreeSet<String> = api(node.mgmt_port, "users")
+    let users: BTreeSet<String> = management_get(node.mgmt_port, "users")
         .as_array()
         .unwrap()
         .iter()

@@ -41,7 +41,8 @@ fn which(tool: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> u16 {
+/// A port free on 127.0.0.1 now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -78,6 +79,15 @@ impl Node {
     }
 }
 
+/// What a node gets besides the defaults (a plain AMQP listener, management on http).
+#[derive(Debug, Clone, Default)]
+pub struct NodeConfig {
+    /// No plain AMQP listener (`listeners.tcp = none`): AMQP only on what `extra` opens.
+    pub no_plain_listener: bool,
+    /// Lines added to every node's `rabbitmq.conf` (TLS listeners and certificates, …).
+    pub extra: String,
+}
+
 /// A private RabbitMQ of one or more clustered nodes.
 pub struct Rabbit {
     _dir: tempfile::TempDir,
@@ -99,6 +109,11 @@ impl Rabbit {
     /// Starts `count` nodes (clustered when more than one) and waits until the management
     /// API of the first sees all of them running.
     pub fn start(count: usize) -> Rabbit {
+        Rabbit::start_with(count, &NodeConfig::default())
+    }
+
+    /// [`Rabbit::start`] with `config` for every node.
+    pub fn start_with(count: usize, config: &NodeConfig) -> Rabbit {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home).unwrap();
@@ -129,8 +144,13 @@ impl Rabbit {
                 "[rabbitmq_amqp1_0,rabbitmq_management].",
             )
             .unwrap();
+            let plain = if config.no_plain_listener {
+                "listeners.tcp = none".to_string()
+            } else {
+                format!("listeners.tcp.1 = 127.0.0.1:{amqp_port}")
+            };
             let mut conf = format!(
-                "listeners.tcp.1 = 127.0.0.1:{amqp_port}\n\
+                "{plain}\n\
                  management.tcp.port = {mgmt_port}\n\
                  management.tcp.ip = 127.0.0.1\n\
                  default_user = {ADMIN}\n\
@@ -141,7 +161,8 @@ impl Rabbit {
                  disk_free_limit.absolute = 50MB\n\
                  collect_statistics_interval = 500\n\
                  log.console = false\n\
-                 log.file.level = warning\n"
+                 log.file.level = warning\n{}",
+                config.extra
             );
             if count > 1 {
                 conf.push_str("cluster_formation.peer_discovery_backend = classic_config\n");
@@ -186,13 +207,15 @@ impl Rabbit {
                 )
                 .env("RABBITMQ_PID_FILE", ndir.join("rabbit.pid"))
                 .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
-                .env("RABBITMQ_NODE_PORT", amqp_port.to_string())
                 .env("RABBITMQ_DIST_PORT", dist_port.to_string())
                 .env("ERL_EPMD_PORT", epmd_port.to_string())
                 .env("ERL_EPMD_ADDRESS", "127.0.0.1")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
+            if !config.no_plain_listener {
+                cmd.env("RABBITMQ_NODE_PORT", amqp_port.to_string());
+            }
             commands.push((cmd, name.clone(), amqp_port, mgmt_port, ndir));
         }
         let mut rabbit = Rabbit {
@@ -299,6 +322,28 @@ impl Rabbit {
             .collect();
         BrokerUrl::parse(&format!("amqp://{ADMIN}:{ADMIN_PASS}@{}", nodes.join(","))).unwrap()
     }
+}
+
+/// GET `/api/<path>` on the management API at `port` (admin login), as JSON; panics on
+/// an error status.
+pub fn management_get(port: u16, path: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/api/{path}"))
+            .basic_auth(ADMIN, Some(ADMIN_PASS))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
 }
 
 /// The one node the single-node tests share (started once per test binary), or `None`
