@@ -266,15 +266,7 @@ impl ReceiverHandle {
     /// starts each test submission to KPR Validering afresh). Limit: a restart's replay
     /// does not know about the reset (certification sessions do not restart).
     pub fn reset_content(&self, own: HerId, from: HerId) {
-        // A fresh state in memory, not an absent one: an absent state is rebuilt from the
-        // store (the restart path).
-        self.chains
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                (own.get(), from.get()),
-                iplos_model::rules::ContentState::new(),
-            );
+        run::reset_chain(&self.chains, own, from);
         tracing::info!(%own, %from, "kommune content state reset");
     }
 

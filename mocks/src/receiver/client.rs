@@ -174,13 +174,7 @@ impl ClientReceiverHandle {
     /// Forgets the content state of (register `own`, sender `from`), as
     /// [`super::ReceiverHandle::reset_content`] does.
     pub fn reset_content(&self, own: HerId, from: HerId) {
-        self.chains
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(
-                (own.get(), from.get()),
-                iplos_model::rules::ContentState::new(),
-            );
+        super::run::reset_chain(&self.chains, own, from);
     }
 
     /// How many times a consumer connected again after losing its connection.
@@ -546,15 +540,9 @@ async fn handle(
     settled.map_err(|e| format!("settling: {e:?}"))?;
     let store = shared.store.clone();
     let dead = matches!(decision, Decision::DeadLetter(_));
-    blocking(move || {
-        store.mark_settled(delivery_row)?;
-        if dead {
-            store.mark_replied(delivery_row)?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(err)?;
+    blocking(move || Ok(store.mark_settled_decided(delivery_row, dead)?))
+        .await
+        .map_err(err)?;
 
     // replied
     if let Decision::Reply {

@@ -30,6 +30,15 @@ use crate::servicebus::{
 
 pub(crate) type ChainMap = Arc<Mutex<HashMap<(u32, u32), ContentState>>>;
 
+/// A fresh content state in memory for (register `own`, sender `from`), not an absent
+/// one: an absent state is rebuilt from the store (the restart path).
+pub(crate) fn reset_chain(chains: &ChainMap, own: HerId, from: HerId) {
+    chains
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert((own.get(), from.get()), ContentState::new());
+}
+
 pub(crate) struct Shared {
     pub(crate) bus: Bus,
     pub(crate) store: Arc<RunStore>,
@@ -904,14 +913,7 @@ impl Pipe {
             decision => {
                 let store = shared.store.clone();
                 let dead = matches!(decision, Decision::DeadLetter(_));
-                blocking(move || {
-                    store.mark_settled(delivery_row)?;
-                    if dead {
-                        store.mark_replied(delivery_row)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+                blocking(move || Ok(store.mark_settled_decided(delivery_row, dead)?)).await?;
                 let Decision::Reply {
                     queue: reply_queue,
                     reply_message_id,

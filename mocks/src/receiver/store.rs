@@ -544,6 +544,18 @@ impl RunStore {
         mark_settled_in(&*self.lock()?, now, delivery)
     }
 
+    /// A delivery settled after its decision, in one trip: a dead-lettered one gets no
+    /// reply, so it is recorded as answered too (a restart owes it nothing).
+    pub fn mark_settled_decided(&self, delivery: i64, dead_letter: bool) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        let conn = self.lock()?;
+        mark_settled_in(&conn, now, delivery)?;
+        if dead_letter {
+            mark_replied_in(&conn, now, delivery)?;
+        }
+        Ok(())
+    }
+
     /// [`RunStore::mark_settled`] and [`RunStore::is_replied`] in one trip.
     pub fn mark_settled_is_replied(&self, delivery: i64) -> Result<bool, StoreError> {
         let now = self.now_ms();
@@ -551,6 +563,14 @@ impl RunStore {
         mark_settled_in(&conn, now, delivery)?;
         is_replied_in(&conn, delivery)
     }
+}
+
+fn mark_replied_in(conn: &Connection, now: i64, delivery: i64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE rcv_delivery SET replied_ms = ?2 WHERE id = ?1 AND replied_ms IS NULL",
+    )?
+    .execute(params![delivery, now])?;
+    Ok(())
 }
 
 fn record_checked_in(
@@ -645,12 +665,7 @@ impl RunStore {
     /// already did.
     pub fn mark_replied(&self, delivery: i64) -> Result<(), StoreError> {
         let now = self.now_ms();
-        self.lock()?
-            .prepare_cached(
-                "UPDATE rcv_delivery SET replied_ms = ?2 WHERE id = ?1 AND replied_ms IS NULL",
-            )?
-            .execute(params![delivery, now])?;
-        Ok(())
+        mark_replied_in(&*self.lock()?, now, delivery)
     }
 
     /// Whether a delivery's reply is recorded as sent.
