@@ -7,6 +7,9 @@ mod serve_support;
 // The private RabbitMQ nodes of the mocks' tests, shared rather than copied.
 #[path = "../../../mocks/tests/it/rabbitmq_support.rs"]
 mod rabbitmq_support;
+// Test certificates from the openssl command, shared with the mocks' TLS tests.
+#[path = "../../../mocks/tests/it/openssl_ca.rs"]
+mod openssl_ca;
 
 mod certify_cli;
 mod certify_guide;

@@ -16,96 +16,9 @@ use std::time::{Duration, Instant};
 
 use crate::certify_rabbitmq::{connections, run_with};
 use crate::certify_support::{explain, with};
+use crate::openssl_ca::{make_ca, make_server};
 use crate::rabbitmq_support::{ADMIN, ADMIN_PASS, NodeConfig, Rabbit, available, free_port};
 use crate::rehearse_rabbitmq::{answered, rehearse};
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let o = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl command");
-    assert!(
-        o.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A self-signed CA `NAME.pem` / `NAME.key` in `dir`.
-fn make_ca(dir: &Path, name: &str) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=iplos test {name}"),
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-}
-
-/// `server.pem` / `server.key` for 127.0.0.1 and localhost, signed by `ca`.
-fn make_server_cert(dir: &Path, ca: &str) {
-    std::fs::write(
-        dir.join("server.ext"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
-         extendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-}
 
 /// One private RabbitMQ node (`rabbitmq_support`) with a TLS listener only and its
 /// management API on http and https, its certificate from the test CA `ca.pem`; a second
@@ -125,7 +38,7 @@ impl TlsNode {
         let d = certs.path();
         make_ca(d, "ca");
         make_ca(d, "wrong-ca");
-        make_server_cert(d, "ca");
+        make_server(d, "ca", "server", "DNS:localhost,IP:127.0.0.1");
         let (tls_port, mgmt_tls_port) = (free_port(), free_port());
         let extra = format!(
             "listeners.ssl.1 = 127.0.0.1:{tls_port}\n\

@@ -5,6 +5,7 @@ mod common;
 mod feedback_support;
 mod filsluse_support;
 mod mail_support;
+mod openssl_ca;
 mod rabbitmq_support;
 mod receiver_support;
 mod sendemodul_support;

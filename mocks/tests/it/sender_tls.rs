@@ -3,7 +3,6 @@
 //! the `openssl` command-line tool; the broker is the mock service bus with TLS.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +13,8 @@ use iplos_mocks::sender::{
 use iplos_mocks::servicebus::{BrokerConfig, BrokerFaults, BrokerHandle, ConnEventKind, TlsConfig};
 use iplos_model::ids::{HerId, OrgNr};
 
+use crate::openssl_ca::{make_ca, make_server};
+
 const KOMMUNE: u32 = 9_000_301;
 const KPR: u32 = 131_725;
 const USER: &str = "oslo";
@@ -21,105 +22,6 @@ const PASS: &str = "pass-oslo";
 
 fn her(n: u32) -> HerId {
     HerId::new(n).unwrap()
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the openssl command-line tool is installed");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A CA named `name` (files `<name>.pem`, `<name>.key`).
-fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &pem,
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN=Test CA {name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
-    );
-    dir.join(pem)
-}
-
-/// A server certificate for `san` (e.g. `DNS:localhost,IP:127.0.0.1`) issued by `ca`;
-/// returns (certificate, key).
-fn make_server(dir: &Path, ca: &str, name: &str, san: &str) -> (PathBuf, PathBuf) {
-    let (key, csr, pem, ext) = (
-        format!("{name}.key"),
-        format!("{name}.csr"),
-        format!("{name}.pem"),
-        format!("{name}.cnf"),
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &format!("/CN={name}"),
-        ],
-    );
-    std::fs::write(
-        dir.join(&ext),
-        format!(
-            "subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n"
-        ),
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &csr,
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            &pem,
-            "-days",
-            "2",
-            "-extfile",
-            &ext,
-        ],
-    );
-    (dir.join(pem), dir.join(key))
 }
 
 async fn tls_broker(cert: &Path, key: &Path) -> BrokerHandle {
