@@ -38,11 +38,13 @@
 
 mod count;
 mod management;
+mod open;
 mod provision;
 mod url;
 
 pub use self::count::count_messages;
 pub use self::management::{Management, ManagementError, QueueStats};
+pub use self::open::{ClientLogin, open_client};
 pub use self::provision::{QueueType, RunPlan, provision, teardown};
 pub use self::url::{BrokerUrl, ManagementUrl, Node};
 

@@ -192,8 +192,8 @@ pub struct Recording {
     pub connections: Vec<ConnEvent>,
     pub wrong_host: Vec<WrongHostAttempt>,
     /// Messages left unread on the kommune's `_error` queue at the end of the error-queue
-    /// phase.
-    pub error_queue_left: Option<usize>,
+    /// phase (`None`: the phase did not run; `Some(Err)`: the harness could not count them).
+    pub error_queue_left: Option<Result<usize, String>>,
     /// The Sendemodul phases.
     pub sendemodul: Option<SmRecord>,
 }

@@ -10,34 +10,32 @@ use fe2o3_amqp_types::primitives::Value;
 
 /// Counts the messages on `queue` of `vhost`: consumes them with `user`'s login until the
 /// queue has been quiet for `quiet`, then releases every one (they stay on the queue, their
-/// delivery count one higher on a quorum queue). The first node that accepts is used.
+/// delivery count one higher on a quorum queue). The first node that accepts is used,
+/// over TLS when `tls` is given (`amqps://` nodes).
 pub async fn count_messages(
     nodes: &[(String, u16)],
     vhost: &str,
-    user: &str,
-    password: &str,
+    (user, password): (&str, &str),
+    tls: Option<&tokio_rustls::TlsConnector>,
     queue: &str,
     quiet: Duration,
 ) -> Result<usize, String> {
     let mut last = String::from("no node");
     for (host, port) in nodes {
-        let tcp = match tokio::net::TcpStream::connect((host.as_str(), *port)).await {
-            Ok(t) => t,
+        let login = super::ClientLogin {
+            container_id: format!("iplos-count-{queue}"),
+            vhost: Some(vhost),
+            user: user.to_string(),
+            password: password.to_string(),
+            tls,
+        };
+        let mut connection = match super::open_client(host, *port, login).await {
+            Ok(c) => c,
             Err(e) => {
-                last = format!("{host}:{port}: {e}");
+                last = e;
                 continue;
             }
         };
-        let mut connection = fe2o3_amqp::Connection::builder()
-            .container_id(format!("iplos-count-{queue}"))
-            .hostname(format!("vhost:{vhost}").as_str())
-            .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
-                username: user.to_string(),
-                password: password.to_string(),
-            })
-            .open_with_stream(tcp)
-            .await
-            .map_err(|e| format!("open {host}:{port}: {e}"))?;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| format!("session: {e}"))?;

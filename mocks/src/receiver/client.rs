@@ -214,46 +214,18 @@ impl Link {
         let (host, port) = (node.0.as_str(), node.1);
         let node = format!("{host}:{port}");
         let (user, pass) = shared.client.logins.get(&own).cloned().ok_or("no login")?;
-        let tcp = tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::net::TcpStream::connect((host, port)),
-        )
-        .await
-        .map_err(|_| format!("connect {node}: timed out"))?
-        .map_err(|e| format!("connect {node}: {e}"))?;
-        let _ = tcp.set_nodelay(true);
-        let open_host = shared
-            .client
-            .vhost
-            .as_ref()
-            .map_or_else(|| host.to_string(), |v| format!("vhost:{v}"));
-        let builder = fe2o3_amqp::Connection::builder()
-            .container_id(format!("iplos-register-{own}"))
-            .hostname(open_host.as_str())
-            .sasl_profile(fe2o3_amqp::sasl_profile::SaslProfile::Plain {
-                username: user,
+        let mut connection = crate::rabbitmq::open_client(
+            host,
+            port,
+            crate::rabbitmq::ClientLogin {
+                container_id: format!("iplos-register-{own}"),
+                vhost: shared.client.vhost.as_deref(),
+                user,
                 password: pass,
-            });
-        // The handshakes get a bound: a node that takes the connection and never answers
-        // must not hold the consumer.
-        let open = async {
-            match &shared.client.tls {
-                Some(connector) => {
-                    let stream = crate::tls_client::handshake(connector, host, port, tcp).await?;
-                    builder
-                        .open_with_stream(stream)
-                        .await
-                        .map_err(|e| format!("open {node}: {e:?}"))
-                }
-                None => builder
-                    .open_with_stream(tcp)
-                    .await
-                    .map_err(|e| format!("open {node}: {e:?}")),
-            }
-        };
-        let mut connection = tokio::time::timeout(Duration::from_secs(10), open)
-            .await
-            .map_err(|_| format!("open {node}: no answer within 10 s"))??;
+                tls: shared.client.tls.as_ref(),
+            },
+        )
+        .await?;
         let mut session = Session::begin(&mut connection)
             .await
             .map_err(|e| format!("session {node}: {e:?}"))?;

@@ -165,8 +165,8 @@ async fn the_front_logs_and_injects_faults_on_rabbitmq() {
         count_messages(
             std::slice::from_ref(&node),
             vhost,
-            &format!("{vhost}.kpr"),
-            &pass(KPR),
+            (&format!("{vhost}.kpr"), &pass(KPR)),
+            None,
             &format!("{KPR}_async"),
             Duration::from_millis(300),
         ),

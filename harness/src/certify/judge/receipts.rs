@@ -214,11 +214,21 @@ pub fn error_queue(rec: &Recording) -> Judged {
     for m in &after {
         ev.push(msg_ev(m, format!("then: {}", m.answer_words())));
     }
-    if let Some(left) = rec.error_queue_left.filter(|n| *n > 0) {
-        return fail(
-            format!("{left} message(s) left unread on the kommune's _error queue"),
-            ev,
-        );
+    match &rec.error_queue_left {
+        Some(Ok(left)) if *left > 0 => {
+            return fail(
+                format!("{left} message(s) left unread on the kommune's _error queue"),
+                ev,
+            );
+        }
+        // Not knowing whether the EPJ read its _error queue is no pass.
+        Some(Err(e)) => {
+            return fail(
+                format!("the harness could not count the kommune's _error queue ({e})"),
+                ev,
+            );
+        }
+        _ => {}
     }
     let Some(m1) = after.iter().find(|m| m.accepted()) else {
         return fail(
@@ -485,7 +495,7 @@ mod tests {
                     setup: |r| {
                         first(r, EQ, "transport-error", None);
                         then(r, EQ, &[1, 2, 3], "");
-                        r.error_queue_left = Some(0);
+                        r.error_queue_left = Some(Ok(0));
                     },
                     verdict: Pass,
                     reason: "read from the _error queue",
@@ -496,10 +506,21 @@ mod tests {
                     setup: |r| {
                         first(r, EQ, "transport-error", None);
                         then(r, EQ, &[1, 2, 3], "");
-                        r.error_queue_left = Some(1);
+                        r.error_queue_left = Some(Ok(1));
                     },
                     verdict: Fail,
                     reason: "1 message(s) left unread",
+                    names: "m1",
+                },
+                Case {
+                    name: "not counted",
+                    setup: |r| {
+                        first(r, EQ, "transport-error", None);
+                        then(r, EQ, &[1, 2, 3], "");
+                        r.error_queue_left = Some(Err("connect: refused".into()));
+                    },
+                    verdict: Fail,
+                    reason: "could not count the kommune's _error queue (connect: refused)",
                     names: "m1",
                 },
                 Case {

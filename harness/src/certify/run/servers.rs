@@ -204,7 +204,8 @@ impl Servers {
 
     /// Messages left on the kommune's `_error` queue: our broker's queue length, or on
     /// RabbitMQ counted as an AMQP client with the kommune's login (received and released).
-    pub async fn error_queue_left(&self, kommune: HerId) -> Option<usize> {
+    /// An error says why they could not be counted.
+    pub async fn error_queue_left(&self, kommune: HerId) -> Result<usize, String> {
         let queue = QueueKind::Error.queue_name(kommune);
         match self.national.external() {
             Some(x) => {
@@ -216,24 +217,24 @@ impl Servers {
                     .map(|n| (n.host.clone(), n.port))
                     .collect();
                 let (user, password) = &self.kommune_login;
-                let counted = iplos_mocks::rabbitmq::count_messages(
+                let tls = x.broker().tls_connector()?;
+                iplos_mocks::rabbitmq::count_messages(
                     &nodes,
                     &x.broker().vhost,
-                    &x.rabbit_user(user),
-                    password,
+                    (&x.rabbit_user(user), password),
+                    tls.as_ref(),
                     &queue,
                     std::time::Duration::from_millis(500),
                 )
-                .await;
-                match counted {
-                    Ok(n) => Some(n),
-                    Err(e) => {
-                        tracing::warn!("counting {queue} on RabbitMQ: {e}");
-                        None
-                    }
-                }
+                .await
+                .map_err(|e| format!("{queue} on RabbitMQ: {e}"))
             }
-            None => self.national.bus()?.len(&queue).ok(),
+            None => self
+                .national
+                .bus()
+                .ok_or("the national side has no broker")?
+                .len(&queue)
+                .map_err(|e| format!("{queue}: {e}")),
         }
     }
 

@@ -69,7 +69,7 @@ pub struct Walked {
     pub ended: DateTime<Utc>,
     pub phases: Vec<PhaseRecord>,
     /// Messages left unread on the kommune's `_error` queue after the error-queue phase.
-    pub error_queue_left: Option<usize>,
+    pub error_queue_left: Option<Result<usize, String>>,
 }
 
 /// When a phase started, and when its outage ends.
@@ -148,7 +148,7 @@ impl Walk<'_> {
                 .phase(phase, i + 1, pos + 1, selected_phases.len(), cache)
                 .await?;
             if phase.kind == PhaseKind::ErrorQueue {
-                error_queue_left = self.servers.error_queue_left(self.kommune).await;
+                error_queue_left = Some(self.servers.error_queue_left(self.kommune).await);
             }
             if let Some(prev) = records.last_mut() {
                 prev.ended = rec.started;
@@ -157,7 +157,7 @@ impl Walk<'_> {
             skip = self.blocked_coming(
                 started,
                 &records,
-                error_queue_left,
+                error_queue_left.clone(),
                 &selected_phases[pos + 1..],
                 cache,
             );
@@ -181,7 +181,7 @@ impl Walk<'_> {
         &self,
         started: DateTime<Utc>,
         records: &[PhaseRecord],
-        error_queue_left: Option<usize>,
+        error_queue_left: Option<Result<usize, String>>,
         coming: &[&Phase],
         cache: &ContentCache,
     ) -> Vec<(PhaseKind, Vec<String>)> {
